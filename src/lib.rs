@@ -1,0 +1,244 @@
+//! redline: find an LLM endpoint's capacity.
+//!
+//! The pipeline, one module per stage: `cli` flags -> `config` (validated) -> `dataset` (validated
+//! conversations) -> `client::Target` (pre-built request bodies) -> for each QPS level: `schedule`
+//! (arrival offsets) -> `runner` (open loop, one `record::RequestRecord` per scheduled request) ->
+//! `report` (the `Report` output contract, via `stats`) -> `output` adapters (results folder, JSON,
+//! JSONL, console table, progress). `sim` is the built-in endpoint used by `redline demo` and tests.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod dataset;
+pub mod output;
+pub mod record;
+pub mod report;
+pub mod runner;
+pub mod schedule;
+pub mod sim;
+pub mod sse;
+pub mod stats;
+
+use anyhow::{Context, Result};
+use cli::{Cli, Command, DemoArgs};
+use config::Config;
+use dataset::Conversation;
+use output::{files, jsonl::JsonlWriter, progress::LevelProgress, table};
+use record::RequestRecord;
+use report::Report;
+use runner::{Cancel, Level, Observer};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The bundled sample dataset, so `redline demo` works from any folder.
+pub const BUNDLED_DATASET: &[u8] = include_bytes!("../data/conversations.json");
+
+/// How long requests in flight may finish after a Ctrl-C before they are recorded as interrupted.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+
+/// Exit status of a run stopped by Ctrl-C (SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit status of a run stopped by SIGTERM.
+pub const EXIT_TERMINATED: u8 = 143;
+
+/// What a finished (or interrupted) benchmark produced.
+pub struct Outcome {
+    pub dir: PathBuf,
+    pub report: Report,
+    /// 130 or 143 when a signal stopped the run, else 0.
+    pub exit_signal: u8,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.exit_signal)
+    }
+}
+
+/// Runs what the command line asks for.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Some(Command::Sim(args)) => sim::serve(&args).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Demo(args)) => demo(&args).await.map(|o| o.exit_code()),
+        None => {
+            let cfg = Config::from_args(&cli.bench)?;
+            let conversations = dataset::load(&cfg.dataset)?;
+            bench(cfg, conversations).await.map(|o| o.exit_code())
+        }
+    }
+}
+
+/// Benchmarks the endpoint at each QPS level, writing the results folder as it goes.
+pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outcome> {
+    if cfg.show_tokens {
+        eprintln!("note: --show-tokens is deprecated and does nothing; tokens/sec is always shown");
+    }
+    if cfg.plot {
+        eprintln!("note: --plot is accepted, but this version does not draw the chart yet; the JSON has every plotted number");
+    }
+    let target = Arc::new(Target::new(&cfg, &conversations)?);
+    let now = chrono::Local::now();
+    let dir = files::create_run_dir(&cfg.results_dir, now)?;
+    files::write_json_atomic(
+        &dir.join("metadata.json"),
+        &files::Metadata::new(&cfg, conversations.len(), now),
+    )?;
+    let mut records = JsonlWriter::create(&dir.join("requests.jsonl"))
+        .with_context(|| format!("cannot create requests.jsonl in {}", dir.display()))?;
+    let cancel = Cancel::default();
+    let signal_code = watch_interrupts(cancel.clone())?;
+    let mut report = Report::new();
+    let results_path = dir.join(&cfg.output);
+    for (i, &qps) in cfg.qps.iter().enumerate() {
+        if cancel.stop.is_cancelled() {
+            break;
+        }
+        let offsets = schedule::offsets(
+            cfg.arrival,
+            qps,
+            cfg.duration,
+            schedule::level_seed(cfg.seed, i),
+        );
+        eprintln!(
+            "Level {}/{}: QPS {qps} ({} arrivals, {}, {:?})",
+            i + 1,
+            cfg.qps.len(),
+            offsets.len(),
+            cfg.arrival,
+            cfg.duration
+        );
+        let level = Level {
+            qps,
+            offsets,
+            duration: cfg.duration,
+            max_concurrency: cfg.max_concurrency,
+        };
+        let mut obs = RunObserver {
+            progress: LevelProgress::new(qps, level.offsets.len() as u64),
+            records: &mut records,
+        };
+        let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
+        obs.progress.finish();
+        report
+            .results
+            .push(report::level_report(&run, &cfg.percentiles, cfg.pricing));
+        files::write_json_atomic(&results_path, &report)?;
+        if run.partial {
+            break;
+        }
+    }
+    let exit_signal = signal_code.load(Ordering::SeqCst);
+    print!(
+        "\n{}",
+        table::render(&report.results, &cfg.percentiles, cfg.pricing.is_some())
+    );
+    print!("{}", table::render_errors(&report.results));
+    println!("\nResults: {}", dir.display());
+    records
+        .flush()
+        .map_err(|e| anyhow::anyhow!("requests.jsonl in {} is incomplete: {e}", dir.display()))?;
+    Ok(Outcome {
+        dir,
+        report,
+        exit_signal,
+    })
+}
+
+/// `redline demo`: the simulator in-process on 127.0.0.1, benchmarked with the bundled dataset.
+pub async fn demo(d: &DemoArgs) -> Result<Outcome> {
+    let mut sim_args = d.sim.clone();
+    sim_args.max_inflight = sim_args.max_inflight.or(Some(32));
+    let addr = sim::spawn(&sim_args, ([127, 0, 0, 1], 0).into()).await?;
+    let (conversations, dataset_name) = match &d.dataset {
+        Some(p) => (dataset::load(p)?, p.display().to_string()),
+        None => (
+            dataset::parse(BUNDLED_DATASET, "bundled data/conversations.json")?,
+            "data/conversations.json (bundled)".to_string(),
+        ),
+    };
+    let endpoint = format!("http://{addr}");
+    let (duration, max_tokens) = (d.duration.to_string(), d.max_tokens.to_string());
+    let results_dir = d.results_dir.display().to_string();
+    let cli = cli::Cli::try_parse_from([
+        "redline",
+        "--endpoint",
+        &endpoint,
+        "--model",
+        &sim_args.served_model,
+        "--dataset",
+        &dataset_name,
+        "--qps",
+        &d.qps,
+        "--duration",
+        &duration,
+        "--max-tokens",
+        &max_tokens,
+        "--results-dir",
+        &results_dir,
+    ])?;
+    let mut cfg = Config::from_args(&cli.bench)?;
+    cfg.api_key = None; // the simulator needs none; never send a real key to it
+    println!(
+        "redline demo: simulated endpoint at {endpoint} (TTFT {} ms, {} ms between tokens, at most {} streams at once, then 503)",
+        sim_args.ttft_ms,
+        sim_args.itl_ms,
+        sim_args.max_inflight.unwrap_or(0)
+    );
+    bench(cfg, conversations).await
+}
+
+use clap::Parser as _;
+use client::Target;
+
+/// Sends each finished record to the progress bar and `requests.jsonl`.
+struct RunObserver<'a> {
+    progress: LevelProgress,
+    records: &'a mut JsonlWriter,
+}
+
+impl Observer for RunObserver<'_> {
+    fn sent(&mut self) {
+        self.progress.sent();
+    }
+    fn finished(&mut self, record: &RequestRecord) {
+        self.progress.finished(record);
+        self.records.write(record);
+    }
+}
+
+/// Listens for SIGINT (Ctrl-C) and SIGTERM. The first stops sending and gives requests in flight a
+/// grace period; a second exits at once. Returns the exit status to use once interrupted (130 for
+/// SIGINT, 143 for SIGTERM; 0 while not interrupted). Registered before returning, so a signal
+/// that arrives right after the run starts is never missed.
+fn watch_interrupts(cancel: Cancel) -> Result<Arc<AtomicU8>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let code = Arc::new(AtomicU8::new(0));
+    let set = code.clone();
+    tokio::spawn(async move {
+        let first = tokio::select! {
+            _ = int.recv() => EXIT_INTERRUPTED,
+            _ = term.recv() => EXIT_TERMINATED,
+        };
+        set.store(first, Ordering::SeqCst);
+        eprintln!(
+            "\nInterrupted: no new requests; waiting up to {INTERRUPT_GRACE:?} for those in flight, then saving. Ctrl-C again quits at once."
+        );
+        cancel.stop.cancel();
+        let abort = cancel.abort.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(INTERRUPT_GRACE).await;
+            abort.cancel();
+        });
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        std::process::exit(i32::from(first));
+    });
+    Ok(code)
+}

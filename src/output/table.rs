@@ -1,0 +1,153 @@
+//! The console results table and per-level error summary, in the reference tool's layout: columns
+//! follow `--percentiles`, a `$/M Tokens` column appears when priced.
+
+use crate::report::LevelReport;
+use std::fmt::Write;
+
+const RULE: &str =
+    "================================================================================";
+
+/// The results table: one row per level.
+pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> String {
+    let mut out = format!("{RULE}\nQPS BENCHMARK RESULTS\n{RULE}\n");
+    let mut header = vec![
+        "QPS Target".to_string(),
+        "Actual QPS".into(),
+        "Success%".into(),
+    ];
+    for (name, _) in METRICS {
+        for p in percentiles {
+            header.push(format!(
+                "{name} P{p}{}",
+                if name == "Tok/s" { "" } else { "(s)" }
+            ));
+        }
+    }
+    if priced {
+        header.push("$/M Tokens".into());
+    }
+    push_row(&mut out, &header);
+    for l in levels {
+        let mut row = vec![
+            format!("{:.1}", l.qps_target),
+            format!("{:.2}", l.actual_qps),
+            format!("{:.1}", l.success_rate),
+        ];
+        for (name, get) in METRICS {
+            for &p in percentiles {
+                row.push(match get(l).get(p) {
+                    Some(v) if name == "Tok/s" => format!("{v:.1}"),
+                    Some(v) => format!("{v:.3}"),
+                    None => "-".into(),
+                });
+            }
+        }
+        if priced {
+            row.push(
+                match l
+                    .cost_analysis
+                    .as_ref()
+                    .and_then(|c| c.cost_per_million_tokens)
+                {
+                    Some(c) => format!("${c:.4}"),
+                    None => "-".into(),
+                },
+            );
+        }
+        if l.partial {
+            row.push("(partial)".into());
+        }
+        push_row(&mut out, &row);
+    }
+    out
+}
+
+type Metric = (&'static str, fn(&LevelReport) -> &crate::stats::Percentiles);
+
+const METRICS: [Metric; 3] = [
+    ("TTFT", |l| &l.ttft),
+    ("E2E", |l| &l.e2e_latency),
+    ("Tok/s", |l| &l.tokens_per_sec),
+];
+
+fn push_row(out: &mut String, cells: &[String]) {
+    for (i, c) in cells.iter().enumerate() {
+        // The reference's widths: the Success% column is narrower than the others.
+        let width = if i == 2 { 10 } else { 12 };
+        let _ = write!(out, "{c:<width$} ");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+}
+
+/// "QPS 20.0 - Errors (178 total):" blocks, most frequent kind first, plus usage warnings.
+pub fn render_errors(levels: &[LevelReport]) -> String {
+    let mut out = String::new();
+    for l in levels {
+        let total: u64 = l.errors.values().sum();
+        if total > 0 {
+            let _ = writeln!(out, "\nQPS {:.1} - Errors ({total} total):", l.qps_target);
+            let mut kinds: Vec<_> = l.errors.iter().collect();
+            kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (kind, n) in kinds {
+                let _ = writeln!(out, "  - {kind}: {n} occurrences");
+            }
+            if l.client_side_errors > 0 {
+                let _ = writeln!(
+                    out,
+                    "  ({} of these are client-side, not the endpoint's)",
+                    l.client_side_errors
+                );
+            }
+        }
+        if l.requests_without_usage > 0 {
+            let _ = writeln!(
+                out,
+                "\nQPS {:.1} - Warning: {} successful requests carried no usage; they are excluded from cost and their output tokens are counted from stream chunks",
+                l.qps_target, l.requests_without_usage
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::LevelRun;
+
+    fn level(qps: f64) -> LevelReport {
+        let run = LevelRun {
+            qps,
+            records: vec![],
+            send_window_s: 1.0,
+            duration_s: 1.0,
+            in_flight_at_send_end: 0,
+            partial: false,
+        };
+        let mut l = crate::report::level_report(&run, &[50.0, 95.0, 99.0], None);
+        l.errors.insert("HTTP 503".into(), 145);
+        l.errors.insert("Timeout".into(), 33);
+        l
+    }
+
+    #[test]
+    fn header_follows_percentiles_and_pricing() {
+        let t = render(&[level(1.0)], &[50.0], true);
+        let header = t.lines().nth(3).unwrap();
+        assert_eq!(
+            header.split_whitespace().collect::<Vec<_>>(),
+            [
+                "QPS", "Target", "Actual", "QPS", "Success%", "TTFT", "P50(s)", "E2E", "P50(s)",
+                "Tok/s", "P50", "$/M", "Tokens"
+            ]
+        );
+        assert!(t.contains("QPS BENCHMARK RESULTS"));
+    }
+
+    #[test]
+    fn errors_in_reference_style() {
+        let e = render_errors(&[level(20.0)]);
+        assert!(e.contains("QPS 20.0 - Errors (178 total):\n  - HTTP 503: 145 occurrences\n  - Timeout: 33 occurrences"), "{e}");
+    }
+}

@@ -1,0 +1,225 @@
+//! One `RequestRecord` per scheduled request: its times, tokens and outcome.
+//!
+//! `client.rs` fills a record as the exchange progresses (so a timeout or interruption keeps the
+//! partial timings), `runner.rs` collects them, `report.rs` summarises them and `output/jsonl.rs`
+//! writes them one per line. Times are seconds from the level's start on the monotonic clock.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a request did not succeed. Names follow the reference tool (`HTTP 503`, `Timeout`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// A non-2xx status.
+    Http(u16),
+    /// No complete response within `--timeout` of the send.
+    Timeout,
+    /// The connection could not be made or broke before a response arrived.
+    Connection,
+    /// The body stopped before the stream's `[DONE]`.
+    StreamInterrupted,
+    /// A 2xx response that is not a chat-completion stream (bad SSE or JSON).
+    InvalidResponse,
+    /// The server sent an error inside the stream.
+    StreamError,
+    /// Client side: the arrival found `--max-concurrency` requests in flight, so it was not sent.
+    ConcurrencyLimit,
+    /// Client side: the run was interrupted (Ctrl-C) while this request was in flight.
+    Interrupted,
+}
+
+impl ErrorKind {
+    /// Errors caused by the client, not the endpoint.
+    pub fn is_client_side(self) -> bool {
+        matches!(self, ErrorKind::ConcurrencyLimit | ErrorKind::Interrupted)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Http(code) => write!(f, "HTTP {code}"),
+            ErrorKind::Timeout => f.write_str("Timeout"),
+            ErrorKind::Connection => f.write_str("Connection error"),
+            ErrorKind::StreamInterrupted => f.write_str("Stream interrupted"),
+            ErrorKind::InvalidResponse => f.write_str("Invalid response"),
+            ErrorKind::StreamError => f.write_str("Stream error"),
+            ErrorKind::ConcurrencyLimit => f.write_str("Client concurrency limit"),
+            ErrorKind::Interrupted => f.write_str("Interrupted"),
+        }
+    }
+}
+
+impl std::str::FromStr for ErrorKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "Timeout" => ErrorKind::Timeout,
+            "Connection error" => ErrorKind::Connection,
+            "Stream interrupted" => ErrorKind::StreamInterrupted,
+            "Invalid response" => ErrorKind::InvalidResponse,
+            "Stream error" => ErrorKind::StreamError,
+            "Client concurrency limit" => ErrorKind::ConcurrencyLimit,
+            "Interrupted" => ErrorKind::Interrupted,
+            other => match other.strip_prefix("HTTP ").map(str::parse) {
+                Some(Ok(code)) => ErrorKind::Http(code),
+                _ => return Err(format!("unknown error kind {other:?}")),
+            },
+        })
+    }
+}
+
+impl Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Everything measured about one scheduled request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Target QPS of the level this request belongs to.
+    pub qps_target: f64,
+    /// Position in the level's schedule (0-based).
+    pub index: u64,
+    /// Dataset sample used.
+    pub sample: usize,
+    /// When the schedule wanted it sent.
+    #[serde(serialize_with = "crate::stats::micro::serialize")]
+    pub planned_s: f64,
+    /// When it was actually handed to the connection (absent if never sent).
+    #[serde(serialize_with = "crate::stats::micro::opt::serialize")]
+    pub sent_s: Option<f64>,
+    /// When the response status and headers arrived.
+    #[serde(serialize_with = "crate::stats::micro::opt::serialize")]
+    pub headers_s: Option<f64>,
+    /// When the first chunk carrying output text arrived.
+    #[serde(serialize_with = "crate::stats::micro::opt::serialize")]
+    pub first_token_s: Option<f64>,
+    /// When the last chunk carrying output text arrived.
+    #[serde(serialize_with = "crate::stats::micro::opt::serialize")]
+    pub last_token_s: Option<f64>,
+    /// When the exchange ended, successfully or not.
+    #[serde(serialize_with = "crate::stats::micro::serialize")]
+    pub end_s: f64,
+    pub status: Option<u16>,
+    /// `None` for a success.
+    pub error: Option<ErrorKind>,
+    /// A short description of the failure, for the user (never contains the API key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
+    /// SSE data events received (including role-only, usage and `[DONE]`).
+    pub chunks: u32,
+    /// Data events that carried output text.
+    pub content_chunks: u32,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    /// Gaps between consecutive content chunks, seconds.
+    #[serde(default, serialize_with = "crate::stats::micro::vec::serialize")]
+    pub itl_s: Vec<f64>,
+}
+
+impl RequestRecord {
+    pub fn new(qps_target: f64, index: u64, sample: usize, planned_s: f64) -> Self {
+        RequestRecord {
+            qps_target,
+            index,
+            sample,
+            planned_s,
+            sent_s: None,
+            headers_s: None,
+            first_token_s: None,
+            last_token_s: None,
+            end_s: planned_s,
+            status: None,
+            error: None,
+            error_detail: None,
+            chunks: 0,
+            content_chunks: 0,
+            prompt_tokens: None,
+            completion_tokens: None,
+            itl_s: Vec::new(),
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// Time to first token, from the planned send time.
+    pub fn ttft_s(&self) -> Option<f64> {
+        self.first_token_s.map(|t| t - self.planned_s)
+    }
+
+    /// End-to-end latency, from the planned send time.
+    pub fn e2e_s(&self) -> f64 {
+        self.end_s - self.planned_s
+    }
+
+    /// How late the client sent it.
+    pub fn lag_s(&self) -> Option<f64> {
+        self.sent_s.map(|t| (t - self.planned_s).max(0.0))
+    }
+
+    /// Output tokens: the server's `usage`, else the number of content chunks (an estimate).
+    pub fn output_tokens(&self) -> u64 {
+        self.completion_tokens
+            .unwrap_or(u64::from(self.content_chunks))
+    }
+
+    /// Time per output token after the first: (E2E - TTFT) / (output_tokens - 1).
+    pub fn tpot_s(&self) -> Option<f64> {
+        let n = self.output_tokens();
+        let ttft = self.ttft_s()?;
+        (n > 1).then(|| (self.e2e_s() - ttft) / (n - 1) as f64)
+    }
+
+    /// Output tokens per second of end-to-end time, as the reference tool defines it.
+    pub fn tokens_per_sec(&self) -> Option<f64> {
+        let e2e = self.e2e_s();
+        (e2e > 0.0).then(|| self.output_tokens() as f64 / e2e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kind_names_round_trip() {
+        for k in [
+            ErrorKind::Http(503),
+            ErrorKind::Timeout,
+            ErrorKind::Connection,
+            ErrorKind::StreamInterrupted,
+            ErrorKind::InvalidResponse,
+            ErrorKind::StreamError,
+            ErrorKind::ConcurrencyLimit,
+            ErrorKind::Interrupted,
+        ] {
+            assert_eq!(k.to_string().parse::<ErrorKind>(), Ok(k));
+        }
+        assert_eq!(ErrorKind::Http(429).to_string(), "HTTP 429");
+    }
+
+    #[test]
+    fn derived_latencies_count_from_planned_time() {
+        let mut r = RequestRecord::new(1.0, 0, 0, 1.0);
+        r.sent_s = Some(1.002);
+        r.first_token_s = Some(1.05);
+        r.end_s = 2.05;
+        r.completion_tokens = Some(101);
+        assert!((r.ttft_s().unwrap() - 0.05).abs() < 1e-9);
+        assert!((r.e2e_s() - 1.05).abs() < 1e-9);
+        assert!((r.tpot_s().unwrap() - 0.01).abs() < 1e-9);
+        assert!((r.lag_s().unwrap() - 0.002).abs() < 1e-9);
+        assert!((r.tokens_per_sec().unwrap() - 101.0 / 1.05).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,268 @@
+//! `Report`: the one output contract. Built from the levels' records (`runner::LevelRun`), written
+//! as `benchmark_qps_results.json` by `output/files.rs` and printed by `output/table.rs`.
+//!
+//! The reference tool's keys are kept verbatim (`qps_target`, `actual_qps`, `success_rate`, `ttft`,
+//! `e2e_latency`, `tokens_per_sec`, `cost_analysis`, `errors`; latencies in seconds); everything
+//! redline adds has a name with its unit. Definitions:
+//! - latencies (TTFT, E2E) count from the *planned* send time, over successful requests;
+//! - `actual_qps` = requests sent / send window; `successful_qps` = successes / level duration;
+//! - level duration = level start until its last request ended (at least the send window);
+//! - throughputs and cost use that level duration; cost uses `usage` tokens of successes only.
+
+use crate::config::Pricing;
+use crate::record::RequestRecord;
+use crate::runner::LevelRun;
+use crate::stats::{LagSummary, Percentiles};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub results: Vec<LevelReport>,
+}
+
+impl Report {
+    pub fn new() -> Self {
+        Report {
+            tool: "redline",
+            version: env!("CARGO_PKG_VERSION"),
+            results: Vec::new(),
+        }
+    }
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostAnalysis {
+    pub total_input_tokens: u64,
+    pub total_output_tokens: u64,
+    pub total_tokens: u64,
+    pub gpu_cost: f64,
+    /// `null` when no request reported usage.
+    pub cost_per_million_tokens: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelReport {
+    // The reference tool's keys.
+    pub qps_target: f64,
+    pub actual_qps: f64,
+    /// Percent of scheduled requests that succeeded (0-100).
+    pub success_rate: f64,
+    pub ttft: Percentiles,
+    pub e2e_latency: Percentiles,
+    pub tokens_per_sec: Percentiles,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_analysis: Option<CostAnalysis>,
+    pub errors: BTreeMap<String, u64>,
+    // redline's additions.
+    pub partial: bool,
+    pub requests_scheduled: u64,
+    pub requests_sent: u64,
+    pub requests_succeeded: u64,
+    pub requests_failed: u64,
+    pub client_side_errors: u64,
+    pub successful_qps: f64,
+    pub send_window_s: f64,
+    pub duration_s: f64,
+    pub in_flight_at_send_end: u64,
+    pub total_input_tokens: u64,
+    pub total_output_tokens: u64,
+    /// Successful requests whose stream carried no `usage` (excluded from cost; output tokens counted
+    /// from content chunks for throughput and tokens/s).
+    pub requests_without_usage: u64,
+    pub output_throughput_tok_s: f64,
+    pub total_throughput_tok_s: f64,
+    pub itl_s: Percentiles,
+    pub tpot_s: Percentiles,
+    pub schedule_lag_s: LagSummary,
+}
+
+/// Summarises one level. `extra` are the user's `--percentiles`.
+pub fn level_report(run: &LevelRun, extra: &[f64], pricing: Option<Pricing>) -> LevelReport {
+    let recs = &run.records;
+    let ok: Vec<&RequestRecord> = recs.iter().filter(|r| r.succeeded()).collect();
+    let mut errors = BTreeMap::new();
+    let mut client_side_errors = 0;
+    for kind in recs.iter().filter_map(|r| r.error) {
+        *errors.entry(kind.to_string()).or_insert(0u64) += 1;
+        client_side_errors += u64::from(kind.is_client_side());
+    }
+    let with_usage = ok.iter().filter(|r| r.completion_tokens.is_some());
+    let input: u64 = with_usage.clone().filter_map(|r| r.prompt_tokens).sum();
+    let usage_output: u64 = with_usage.filter_map(|r| r.completion_tokens).sum();
+    let output: u64 = ok.iter().map(|r| r.output_tokens()).sum();
+    let sent = recs.iter().filter(|r| r.sent_s.is_some()).count() as u64;
+    let duration = run.duration_s.max(f64::EPSILON);
+    let pct = |v: Vec<f64>| Percentiles::of(v, extra);
+    LevelReport {
+        qps_target: run.qps,
+        actual_qps: sent as f64 / run.send_window_s.max(f64::EPSILON),
+        success_rate: ratio(ok.len(), recs.len()) * 100.0,
+        ttft: pct(ok.iter().filter_map(|r| r.ttft_s()).collect()),
+        e2e_latency: pct(ok.iter().map(|r| r.e2e_s()).collect()),
+        tokens_per_sec: pct(ok.iter().filter_map(|r| r.tokens_per_sec()).collect()),
+        cost_analysis: pricing.map(|p| cost(p, duration, input, usage_output)),
+        errors,
+        partial: run.partial,
+        requests_scheduled: recs.len() as u64,
+        requests_sent: sent,
+        requests_succeeded: ok.len() as u64,
+        requests_failed: (recs.len() - ok.len()) as u64,
+        client_side_errors,
+        successful_qps: ok.len() as f64 / duration,
+        send_window_s: run.send_window_s,
+        duration_s: run.duration_s,
+        in_flight_at_send_end: run.in_flight_at_send_end,
+        total_input_tokens: input,
+        total_output_tokens: output,
+        requests_without_usage: ok.iter().filter(|r| r.completion_tokens.is_none()).count() as u64,
+        output_throughput_tok_s: output as f64 / duration,
+        total_throughput_tok_s: (input + output) as f64 / duration,
+        itl_s: pct(ok.iter().flat_map(|r| r.itl_s.iter().copied()).collect()),
+        tpot_s: pct(ok.iter().filter_map(|r| r.tpot_s()).collect()),
+        schedule_lag_s: LagSummary::of(recs.iter().filter_map(|r| r.lag_s()).collect()),
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// The reference formula: cost_per_1m = (num_gpus x rate x hours) x 1,000,000 / total_tokens.
+pub fn cost(p: Pricing, duration_s: f64, input: u64, output: u64) -> CostAnalysis {
+    let total = input + output;
+    let gpu_cost = f64::from(p.num_gpus) * p.gpu_rate * duration_s / 3600.0;
+    CostAnalysis {
+        total_input_tokens: input,
+        total_output_tokens: output,
+        total_tokens: total,
+        gpu_cost,
+        cost_per_million_tokens: (total > 0).then(|| gpu_cost / total as f64 * 1e6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ErrorKind;
+
+    #[test]
+    fn reference_cost_example() {
+        // 30 s, 1 GPU at $2.30/h, 3,659,418 input + 28,146 output tokens -> ~$0.0052/M.
+        let c = cost(
+            Pricing {
+                gpu_rate: 2.30,
+                num_gpus: 1,
+            },
+            30.0,
+            3_659_418,
+            28_146,
+        );
+        assert_eq!(c.total_tokens, 3_687_564);
+        assert!((c.gpu_cost - 0.019166).abs() < 1e-5);
+        assert!((c.cost_per_million_tokens.unwrap() - 0.0052).abs() < 1e-4);
+    }
+
+    fn rec(i: u64, ok: bool, usage: bool) -> RequestRecord {
+        let mut r = RequestRecord::new(2.0, i, 0, i as f64 * 0.5);
+        r.sent_s = Some(r.planned_s + 0.001);
+        if ok {
+            r.first_token_s = Some(r.planned_s + 0.1);
+            r.end_s = r.planned_s + 1.1;
+            r.content_chunks = 11;
+            if usage {
+                r.prompt_tokens = Some(100);
+                r.completion_tokens = Some(11);
+            }
+        } else {
+            r.error = Some(ErrorKind::Http(503));
+            r.end_s = r.planned_s + 0.01;
+        }
+        r
+    }
+
+    #[test]
+    fn level_summary_counts_and_rates() {
+        let run = LevelRun {
+            qps: 2.0,
+            records: vec![
+                rec(0, true, true),
+                rec(1, true, false),
+                rec(2, false, false),
+                rec(3, true, true),
+            ],
+            send_window_s: 2.0,
+            duration_s: 2.6,
+            in_flight_at_send_end: 1,
+            partial: false,
+        };
+        let l = level_report(
+            &run,
+            &[50.0],
+            Some(Pricing {
+                gpu_rate: 3.6,
+                num_gpus: 1,
+            }),
+        );
+        assert_eq!(l.actual_qps, 2.0);
+        assert_eq!(l.success_rate, 75.0);
+        assert_eq!(l.errors.get("HTTP 503"), Some(&1));
+        assert_eq!(l.requests_without_usage, 1);
+        assert_eq!(l.total_input_tokens, 200);
+        assert_eq!(l.total_output_tokens, 33);
+        let c = l.cost_analysis.unwrap();
+        assert_eq!(c.total_tokens, 222);
+        assert!((c.gpu_cost - 0.0026).abs() < 1e-12);
+        assert!((l.ttft.get(50.0).unwrap() - 0.1).abs() < 1e-9);
+        assert!((l.tpot_s.get(50.0).unwrap() - 0.1).abs() < 1e-9);
+        assert!((l.schedule_lag_s.max.unwrap() - 0.001).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reference_keys_present() {
+        let run = LevelRun {
+            qps: 1.0,
+            records: vec![],
+            send_window_s: 1.0,
+            duration_s: 1.0,
+            in_flight_at_send_end: 0,
+            partial: false,
+        };
+        let v = serde_json::to_value(level_report(
+            &run,
+            &[],
+            Some(Pricing {
+                gpu_rate: 1.0,
+                num_gpus: 1,
+            }),
+        ))
+        .unwrap();
+        for k in [
+            "qps_target",
+            "actual_qps",
+            "success_rate",
+            "ttft",
+            "e2e_latency",
+            "tokens_per_sec",
+            "cost_analysis",
+            "errors",
+        ] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        for k in ["p50", "p90", "p95", "p99"] {
+            assert!(v["ttft"].get(k).is_some());
+        }
+    }
+}

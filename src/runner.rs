@@ -1,0 +1,175 @@
+//! The open loop: fires each request of a level at its absolute deadline and never waits for replies.
+//!
+//! A scheduler task sleeps until `start + offset` for each offset from `schedule.rs` and spawns one
+//! task per request (`client::Target::measure`); every scheduled request ends as exactly one
+//! `RequestRecord`, including arrivals refused by the client's own concurrency cap. Records flow back
+//! over a channel to the level's collector, which hands them to an [`Observer`] (progress bar,
+//! `requests.jsonl`) as they finish. The runner never prints. After the send window, the level waits
+//! for in-flight requests (each bounded by `--timeout`), so levels never overlap.
+
+use crate::client::Target;
+use crate::record::{ErrorKind, RequestRecord};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Time between setting a level up and its first deadline, so the first send is not late.
+const LEAD: Duration = Duration::from_millis(20);
+
+/// Receives a level's progress as it happens. Called from the level's collector only.
+pub trait Observer {
+    fn sent(&mut self) {}
+    fn finished(&mut self, _record: &RequestRecord) {}
+}
+
+/// Ctrl-C handling: `stop` ends sending; `abort` ends requests still in flight.
+#[derive(Clone, Default)]
+pub struct Cancel {
+    pub stop: CancellationToken,
+    pub abort: CancellationToken,
+}
+
+/// One level's plan.
+pub struct Level {
+    pub qps: f64,
+    pub offsets: Vec<Duration>,
+    pub duration: Duration,
+    pub max_concurrency: Option<usize>,
+}
+
+/// What a level measured.
+#[derive(Debug, Clone)]
+pub struct LevelRun {
+    pub qps: f64,
+    /// In the order they finished.
+    pub records: Vec<RequestRecord>,
+    /// The configured duration, stretched to the last actual send if the client sent late, or cut
+    /// short by an interruption.
+    pub send_window_s: f64,
+    /// From the level's start until its last request ended (at least the send window).
+    pub duration_s: f64,
+    /// Requests still in flight when the send window closed.
+    pub in_flight_at_send_end: u64,
+    /// Interrupted before every scheduled request was sent and finished.
+    pub partial: bool,
+}
+
+enum Msg {
+    Sent,
+    Done(RequestRecord),
+}
+
+pub async fn run_level(
+    target: Arc<Target>,
+    level: &Level,
+    cancel: &Cancel,
+    observer: &mut dyn Observer,
+) -> LevelRun {
+    let start = Instant::now() + LEAD;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let scheduler = tokio::spawn(schedule(
+        target,
+        level.qps,
+        level.offsets.clone(),
+        level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
+        start,
+        cancel.clone(),
+        tx,
+    ));
+    let send_end = start + level.duration;
+    let mut records = Vec::with_capacity(level.offsets.len());
+    let (mut sent, mut in_flight_at_send_end) = (0u64, None);
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Sent) => { sent += 1; observer.sent(); }
+                Some(Msg::Done(r)) => { observer.finished(&r); records.push(r); }
+                None => break,
+            },
+            _ = tokio::time::sleep_until(send_end), if in_flight_at_send_end.is_none() => {
+                in_flight_at_send_end = Some(sent - records.iter().filter(|r| r.sent_s.is_some()).count() as u64);
+            }
+        }
+    }
+    let stopped_at = scheduler.await.ok().flatten();
+    let window = level.duration.as_secs_f64();
+    let last_sent = records.iter().filter_map(|r| r.sent_s).fold(0.0, f64::max);
+    let send_window_s = match stopped_at {
+        Some(t) => t.max(f64::EPSILON),
+        None => window.max(last_sent),
+    };
+    let last_end = records.iter().map(|r| r.end_s).fold(0.0, f64::max);
+    let partial = stopped_at.is_some()
+        || records
+            .iter()
+            .any(|r| r.error == Some(ErrorKind::Interrupted));
+    LevelRun {
+        qps: level.qps,
+        duration_s: send_window_s.max(last_end),
+        send_window_s,
+        in_flight_at_send_end: in_flight_at_send_end.unwrap_or(0),
+        partial,
+        records,
+    }
+}
+
+/// Waits until `deadline` with sub-millisecond precision. tokio's timer rounds a deadline up to the
+/// next millisecond, which alone would make every send ~0.5 ms late on average; so sleep until 1 ms
+/// before it, then yield to other tasks until it has passed.
+async fn wait_until(deadline: Instant) {
+    if let Some(coarse) = deadline.checked_sub(Duration::from_millis(1)) {
+        tokio::time::sleep_until(coarse).await;
+    }
+    while Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Sends each request at its deadline. Returns the time (since `start`) at which sending was
+/// stopped early, or `None` when the whole schedule went out.
+async fn schedule(
+    target: Arc<Target>,
+    qps: f64,
+    offsets: Vec<Duration>,
+    cap: Option<Arc<Semaphore>>,
+    start: Instant,
+    cancel: Cancel,
+    tx: mpsc::UnboundedSender<Msg>,
+) -> Option<f64> {
+    let samples = target.samples();
+    for (i, offset) in offsets.into_iter().enumerate() {
+        tokio::select! {
+            _ = wait_until(start + offset) => {}
+            _ = cancel.stop.cancelled() => {
+                return Some(Instant::now().saturating_duration_since(start).as_secs_f64());
+            }
+        }
+        let mut rec = RequestRecord::new(qps, i as u64, i % samples, offset.as_secs_f64());
+        let permit = match &cap {
+            None => None,
+            Some(sem) => match sem.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    rec.end_s = Instant::now()
+                        .saturating_duration_since(start)
+                        .as_secs_f64();
+                    rec.error = Some(ErrorKind::ConcurrencyLimit);
+                    rec.error_detail =
+                        Some("--max-concurrency requests were already in flight; not sent".into());
+                    let _ = tx.send(Msg::Done(rec));
+                    continue;
+                }
+            },
+        };
+        let _ = tx.send(Msg::Sent);
+        let (tx, target, abort) = (tx.clone(), target.clone(), cancel.abort.clone());
+        tokio::spawn(async move {
+            target.measure(&mut rec, start, &abort).await;
+            drop(permit);
+            let _ = tx.send(Msg::Done(rec));
+        });
+    }
+    None
+}

@@ -1,0 +1,155 @@
+//! The simulator's timing seam: a `ResponseModel` decides, for each request, whether it is served and
+//! with what timing. `FixedLatency` (this file) is the first model: fixed TTFT and gap between
+//! tokens, optional random failures and an in-flight cap. A capacity model of a batching engine can
+//! replace it behind the same trait without touching the HTTP layer (`sim/mod.rs`, `sim/stream.rs`).
+
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the HTTP layer knows about a request.
+#[derive(Debug, Clone)]
+pub struct SimRequest {
+    pub prompt_tokens: u64,
+    pub max_tokens: u64,
+}
+
+/// The model's decision.
+pub enum Admission {
+    Reject { status: u16, message: String },
+    Serve(Plan),
+}
+
+/// Timing of a served response. `_slot` is held until the response ends (or the client leaves).
+pub struct Plan {
+    pub ttft: Duration,
+    pub itl: Duration,
+    pub output_tokens: u64,
+    pub slot: Option<Slot>,
+}
+
+pub trait ResponseModel: Send + Sync + 'static {
+    fn admit(&self, req: &SimRequest) -> Admission;
+}
+
+/// Held by a response in flight; frees its place when dropped.
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FixedLatencyConfig {
+    pub ttft: Duration,
+    pub itl: Duration,
+    /// Fixed reply length; `None` = the request's max_tokens.
+    pub output_tokens: Option<u64>,
+    /// Fraction of requests answered at once with `failure_status`.
+    pub failure_rate: f64,
+    pub failure_status: u16,
+    /// Requests served at once; more are answered 503 at once.
+    pub max_inflight: Option<usize>,
+    pub seed: u64,
+}
+
+pub struct FixedLatency {
+    cfg: FixedLatencyConfig,
+    rng: Mutex<StdRng>,
+    inflight: Arc<AtomicUsize>,
+}
+
+impl FixedLatency {
+    pub fn new(cfg: FixedLatencyConfig) -> Self {
+        FixedLatency {
+            rng: Mutex::new(StdRng::seed_from_u64(cfg.seed)),
+            inflight: Arc::new(AtomicUsize::new(0)),
+            cfg,
+        }
+    }
+}
+
+impl ResponseModel for FixedLatency {
+    fn admit(&self, req: &SimRequest) -> Admission {
+        if self.cfg.failure_rate > 0.0 {
+            let roll: f64 = self.rng.lock().map(|mut r| r.random()).unwrap_or(1.0);
+            if roll < self.cfg.failure_rate {
+                return Admission::Reject {
+                    status: self.cfg.failure_status,
+                    message: "simulated failure".into(),
+                };
+            }
+        }
+        let now = self.inflight.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(self.inflight.clone());
+        if self.cfg.max_inflight.is_some_and(|max| now >= max) {
+            drop(slot);
+            return Admission::Reject {
+                status: 503,
+                message: "server overloaded: all slots are busy".into(),
+            };
+        }
+        Admission::Serve(Plan {
+            ttft: self.cfg.ttft,
+            itl: self.cfg.itl,
+            output_tokens: self.cfg.output_tokens.unwrap_or(req.max_tokens).max(1),
+            slot: Some(slot),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> FixedLatencyConfig {
+        FixedLatencyConfig {
+            ttft: Duration::from_millis(50),
+            itl: Duration::from_millis(10),
+            output_tokens: None,
+            failure_rate: 0.0,
+            failure_status: 503,
+            max_inflight: Some(1),
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn inflight_cap_rejects_until_slot_is_freed() {
+        let m = FixedLatency::new(cfg());
+        let req = SimRequest {
+            prompt_tokens: 5,
+            max_tokens: 7,
+        };
+        let Admission::Serve(plan) = m.admit(&req) else {
+            panic!("first is served")
+        };
+        assert_eq!(plan.output_tokens, 7);
+        assert!(matches!(
+            m.admit(&req),
+            Admission::Reject { status: 503, .. }
+        ));
+        drop(plan);
+        assert!(matches!(m.admit(&req), Admission::Serve(_)));
+    }
+
+    #[test]
+    fn failure_rate_one_always_fails() {
+        let m = FixedLatency::new(FixedLatencyConfig {
+            failure_rate: 1.0,
+            failure_status: 429,
+            ..cfg()
+        });
+        let req = SimRequest {
+            prompt_tokens: 5,
+            max_tokens: 7,
+        };
+        assert!(matches!(
+            m.admit(&req),
+            Admission::Reject { status: 429, .. }
+        ));
+    }
+}
