@@ -1,0 +1,117 @@
+//! Shared helpers for the integration tests: the simulator or a hand-written fake endpoint on
+//! 127.0.0.1:0, the real `redline` binary run against it, and readers for its results folder.
+#![allow(dead_code)]
+
+use axum::Router;
+use clap::Parser;
+use redline::sim::SimModelArgs;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// Simulator flags (as `redline sim` takes them) -> a running simulator's base URL.
+pub async fn start_sim(flags: &[&str]) -> String {
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        sim: SimModelArgs,
+    }
+    let args = Wrap::parse_from(std::iter::once("sim").chain(flags.iter().copied())).sim;
+    let addr = redline::sim::spawn(&args, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    format!("http://{addr}")
+}
+
+/// Serves `router` on 127.0.0.1:0 and returns its base URL.
+pub async fn start_fake(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+/// Runs the real binary with `args` (plus a fresh --results-dir) without blocking the runtime.
+pub async fn redline(args: &[&str]) -> Run {
+    let results = tempfile::tempdir().unwrap();
+    let mut full: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    full.push("--results-dir".into());
+    full.push(results.path().display().to_string());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(&full)
+            .env_remove("OPENAI_API_KEY")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    Run { output, results }
+}
+
+/// The common flags of a short benchmark of `endpoint`.
+pub fn bench_args<'a>(endpoint: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "--endpoint",
+        endpoint,
+        "--model",
+        "redline-sim",
+        "--dataset",
+        DATASET,
+        "--max-tokens",
+        "16",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+pub const DATASET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/conversations.json");
+
+pub struct Run {
+    pub output: Output,
+    pub results: tempfile::TempDir,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+    /// The single run folder created under --results-dir.
+    pub fn dir(&self) -> PathBuf {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.results.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(dirs.len(), 1, "one run folder: {dirs:?}\n{}", self.stderr());
+        dirs.pop().unwrap()
+    }
+    pub fn run_dirs(&self) -> usize {
+        std::fs::read_dir(self.results.path())
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+    pub fn results_json(&self) -> Value {
+        read_json(&self.dir().join("benchmark_qps_results.json"))
+    }
+    pub fn level(&self, i: usize) -> Value {
+        self.results_json()["results"][i].clone()
+    }
+    pub fn records(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir().join("requests.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}

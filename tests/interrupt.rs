@@ -1,0 +1,85 @@
+//! Ctrl-C: sending stops, requests in flight finish within the grace period, everything measured is
+//! written (the level marked partial) and the exit status is 130.
+
+mod common;
+use axum::body::Body;
+use axum::response::Response;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+async fn interrupt_mid_level(signal: &str, want_code: i32) {
+    let first = Arc::new(Notify::new());
+    let f = first.clone();
+    // Each reply: one content chunk after 300 ms, then [DONE].
+    let app = axum::Router::new().fallback(move || {
+        f.notify_one();
+        async {
+            let body = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok::<_, std::convert::Infallible>(
+                    "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n",
+                )
+            });
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(body))
+                .unwrap()
+        }
+    });
+    let base = start_fake(app).await;
+    let results = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args(bench_args(&base, &["--qps", "10", "--duration", "60"]))
+        .args(["--results-dir", &results.path().display().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    first.notified().await; // the level is under way
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let status = tokio::task::spawn_blocking(move || {
+        let lines: Vec<String> = stderr.lines().map_while(Result::ok).collect();
+        (child.wait().unwrap(), lines.join("\n"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.0.code(), Some(want_code), "{}", status.1);
+    assert!(status.1.contains("Interrupted"), "{}", status.1);
+    let dir = std::fs::read_dir(results.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let json = read_json(&dir.join("benchmark_qps_results.json"));
+    let level = &json["results"][0];
+    assert_eq!(level["partial"], true);
+    let sent = level["requests_sent"].as_u64().unwrap();
+    assert!(sent >= 1);
+    let lines = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
+    assert_eq!(
+        lines.lines().count() as u64,
+        level["requests_scheduled"].as_u64().unwrap()
+    );
+    // Requests in flight at the interrupt finished within the grace period.
+    assert_eq!(level["requests_succeeded"].as_u64().unwrap(), sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_writes_what_was_measured_and_exits_130() {
+    interrupt_mid_level("-INT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_writes_what_was_measured_and_exits_143() {
+    interrupt_mid_level("-TERM", 143).await;
+}
