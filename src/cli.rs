@@ -119,13 +119,13 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// QPS levels.
-    #[arg(long, default_value = "5,10,20,40,60")]
+    #[arg(long, default_value = "5,10,20,30,40,50,60")]
     pub qps: String,
     /// Seconds per level.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
     /// max_tokens of every request.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 512)]
     pub max_tokens: u32,
     /// Dataset (default: the bundled data/conversations.json).
     #[arg(long)]

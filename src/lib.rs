@@ -149,8 +149,7 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
 
 /// `redline demo`: the simulator in-process on 127.0.0.1, benchmarked with the bundled dataset.
 pub async fn demo(d: &DemoArgs) -> Result<Outcome> {
-    let mut sim_args = d.sim.clone();
-    sim_args.max_inflight = sim_args.max_inflight.or(Some(32));
+    let sim_args = d.sim.clone();
     let addr = sim::spawn(&sim_args, ([127, 0, 0, 1], 0).into()).await?;
     let (conversations, dataset_name) = match &d.dataset {
         Some(p) => (dataset::load(p)?, p.display().to_string()),
@@ -182,10 +181,8 @@ pub async fn demo(d: &DemoArgs) -> Result<Outcome> {
     let mut cfg = Config::from_args(&cli.bench)?;
     cfg.api_key = None; // the simulator needs none; never send a real key to it
     println!(
-        "redline demo: simulated endpoint at {endpoint} (TTFT {} ms, {} ms between tokens, at most {} streams at once, then 503)",
-        sim_args.ttft_ms,
-        sim_args.itl_ms,
-        sim_args.max_inflight.unwrap_or(0)
+        "redline demo: simulated endpoint ({}) at {endpoint}; `redline sim --profile {} --print-config` shows its parameters",
+        sim_args.profile, sim_args.profile
     );
     bench(cfg, conversations).await
 }

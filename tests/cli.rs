@@ -86,7 +86,7 @@ async fn dataset_errors_point_at_the_sample_and_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deprecated_and_not_yet_drawn_flags_are_accepted_with_a_note() {
-    let sim = start_sim(&["--ttft-ms", "1", "--itl-ms", "1"]).await;
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
     let run = redline(&bench_args(
         &sim,
         &["--qps", "2", "--duration", "0.5", "--show-tokens", "--plot"],

@@ -7,7 +7,7 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measures_known_ttft_and_itl_and_writes_every_reference_key() {
-    let sim = start_sim(&["--ttft-ms", "80", "--itl-ms", "20"]).await;
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "80", "--itl-ms", "20"]).await;
     let run = redline(&bench_args(
         &sim,
         &[
@@ -106,6 +106,8 @@ async fn measures_known_ttft_and_itl_and_writes_every_reference_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_level_gets_a_row_and_errors_are_counted_by_kind() {
     let sim = start_sim(&[
+        "--profile",
+        "fixed",
         "--ttft-ms",
         "5",
         "--itl-ms",
@@ -138,7 +140,7 @@ async fn every_level_gets_a_row_and_errors_are_counted_by_kind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_key_is_sent_but_never_written() {
     let key = "sk-redline-test-0123456789-DO-NOT-LEAK";
-    let sim = start_sim(&["--ttft-ms", "1", "--itl-ms", "1"]).await;
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
     let run = redline(&bench_args(
         &sim,
         &["--qps", "4", "--duration", "0.5", "--api-key", key],
@@ -154,7 +156,17 @@ async fn the_api_key_is_sent_but_never_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poisson_arrivals_are_reproducible_with_a_seed() {
-    let sim = start_sim(&["--ttft-ms", "1", "--itl-ms", "1", "--output-tokens", "2"]).await;
+    let sim = start_sim(&[
+        "--profile",
+        "fixed",
+        "--ttft-ms",
+        "1",
+        "--itl-ms",
+        "1",
+        "--output-tokens",
+        "2",
+    ])
+    .await;
     let args = bench_args(
         &sim,
         &[
@@ -190,7 +202,17 @@ async fn poisson_arrivals_are_reproducible_with_a_seed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_cap_records_refused_arrivals_instead_of_dropping_them() {
     // Each reply takes ~0.3 s; 20 QPS with a cap of 2 must refuse most arrivals.
-    let sim = start_sim(&["--ttft-ms", "300", "--itl-ms", "1", "--output-tokens", "1"]).await;
+    let sim = start_sim(&[
+        "--profile",
+        "fixed",
+        "--ttft-ms",
+        "300",
+        "--itl-ms",
+        "1",
+        "--output-tokens",
+        "1",
+    ])
+    .await;
     let run = redline(&bench_args(
         &sim,
         &["--qps", "20", "--duration", "0.5", "--max-concurrency", "2"],
@@ -209,7 +231,7 @@ async fn concurrency_cap_records_refused_arrivals_instead_of_dropping_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_request_timeout_is_a_timeout_error() {
-    let sim = start_sim(&["--ttft-ms", "5000", "--itl-ms", "1"]).await;
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "5000", "--itl-ms", "1"]).await;
     let run = redline(&bench_args(
         &sim,
         &["--qps", "2", "--duration", "0.5", "--timeout", "0.3"],
@@ -233,7 +255,7 @@ async fn connection_refused_is_a_connection_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_url_forms_are_completed() {
-    let sim = start_sim(&["--ttft-ms", "1", "--itl-ms", "1"]).await;
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
     for endpoint in [format!("{sim}/v1"), format!("{sim}/v1/chat/completions")] {
         let run = redline(&bench_args(&endpoint, &["--qps", "2", "--duration", "0.5"])).await;
         assert_eq!(run.level(0)["success_rate"], 100.0, "{endpoint}");

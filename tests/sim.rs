@@ -5,7 +5,17 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_models_health_and_non_streaming_completions() {
-    let sim = start_sim(&["--ttft-ms", "1", "--itl-ms", "1", "--output-tokens", "5"]).await;
+    let sim = start_sim(&[
+        "--profile",
+        "fixed",
+        "--ttft-ms",
+        "1",
+        "--itl-ms",
+        "1",
+        "--output-tokens",
+        "5",
+    ])
+    .await;
     let http = reqwest::Client::new();
     let models: serde_json::Value = http
         .get(format!("{sim}/v1/models"))
@@ -48,7 +58,7 @@ async fn serves_models_health_and_non_streaming_completions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_request_is_a_json_400() {
-    let sim = start_sim(&[]).await;
+    let sim = start_sim(&["--profile", "fixed"]).await;
     let resp = reqwest::Client::new()
         .post(format!("{sim}/v1/chat/completions"))
         .body("{nope")

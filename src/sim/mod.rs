@@ -3,10 +3,16 @@
 //!
 //! [`app`] builds the axum `Router` without binding a port; [`spawn`] binds `127.0.0.1:0` (or any
 //! address) and returns the bound address; `redline sim` calls [`serve`]. What each request's timing
-//! is, and whether it is served at all, is decided behind one seam, [`model::ResponseModel`].
-//! Prompt tokens are counted by a fixed rule: ceil(characters / 4) per message, plus 4 per message.
+//! is, and whether it is served at all, is decided behind one seam, [`model::ResponseModel`]: the
+//! batching engine (`engine.rs`, run by `driver.rs`) or the fixed-latency model. `profile.rs` turns
+//! flags and presets into one of them. Prompt tokens are counted by a fixed rule:
+//! ceil(characters / 4) + 4 per message.
 
+pub mod calibrate;
+pub mod driver;
+pub mod engine;
 pub mod model;
+pub mod profile;
 mod stream;
 
 use anyhow::{Context, Result};
@@ -16,42 +22,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use model::{Admission, FixedLatency, FixedLatencyConfig, ResponseModel, SimRequest};
+use model::{Admission, FixedLatency, ReplyEvent, ResponseModel, SimRequest};
+pub use profile::{SimModel, SimModelArgs};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Flags of the simulated endpoint's behaviour.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SimModelArgs {
-    /// Time to first token, milliseconds.
-    #[arg(long, default_value_t = 50.0)]
-    pub ttft_ms: f64,
-    /// Time between tokens, milliseconds.
-    #[arg(long, default_value_t = 10.0)]
-    pub itl_ms: f64,
-    /// Reply length in tokens (default: the request's max_tokens).
-    #[arg(long)]
-    pub output_tokens: Option<u64>,
-    /// Fraction of requests failed at once (0-1).
-    #[arg(long, default_value_t = 0.0)]
-    pub failure_rate: f64,
-    /// Status of those failures.
-    #[arg(long, default_value_t = 503)]
-    pub failure_status: u16,
-    /// Responses served at once; further requests get 503 at once (default: unlimited).
-    #[arg(long)]
-    pub max_inflight: Option<usize>,
-    /// Seed of the random failures.
-    #[arg(long, default_value_t = 0)]
-    pub sim_seed: u64,
-    /// Model name reported by /v1/models.
-    #[arg(long, default_value = "redline-sim")]
-    pub served_model: String,
-}
 
 /// `redline sim`.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,43 +39,11 @@ pub struct SimArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
+    /// Print the effective parameters (preset plus overrides) as JSON and exit.
+    #[arg(long)]
+    pub print_config: bool,
     #[command(flatten)]
     pub model: SimModelArgs,
-}
-
-impl SimModelArgs {
-    pub fn validate(&self) -> Result<FixedLatencyConfig> {
-        let ms = |flag: &str, v: f64| -> Result<Duration> {
-            anyhow::ensure!(
-                v.is_finite() && (0.0..=3_600_000.0).contains(&v),
-                "{flag} {v}: must be a number of milliseconds from 0 to 3,600,000"
-            );
-            Ok(Duration::from_secs_f64(v / 1000.0))
-        };
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.failure_rate),
-            "--failure-rate {}: must be a fraction between 0 and 1",
-            self.failure_rate
-        );
-        anyhow::ensure!(
-            StatusCode::from_u16(self.failure_status).is_ok_and(|s| !s.is_success()),
-            "--failure-status {}: must be an HTTP error status such as 503 or 429",
-            self.failure_status
-        );
-        anyhow::ensure!(
-            self.output_tokens != Some(0),
-            "--output-tokens 0: a reply needs at least one token"
-        );
-        Ok(FixedLatencyConfig {
-            ttft: ms("--ttft-ms", self.ttft_ms)?,
-            itl: ms("--itl-ms", self.itl_ms)?,
-            output_tokens: self.output_tokens,
-            failure_rate: self.failure_rate,
-            failure_status: self.failure_status,
-            max_inflight: self.max_inflight,
-            seed: self.sim_seed,
-        })
-    }
 }
 
 struct AppState {
@@ -118,13 +63,19 @@ pub fn app(model: Box<dyn ResponseModel>, served_model: String) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/models", get(models))
         .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
-/// Binds `addr` and serves the fixed-latency simulator in the background.
+/// Binds `addr` and serves the simulator in the background. Call within a tokio runtime.
 pub async fn spawn(args: &SimModelArgs, addr: SocketAddr) -> Result<SocketAddr> {
-    let cfg = args.validate()?;
-    let router = app(Box::new(FixedLatency::new(cfg)), args.served_model.clone());
+    let model: Box<dyn ResponseModel> = match args.resolve()? {
+        SimModel::Fixed(view) => {
+            Box::new(FixedLatency::new(view.cfg.expect("resolved fixed config")))
+        }
+        SimModel::Engine(cfg) => Box::new(driver::EngineHandle::start(cfg)),
+    };
+    let router = app(model, args.served_model.clone());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -135,6 +86,10 @@ pub async fn spawn(args: &SimModelArgs, addr: SocketAddr) -> Result<SocketAddr> 
 
 /// `redline sim`: serves until Ctrl-C.
 pub async fn serve(args: &SimArgs) -> Result<()> {
+    if args.print_config {
+        println!("{}", serde_json::to_string_pretty(&args.model.resolve()?)?);
+        return Ok(());
+    }
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
         .with_context(|| {
@@ -165,6 +120,8 @@ struct ChatRequest {
     stream: bool,
     #[serde(default)]
     stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    ignore_eos: bool,
 }
 
 #[derive(Deserialize)]
@@ -184,16 +141,17 @@ fn error(status: StatusCode, message: &str, kind: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// ceil(chars / 4) + 4 per message.
+/// The simulator's token rule for one message: ceil(characters / 4) + 4.
+pub fn message_tokens(content: &str) -> u64 {
+    (content.chars().count() as u64).div_ceil(4) + 4
+}
+
 fn prompt_tokens(messages: &[ChatMessage]) -> u64 {
     messages
         .iter()
-        .map(|m| {
-            let chars = match &m.content {
-                serde_json::Value::String(s) => s.chars().count(),
-                other => other.to_string().chars().count(),
-            } as u64;
-            chars.div_ceil(4) + 4
+        .map(|m| match &m.content {
+            serde_json::Value::String(s) => message_tokens(s),
+            other => message_tokens(&other.to_string()),
         })
         .sum()
 }
@@ -220,37 +178,58 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     let sim_req = SimRequest {
         prompt_tokens: prompt_tokens(&req.messages),
         max_tokens: req.max_tokens.or(req.max_completion_tokens).unwrap_or(16),
+        ignore_eos: req.ignore_eos,
     };
-    let plan = match st.model.admit(&sim_req) {
-        Admission::Reject { status, message } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return error(status, &message, "server_error");
-        }
-        Admission::Serve(plan) => plan,
-    };
-    let reply = stream::Reply {
+    let meta = stream::Meta {
         id: st.next_id.fetch_add(1, Ordering::Relaxed),
         model: req.model.unwrap_or_else(|| st.served_model.clone()),
-        prompt_tokens: sim_req.prompt_tokens,
         include_usage: req.stream_options.is_some_and(|o| o.include_usage),
-        plan,
-        start,
     };
-    if req.stream {
-        Response::builder()
-            .header(header::CONTENT_TYPE, "text/event-stream")
-            .header(header::CACHE_CONTROL, "no-cache")
-            .body(Body::from_stream(stream::sse(reply)))
-            .unwrap_or_else(|_| {
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "response build failed",
-                    "server_error",
-                )
-            })
-    } else {
-        Json(stream::json_body(reply).await).into_response()
+    match st.model.admit(&sim_req) {
+        Admission::Reject { status, message } => reject(status, &message),
+        Admission::Serve(plan) if req.stream => sse_response(Body::from_stream(stream::timed_sse(
+            meta,
+            sim_req.prompt_tokens,
+            plan,
+            start,
+        ))),
+        Admission::Serve(plan) => {
+            Json(stream::timed_json(meta, sim_req.prompt_tokens, plan, start).await).into_response()
+        }
+        // The status is chosen once the engine has either produced a first token or rejected.
+        Admission::Queued(mut ticket) => match ticket.next().await {
+            Some(ReplyEvent::Token) if req.stream => {
+                sse_response(Body::from_stream(stream::queued_sse(meta, ticket)))
+            }
+            Some(ReplyEvent::Token) => match stream::queued_json(meta, ticket).await {
+                Some(v) => Json(v).into_response(),
+                None => reject(503, "the engine stopped"),
+            },
+            Some(ReplyEvent::Rejected { status, message }) => reject(status, &message),
+            Some(ReplyEvent::Done { .. }) | None => reject(503, "the engine stopped"),
+        },
     }
+}
+
+fn reject(status: u16, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    error(status, message, "server_error")
+}
+
+fn sse_response(body: Body) -> Response {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(body)
+        .unwrap_or_else(|_| reject(500, "response build failed"))
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.model.metrics(&st.served_model),
+    )
+        .into_response()
 }
 
 async fn models(State(st): State<Arc<AppState>>) -> Json<serde_json::Value> {

@@ -1,24 +1,91 @@
 //! The simulator's timing seam: a `ResponseModel` decides, for each request, whether it is served and
-//! with what timing. `FixedLatency` (this file) is the first model: fixed TTFT and gap between
-//! tokens, optional random failures and an in-flight cap. A capacity model of a batching engine can
-//! replace it behind the same trait without touching the HTTP layer (`sim/mod.rs`, `sim/stream.rs`).
+//! when its tokens come. Two models sit behind it: `FixedLatency` (this file: fixed TTFT and gap
+//! between tokens, optional random failures and an in-flight cap; cheap enough to be a measuring
+//! stick) answers with a timing `Plan`; the batching engine (`driver.rs` + `engine.rs`) answers with a
+//! `Ticket` whose channel delivers each token as the engine produces it. The HTTP layer
+//! (`sim/mod.rs`, `sim/stream.rs`) serves either.
 
+use super::driver::Cmd;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// What the HTTP layer knows about a request.
 #[derive(Debug, Clone)]
 pub struct SimRequest {
     pub prompt_tokens: u64,
     pub max_tokens: u64,
+    /// Generate exactly max_tokens (vLLM's `ignore_eos`).
+    pub ignore_eos: bool,
 }
 
 /// The model's decision.
 pub enum Admission {
-    Reject { status: u16, message: String },
+    Reject {
+        status: u16,
+        message: String,
+    },
     Serve(Plan),
+    /// Tokens (or a late rejection) will arrive on the ticket.
+    Queued(Ticket),
+}
+
+/// What a queued request hears from the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyEvent {
+    Token,
+    Done {
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    },
+    Rejected {
+        status: u16,
+        message: String,
+    },
+}
+
+/// A queued request's line to the engine. Dropping it before the reply ends (the client went
+/// away) cancels the request, freeing its batch slot and KV cache.
+pub struct Ticket {
+    id: u64,
+    rx: mpsc::UnboundedReceiver<ReplyEvent>,
+    cancel: mpsc::UnboundedSender<Cmd>,
+    ended: bool,
+}
+
+impl Ticket {
+    pub fn new(
+        id: u64,
+        rx: mpsc::UnboundedReceiver<ReplyEvent>,
+        cancel: mpsc::UnboundedSender<Cmd>,
+    ) -> Self {
+        Ticket {
+            id,
+            rx,
+            cancel,
+            ended: false,
+        }
+    }
+
+    /// The next event; `None` once the reply has ended or the engine stopped.
+    pub async fn next(&mut self) -> Option<ReplyEvent> {
+        if self.ended {
+            return None;
+        }
+        let e = self.rx.recv().await;
+        self.ended = !matches!(e, Some(ReplyEvent::Token));
+        e
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.ended {
+            let _ = self.cancel.send(Cmd::Cancel(self.id));
+        }
+    }
 }
 
 /// Timing of a served response. `_slot` is held until the response ends (or the client leaves).
@@ -31,6 +98,8 @@ pub struct Plan {
 
 pub trait ResponseModel: Send + Sync + 'static {
     fn admit(&self, req: &SimRequest) -> Admission;
+    /// `/metrics` in Prometheus text format.
+    fn metrics(&self, model: &str) -> String;
 }
 
 /// Held by a response in flight; frees its place when dropped.
@@ -73,6 +142,14 @@ impl FixedLatency {
 }
 
 impl ResponseModel for FixedLatency {
+    fn metrics(&self, model: &str) -> String {
+        let m = super::driver::Metrics {
+            running: self.inflight.load(Ordering::Acquire),
+            ..Default::default()
+        };
+        super::driver::render(&m, model)
+    }
+
     fn admit(&self, req: &SimRequest) -> Admission {
         if self.cfg.failure_rate > 0.0 {
             let roll: f64 = self.rng.lock().map(|mut r| r.random()).unwrap_or(1.0);
@@ -123,6 +200,7 @@ mod tests {
         let req = SimRequest {
             prompt_tokens: 5,
             max_tokens: 7,
+            ignore_eos: false,
         };
         let Admission::Serve(plan) = m.admit(&req) else {
             panic!("first is served")
@@ -146,6 +224,7 @@ mod tests {
         let req = SimRequest {
             prompt_tokens: 5,
             max_tokens: 7,
+            ignore_eos: false,
         };
         assert!(matches!(
             m.admit(&req),

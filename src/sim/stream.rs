@@ -1,42 +1,71 @@
-//! Writes a served response: an SSE stream of chat-completion chunks (role chunk at once, one
-//! content chunk per token on absolute deadlines `start + ttft + i * itl`, a finish chunk, a usage
-//! chunk when asked, `[DONE]`), or one JSON completion for non-streaming requests.
+//! Writes a served response as an SSE stream of chat-completion chunks (a role chunk, one content
+//! chunk per token, a finish chunk, a usage chunk when asked, `[DONE]`) or as one JSON completion.
+//! Timed replies (`model::Plan`) put each token on an absolute deadline `start + ttft + i x itl`;
+//! queued replies (`model::Ticket`) send each token when the engine produces it.
 
-use super::model::Plan;
+use super::model::{Plan, ReplyEvent, Ticket};
 use bytes::Bytes;
 use futures_util::Stream;
 use serde_json::json;
+use std::convert::Infallible;
 use tokio::time::{sleep_until, Instant};
 
-pub struct Reply {
+/// What every chunk of one reply shares.
+pub struct Meta {
     pub id: u64,
     pub model: String,
-    pub prompt_tokens: u64,
     pub include_usage: bool,
-    pub plan: Plan,
-    pub start: Instant,
 }
 
-fn chunk(r: &Reply, delta: serde_json::Value, finish: Option<&str>) -> Bytes {
-    let v = json!({
-        "id": format!("chatcmpl-sim-{}", r.id),
-        "object": "chat.completion.chunk",
-        "model": r.model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    });
-    Bytes::from(format!("data: {v}\n\n"))
+impl Meta {
+    fn chunk(&self, delta: serde_json::Value, finish: Option<&str>) -> String {
+        let v = json!({
+            "id": format!("chatcmpl-sim-{}", self.id),
+            "object": "chat.completion.chunk",
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        format!("data: {v}\n\n")
+    }
+
+    fn role(&self) -> String {
+        self.chunk(json!({"role": "assistant", "content": ""}), None)
+    }
+
+    fn token(&self, i: u64) -> String {
+        self.chunk(json!({"content": word(i)}), None)
+    }
+
+    /// Finish chunk, usage chunk (when asked) and `[DONE]`.
+    fn end(&self, prompt_tokens: u64, completion_tokens: u64) -> String {
+        let mut s = self.chunk(json!({}), Some("length"));
+        if self.include_usage {
+            let v = json!({"id": format!("chatcmpl-sim-{}", self.id), "object": "chat.completion.chunk",
+                           "model": self.model, "choices": [], "usage": usage(prompt_tokens, completion_tokens)});
+            s.push_str(&format!("data: {v}\n\n"));
+        }
+        s.push_str("data: [DONE]\n\n");
+        s
+    }
+
+    fn completion(&self, prompt_tokens: u64, completion_tokens: u64) -> serde_json::Value {
+        let text: String = (0..completion_tokens).map(word).collect();
+        json!({
+            "id": format!("chatcmpl-sim-{}", self.id),
+            "object": "chat.completion",
+            "model": self.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}],
+            "usage": usage(prompt_tokens, completion_tokens),
+        })
+    }
 }
 
-fn usage(r: &Reply) -> serde_json::Value {
-    json!({
-        "prompt_tokens": r.prompt_tokens,
-        "completion_tokens": r.plan.output_tokens,
-        "total_tokens": r.prompt_tokens + r.plan.output_tokens,
-    })
+fn usage(prompt: u64, completion: u64) -> serde_json::Value {
+    json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
 }
 
 /// The word streamed as token `i`.
-fn word(i: u64) -> String {
+fn word(i: u64) -> &'static str {
     const WORDS: [&str; 8] = [
         "the ",
         "model ",
@@ -47,49 +76,75 @@ fn word(i: u64) -> String {
         "reply ",
         "now ",
     ];
-    WORDS[(i % 8) as usize].to_string()
+    WORDS[(i % 8) as usize]
 }
 
-/// The SSE body. Step 0 is the role chunk; steps 1..=n are tokens; then finish, usage, `[DONE]`.
-pub fn sse(reply: Reply) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> {
-    futures_util::stream::unfold((reply, 0u64), |(r, step)| async move {
-        let n = r.plan.output_tokens;
-        let bytes = match step {
-            0 => chunk(&r, json!({"role": "assistant", "content": ""}), None),
+type Chunks = Result<Bytes, Infallible>;
+
+/// A timed reply. Step 0 is the role chunk; steps 1..=n are tokens; then the end.
+pub fn timed_sse(
+    meta: Meta,
+    prompt_tokens: u64,
+    plan: Plan,
+    start: Instant,
+) -> impl Stream<Item = Chunks> {
+    futures_util::stream::unfold((meta, plan, 0u64), move |(meta, plan, step)| async move {
+        let n = plan.output_tokens;
+        let text = match step {
+            0 => meta.role(),
             s if s <= n => {
-                let due = r.start + r.plan.ttft + r.plan.itl * (s - 1) as u32;
-                sleep_until(due).await;
-                chunk(&r, json!({"content": word(s - 1)}), None)
+                sleep_until(start + plan.ttft + plan.itl * (s - 1) as u32).await;
+                meta.token(s - 1)
             }
-            s if s == n + 1 => chunk(&r, json!({}), Some("length")),
-            s if s == n + 2 && r.include_usage => {
-                let v = json!({"id": format!("chatcmpl-sim-{}", r.id), "object": "chat.completion.chunk",
-                               "model": r.model, "choices": [], "usage": usage(&r)});
-                Bytes::from(format!("data: {v}\n\n"))
-            }
-            s if s <= n + 3 => Bytes::from_static(b"data: [DONE]\n\n"),
+            s if s == n + 1 => meta.end(prompt_tokens, n),
             _ => return None,
         };
-        // Skip the usage step when it is not wanted.
-        let next = if step == n + 1 && !r.include_usage {
-            step + 2
-        } else {
-            step + 1
-        };
-        Some((Ok(bytes), (r, next)))
+        Some((Ok(Bytes::from(text)), (meta, plan, step + 1)))
     })
 }
 
-/// The non-streaming reply, sent when the last token would have been.
-pub async fn json_body(r: Reply) -> serde_json::Value {
-    let n = r.plan.output_tokens;
-    sleep_until(r.start + r.plan.ttft + r.plan.itl * (n - 1) as u32).await;
-    let text: String = (0..n).map(word).collect();
-    json!({
-        "id": format!("chatcmpl-sim-{}", r.id),
-        "object": "chat.completion",
-        "model": r.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}],
-        "usage": usage(&r),
-    })
+/// The non-streaming timed reply, sent when the last token would have been.
+pub async fn timed_json(
+    meta: Meta,
+    prompt_tokens: u64,
+    plan: Plan,
+    start: Instant,
+) -> serde_json::Value {
+    let n = plan.output_tokens;
+    sleep_until(start + plan.ttft + plan.itl * (n - 1) as u32).await;
+    meta.completion(prompt_tokens, n)
+}
+
+/// A queued reply whose first token has already arrived: role + first token, then one chunk per
+/// engine event. If the engine goes away the stream ends without `[DONE]`.
+pub fn queued_sse(meta: Meta, ticket: Ticket) -> impl Stream<Item = Chunks> {
+    let first = format!("{}{}", meta.role(), meta.token(0));
+    let head = futures_util::stream::once(async move { Ok(Bytes::from(first)) });
+    let rest =
+        futures_util::stream::unfold((meta, ticket, 1u64), |(meta, mut ticket, i)| async move {
+            let text = match ticket.next().await? {
+                ReplyEvent::Token => meta.token(i),
+                ReplyEvent::Done {
+                    prompt_tokens,
+                    completion_tokens,
+                } => meta.end(prompt_tokens, completion_tokens),
+                ReplyEvent::Rejected { .. } => return None,
+            };
+            Some((Ok(Bytes::from(text)), (meta, ticket, i + 1)))
+        });
+    futures_util::StreamExt::chain(head, rest)
+}
+
+/// The non-streaming queued reply: waits for the engine to finish.
+pub async fn queued_json(meta: Meta, mut ticket: Ticket) -> Option<serde_json::Value> {
+    loop {
+        match ticket.next().await? {
+            ReplyEvent::Token => {}
+            ReplyEvent::Done {
+                prompt_tokens,
+                completion_tokens,
+            } => return Some(meta.completion(prompt_tokens, completion_tokens)),
+            ReplyEvent::Rejected { .. } => return None,
+        }
+    }
 }
