@@ -30,6 +30,43 @@ pub enum Command {
     Sim(SimArgs),
     /// Start the simulator in-process and benchmark it with the bundled dataset.
     Demo(DemoArgs),
+    /// Rebuild the table, JSON and chart of a results folder from its requests.jsonl and
+    /// metadata.json, without sending a request (optionally with new percentiles or pricing).
+    Report(ReportArgs),
+}
+
+/// `redline report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A run's results folder (results/<timestamp>).
+    pub dir: PathBuf,
+    /// Percentiles for the table (default: the run's).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub percentiles: Option<Vec<f64>>,
+    /// GPU cost per hour (default: the run's).
+    #[arg(long, allow_negative_numbers = true)]
+    pub gpu_rate: Option<f64>,
+    /// Number of GPUs (default: the run's).
+    #[arg(long)]
+    pub num_gpus: Option<u32>,
+    /// Draw the chart.
+    #[arg(long)]
+    pub plot: bool,
+    /// Results JSON file name written in the folder (default: the run's --output).
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Chart file name (default: the run's --plot-output).
+    #[arg(long)]
+    pub plot_output: Option<String>,
+    /// Verdict thresholds, headroom and capacity plan (defaults: the run's).
+    #[arg(long, allow_negative_numbers = true)]
+    pub pass_threshold: Option<f64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub warn_threshold: Option<f64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub headroom: Option<f64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub daily_tokens: Option<String>,
 }
 
 /// The benchmark's flags. The first block is the reference tool's contract.
@@ -113,6 +150,25 @@ pub struct BenchArgs {
     /// Do not send stream_options (for servers that reject it); tokens then come from chunk counts.
     #[arg(long)]
     pub no_stream_usage: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// How levels are judged and what is recommended; shared by a run and `redline report`.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// Success percentage at or above which a level PASSes.
+    #[arg(long, default_value_t = 99.0, allow_negative_numbers = true)]
+    pub pass_threshold: f64,
+    /// Success percentage at or above which a level that does not pass is WARN (else FAIL).
+    #[arg(long, default_value_t = 90.0, allow_negative_numbers = true)]
+    pub warn_threshold: f64,
+    /// Percent of the maximum sustainable QPS kept free: recommended limit = max x (1 - headroom/100).
+    #[arg(long, default_value_t = 25.0, allow_negative_numbers = true)]
+    pub headroom: f64,
+    /// Tokens (input + output) to serve per day, for a capacity plan: 100M, 2.5B, 500000.
+    #[arg(long, allow_hyphen_values = true)]
+    pub daily_tokens: Option<String>,
 }
 
 /// `redline demo`: a short sweep of the built-in endpoint.
@@ -133,6 +189,15 @@ pub struct DemoArgs {
     /// Folder for the results.
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
+    /// Draw the results chart.
+    #[arg(long)]
+    pub plot: bool,
+    /// GPU cost per hour, for cost per million tokens (with --num-gpus).
+    #[arg(long)]
+    pub gpu_rate: Option<f64>,
+    /// Number of GPUs (with --gpu-rate).
+    #[arg(long)]
+    pub num_gpus: Option<u32>,
     /// Simulated endpoint settings.
     #[command(flatten)]
     pub sim: crate::sim::SimModelArgs,

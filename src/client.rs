@@ -233,8 +233,10 @@ fn truncate(s: &str) -> String {
     }
 }
 
+/// Seconds since `start`, rounded to the microsecond when captured, so the record in memory and
+/// the one read back from requests.jsonl are the same numbers (`redline report` reproduces a run).
 fn secs(t: Instant, start: Instant) -> f64 {
-    t.saturating_duration_since(start).as_secs_f64()
+    crate::stats::round6(t.saturating_duration_since(start).as_secs_f64())
 }
 
 /// What the stream has shown so far, beyond what is stored in the record.
@@ -326,7 +328,7 @@ impl StreamState {
         if has_text {
             rec.content_chunks += 1;
             match rec.last_token_s {
-                Some(last) => rec.itl_s.push(t - last),
+                Some(last) => rec.itl_s.push(crate::stats::round6(t - last)),
                 None => rec.first_token_s = Some(t),
             }
             rec.last_token_s = Some(t);
@@ -339,7 +341,7 @@ mod tests {
     use super::*;
 
     fn feed(events: &[(&str, &str, f64)]) -> (RequestRecord, StreamState) {
-        let mut rec = RequestRecord::new(1.0, 0, 0, 0.0);
+        let mut rec = RequestRecord::new(0, 1.0, 0, 0, 0.0);
         let mut st = StreamState::default();
         for (event, data, t) in events {
             st.on_event(

@@ -6,6 +6,7 @@
 
 use crate::cli::BenchArgs;
 use crate::schedule::Arrival;
+use crate::verdict::Policy;
 use anyhow::{bail, Context, Result};
 use reqwest::Url;
 use serde_json::{Map, Value};
@@ -43,6 +44,8 @@ pub struct Config {
     pub max_concurrency: Option<usize>,
     pub extra_body: Option<Map<String, Value>>,
     pub stream_usage: bool,
+    pub policy: Policy,
+    pub daily_tokens: Option<u64>,
 }
 
 impl Config {
@@ -107,12 +110,69 @@ impl Config {
             max_concurrency: a.max_concurrency,
             extra_body: a.extra_body.as_deref().map(extra_body).transpose()?,
             stream_usage: !a.no_stream_usage,
+            policy: policy(
+                a.policy.pass_threshold,
+                a.policy.warn_threshold,
+                a.policy.headroom,
+            )?,
+            daily_tokens: a
+                .policy
+                .daily_tokens
+                .as_deref()
+                .map(daily_tokens)
+                .transpose()?,
         })
+    }
+
+    pub fn report_options(&self) -> crate::report::ReportOptions {
+        crate::report::ReportOptions {
+            percentiles: self.percentiles.clone(),
+            pricing: self.pricing,
+            policy: self.policy,
+            daily_tokens: self.daily_tokens,
+        }
     }
 
     /// The endpoint as it may be shown or saved: credentials removed.
     pub fn endpoint_display(&self) -> String {
         redact_url(&self.endpoint)
+    }
+}
+
+/// The verdict policy from its flags: 0 <= warn <= pass <= 100, headroom in [0, 100).
+pub fn policy(pass: f64, warn: f64, headroom: f64) -> Result<Policy> {
+    if !(pass.is_finite() && (0.0..=100.0).contains(&pass)) {
+        bail!("--pass-threshold {pass}: must be a success percentage from 0 to 100, e.g. 99");
+    }
+    if !(warn.is_finite() && (0.0..=pass).contains(&warn)) {
+        bail!("--warn-threshold {warn}: must be a percentage from 0 up to --pass-threshold ({pass}), e.g. 90");
+    }
+    if !(headroom.is_finite() && (0.0..100.0).contains(&headroom)) {
+        bail!("--headroom {headroom}: must be a percentage from 0 to below 100, e.g. 25 to run at 75% of the maximum");
+    }
+    Ok(Policy {
+        pass_pct: pass,
+        warn_pct: warn,
+        headroom_pct: headroom,
+        ..Policy::default()
+    })
+}
+
+/// `--daily-tokens`: an integer with an optional K, M, B or T suffix (`100M`, `2.5B`).
+pub fn daily_tokens(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('B') | Some('G') => (&t[..t.len() - 1], 1e9),
+        Some('T') => (&t[..t.len() - 1], 1e12),
+        _ => (t, 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * mult < 1e18 => Ok((v * mult).round() as u64),
+        _ => bail!(
+            "--daily-tokens {text:?}: give a positive token count such as 100M, 2.5B or 500000"
+        ),
     }
 }
 
@@ -300,6 +360,34 @@ mod tests {
         }
         let e = cfg(&["--qps", "fast"]).unwrap_err().to_string();
         assert!(e.contains("--qps"), "{e}");
+    }
+
+    #[test]
+    fn policy_flags() {
+        let c = cfg(&[
+            "--pass-threshold",
+            "99.5",
+            "--headroom",
+            "30",
+            "--daily-tokens",
+            "2.5B",
+        ])
+        .unwrap();
+        assert_eq!(c.policy.pass_pct, 99.5);
+        assert_eq!(c.policy.headroom_pct, 30.0);
+        assert_eq!(c.daily_tokens, Some(2_500_000_000));
+        assert_eq!(daily_tokens("100M").unwrap(), 100_000_000);
+        assert_eq!(daily_tokens("500000").unwrap(), 500_000);
+        for (args, flag) in [
+            (vec!["--warn-threshold", "99.5"], "--warn-threshold"),
+            (vec!["--pass-threshold", "101"], "--pass-threshold"),
+            (vec!["--headroom", "100"], "--headroom"),
+            (vec!["--daily-tokens", "lots"], "--daily-tokens"),
+            (vec!["--daily-tokens", "-5M"], "--daily-tokens"),
+        ] {
+            let e = cfg(&args).unwrap_err().to_string();
+            assert!(e.contains(flag), "{args:?}: {e}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod dataset;
 pub mod output;
+pub mod rebuild;
 pub mod record;
 pub mod report;
 pub mod runner;
@@ -18,6 +19,7 @@ pub mod schedule;
 pub mod sim;
 pub mod sse;
 pub mod stats;
+pub mod verdict;
 
 use anyhow::{Context, Result};
 use cli::{Cli, Command, DemoArgs};
@@ -25,7 +27,7 @@ use config::Config;
 use dataset::Conversation;
 use output::{files, jsonl::JsonlWriter, progress::LevelProgress, table};
 use record::RequestRecord;
-use report::Report;
+use report::{Report, ReportOptions};
 use runner::{Cancel, Level, Observer};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +65,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Sim(args)) => sim::serve(&args).await.map(|()| ExitCode::SUCCESS),
         Some(Command::Demo(args)) => demo(&args).await.map(|o| o.exit_code()),
+        Some(Command::Report(args)) => rebuild::run(&args).map(|_| ExitCode::SUCCESS),
         None => {
             let cfg = Config::from_args(&cli.bench)?;
             let conversations = dataset::load(&cfg.dataset)?;
@@ -76,21 +79,19 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
     if cfg.show_tokens {
         eprintln!("note: --show-tokens is deprecated and does nothing; tokens/sec is always shown");
     }
-    if cfg.plot {
-        eprintln!("note: --plot is accepted, but this version does not draw the chart yet; the JSON has every plotted number");
-    }
     let target = Arc::new(Target::new(&cfg, &conversations)?);
     let now = chrono::Local::now();
     let dir = files::create_run_dir(&cfg.results_dir, now)?;
-    files::write_json_atomic(
-        &dir.join("metadata.json"),
-        &files::Metadata::new(&cfg, conversations.len(), now),
-    )?;
+    let mut meta = files::Metadata::new(&cfg, conversations.len(), now);
+    let meta_path = dir.join("metadata.json");
+    files::write_json_atomic(&meta_path, &meta)?;
     let mut records = JsonlWriter::create(&dir.join("requests.jsonl"))
         .with_context(|| format!("cannot create requests.jsonl in {}", dir.display()))?;
     let cancel = Cancel::default();
     let signal_code = watch_interrupts(cancel.clone())?;
-    let mut report = Report::new();
+    let opts = cfg.report_options();
+    let mut levels = Vec::new();
+    let mut report = Report::new(Vec::new(), &opts);
     let results_path = dir.join(&cfg.output);
     for (i, &qps) in cfg.qps.iter().enumerate() {
         if cancel.stop.is_cancelled() {
@@ -111,6 +112,7 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
             cfg.duration
         );
         let level = Level {
+            index: i,
             qps,
             offsets,
             duration: cfg.duration,
@@ -122,29 +124,57 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
         };
         let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
         obs.progress.finish();
-        report
-            .results
-            .push(report::level_report(&run, &cfg.percentiles, cfg.pricing));
+        meta.levels.push(files::LevelInfo {
+            qps,
+            send_window_s: run.send_window_s,
+            partial: run.partial,
+        });
+        files::write_json_atomic(&meta_path, &meta)?;
+        levels.push(report::level_report(&run, &cfg.percentiles, cfg.pricing));
+        report = Report::new(levels.clone(), &opts);
         files::write_json_atomic(&results_path, &report)?;
         if run.partial {
             break;
         }
     }
     let exit_signal = signal_code.load(Ordering::SeqCst);
-    print!(
-        "\n{}",
-        table::render(&report.results, &cfg.percentiles, cfg.pricing.is_some())
+    meta.completed = exit_signal == 0 && meta.levels.len() == cfg.qps.len();
+    files::write_json_atomic(&meta_path, &meta)?;
+    let flushed = records.flush();
+    present(
+        &report,
+        &opts,
+        &dir,
+        cfg.plot.then_some(cfg.plot_output.as_str()),
     );
-    print!("{}", table::render_errors(&report.results));
-    println!("\nResults: {}", dir.display());
-    records
-        .flush()
+    flushed
         .map_err(|e| anyhow::anyhow!("requests.jsonl in {} is incomplete: {e}", dir.display()))?;
     Ok(Outcome {
         dir,
         report,
         exit_signal,
     })
+}
+
+/// Prints the table, errors, verdicts and summary, and draws the chart when asked. A chart that
+/// cannot be drawn is reported; everything else is already written.
+pub fn present(report: &Report, opts: &ReportOptions, dir: &std::path::Path, plot: Option<&str>) {
+    print!(
+        "\n{}",
+        table::render(&report.results, &opts.percentiles, opts.pricing.is_some())
+    );
+    print!("{}", table::render_errors(&report.results));
+    print!("{}", output::summary::render(report));
+    if let Some(name) = plot {
+        let path = dir.join(name);
+        match output::chart::draw(report, &path) {
+            Ok(()) => println!("Chart: {}", path.display()),
+            Err(e) => eprintln!(
+                "warning: the chart could not be drawn ({e:#}); the JSON results are complete"
+            ),
+        }
+    }
+    println!("\nResults: {}", dir.display());
 }
 
 /// `redline demo`: the simulator in-process on 127.0.0.1, benchmarked with the bundled dataset.
@@ -161,7 +191,7 @@ pub async fn demo(d: &DemoArgs) -> Result<Outcome> {
     let endpoint = format!("http://{addr}");
     let (duration, max_tokens) = (d.duration.to_string(), d.max_tokens.to_string());
     let results_dir = d.results_dir.display().to_string();
-    let cli = cli::Cli::try_parse_from([
+    let mut args: Vec<String> = [
         "redline",
         "--endpoint",
         &endpoint,
@@ -177,7 +207,19 @@ pub async fn demo(d: &DemoArgs) -> Result<Outcome> {
         &max_tokens,
         "--results-dir",
         &results_dir,
-    ])?;
+    ]
+    .map(String::from)
+    .to_vec();
+    if d.plot {
+        args.push("--plot".into());
+    }
+    if let Some(r) = d.gpu_rate {
+        args.extend(["--gpu-rate".into(), r.to_string()]);
+    }
+    if let Some(n) = d.num_gpus {
+        args.extend(["--num-gpus".into(), n.to_string()]);
+    }
+    let cli = cli::Cli::try_parse_from(args)?;
     let mut cfg = Config::from_args(&cli.bench)?;
     cfg.api_key = None; // the simulator needs none; never send a real key to it
     println!(

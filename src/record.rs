@@ -85,6 +85,8 @@ impl<'de> Deserialize<'de> for ErrorKind {
 /// Everything measured about one scheduled request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestRecord {
+    /// Position of the level in the run (0-based).
+    pub level: usize,
     /// Target QPS of the level this request belongs to.
     pub qps_target: f64,
     /// Position in the level's schedule (0-based).
@@ -127,8 +129,11 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
-    pub fn new(qps_target: f64, index: u64, sample: usize, planned_s: f64) -> Self {
+    /// A record for a request planned at `planned_s` (rounded to the microsecond, like every time).
+    pub fn new(level: usize, qps_target: f64, index: u64, sample: usize, planned_s: f64) -> Self {
+        let planned_s = crate::stats::round6(planned_s);
         RequestRecord {
+            level,
             qps_target,
             index,
             sample,
@@ -211,7 +216,7 @@ mod tests {
 
     #[test]
     fn derived_latencies_count_from_planned_time() {
-        let mut r = RequestRecord::new(1.0, 0, 0, 1.0);
+        let mut r = RequestRecord::new(0, 1.0, 0, 0, 1.0);
         r.sent_s = Some(1.002);
         r.first_token_s = Some(1.05);
         r.end_s = 2.05;

@@ -5,7 +5,8 @@
 //! `e2e_latency`, `tokens_per_sec`, `cost_analysis`, `errors`; latencies in seconds); everything
 //! redline adds has a name with its unit. Definitions:
 //! - latencies (TTFT, E2E) count from the *planned* send time, over successful requests;
-//! - `actual_qps` = requests sent / send window; `successful_qps` = successes / level duration;
+//! - `actual_qps` = requests sent / send window; `successful_qps` = successes / send window (goodput
+//!   at the offered rate: equal to `actual_qps` when every request succeeds);
 //! - level duration = level start until its last request ended (at least the send window);
 //! - throughputs and cost use that level duration; cost uses `usage` tokens of successes only.
 
@@ -13,29 +14,49 @@ use crate::config::Pricing;
 use crate::record::RequestRecord;
 use crate::runner::LevelRun;
 use crate::stats::{LagSummary, Percentiles};
+use crate::verdict::{assess, summarize, Assessment, Policy, Summary};
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// How the numbers are summarised: the user's percentiles, pricing and verdict policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
+    pub percentiles: Vec<f64>,
+    pub pricing: Option<Pricing>,
+    pub policy: Policy,
+    pub daily_tokens: Option<u64>,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub tool: &'static str,
     pub version: &'static str,
     pub results: Vec<LevelReport>,
+    pub summary: Summary,
 }
 
 impl Report {
-    pub fn new() -> Self {
+    /// Judges each level and summarises the run.
+    pub fn new(mut results: Vec<LevelReport>, o: &ReportOptions) -> Self {
+        for l in &mut results {
+            l.assessment = Some(assess(l, &o.policy));
+        }
+        let summary = summarize(&results, &o.policy, o.pricing, o.daily_tokens);
         Report {
             tool: "redline",
             version: env!("CARGO_PKG_VERSION"),
-            results: Vec::new(),
+            results,
+            summary,
         }
     }
-}
 
-impl Default for Report {
-    fn default() -> Self {
-        Self::new()
+    /// The report of levels already run, from their records.
+    pub fn from_runs(runs: &[LevelRun], o: &ReportOptions) -> Self {
+        let levels = runs
+            .iter()
+            .map(|r| level_report(r, &o.percentiles, o.pricing))
+            .collect();
+        Report::new(levels, o)
     }
 }
 
@@ -63,6 +84,9 @@ pub struct LevelReport {
     pub cost_analysis: Option<CostAnalysis>,
     pub errors: BTreeMap<String, u64>,
     // redline's additions.
+    /// `verdict` (PASS/WARN/FAIL), `client_limited`, `verdict_reason`.
+    #[serde(flatten)]
+    pub assessment: Option<Assessment>,
     pub partial: bool,
     pub requests_scheduled: u64,
     pub requests_sent: u64,
@@ -111,13 +135,14 @@ pub fn level_report(run: &LevelRun, extra: &[f64], pricing: Option<Pricing>) -> 
         tokens_per_sec: pct(ok.iter().filter_map(|r| r.tokens_per_sec()).collect()),
         cost_analysis: pricing.map(|p| cost(p, duration, input, usage_output)),
         errors,
+        assessment: None,
         partial: run.partial,
         requests_scheduled: recs.len() as u64,
         requests_sent: sent,
         requests_succeeded: ok.len() as u64,
         requests_failed: (recs.len() - ok.len()) as u64,
         client_side_errors,
-        successful_qps: ok.len() as f64 / duration,
+        successful_qps: ok.len() as f64 / run.send_window_s.max(f64::EPSILON),
         send_window_s: run.send_window_s,
         duration_s: run.duration_s,
         in_flight_at_send_end: run.in_flight_at_send_end,
@@ -176,7 +201,7 @@ mod tests {
     }
 
     fn rec(i: u64, ok: bool, usage: bool) -> RequestRecord {
-        let mut r = RequestRecord::new(2.0, i, 0, i as f64 * 0.5);
+        let mut r = RequestRecord::new(0, 2.0, i, 0, i as f64 * 0.5);
         r.sent_s = Some(r.planned_s + 0.001);
         if ok {
             r.first_token_s = Some(r.planned_s + 0.1);
@@ -195,19 +220,15 @@ mod tests {
 
     #[test]
     fn level_summary_counts_and_rates() {
-        let run = LevelRun {
-            qps: 2.0,
-            records: vec![
-                rec(0, true, true),
-                rec(1, true, false),
-                rec(2, false, false),
-                rec(3, true, true),
-            ],
-            send_window_s: 2.0,
-            duration_s: 2.6,
-            in_flight_at_send_end: 1,
-            partial: false,
-        };
+        let records = vec![
+            rec(0, true, true),
+            rec(1, true, false),
+            rec(2, false, false),
+            rec(3, true, true),
+        ];
+        let run = LevelRun::new(2.0, 2.0, records, None);
+        assert!((run.duration_s - 2.6).abs() < 1e-9);
+        assert_eq!(run.in_flight_at_send_end, 1);
         let l = level_report(
             &run,
             &[50.0],
@@ -232,14 +253,7 @@ mod tests {
 
     #[test]
     fn reference_keys_present() {
-        let run = LevelRun {
-            qps: 1.0,
-            records: vec![],
-            send_window_s: 1.0,
-            duration_s: 1.0,
-            in_flight_at_send_end: 0,
-            partial: false,
-        };
+        let run = LevelRun::new(1.0, 1.0, vec![], None);
         let v = serde_json::to_value(level_report(
             &run,
             &[],

@@ -33,13 +33,16 @@ pub struct Cancel {
 
 /// One level's plan.
 pub struct Level {
+    /// Position in the run (0-based).
+    pub index: usize,
     pub qps: f64,
     pub offsets: Vec<Duration>,
     pub duration: Duration,
     pub max_concurrency: Option<usize>,
 }
 
-/// What a level measured.
+/// What a level measured. Everything but the records is derived from them by [`LevelRun::new`],
+/// so `redline report` rebuilds the same figures from `requests.jsonl`.
 #[derive(Debug, Clone)]
 pub struct LevelRun {
     pub qps: f64,
@@ -56,9 +59,48 @@ pub struct LevelRun {
     pub partial: bool,
 }
 
+impl LevelRun {
+    /// Derives a level's windows from its records. `duration_s` is the configured send window;
+    /// `stopped_at` is when an interruption stopped sending (seconds since the level start).
+    pub fn new(
+        qps: f64,
+        duration_s: f64,
+        records: Vec<RequestRecord>,
+        stopped_at: Option<f64>,
+    ) -> Self {
+        let last_sent = records.iter().filter_map(|r| r.sent_s).fold(0.0, f64::max);
+        let send_window_s = match stopped_at {
+            Some(t) => t.max(1e-6),
+            None => duration_s.max(last_sent),
+        };
+        let last_end = records.iter().map(|r| r.end_s).fold(0.0, f64::max);
+        let in_flight_at_send_end = records
+            .iter()
+            .filter(|r| r.sent_s.is_some_and(|s| s <= duration_s) && r.end_s > duration_s)
+            .count() as u64;
+        let partial = stopped_at.is_some()
+            || records
+                .iter()
+                .any(|r| r.error == Some(ErrorKind::Interrupted));
+        LevelRun {
+            qps,
+            duration_s: send_window_s.max(last_end),
+            send_window_s,
+            in_flight_at_send_end,
+            partial,
+            records,
+        }
+    }
+
+    /// When sending stopped early, if it did.
+    pub fn stopped_at(&self) -> Option<f64> {
+        self.partial.then_some(self.send_window_s)
+    }
+}
+
 enum Msg {
     Sent,
-    Done(RequestRecord),
+    Done(Box<RequestRecord>),
 }
 
 pub async fn run_level(
@@ -71,6 +113,7 @@ pub async fn run_level(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let scheduler = tokio::spawn(schedule(
         target,
+        level.index,
         level.qps,
         level.offsets.clone(),
         level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
@@ -78,41 +121,18 @@ pub async fn run_level(
         cancel.clone(),
         tx,
     ));
-    let send_end = start + level.duration;
     let mut records = Vec::with_capacity(level.offsets.len());
-    let (mut sent, mut in_flight_at_send_end) = (0u64, None);
-    loop {
-        tokio::select! {
-            msg = rx.recv() => match msg {
-                Some(Msg::Sent) => { sent += 1; observer.sent(); }
-                Some(Msg::Done(r)) => { observer.finished(&r); records.push(r); }
-                None => break,
-            },
-            _ = tokio::time::sleep_until(send_end), if in_flight_at_send_end.is_none() => {
-                in_flight_at_send_end = Some(sent - records.iter().filter(|r| r.sent_s.is_some()).count() as u64);
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Sent => observer.sent(),
+            Msg::Done(r) => {
+                observer.finished(&r);
+                records.push(*r);
             }
         }
     }
     let stopped_at = scheduler.await.ok().flatten();
-    let window = level.duration.as_secs_f64();
-    let last_sent = records.iter().filter_map(|r| r.sent_s).fold(0.0, f64::max);
-    let send_window_s = match stopped_at {
-        Some(t) => t.max(f64::EPSILON),
-        None => window.max(last_sent),
-    };
-    let last_end = records.iter().map(|r| r.end_s).fold(0.0, f64::max);
-    let partial = stopped_at.is_some()
-        || records
-            .iter()
-            .any(|r| r.error == Some(ErrorKind::Interrupted));
-    LevelRun {
-        qps: level.qps,
-        duration_s: send_window_s.max(last_end),
-        send_window_s,
-        in_flight_at_send_end: in_flight_at_send_end.unwrap_or(0),
-        partial,
-        records,
-    }
+    LevelRun::new(level.qps, level.duration.as_secs_f64(), records, stopped_at)
 }
 
 /// Waits until `deadline` with sub-millisecond precision. tokio's timer rounds a deadline up to the
@@ -129,8 +149,10 @@ async fn wait_until(deadline: Instant) {
 
 /// Sends each request at its deadline. Returns the time (since `start`) at which sending was
 /// stopped early, or `None` when the whole schedule went out.
+#[allow(clippy::too_many_arguments)]
 async fn schedule(
     target: Arc<Target>,
+    level: usize,
     qps: f64,
     offsets: Vec<Duration>,
     cap: Option<Arc<Semaphore>>,
@@ -143,10 +165,11 @@ async fn schedule(
         tokio::select! {
             _ = wait_until(start + offset) => {}
             _ = cancel.stop.cancelled() => {
-                return Some(Instant::now().saturating_duration_since(start).as_secs_f64());
+                let t = Instant::now().saturating_duration_since(start).as_secs_f64();
+                return Some(crate::stats::round6(t));
             }
         }
-        let mut rec = RequestRecord::new(qps, i as u64, i % samples, offset.as_secs_f64());
+        let mut rec = RequestRecord::new(level, qps, i as u64, i % samples, offset.as_secs_f64());
         let permit = match &cap {
             None => None,
             Some(sem) => match sem.clone().try_acquire_owned() {
@@ -158,7 +181,7 @@ async fn schedule(
                     rec.error = Some(ErrorKind::ConcurrencyLimit);
                     rec.error_detail =
                         Some("--max-concurrency requests were already in flight; not sent".into());
-                    let _ = tx.send(Msg::Done(rec));
+                    let _ = tx.send(Msg::Done(Box::new(rec)));
                     continue;
                 }
             },
@@ -168,7 +191,7 @@ async fn schedule(
         tokio::spawn(async move {
             target.measure(&mut rec, start, &abort).await;
             drop(permit);
-            let _ = tx.send(Msg::Done(rec));
+            let _ = tx.send(Msg::Done(Box::new(rec)));
         });
     }
     None

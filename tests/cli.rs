@@ -85,7 +85,7 @@ async fn dataset_errors_point_at_the_sample_and_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deprecated_and_not_yet_drawn_flags_are_accepted_with_a_note() {
+async fn show_tokens_is_accepted_with_a_note_and_plot_draws_the_chart() {
     let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
     let run = redline(&bench_args(
         &sim,
@@ -94,7 +94,11 @@ async fn deprecated_and_not_yet_drawn_flags_are_accepted_with_a_note() {
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     assert!(run.stderr().contains("--show-tokens is deprecated"));
-    assert!(run.stderr().contains("--plot"));
+    assert!(
+        run.dir().join("benchmark_qps.png").exists(),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,11 +4,12 @@
 
 use crate::config::Config;
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// `metadata.json`: the reference tool's keys, plus what redline adds. Never holds the API key.
-#[derive(Debug, Serialize)]
+/// Rewritten after every level (with that level's window) so `redline report` can rebuild the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metadata {
     pub timestamp: String,
     pub endpoint: String,
@@ -20,8 +21,8 @@ pub struct Metadata {
     pub temperature: f64,
     pub percentiles: Vec<f64>,
     pub show_tokens: bool,
-    pub tool: &'static str,
-    pub tool_version: &'static str,
+    pub tool: String,
+    pub tool_version: String,
     pub arrival: String,
     pub seed: u64,
     pub timeout: f64,
@@ -31,6 +32,26 @@ pub struct Metadata {
     pub gpu_rate: Option<f64>,
     pub num_gpus: Option<u32>,
     pub dataset_samples: usize,
+    pub output: String,
+    pub plot_output: String,
+    pub pass_threshold: f64,
+    pub warn_threshold: f64,
+    pub headroom: f64,
+    pub daily_tokens: Option<u64>,
+    /// The levels run so far.
+    #[serde(default)]
+    pub levels: Vec<LevelInfo>,
+    /// The run finished every level without interruption.
+    #[serde(default)]
+    pub completed: bool,
+}
+
+/// What `redline report` needs of a level beyond its records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelInfo {
+    pub qps: f64,
+    pub send_window_s: f64,
+    pub partial: bool,
 }
 
 impl Metadata {
@@ -46,8 +67,8 @@ impl Metadata {
             temperature: cfg.temperature,
             percentiles: cfg.percentiles.clone(),
             show_tokens: true,
-            tool: "redline",
-            tool_version: env!("CARGO_PKG_VERSION"),
+            tool: "redline".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
             arrival: cfg.arrival.to_string(),
             seed: cfg.seed,
             timeout: cfg.timeout.as_secs_f64(),
@@ -57,6 +78,14 @@ impl Metadata {
             gpu_rate: cfg.pricing.map(|p| p.gpu_rate),
             num_gpus: cfg.pricing.map(|p| p.num_gpus),
             dataset_samples: samples,
+            output: cfg.output.clone(),
+            plot_output: cfg.plot_output.clone(),
+            pass_threshold: cfg.policy.pass_pct,
+            warn_threshold: cfg.policy.warn_pct,
+            headroom: cfg.policy.headroom_pct,
+            daily_tokens: cfg.daily_tokens,
+            levels: Vec::new(),
+            completed: false,
         }
     }
 }

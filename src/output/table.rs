@@ -117,14 +117,7 @@ mod tests {
     use crate::runner::LevelRun;
 
     fn level(qps: f64) -> LevelReport {
-        let run = LevelRun {
-            qps,
-            records: vec![],
-            send_window_s: 1.0,
-            duration_s: 1.0,
-            in_flight_at_send_end: 0,
-            partial: false,
-        };
+        let run = LevelRun::new(qps, 1.0, vec![], None);
         let mut l = crate::report::level_report(&run, &[50.0, 95.0, 99.0], None);
         l.errors.insert("HTTP 503".into(), 145);
         l.errors.insert("Timeout".into(), 33);

@@ -1,0 +1,138 @@
+//! The verdict lines and the run's summary for the console, in the reference tool's style:
+//! `QPS 45.0: PASS - 99.8% success, 70,500 total tok/s, $0.0100/M`, then the answer.
+
+use crate::report::Report;
+use std::fmt::Write;
+
+/// `1234567.8` -> `1,234,568`.
+pub fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 && digits != "0" {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// Dollars with enough digits to be useful for small amounts.
+pub fn dollars(v: f64) -> String {
+    if v >= 100.0 {
+        format!("${}", thousands(v))
+    } else if v >= 1.0 {
+        format!("${v:.2}")
+    } else {
+        format!("${v:.4}")
+    }
+}
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::from("\n");
+    for l in &report.results {
+        let Some(a) = &l.assessment else { continue };
+        let _ = write!(
+            out,
+            "QPS {:.1}: {} - {:.1}% success, {} total tok/s",
+            l.qps_target,
+            a.verdict,
+            l.success_rate,
+            thousands(l.total_throughput_tok_s)
+        );
+        if let Some(c) = l
+            .cost_analysis
+            .as_ref()
+            .and_then(|c| c.cost_per_million_tokens)
+        {
+            let _ = write!(out, ", {}/M", dollars(c));
+        }
+        if a.client_limited {
+            out.push_str("  (client-limited: not trusted)");
+        }
+        if l.partial {
+            out.push_str("  (partial)");
+        }
+        out.push('\n');
+    }
+    let s = &report.summary;
+    let pass = s.pass_threshold_pct;
+    out.push('\n');
+    match s.max_sustainable_qps {
+        Some(q) => {
+            let _ = writeln!(
+                out,
+                "Maximum sustainable QPS: {q:.1} (highest level at >= {pass}% success)"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Maximum sustainable QPS: none (no level reached {pass}% success)"
+            );
+        }
+    }
+    if let Some(q) = s.saturation_qps {
+        let l = report.results.iter().find(|l| l.qps_target == q);
+        let how = l
+            .and_then(|l| {
+                l.assessment
+                    .as_ref()
+                    .map(|a| format!("{}, {:.1}% success", a.verdict, l.success_rate))
+            })
+            .unwrap_or_default();
+        let _ = writeln!(out, "Saturation point: {q:.1} QPS ({how})");
+    }
+    if let (Some(r), Some(m)) = (s.recommended_qps, s.max_sustainable_qps) {
+        let _ = writeln!(
+            out,
+            "Recommended production limit: {r:.1} QPS ({:.0}% of {m:.1}; --headroom {})",
+            100.0 - s.headroom_pct,
+            s.headroom_pct
+        );
+    }
+    if let (Some(c), Some(m)) = (s.cost_per_million_at_recommended, s.max_sustainable_qps) {
+        let _ = writeln!(
+            out,
+            "Cost at the recommended limit: ~{}/M tokens (estimated: the QPS {m:.1} level's cost, spread over proportionally fewer tokens)",
+            dollars(c)
+        );
+    }
+    if let Some(p) = &s.capacity_plan {
+        let _ = writeln!(
+            out,
+            "Capacity plan for {} tokens/day (measured at QPS {:.1}): needs {} tok/s; one GPU serves {} tok/s ({} tok/hour), {} with headroom -> {} GPU{}{}",
+            thousands(p.daily_tokens as f64),
+            p.based_on_qps,
+            thousands(p.required_tok_s),
+            thousands(p.throughput_per_gpu_tok_s),
+            thousands(p.tokens_per_gpu_hour),
+            thousands(p.usable_per_gpu_tok_s),
+            p.gpus_needed,
+            if p.gpus_needed == 1 { "" } else { "s" },
+            p.daily_cost.map(|c| format!(", {}/day", dollars(c))).unwrap_or_default()
+        );
+    }
+    for n in &s.notes {
+        let _ = writeln!(out, "Note: {n}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(thousands(70_500.4), "70,500");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1_234_567.0), "1,234,567");
+        assert_eq!(dollars(0.0052), "$0.0052");
+        assert_eq!(dollars(55.2), "$55.20");
+        assert_eq!(dollars(1234.0), "$1,234");
+    }
+}

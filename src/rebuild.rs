@@ -1,0 +1,134 @@
+//! `redline report <dir>`: rebuilds a run's table, JSON and chart from its `requests.jsonl` and
+//! `metadata.json`, without sending a request, optionally with other percentiles, pricing or verdict
+//! policy. The levels go through the same `runner::LevelRun::new` and `report::Report` as a live
+//! run, so the same options reproduce the original JSON exactly. A file cut short by a killed
+//! process is read up to its last complete line.
+
+use crate::cli::ReportArgs;
+use crate::config::{self, Pricing};
+use crate::output::files::{self, Metadata};
+use crate::record::RequestRecord;
+use crate::report::{Report, ReportOptions};
+use crate::runner::LevelRun;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+
+pub fn run(args: &ReportArgs) -> Result<Report> {
+    let meta: Metadata = read_metadata(&args.dir)?;
+    let opts = options(args, &meta)?;
+    let runs = levels(&args.dir, &meta)?;
+    let report = Report::from_runs(&runs, &opts);
+    let output = args.output.clone().unwrap_or_else(|| meta.output.clone());
+    let plot_output = args
+        .plot_output
+        .clone()
+        .unwrap_or_else(|| meta.plot_output.clone());
+    for (flag, name) in [("--output", &output), ("--plot-output", &plot_output)] {
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            bail!(
+                "{flag} {name:?}: give a plain file name; it is written inside {}",
+                args.dir.display()
+            );
+        }
+    }
+    files::write_json_atomic(&args.dir.join(&output), &report)?;
+    crate::present(
+        &report,
+        &opts,
+        &args.dir,
+        args.plot.then_some(plot_output.as_str()),
+    );
+    Ok(report)
+}
+
+fn read_metadata(dir: &Path) -> Result<Metadata> {
+    let path = dir.join("metadata.json");
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "cannot read {}; give a run's results folder (results/<timestamp>)",
+            path.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a redline metadata file", path.display()))
+}
+
+/// The run's options, with any the user gave instead.
+fn options(a: &ReportArgs, m: &Metadata) -> Result<ReportOptions> {
+    let percentiles = a
+        .percentiles
+        .clone()
+        .unwrap_or_else(|| m.percentiles.clone());
+    for &p in &percentiles {
+        if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
+            bail!("--percentiles {p}: percentiles must lie between 0 and 100");
+        }
+    }
+    let pricing = match (a.gpu_rate.or(m.gpu_rate), a.num_gpus.or(m.num_gpus)) {
+        (Some(r), Some(n)) if r.is_finite() && r >= 0.0 && n > 0 => Some(Pricing {
+            gpu_rate: r,
+            num_gpus: n,
+        }),
+        (None, None) => None,
+        _ => bail!("--gpu-rate and --num-gpus go together (a rate of 0 or more, at least one GPU)"),
+    };
+    Ok(ReportOptions {
+        percentiles,
+        pricing,
+        policy: config::policy(
+            a.pass_threshold.unwrap_or(m.pass_threshold),
+            a.warn_threshold.unwrap_or(m.warn_threshold),
+            a.headroom.unwrap_or(m.headroom),
+        )?,
+        daily_tokens: match &a.daily_tokens {
+            Some(t) => Some(config::daily_tokens(t)?),
+            None => m.daily_tokens,
+        },
+    })
+}
+
+/// The records grouped by level, in the order they were written.
+fn levels(dir: &Path, meta: &Metadata) -> Result<Vec<LevelRun>> {
+    let path = dir.join("requests.jsonl");
+    let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut by_level: Vec<Vec<RequestRecord>> = vec![Vec::new(); meta.qps_levels.len()];
+    let mut skipped = Vec::new();
+    for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<RequestRecord>(line) {
+            Ok(r) if r.level < by_level.len() => by_level[r.level].push(r),
+            _ => skipped.push(n + 1),
+        }
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "warning: {} line(s) of {} are incomplete or not request records and were skipped (line {}{})",
+            skipped.len(),
+            path.display(),
+            skipped[0],
+            if skipped.len() > 1 { ", ..." } else { "" }
+        );
+    }
+    // Levels that ran, plus one cut short by a killed process (it has records but no window).
+    let ran = meta.levels.len().max(
+        by_level
+            .iter()
+            .rposition(|r| !r.is_empty())
+            .map_or(0, |i| i + 1),
+    );
+    Ok(by_level
+        .into_iter()
+        .take(ran)
+        .enumerate()
+        .map(|(i, recs)| {
+            let qps = meta.qps_levels[i];
+            let stopped_at = match meta.levels.get(i) {
+                Some(info) => info.partial.then_some(info.send_window_s),
+                None => Some(recs.iter().filter_map(|r| r.sent_s).fold(1e-6, f64::max)),
+            };
+            LevelRun::new(qps, meta.duration, recs, stopped_at)
+        })
+        .collect())
+}

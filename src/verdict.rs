@@ -1,0 +1,205 @@
+//! The answer, not just the numbers: a verdict per level and the run's summary (maximum sustainable
+//! QPS, saturation point, recommended production limit, cost there, capacity plan).
+//!
+//! Pure functions of the levels' `report::LevelReport`s, so they are unit-tested on hand-built levels
+//! and shared by the live run, `redline report`, the console, the JSON and the chart.
+//!
+//! Rules (documented in README.md):
+//! - PASS when success >= `pass_pct` (99), WARN when >= `warn_pct` (90), else FAIL.
+//! - A level whose actual send rate fell below `min_send_ratio` (98%) of its target is client-limited:
+//!   the client, not the endpoint, set its pace, so its verdict is shown but not trusted.
+//! - Levels are read in increasing QPS. The maximum sustainable QPS is the highest PASS level below
+//!   the first trusted level that is not PASS; that level is the saturation point. A PASS after the
+//!   saturation point is reported as a non-monotonic curve, not taken as capacity.
+//! - Recommended limit = maximum sustainable x (1 - headroom).
+
+use crate::config::Pricing;
+use crate::report::LevelReport;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        })
+    }
+}
+
+/// What makes a level pass, and how much headroom to keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    pub pass_pct: f64,
+    pub warn_pct: f64,
+    pub min_send_ratio: f64,
+    /// Percent of the maximum sustainable QPS kept free in production.
+    pub headroom_pct: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            pass_pct: 99.0,
+            warn_pct: 90.0,
+            min_send_ratio: 0.98,
+            headroom_pct: 25.0,
+        }
+    }
+}
+
+/// One level's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    pub verdict: Verdict,
+    pub client_limited: bool,
+    /// Why, in words: "99.8% success", "client-limited: sent 9.1 of 10.0 req/s".
+    pub verdict_reason: String,
+}
+
+pub fn assess(l: &LevelReport, p: &Policy) -> Assessment {
+    let verdict = if l.success_rate >= p.pass_pct {
+        Verdict::Pass
+    } else if l.success_rate >= p.warn_pct {
+        Verdict::Warn
+    } else {
+        Verdict::Fail
+    };
+    let client_limited = l.actual_qps < p.min_send_ratio * l.qps_target;
+    let mut reason = format!("{:.1}% success", l.success_rate);
+    if client_limited {
+        reason.push_str(&format!(
+            "; client-limited: sent {:.2} of {:.2} req/s, so this verdict is not trusted",
+            l.actual_qps, l.qps_target
+        ));
+    }
+    Assessment {
+        verdict,
+        client_limited,
+        verdict_reason: reason,
+    }
+}
+
+/// A plan for serving `daily_tokens` (input + output) from the measured maximum sustainable level.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityPlan {
+    pub daily_tokens: u64,
+    pub based_on_qps: f64,
+    pub required_tok_s: f64,
+    pub throughput_per_gpu_tok_s: f64,
+    pub tokens_per_gpu_hour: f64,
+    /// Per-GPU throughput after headroom.
+    pub usable_per_gpu_tok_s: f64,
+    pub gpus_needed: u64,
+    /// GPUs needed x rate x 24 h, when priced.
+    pub daily_cost: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub pass_threshold_pct: f64,
+    pub warn_threshold_pct: f64,
+    pub headroom_pct: f64,
+    pub max_sustainable_qps: Option<f64>,
+    pub saturation_qps: Option<f64>,
+    pub recommended_qps: Option<f64>,
+    /// Estimated: the same GPUs serving proportionally fewer tokens than at the maximum level.
+    pub cost_per_million_at_recommended: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_plan: Option<CapacityPlan>,
+    pub notes: Vec<String>,
+}
+
+/// The run's answer. `levels` in run order; `daily_tokens` from `--daily-tokens`.
+pub fn summarize(
+    levels: &[LevelReport],
+    p: &Policy,
+    pricing: Option<Pricing>,
+    daily_tokens: Option<u64>,
+) -> Summary {
+    let mut order: Vec<&LevelReport> = levels.iter().collect();
+    order.sort_by(|a, b| a.qps_target.total_cmp(&b.qps_target));
+    let mut notes = Vec::new();
+    let (mut max_ok, mut saturation): (Option<&LevelReport>, Option<&LevelReport>) = (None, None);
+    for l in &order {
+        let a = assess(l, p);
+        if a.client_limited {
+            notes.push(format!(
+                "QPS {:.1} is client-limited (sent {:.2} req/s): its verdict is not used; see schedule_lag_s",
+                l.qps_target, l.actual_qps
+            ));
+            continue;
+        }
+        match (a.verdict, saturation) {
+            (Verdict::Pass, None) => max_ok = Some(l),
+            (Verdict::Pass, Some(s)) => notes.push(format!(
+                "QPS {:.1} passed after QPS {:.1} did not: the success curve is not monotonic; rerun with a longer --duration before trusting either",
+                l.qps_target, s.qps_target
+            )),
+            (_, None) => saturation = Some(l),
+            (_, Some(_)) => {}
+        }
+    }
+    match (max_ok, saturation) {
+        (None, Some(s)) => notes.push(format!(
+            "even the lowest trusted level (QPS {:.1}) did not pass: test lower rates, and check the endpoint, model name and key",
+            s.qps_target
+        )),
+        (Some(_), None) => notes.push("no level saturated the endpoint: add higher --qps levels to find its limit".into()),
+        _ => {}
+    }
+    let keep = 1.0 - p.headroom_pct / 100.0;
+    let recommended_qps = max_ok.map(|l| l.qps_target * keep);
+    let cost_per_million_at_recommended = max_ok
+        .and_then(|l| l.cost_analysis.as_ref())
+        .and_then(|c| c.cost_per_million_tokens)
+        .map(|c| c / keep);
+    let capacity_plan = daily_tokens
+        .zip(max_ok)
+        .map(|(daily, l)| plan(daily, l, p, pricing));
+    Summary {
+        pass_threshold_pct: p.pass_pct,
+        warn_threshold_pct: p.warn_pct,
+        headroom_pct: p.headroom_pct,
+        max_sustainable_qps: max_ok.map(|l| l.qps_target),
+        saturation_qps: saturation.map(|l| l.qps_target),
+        recommended_qps,
+        cost_per_million_at_recommended,
+        capacity_plan,
+        notes,
+    }
+}
+
+fn plan(daily: u64, l: &LevelReport, p: &Policy, pricing: Option<Pricing>) -> CapacityPlan {
+    let gpus = pricing.map_or(1, |p| p.num_gpus).max(1);
+    let per_gpu = l.total_throughput_tok_s / f64::from(gpus);
+    let usable = per_gpu * (1.0 - p.headroom_pct / 100.0);
+    let required = daily as f64 / 86_400.0;
+    let gpus_needed = if usable > 0.0 {
+        (required / usable).ceil().max(1.0) as u64
+    } else {
+        0
+    };
+    CapacityPlan {
+        daily_tokens: daily,
+        based_on_qps: l.qps_target,
+        required_tok_s: required,
+        throughput_per_gpu_tok_s: per_gpu,
+        tokens_per_gpu_hour: per_gpu * 3600.0,
+        usable_per_gpu_tok_s: usable,
+        gpus_needed,
+        daily_cost: pricing.map(|p| gpus_needed as f64 * p.gpu_rate * 24.0),
+    }
+}
+
+#[cfg(test)]
+#[path = "verdict_tests.rs"]
+mod tests;

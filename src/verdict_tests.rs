@@ -1,0 +1,130 @@
+//! Verdict and recommendation logic on hand-built levels.
+
+use super::*;
+use crate::report::{level_report, CostAnalysis};
+use crate::runner::LevelRun;
+
+fn lvl(qps: f64, success: f64) -> LevelReport {
+    let run = LevelRun::new(qps, 1.0, vec![], None);
+    let mut l = level_report(&run, &[], None);
+    l.qps_target = qps;
+    l.actual_qps = qps;
+    l.success_rate = success;
+    l.total_throughput_tok_s = qps * 1000.0;
+    l
+}
+
+fn summary(levels: &[LevelReport]) -> Summary {
+    summarize(levels, &Policy::default(), None, None)
+}
+
+#[test]
+fn verdict_thresholds() {
+    let p = Policy::default();
+    assert_eq!(assess(&lvl(1.0, 99.0), &p).verdict, Verdict::Pass);
+    assert_eq!(assess(&lvl(1.0, 98.9), &p).verdict, Verdict::Warn);
+    assert_eq!(assess(&lvl(1.0, 90.0), &p).verdict, Verdict::Warn);
+    assert_eq!(assess(&lvl(1.0, 89.9), &p).verdict, Verdict::Fail);
+    let strict = Policy {
+        pass_pct: 99.9,
+        ..p
+    };
+    assert_eq!(assess(&lvl(1.0, 99.5), &strict).verdict, Verdict::Warn);
+}
+
+#[test]
+fn knee_and_recommendation() {
+    let s = summary(&[
+        lvl(10.0, 100.0),
+        lvl(20.0, 99.5),
+        lvl(30.0, 92.0),
+        lvl(40.0, 40.0),
+    ]);
+    assert_eq!(s.max_sustainable_qps, Some(20.0));
+    assert_eq!(s.saturation_qps, Some(30.0));
+    assert_eq!(s.recommended_qps, Some(15.0));
+    assert!(s.notes.is_empty(), "{:?}", s.notes);
+}
+
+#[test]
+fn levels_are_read_in_increasing_qps() {
+    let s = summary(&[lvl(40.0, 40.0), lvl(10.0, 100.0), lvl(20.0, 100.0)]);
+    assert_eq!(
+        (s.max_sustainable_qps, s.saturation_qps),
+        (Some(20.0), Some(40.0))
+    );
+}
+
+#[test]
+fn all_levels_fail() {
+    let s = summary(&[lvl(5.0, 10.0), lvl(10.0, 0.0)]);
+    assert_eq!(s.max_sustainable_qps, None);
+    assert_eq!(s.saturation_qps, Some(5.0));
+    assert_eq!(s.recommended_qps, None);
+    assert!(s.notes[0].contains("even the lowest"), "{:?}", s.notes);
+}
+
+#[test]
+fn no_level_fails() {
+    let s = summary(&[lvl(5.0, 100.0), lvl(10.0, 100.0)]);
+    assert_eq!(
+        (s.max_sustainable_qps, s.saturation_qps),
+        (Some(10.0), None)
+    );
+    assert!(s.notes[0].contains("no level saturated"));
+}
+
+#[test]
+fn a_pass_after_the_knee_is_not_capacity() {
+    let s = summary(&[lvl(10.0, 100.0), lvl(20.0, 80.0), lvl(30.0, 100.0)]);
+    assert_eq!(s.max_sustainable_qps, Some(10.0));
+    assert_eq!(s.saturation_qps, Some(20.0));
+    assert!(s.notes[0].contains("not monotonic"), "{:?}", s.notes);
+}
+
+#[test]
+fn client_limited_levels_are_flagged_and_skipped() {
+    let mut limited = lvl(30.0, 100.0);
+    limited.actual_qps = 25.0;
+    let a = assess(&limited, &Policy::default());
+    assert!(a.client_limited && a.verdict_reason.contains("client-limited"));
+    let s = summary(&[lvl(10.0, 100.0), limited, lvl(40.0, 50.0)]);
+    assert_eq!(s.max_sustainable_qps, Some(10.0));
+    assert_eq!(s.saturation_qps, Some(40.0));
+    assert!(s.notes[0].contains("QPS 30.0 is client-limited"));
+    // 98% of target is still trusted.
+    let mut ok = lvl(30.0, 100.0);
+    ok.actual_qps = 29.4;
+    assert!(!assess(&ok, &Policy::default()).client_limited);
+}
+
+#[test]
+fn cost_and_capacity_plan() {
+    let mut best = lvl(20.0, 100.0);
+    best.cost_analysis = Some(CostAnalysis {
+        total_input_tokens: 0,
+        total_output_tokens: 0,
+        total_tokens: 0,
+        gpu_cost: 0.0,
+        cost_per_million_tokens: Some(0.30),
+    });
+    best.total_throughput_tok_s = 20_000.0;
+    let pricing = Pricing {
+        gpu_rate: 2.0,
+        num_gpus: 2,
+    };
+    let s = summarize(
+        &[lvl(10.0, 100.0), best, lvl(30.0, 0.0)],
+        &Policy::default(),
+        Some(pricing),
+        Some(10_000_000_000),
+    );
+    // Recommended 15 QPS = 75% of 20: the same GPUs serve 75% of the tokens.
+    assert!((s.cost_per_million_at_recommended.unwrap() - 0.40).abs() < 1e-12);
+    let plan = s.capacity_plan.unwrap();
+    assert_eq!(plan.throughput_per_gpu_tok_s, 10_000.0);
+    assert_eq!(plan.usable_per_gpu_tok_s, 7_500.0);
+    // 10B/day = 115,740.7 tok/s; / 7,500 = 15.4 -> 16 GPUs.
+    assert_eq!(plan.gpus_needed, 16);
+    assert_eq!(plan.daily_cost, Some(16.0 * 2.0 * 24.0));
+}

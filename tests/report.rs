@@ -1,0 +1,203 @@
+//! Verdicts, the summary, the chart and `redline report`, end to end.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+async fn priced_run(extra: &[&str]) -> Run {
+    let sim = start_sim(&[
+        "--profile",
+        "fixed",
+        "--ttft-ms",
+        "100",
+        "--itl-ms",
+        "1",
+        "--max-inflight",
+        "2",
+    ])
+    .await;
+    let mut args = bench_args(
+        &sim,
+        &[
+            "--qps",
+            "2,40",
+            "--duration",
+            "0.5",
+            "--gpu-rate",
+            "2.30",
+            "--num-gpus",
+            "1",
+            "--daily-tokens",
+            "100M",
+        ],
+    );
+    args.extend_from_slice(extra);
+    let run = redline(&args).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    run
+}
+
+async fn report(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["report".to_string(), dir.display().to_string()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_and_summary_reach_console_and_json() {
+    let run = priced_run(&[]).await;
+    let json = run.results_json();
+    assert_eq!(json["results"][0]["verdict"], "PASS");
+    assert_eq!(
+        json["results"][1]["verdict"], "FAIL",
+        "{}",
+        json["results"][1]
+    );
+    let s = &json["summary"];
+    assert_eq!(s["max_sustainable_qps"], 2.0);
+    assert_eq!(s["saturation_qps"], 40.0);
+    assert_eq!(s["recommended_qps"], 1.5);
+    assert!(s["cost_per_million_at_recommended"].is_number());
+    assert!(s["capacity_plan"]["gpus_needed"].as_u64().unwrap() >= 1);
+    let out = run.stdout();
+    assert!(out.contains("QPS 2.0: PASS - 100.0% success"), "{out}");
+    assert!(out.contains("Maximum sustainable QPS: 2.0"), "{out}");
+    assert!(out.contains("Saturation point: 40.0 QPS (FAIL"), "{out}");
+    assert!(
+        out.contains("Recommended production limit: 1.5 QPS"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Capacity plan for 100,000,000 tokens/day"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_reproduces_the_runs_json_exactly_and_accepts_new_options() {
+    let run = priced_run(&[]).await;
+    let dir = run.dir();
+    let out = report(&dir, &["--output", "rebuilt.json"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let original = std::fs::read_to_string(dir.join("benchmark_qps_results.json")).unwrap();
+    let rebuilt = std::fs::read_to_string(dir.join("rebuilt.json")).unwrap();
+    assert_eq!(original, rebuilt, "byte-identical JSON");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("QPS BENCHMARK RESULTS"));
+
+    let out = report(
+        &dir,
+        &[
+            "--output",
+            "p90.json",
+            "--percentiles",
+            "90",
+            "--gpu-rate",
+            "4.60",
+            "--headroom",
+            "50",
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TTFT P90(s)"));
+    let v = read_json(&dir.join("p90.json"));
+    let o = read_json(&dir.join("rebuilt.json"));
+    let cost = |v: &serde_json::Value| {
+        v["results"][0]["cost_analysis"]["gpu_cost"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        (cost(&v) - 2.0 * cost(&o)).abs() < 1e-12,
+        "double the rate, double the cost"
+    );
+    assert_eq!(v["summary"]["recommended_qps"], 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_reads_a_requests_file_cut_short_by_a_kill() {
+    let run = priced_run(&[]).await;
+    let dir = run.dir();
+    let path = dir.join("requests.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines = text.lines().count();
+    let cut = &text[..text.len() - 25]; // the last line loses its end
+    std::fs::write(&path, cut).unwrap();
+    let out = report(&dir, &["--output", "cut.json"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 line(s)"));
+    let v = read_json(&dir.join("cut.json"));
+    let scheduled: u64 = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["requests_scheduled"].as_u64().unwrap())
+        .sum();
+    assert_eq!(scheduled as usize, lines - 1);
+    let out = report(&dir.join("nope"), &[]).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("results folder"));
+}
+
+/// Share of pixels in the rectangle that are not the background.
+fn inked(img: &image::RgbImage, x0: u32, y0: u32, w: u32, h: u32) -> f64 {
+    let mut ink = 0u64;
+    for y in y0..y0 + h {
+        for x in x0..x0 + w {
+            let p = img.get_pixel(x, y).0;
+            ink += u64::from(p != [255, 255, 255] && p != [246, 246, 246]);
+        }
+    }
+    ink as f64 / f64::from(w * h)
+}
+
+fn assert_panels(png: &Path, rows: u32) {
+    let img = image::open(png).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (3200, 400 * rows));
+    for r in 0..rows - 1 {
+        for c in 0..2 {
+            let share = inked(&img, c * 1600, r * 400, 1600, 400);
+            assert!(share > 0.02, "panel row {r} col {c}: {share}");
+        }
+    }
+    assert!(
+        inked(&img, 0, (rows - 1) * 400, 3200, 400) > 0.005,
+        "text panel"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_draws_every_panel_standard_and_with_cost() {
+    let run = priced_run(&["--plot"]).await;
+    assert!(run.stdout().contains("Chart: "), "{}", run.stdout());
+    assert_panels(&run.dir().join("benchmark_qps.png"), 4);
+    // Without pricing: the 3 x 2 layout, redrawn by `redline report` from the saved folder.
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "5", "--itl-ms", "1"]).await;
+    let run = redline(&bench_args(&sim, &["--qps", "2,4", "--duration", "0.5"])).await;
+    let out = report(&run.dir(), &["--plot", "--plot-output", "again.png"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_panels(&run.dir().join("again.png"), 3);
+}
