@@ -272,7 +272,7 @@ fn qps_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
     }))
     .map_err(err)?;
     mark(&mut c, m, y_max)?;
-    legend(&mut c, SeriesLabelPosition::UpperLeft)
+    legend(&mut c, SeriesLabelPosition::MiddleLeft)
 }
 
 fn percentile_panel(
@@ -355,7 +355,7 @@ fn cost_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> 
     mesh(&mut c, "$ / M tokens")?;
     line(&mut c, cost, PCT_COLORS[0], 4, "$ / M tokens")?;
     mark(&mut c, m, y_max)?;
-    legend(&mut c, SeriesLabelPosition::UpperMiddle)
+    legend(&mut c, SeriesLabelPosition::MiddleRight)
 }
 
 fn errors_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
