@@ -67,6 +67,10 @@ pub struct ReportArgs {
     pub headroom: Option<f64>,
     #[arg(long, allow_hyphen_values = true)]
     pub daily_tokens: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_ttft_p95: Option<f64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_e2e_p95: Option<f64>,
 }
 
 /// The benchmark's flags. The first block is the reference tool's contract.
@@ -169,6 +173,12 @@ pub struct PolicyArgs {
     /// Tokens (input + output) to serve per day, for a capacity plan: 100M, 2.5B, 500000.
     #[arg(long, allow_hyphen_values = true)]
     pub daily_tokens: Option<String>,
+    /// Latency objective: a level whose TTFT p95 exceeds this many seconds FAILs.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_ttft_p95: Option<f64>,
+    /// Latency objective: a level whose end-to-end p95 exceeds this many seconds FAILs.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_e2e_p95: Option<f64>,
 }
 
 /// `redline demo`: a short sweep of the built-in endpoint.

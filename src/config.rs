@@ -111,9 +111,12 @@ impl Config {
             extra_body: a.extra_body.as_deref().map(extra_body).transpose()?,
             stream_usage: !a.no_stream_usage,
             policy: policy(
-                a.policy.pass_threshold,
-                a.policy.warn_threshold,
-                a.policy.headroom,
+                (
+                    a.policy.pass_threshold,
+                    a.policy.warn_threshold,
+                    a.policy.headroom,
+                ),
+                (a.policy.max_ttft_p95, a.policy.max_e2e_p95),
             )?,
             daily_tokens: a
                 .policy
@@ -139,8 +142,22 @@ impl Config {
     }
 }
 
-/// The verdict policy from its flags: 0 <= warn <= pass <= 100, headroom in [0, 100).
-pub fn policy(pass: f64, warn: f64, headroom: f64) -> Result<Policy> {
+/// The verdict policy from its flags: 0 <= warn <= pass <= 100, headroom in [0, 100), latency
+/// objectives above 0 seconds.
+pub fn policy(
+    (pass, warn, headroom): (f64, f64, f64),
+    (max_ttft_p95, max_e2e_p95): (Option<f64>, Option<f64>),
+) -> Result<Policy> {
+    for (flag, v) in [
+        ("--max-ttft-p95", max_ttft_p95),
+        ("--max-e2e-p95", max_e2e_p95),
+    ] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("{flag} {v}: a latency objective is a number of seconds above 0, e.g. {flag} 0.5");
+            }
+        }
+    }
     if !(pass.is_finite() && (0.0..=100.0).contains(&pass)) {
         bail!("--pass-threshold {pass}: must be a success percentage from 0 to 100, e.g. 99");
     }
@@ -154,6 +171,8 @@ pub fn policy(pass: f64, warn: f64, headroom: f64) -> Result<Policy> {
         pass_pct: pass,
         warn_pct: warn,
         headroom_pct: headroom,
+        max_ttft_p95,
+        max_e2e_p95,
         ..Policy::default()
     })
 }
@@ -384,6 +403,7 @@ mod tests {
             (vec!["--headroom", "100"], "--headroom"),
             (vec!["--daily-tokens", "lots"], "--daily-tokens"),
             (vec!["--daily-tokens", "-5M"], "--daily-tokens"),
+            (vec!["--max-ttft-p95", "0"], "--max-ttft-p95"),
         ] {
             let e = cfg(&args).unwrap_err().to_string();
             assert!(e.contains(flag), "{args:?}: {e}");

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod dataset;
 pub mod output;
+pub mod queueing;
 pub mod rebuild;
 pub mod record;
 pub mod report;

@@ -76,9 +76,15 @@ fn options(a: &ReportArgs, m: &Metadata) -> Result<ReportOptions> {
         percentiles,
         pricing,
         policy: config::policy(
-            a.pass_threshold.unwrap_or(m.pass_threshold),
-            a.warn_threshold.unwrap_or(m.warn_threshold),
-            a.headroom.unwrap_or(m.headroom),
+            (
+                a.pass_threshold.unwrap_or(m.pass_threshold),
+                a.warn_threshold.unwrap_or(m.warn_threshold),
+                a.headroom.unwrap_or(m.headroom),
+            ),
+            (
+                a.max_ttft_p95.or(m.max_ttft_p95),
+                a.max_e2e_p95.or(m.max_e2e_p95),
+            ),
         )?,
         daily_tokens: match &a.daily_tokens {
             Some(t) => Some(config::daily_tokens(t)?),

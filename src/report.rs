@@ -11,6 +11,7 @@
 //! - throughputs and cost use that level duration; cost uses `usage` tokens of successes only.
 
 use crate::config::Pricing;
+use crate::queueing::{keep_up, KeepUp};
 use crate::record::RequestRecord;
 use crate::runner::LevelRun;
 use crate::stats::{LagSummary, Percentiles};
@@ -107,6 +108,8 @@ pub struct LevelReport {
     pub itl_s: Percentiles,
     pub tpot_s: Percentiles,
     pub schedule_lag_s: LagSummary,
+    /// Whether the endpoint kept up with the offered load (see `queueing.rs`).
+    pub keep_up: KeepUp,
 }
 
 /// Summarises one level. `extra` are the user's `--percentiles`.
@@ -154,6 +157,7 @@ pub fn level_report(run: &LevelRun, extra: &[f64], pricing: Option<Pricing>) -> 
         itl_s: pct(ok.iter().flat_map(|r| r.itl_s.iter().copied()).collect()),
         tpot_s: pct(ok.iter().filter_map(|r| r.tpot_s()).collect()),
         schedule_lag_s: LagSummary::of(recs.iter().filter_map(|r| r.lag_s()).collect()),
+        keep_up: keep_up(recs, run.send_window_s),
     }
 }
 

@@ -6,6 +6,9 @@
 //!
 //! Rules (documented in README.md):
 //! - PASS when success >= `pass_pct` (99), WARN when >= `warn_pct` (90), else FAIL.
+//! - A level that did not keep up (`queueing.rs`: requests queued, TTFT climbing) FAILs even when every
+//!   request succeeded; so does one that misses a latency objective (`--max-ttft-p95`,
+//!   `--max-e2e-p95`). The verdict names its cause: errors, queueing or latency objective.
 //! - A level whose actual send rate fell below `min_send_ratio` (98%) of its target is client-limited:
 //!   the client, not the endpoint, set its pace, so its verdict is shown but not trusted.
 //! - Levels are read in increasing QPS. The maximum sustainable QPS is the highest PASS level below
@@ -43,6 +46,9 @@ pub struct Policy {
     pub min_send_ratio: f64,
     /// Percent of the maximum sustainable QPS kept free in production.
     pub headroom_pct: f64,
+    /// Latency objectives, seconds.
+    pub max_ttft_p95: Option<f64>,
+    pub max_e2e_p95: Option<f64>,
 }
 
 impl Default for Policy {
@@ -52,29 +58,83 @@ impl Default for Policy {
             warn_pct: 90.0,
             min_send_ratio: 0.98,
             headroom_pct: 25.0,
+            max_ttft_p95: None,
+            max_e2e_p95: None,
         }
     }
+}
+
+/// Why a level is not PASS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Too many requests failed.
+    Errors,
+    /// Every request may have succeeded, but the endpoint did not keep up: requests queued.
+    Queueing,
+    /// A latency objective was missed.
+    LatencyObjective,
 }
 
 /// One level's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assessment {
     pub verdict: Verdict,
+    /// Why it is not PASS (`null` for PASS).
+    pub saturation_cause: Option<Cause>,
     pub client_limited: bool,
-    /// Why, in words: "99.8% success", "client-limited: sent 9.1 of 10.0 req/s".
+    /// Why, in words: "99.8% success", "queueing: TTFT rose from 0.03 s to 7.7 s during the level;
+    /// 13.3 of 32.0 req/s served".
     pub verdict_reason: String,
 }
 
 pub fn assess(l: &LevelReport, p: &Policy) -> Assessment {
-    let verdict = if l.success_rate >= p.pass_pct {
+    let by_errors = if l.success_rate >= p.pass_pct {
         Verdict::Pass
     } else if l.success_rate >= p.warn_pct {
         Verdict::Warn
     } else {
         Verdict::Fail
     };
-    let client_limited = l.actual_qps < p.min_send_ratio * l.qps_target;
     let mut reason = format!("{:.1}% success", l.success_rate);
+    let mut cause = (by_errors != Verdict::Pass).then_some(Cause::Errors);
+    let mut verdict = by_errors;
+    let k = &l.keep_up;
+    if k.queueing {
+        verdict = Verdict::Fail;
+        cause = cause.or(Some(Cause::Queueing));
+        let mut parts = Vec::new();
+        if let (true, Some(a), Some(b)) = (k.ttft_rose, k.ttft_first_s, k.ttft_last_s) {
+            parts.push(format!(
+                "TTFT rose from {} to {} during the level",
+                secs(a),
+                secs(b)
+            ));
+        }
+        if let (true, Some(served), Some(sent)) =
+            (k.fell_behind, k.steady_served_qps, k.steady_sent_qps)
+        {
+            parts.push(format!("{served:.1} of {sent:.1} req/s served"));
+        }
+        reason.push_str(&format!("; queueing: {}", parts.join("; ")));
+    }
+    for (name, limit, got) in [
+        ("TTFT", p.max_ttft_p95, l.ttft.get(95.0)),
+        ("E2E", p.max_e2e_p95, l.e2e_latency.get(95.0)),
+    ] {
+        if let (Some(limit), Some(got)) = (limit, got) {
+            if got > limit {
+                verdict = Verdict::Fail;
+                cause = cause.or(Some(Cause::LatencyObjective));
+                reason.push_str(&format!(
+                    "; latency objective missed: {name} p95 {} > {}",
+                    secs(got),
+                    secs(limit)
+                ));
+            }
+        }
+    }
+    let client_limited = l.actual_qps < p.min_send_ratio * l.qps_target;
     if client_limited {
         reason.push_str(&format!(
             "; client-limited: sent {:.2} of {:.2} req/s, so this verdict is not trusted",
@@ -83,8 +143,18 @@ pub fn assess(l: &LevelReport, p: &Policy) -> Assessment {
     }
     Assessment {
         verdict,
+        saturation_cause: cause,
         client_limited,
         verdict_reason: reason,
+    }
+}
+
+/// `0.0312` -> `0.031 s`, `7.7` -> `7.7 s`.
+fn secs(v: f64) -> String {
+    if v < 1.0 {
+        format!("{v:.3} s")
+    } else {
+        format!("{v:.1} s")
     }
 }
 
@@ -110,6 +180,8 @@ pub struct Summary {
     pub headroom_pct: f64,
     pub max_sustainable_qps: Option<f64>,
     pub saturation_qps: Option<f64>,
+    /// Why the saturation point is not PASS: errors, queueing or latency_objective.
+    pub saturation_cause: Option<Cause>,
     pub recommended_qps: Option<f64>,
     /// Estimated: the same GPUs serving proportionally fewer tokens than at the maximum level.
     pub cost_per_million_at_recommended: Option<f64>,
@@ -171,6 +243,7 @@ pub fn summarize(
         headroom_pct: p.headroom_pct,
         max_sustainable_qps: max_ok.map(|l| l.qps_target),
         saturation_qps: saturation.map(|l| l.qps_target),
+        saturation_cause: saturation.and_then(|l| assess(l, p).saturation_cause),
         recommended_qps,
         cost_per_million_at_recommended,
         capacity_plan,

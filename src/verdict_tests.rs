@@ -128,3 +128,59 @@ fn cost_and_capacity_plan() {
     assert_eq!(plan.gpus_needed, 16);
     assert_eq!(plan.daily_cost, Some(16.0 * 2.0 * 24.0));
 }
+
+fn queueing(mut l: LevelReport) -> LevelReport {
+    l.keep_up.queueing = true;
+    l.keep_up.ttft_rose = true;
+    l.keep_up.fell_behind = true;
+    l.keep_up.ttft_first_s = Some(0.03);
+    l.keep_up.ttft_last_s = Some(7.7);
+    l.keep_up.steady_served_qps = Some(13.3);
+    l.keep_up.steady_sent_qps = Some(32.0);
+    l
+}
+
+#[test]
+fn queueing_fails_a_level_where_every_request_succeeded() {
+    let a = assess(&queueing(lvl(32.0, 100.0)), &Policy::default());
+    assert_eq!(a.verdict, Verdict::Fail);
+    assert_eq!(a.saturation_cause, Some(Cause::Queueing));
+    assert_eq!(
+        a.verdict_reason,
+        "100.0% success; queueing: TTFT rose from 0.030 s to 7.7 s during the level; 13.3 of 32.0 req/s served"
+    );
+    let s = summary(&[
+        lvl(2.0, 100.0),
+        lvl(8.0, 100.0),
+        queueing(lvl(16.0, 100.0)),
+        queueing(lvl(32.0, 100.0)),
+    ]);
+    assert_eq!(
+        (s.max_sustainable_qps, s.saturation_qps),
+        (Some(8.0), Some(16.0))
+    );
+    assert_eq!(s.saturation_cause, Some(Cause::Queueing));
+}
+
+#[test]
+fn errors_are_named_before_queueing_and_latency_objectives_fail_levels() {
+    let a = assess(&queueing(lvl(32.0, 50.0)), &Policy::default());
+    assert_eq!(a.saturation_cause, Some(Cause::Errors));
+    let mut slow = lvl(10.0, 100.0);
+    slow.ttft = crate::stats::Percentiles::of(vec![0.2, 0.9], &[]);
+    let p = Policy {
+        max_ttft_p95: Some(0.5),
+        ..Policy::default()
+    };
+    let a = assess(&slow, &p);
+    assert_eq!(
+        (a.verdict, a.saturation_cause),
+        (Verdict::Fail, Some(Cause::LatencyObjective))
+    );
+    assert!(
+        a.verdict_reason.contains("TTFT p95 0.865 s > 0.500 s"),
+        "{}",
+        a.verdict_reason
+    );
+    assert_eq!(assess(&slow, &Policy::default()).verdict, Verdict::Pass);
+}

@@ -120,3 +120,60 @@ async fn metrics_and_print_config() {
     assert!(cfg["max_waiting"].is_null());
     assert!(cfg["step_base_s"].as_f64().unwrap() > 0.0);
 }
+
+/// The engine without a queue limit: overload shows as queueing, not errors. Capacity is
+/// 4 slots / (10 tokens x 5 ms) = 80 requests/s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_queues_is_saturated_although_every_request_succeeds() {
+    let mut flags = SMALL_ENGINE.to_vec();
+    let i = flags.iter().position(|f| *f == "--max-waiting").unwrap();
+    flags[i + 1] = "none";
+    let sim = start_sim(&flags).await;
+    let run = redline(&[
+        "--endpoint",
+        &sim,
+        "--model",
+        "m",
+        "--dataset",
+        DATASET,
+        "--max-tokens",
+        "10",
+        "--extra-body",
+        "{\"ignore_eos\":true}",
+        "--qps",
+        "20,40,160",
+        "--duration",
+        "1.5",
+    ])
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = run.results_json();
+    let levels = json["results"].as_array().unwrap();
+    for l in levels {
+        assert_eq!(l["success_rate"], 100.0, "every request succeeds: {l}");
+    }
+    assert_eq!(levels[0]["verdict"], "PASS", "{}", levels[0]);
+    assert_eq!(levels[1]["verdict"], "PASS", "{}", levels[1]);
+    let over = &levels[2];
+    assert_eq!(over["verdict"], "FAIL", "{over}");
+    assert_eq!(over["saturation_cause"], "queueing");
+    assert!(
+        over["keep_up"]["served_ratio"].as_f64().unwrap() < 0.75,
+        "{over}"
+    );
+    let s = &json["summary"];
+    assert_eq!(
+        (
+            s["max_sustainable_qps"].as_f64(),
+            s["saturation_qps"].as_f64()
+        ),
+        (Some(40.0), Some(160.0))
+    );
+    assert_eq!(s["saturation_cause"], "queueing");
+    assert!(
+        run.stdout()
+            .contains("QPS 160.0: FAIL - 100.0% success; queueing: TTFT rose from"),
+        "{}",
+        run.stdout()
+    );
+}

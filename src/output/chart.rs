@@ -10,7 +10,7 @@
 
 use crate::report::{LevelReport, Report};
 use crate::stats::Percentiles;
-use crate::verdict::Verdict;
+use crate::verdict::{Cause, Verdict};
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -89,11 +89,13 @@ fn draw_to(report: &Report, path: &Path) -> Result<()> {
     root.present().map_err(err)
 }
 
-/// What every plot marks: the x range, the maximum sustainable level and the saturation point.
+/// What every plot marks: the x range, the maximum sustainable level and the saturation point
+/// (with its cause).
 struct Marks {
     x_max: f64,
     max_ok: Option<f64>,
     saturation: Option<f64>,
+    cause: &'static str,
 }
 
 impl Marks {
@@ -103,6 +105,12 @@ impl Marks {
             x_max: top * 1.08 + 0.1,
             max_ok: r.summary.max_sustainable_qps,
             saturation: r.summary.saturation_qps,
+            cause: match r.summary.saturation_cause {
+                Some(Cause::Queueing) => " (queueing)",
+                Some(Cause::LatencyObjective) => " (latency)",
+                Some(Cause::Errors) => " (errors)",
+                None => "",
+            },
         }
     }
 }
@@ -175,9 +183,9 @@ fn mesh<'a, 'b: 'a>(c: &mut Chart<'a, 'b>, y_desc: &str) -> Result<()> {
 /// Dashed vertical lines at the maximum sustainable level and the saturation point.
 fn mark<'a, 'b: 'a>(c: &mut Chart<'a, 'b>, m: &Marks, y_max: f64) -> Result<()> {
     use plotters::style::text_anchor::{HPos, Pos, VPos};
-    for (x, color, label) in [
-        (m.max_ok, GREEN_OK, "max sustainable"),
-        (m.saturation, RED, "saturation"),
+    for (x, color, label, suffix) in [
+        (m.max_ok, GREEN_OK, "max sustainable", ""),
+        (m.saturation, RED, "saturation", m.cause),
     ] {
         let Some(x) = x else { continue };
         c.draw_series(DashedLineSeries::new(
@@ -189,9 +197,9 @@ fn mark<'a, 'b: 'a>(c: &mut Chart<'a, 'b>, m: &Marks, y_max: f64) -> Result<()> 
         .map_err(err)?;
         // Near the right edge the label goes left of its line, so it stays inside the plot.
         let (anchor, shown) = if x > 0.75 * m.x_max {
-            (HPos::Right, format!("{label} {x} "))
+            (HPos::Right, format!("{label} {x}{suffix} "))
         } else {
-            (HPos::Left, format!(" {label} {x}"))
+            (HPos::Left, format!(" {label} {x}{suffix}"))
         };
         let style = text(22).color(&color).pos(Pos::new(anchor, VPos::Top));
         c.draw_series(std::iter::once(Text::new(shown, (x, y_max * 0.99), style)))
@@ -256,13 +264,32 @@ fn qps_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], BLACK.mix(0.4).stroke_width(3)));
     line(&mut c, actual, PCT_COLORS[0], 4, "actual (sent)")?;
     line(&mut c, ok, PCT_COLORS[1], 4, "successful / s")?;
+    // Where the endpoint queued, it served fewer requests per second than were offered.
+    let served = points(levels, |l| l.keep_up.steady_served_qps);
+    line(
+        &mut c,
+        served,
+        MAGENTA,
+        3,
+        "served / s (first tokens, steady part)",
+    )?;
     let success = points(levels, |l| Some(l.success_rate));
     c.draw_secondary_series(LineSeries::new(success.clone(), RED.stroke_width(3)))
         .map_err(err)?
         .label("success % (right)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], RED.stroke_width(4)));
-    // Each level's verdict as the colour of its success-rate marker.
-    c.draw_secondary_series(levels.iter().map(|l| {
+    // Each level's verdict on its success-rate marker: a green, orange or red dot for PASS, WARN and
+    // FAIL by errors; a magenta triangle for a level that failed by queueing (or a latency objective)
+    // although its requests succeeded.
+    let queued = |l: &&LevelReport| {
+        l.assessment.as_ref().is_some_and(|a| {
+            matches!(
+                a.saturation_cause,
+                Some(Cause::Queueing) | Some(Cause::LatencyObjective)
+            )
+        })
+    };
+    c.draw_secondary_series(levels.iter().filter(|l| !queued(l)).map(|l| {
         let color = match l.assessment.as_ref().map(|a| a.verdict) {
             Some(Verdict::Pass) => GREEN_OK,
             Some(Verdict::Warn) => ORANGE,
@@ -271,6 +298,17 @@ fn qps_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
         Circle::new((l.qps_target, l.success_rate), 10, color.filled())
     }))
     .map_err(err)?;
+    if levels.iter().any(|l| queued(&l)) {
+        c.draw_secondary_series(
+            levels
+                .iter()
+                .filter(queued)
+                .map(|l| TriangleMarker::new((l.qps_target, l.success_rate), 16, MAGENTA.filled())),
+        )
+        .map_err(err)?
+        .label("FAIL by queueing / latency")
+        .legend(|(x, y)| TriangleMarker::new((x + 15, y), 10, MAGENTA.filled()));
+    }
     mark(&mut c, m, y_max)?;
     legend(&mut c, SeriesLabelPosition::MiddleLeft)
 }
@@ -398,7 +436,7 @@ fn text_panel(area: &Area<'_>, report: &Report) -> Result<()> {
         text(34),
     ))
     .map_err(err)?;
-    let (left, right) = area.split_horizontally(1300);
+    let (left, right) = area.split_horizontally(1600);
     for (col, lines, x) in [(&left, verdicts, 40), (&right, answer, 20)] {
         for (i, l) in lines.iter().take(11).enumerate() {
             let style = if l.contains("FAIL") {
@@ -408,12 +446,8 @@ fn text_panel(area: &Area<'_>, report: &Report) -> Result<()> {
             } else {
                 text(24)
             };
-            col.draw(&Text::new(
-                wrap(l, if x == 40 { 95 } else { 150 }),
-                (x, 75 + 29 * i as i32),
-                style,
-            ))
-            .map_err(err)?;
+            col.draw(&Text::new(wrap(l, 118), (x, 75 + 29 * i as i32), style))
+                .map_err(err)?;
         }
     }
     Ok(())

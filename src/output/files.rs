@@ -38,6 +38,10 @@ pub struct Metadata {
     pub warn_threshold: f64,
     pub headroom: f64,
     pub daily_tokens: Option<u64>,
+    #[serde(default)]
+    pub max_ttft_p95: Option<f64>,
+    #[serde(default)]
+    pub max_e2e_p95: Option<f64>,
     /// The levels run so far.
     #[serde(default)]
     pub levels: Vec<LevelInfo>,
@@ -84,6 +88,8 @@ impl Metadata {
             warn_threshold: cfg.policy.warn_pct,
             headroom: cfg.policy.headroom_pct,
             daily_tokens: cfg.daily_tokens,
+            max_ttft_p95: cfg.policy.max_ttft_p95,
+            max_e2e_p95: cfg.policy.max_e2e_p95,
             levels: Vec::new(),
             completed: false,
         }

@@ -35,12 +35,18 @@ pub fn render(report: &Report) -> String {
     let mut out = String::from("\n");
     for l in &report.results {
         let Some(a) = &l.assessment else { continue };
+        // The reason starts with the success rate, as the reference's lines do; client-limitation is
+        // marked separately below.
+        let reason = a
+            .verdict_reason
+            .split("; client-limited")
+            .next()
+            .unwrap_or_default();
         let _ = write!(
             out,
-            "QPS {:.1}: {} - {:.1}% success, {} total tok/s",
+            "QPS {:.1}: {} - {reason}, {} total tok/s",
             l.qps_target,
             a.verdict,
-            l.success_rate,
             thousands(l.total_throughput_tok_s)
         );
         if let Some(c) = l
@@ -65,13 +71,13 @@ pub fn render(report: &Report) -> String {
         Some(q) => {
             let _ = writeln!(
                 out,
-                "Maximum sustainable QPS: {q:.1} (highest level at >= {pass}% success)"
+                "Maximum sustainable QPS: {q:.1} (highest PASS level: >= {pass}% success and keeping up)"
             );
         }
         None => {
             let _ = writeln!(
                 out,
-                "Maximum sustainable QPS: none (no level reached {pass}% success)"
+                "Maximum sustainable QPS: none (no level passed: >= {pass}% success and keeping up)"
             );
         }
     }
@@ -81,7 +87,7 @@ pub fn render(report: &Report) -> String {
             .and_then(|l| {
                 l.assessment
                     .as_ref()
-                    .map(|a| format!("{}, {:.1}% success", a.verdict, l.success_rate))
+                    .map(|a| format!("{}, {}", a.verdict, a.verdict_reason))
             })
             .unwrap_or_default();
         let _ = writeln!(out, "Saturation point: {q:.1} QPS ({how})");
