@@ -82,6 +82,9 @@ pub struct BenchArgs {
     /// Bearer token for the endpoint. Falls back to OPENAI_API_KEY; with neither, no Authorization header.
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// Read the bearer token from this environment variable instead (keeps it out of shell history).
+    #[arg(long, conflicts_with = "api_key")]
+    pub api_key_env: Option<String>,
     /// Model name sent in every request.
     #[arg(long, required = true)]
     pub model: Option<String>,
@@ -138,6 +141,9 @@ pub struct BenchArgs {
     /// Per-request timeout in seconds, from the send to the end of the stream.
     #[arg(long, default_value_t = 120.0, allow_negative_numbers = true)]
     pub timeout: f64,
+    /// Fail a request with "TTFT timeout" when no output token arrives within this many seconds.
+    #[arg(long, allow_negative_numbers = true)]
+    pub ttft_timeout: Option<f64>,
     /// Arrival process within a level.
     #[arg(long, value_enum, default_value_t = Arrival::Constant)]
     pub arrival: Arrival,

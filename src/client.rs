@@ -4,17 +4,18 @@
 //! Timestamps are taken where bytes arrive (once per socket read), before any parsing. The body
 //! goes through `sse.rs`; each data event is read for just what is measured: whether it carries
 //! output text (`delta.content`, `delta.reasoning_content`, `delta.reasoning` or `text`), `usage`,
-//! an in-stream `error`, and `[DONE]`. `runner.rs` calls [`Target::measure`] at each deadline.
+//! an in-stream `error`, and `[DONE]` (`chunk.rs`). `runner.rs` calls [`Target::measure`] at each
+//! deadline. Every way an exchange can fail ends as one named `ErrorKind`, with a short detail that
+//! never holds the API key.
 
+use crate::chunk::{Failure, StreamState};
 use crate::config::Config;
 use crate::dataset::Conversation;
 use crate::record::{ErrorKind, RequestRecord};
-use crate::sse::{Event, SseParser};
+use crate::sse::SseParser;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use serde::Deserialize;
-use std::borrow::Cow;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 const DETAIL_CHARS: usize = 300;
 /// Most bytes of an error response body read for its message.
 const ERROR_BODY_BYTES: usize = 16 * 1024;
+/// Redirects followed (307/308 keep the POST and its body) before a `Redirect error`.
+const MAX_REDIRECTS: usize = 5;
 
 /// Where and what to send: a shared HTTP client plus one pre-serialised body per dataset sample.
 pub struct Target {
@@ -31,9 +34,8 @@ pub struct Target {
     auth: Option<HeaderValue>,
     bodies: Vec<Bytes>,
     timeout: Duration,
+    ttft_timeout: Option<Duration>,
 }
-
-type Failure = (ErrorKind, String);
 
 impl Target {
     pub fn new(cfg: &Config, conversations: &[Conversation]) -> Result<Target> {
@@ -41,6 +43,7 @@ impl Target {
             .pool_max_idle_per_host(usize::MAX)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .user_agent(concat!("redline/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot build the HTTP client")?;
@@ -64,6 +67,7 @@ impl Target {
             auth,
             bodies,
             timeout: cfg.timeout,
+            ttft_timeout: cfg.ttft_timeout,
         })
     }
 
@@ -105,13 +109,31 @@ impl Target {
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
         }
-        let mut resp = req.send().await.map_err(send_failure)?;
+        // Until the first token, every wait is also bounded by --ttft-timeout.
+        let ttft_deadline = self.ttft_timeout.map(|t| Instant::now() + t);
+        let ttft_failure = || {
+            (
+                ErrorKind::TtftTimeout,
+                format!(
+                    "no output token within --ttft-timeout {:?}",
+                    self.ttft_timeout.unwrap_or_default()
+                ),
+            )
+        };
+        let mut resp = match ttft_deadline {
+            Some(d) => tokio::time::timeout_at(d, req.send())
+                .await
+                .map_err(|_| ttft_failure())?,
+            None => req.send().await,
+        }
+        .map_err(|e| send_failure(e, self.url.scheme() == "https"))?;
         rec.headers_s = Some(secs(Instant::now(), start));
         let status = resp.status();
         rec.status = Some(status.as_u16());
         if !status.is_success() {
+            let retry = retry_after(&resp);
             let detail = error_body(&mut resp).await;
-            return Err((ErrorKind::Http(status.as_u16()), detail));
+            return Err((ErrorKind::Http(status.as_u16()), format!("{detail}{retry}")));
         }
         let content_type = resp
             .headers()
@@ -122,10 +144,16 @@ impl Target {
         let mut parser = SseParser::new();
         let mut stream = StreamState::default();
         loop {
-            let chunk = resp.chunk().await.map_err(|e| {
+            let next = match ttft_deadline.filter(|_| rec.first_token_s.is_none()) {
+                Some(d) => tokio::time::timeout_at(d, resp.chunk())
+                    .await
+                    .map_err(|_| ttft_failure())?,
+                None => resp.chunk().await,
+            };
+            let chunk = next.map_err(|e| {
                 (
                     ErrorKind::StreamInterrupted,
-                    format!("body read failed: {}", e.without_url()),
+                    format!("body read failed: {}", error_chain(&e.without_url())),
                 )
             })?;
             let Some(chunk) = chunk else { break };
@@ -181,13 +209,66 @@ fn request_body(cfg: &Config, conv: &Conversation) -> Result<Bytes> {
     Ok(Bytes::from(serde_json::to_vec(&body)?))
 }
 
-fn send_failure(e: reqwest::Error) -> Failure {
-    let kind = if e.is_timeout() {
+/// Names a failure to get a response: this machine's limits (out of file descriptors or ports) are
+/// the client's, a failed handshake is TLS, a redirect loop is a redirect error, the rest is the
+/// connection.
+fn send_failure(e: reqwest::Error, https: bool) -> Failure {
+    let e = e.without_url();
+    let detail = error_chain(&e);
+    let kind = if e.is_redirect() {
+        ErrorKind::Redirect
+    } else if e.is_timeout() {
         ErrorKind::Timeout
+    } else if os_error(&e).is_some_and(|code| CLIENT_LIMITS.contains(&code)) {
+        ErrorKind::ClientResources
+    } else if https && is_tls(&detail) {
+        ErrorKind::Tls
     } else {
         ErrorKind::Connection
     };
-    (kind, error_chain(&e.without_url()))
+    (kind, detail)
+}
+
+/// EMFILE, ENFILE (no file descriptors), EADDRNOTAVAIL (no local ports), ENOBUFS.
+const CLIENT_LIMITS: [i32; 4] = [24, 23, 99, 105];
+
+fn os_error(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = src {
+        if let Some(code) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.raw_os_error())
+        {
+            return Some(code);
+        }
+        src = err.source();
+    }
+    None
+}
+
+/// rustls and its certificate verifier describe handshake failures in their messages; reqwest
+/// exposes no typed TLS error.
+fn is_tls(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    [
+        "tls",
+        "certificate",
+        "handshake",
+        "corrupt message",
+        "invalidcontenttype",
+        "alert",
+    ]
+    .iter()
+    .any(|w| d.contains(w))
+}
+
+/// " (Retry-After: 7)" when the server said when to come back.
+fn retry_after(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| format!(" (Retry-After: {})", v.chars().take(40).collect::<String>()))
+        .unwrap_or_default()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -239,169 +320,9 @@ fn secs(t: Instant, start: Instant) -> f64 {
     crate::stats::round6(t.saturating_duration_since(start).as_secs_f64())
 }
 
-/// What the stream has shown so far, beyond what is stored in the record.
-#[derive(Default)]
-struct StreamState {
-    done: bool,
-    failure: Option<Failure>,
-}
-
-#[derive(Deserialize)]
-struct Chunk<'a> {
-    #[serde(default, borrow)]
-    choices: Vec<Choice<'a>>,
-    #[serde(default)]
-    usage: Option<Usage>,
-    #[serde(default)]
-    error: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Choice<'a> {
-    #[serde(default, borrow)]
-    delta: Option<Delta<'a>>,
-    #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct Delta<'a> {
-    #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    reasoning_content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    reasoning: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct Usage {
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
-}
-
-fn non_empty(s: &Option<Cow<'_, str>>) -> bool {
-    s.as_deref().is_some_and(|s| !s.is_empty())
-}
-
-impl StreamState {
-    fn on_event(&mut self, ev: Event<'_>, t: f64, rec: &mut RequestRecord) {
-        if self.done || self.failure.is_some() {
-            return;
-        }
-        rec.chunks += 1;
-        if ev.data.trim_ascii() == b"[DONE]" {
-            self.done = true;
-            return;
-        }
-        let chunk: Chunk = match serde_json::from_slice(ev.data) {
-            Ok(c) => c,
-            Err(e) => {
-                let shown = String::from_utf8_lossy(&ev.data[..ev.data.len().min(80)]).into_owned();
-                self.failure = Some((
-                    ErrorKind::InvalidResponse,
-                    format!("chunk is not chat-completion JSON ({e}): {shown}"),
-                ));
-                return;
-            }
-        };
-        if ev.event == "error" || chunk.error.is_some() {
-            let detail = chunk
-                .error
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| String::from_utf8_lossy(ev.data).into_owned());
-            self.failure = Some((ErrorKind::StreamError, detail));
-            return;
-        }
-        if let Some(u) = chunk.usage {
-            rec.prompt_tokens = u.prompt_tokens.or(rec.prompt_tokens);
-            rec.completion_tokens = u.completion_tokens.or(rec.completion_tokens);
-        }
-        let has_text = chunk.choices.iter().any(|c| {
-            non_empty(&c.text)
-                || c.delta.as_ref().is_some_and(|d| {
-                    non_empty(&d.content)
-                        || non_empty(&d.reasoning_content)
-                        || non_empty(&d.reasoning)
-                })
-        });
-        if has_text {
-            rec.content_chunks += 1;
-            match rec.last_token_s {
-                Some(last) => rec.itl_s.push(crate::stats::round6(t - last)),
-                None => rec.first_token_s = Some(t),
-            }
-            rec.last_token_s = Some(t);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn feed(events: &[(&str, &str, f64)]) -> (RequestRecord, StreamState) {
-        let mut rec = RequestRecord::new(0, 1.0, 0, 0, 0.0);
-        let mut st = StreamState::default();
-        for (event, data, t) in events {
-            st.on_event(
-                Event {
-                    event,
-                    data: data.as_bytes(),
-                },
-                *t,
-                &mut rec,
-            );
-        }
-        (rec, st)
-    }
-
-    #[test]
-    fn ttft_skips_role_only_chunk_and_counts_reasoning() {
-        let (rec, st) = feed(&[
-            (
-                "message",
-                r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#,
-                0.01,
-            ),
-            (
-                "message",
-                r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#,
-                0.05,
-            ),
-            (
-                "message",
-                r#"{"choices":[{"delta":{"content":"a"}}]}"#,
-                0.06,
-            ),
-            (
-                "message",
-                r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2}}"#,
-                0.07,
-            ),
-            ("message", "[DONE]", 0.07),
-        ]);
-        assert!(st.done && st.failure.is_none());
-        assert_eq!(rec.first_token_s, Some(0.05));
-        assert_eq!(rec.last_token_s, Some(0.06));
-        assert_eq!(rec.content_chunks, 2);
-        assert_eq!(rec.chunks, 5);
-        assert_eq!(
-            (rec.prompt_tokens, rec.completion_tokens),
-            (Some(9), Some(2))
-        );
-        assert!((rec.itl_s[0] - 0.01).abs() < 1e-12);
-    }
-
-    #[test]
-    fn in_stream_errors_and_bad_json_are_typed() {
-        let (_, st) = feed(&[("message", r#"{"error":{"message":"boom"}}"#, 0.1)]);
-        assert_eq!(st.failure.unwrap().0, ErrorKind::StreamError);
-        let (_, st) = feed(&[("error", r#"{"message":"x"}"#, 0.1)]);
-        assert_eq!(st.failure.unwrap().0, ErrorKind::StreamError);
-        let (_, st) = feed(&[("message", "{not json", 0.1)]);
-        assert_eq!(st.failure.unwrap().0, ErrorKind::InvalidResponse);
-    }
 
     #[test]
     fn truncate_is_char_safe() {

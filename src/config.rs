@@ -39,6 +39,7 @@ pub struct Config {
     pub pricing: Option<Pricing>,
     pub results_dir: PathBuf,
     pub timeout: Duration,
+    pub ttft_timeout: Option<Duration>,
     pub arrival: Arrival,
     pub seed: u64,
     pub max_concurrency: Option<usize>,
@@ -90,7 +91,7 @@ impl Config {
         file_name("--plot-output", &a.plot_output)?;
         Ok(Config {
             endpoint: chat_completions_url(endpoint)?,
-            api_key: a.api_key.clone().filter(|k| !k.is_empty()),
+            api_key: api_key(a)?,
             model,
             dataset,
             qps: a.qps.clone(),
@@ -105,6 +106,13 @@ impl Config {
             pricing: pricing(a.gpu_rate, a.num_gpus)?,
             results_dir: a.results_dir.clone(),
             timeout: Duration::from_secs_f64(a.timeout),
+            ttft_timeout: match a.ttft_timeout {
+                Some(t) => {
+                    positive("--ttft-timeout", t, "e.g. --ttft-timeout 10")?;
+                    Some(Duration::from_secs_f64(t))
+                }
+                None => None,
+            },
             arrival: a.arrival,
             seed: a.seed.unwrap_or_else(rand::random),
             max_concurrency: a.max_concurrency,
@@ -193,6 +201,29 @@ pub fn daily_tokens(text: &str) -> Result<u64> {
             "--daily-tokens {text:?}: give a positive token count such as 100M, 2.5B or 500000"
         ),
     }
+}
+
+/// The key from --api-key (or OPENAI_API_KEY), or from the variable named by --api-key-env.
+fn api_key(a: &BenchArgs) -> Result<Option<String>> {
+    let key = match &a.api_key_env {
+        Some(var) => match std::env::var(var) {
+            Ok(k) => Some(k),
+            Err(_) => bail!("--api-key-env {var}: that environment variable is not set (or not valid UTF-8); export it, or pass --api-key"),
+        },
+        None => a.api_key.clone(),
+    };
+    Ok(key.filter(|k| !k.trim().is_empty()))
+}
+
+/// Whether a key sent to this endpoint would cross the network unencrypted.
+pub fn key_in_clear(cfg: &Config) -> bool {
+    let host = cfg.endpoint.host_str().unwrap_or("localhost");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    cfg.api_key.is_some() && cfg.endpoint.scheme() == "http" && !loopback
 }
 
 fn positive(flag: &str, v: f64, example: &str) -> Result<()> {
@@ -408,6 +439,23 @@ mod tests {
             let e = cfg(&args).unwrap_err().to_string();
             assert!(e.contains(flag), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_key_over_plain_http_off_this_machine_is_flagged() {
+        let with = |endpoint: &str, key: Option<&str>| {
+            let mut c = cfg(&["--endpoint", endpoint]).unwrap_or_else(|_| cfg(&[]).unwrap());
+            c.endpoint = chat_completions_url(endpoint).unwrap();
+            c.api_key = key.map(String::from);
+            key_in_clear(&c)
+        };
+        assert!(with("http://10.1.2.3:8000", Some("k")));
+        assert!(with("http://inference.example.com", Some("k")));
+        assert!(!with("https://inference.example.com", Some("k")));
+        assert!(!with("http://127.0.0.1:8000", Some("k")));
+        assert!(!with("http://localhost:8000", Some("k")));
+        assert!(!with("http://[::1]:8000", Some("k")));
+        assert!(!with("http://10.1.2.3:8000", None));
     }
 
     #[test]

@@ -44,15 +44,28 @@ pub enum DatasetError {
         at: String,
         problem: String,
     },
+    #[error("dataset {path} is {mib} MiB; redline holds the dataset in memory and accepts up to 256 MiB: sample it down (a few thousand conversations represent a workload well)")]
+    TooLarge { path: String, mib: u64 },
     #[error("dataset {path} holds no samples; add at least one conversation")]
     Empty { path: String },
     #[error("dataset {path}: the top level must be an array of samples (or JSON Lines, one sample per line), found {found}")]
     NotArray { path: String, found: &'static str },
 }
 
+/// Largest dataset file loaded (it is held in memory with its request bodies).
+pub const MAX_DATASET_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Reads and validates a dataset file.
 pub fn load(path: &Path) -> Result<Vec<Conversation>, DatasetError> {
     let name = path.display().to_string();
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > MAX_DATASET_BYTES {
+            return Err(DatasetError::TooLarge {
+                path: name,
+                mib: meta.len() / (1024 * 1024),
+            });
+        }
+    }
     let bytes = std::fs::read(path).map_err(|source| DatasetError::Read {
         path: name.clone(),
         source,

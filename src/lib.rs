@@ -6,6 +6,7 @@
 //! `report` (the `Report` output contract, via `stats`) -> `output` adapters (results folder, JSON,
 //! JSONL, console table, progress). `sim` is the built-in endpoint used by `redline demo` and tests.
 
+pub mod chunk;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -79,6 +80,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outcome> {
     if cfg.show_tokens {
         eprintln!("note: --show-tokens is deprecated and does nothing; tokens/sec is always shown");
+    }
+    if config::key_in_clear(&cfg) {
+        eprintln!(
+            "warning: the API key will be sent unencrypted over plain http to {}; use https unless this network is trusted",
+            cfg.endpoint.host_str().unwrap_or("?")
+        );
+    }
+    let streams = raise_open_file_limit();
+    if let Some(cap) = cfg.max_concurrency.filter(|&c| c as u64 > streams) {
+        eprintln!("warning: --max-concurrency {cap} exceeds the ~{streams} streams this process can hold open");
     }
     let target = Arc::new(Target::new(&cfg, &conversations)?);
     let now = chrono::Local::now();
@@ -155,6 +166,18 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
         report,
         exit_signal,
     })
+}
+
+/// File descriptors kept for everything but connections (files, runtime, listeners).
+const RESERVED_FDS: u64 = 64;
+
+/// Raises the soft open-file limit to the hard one and says how many concurrent streams (one
+/// connection each) the process can hold; past that, requests fail as "Client resource limit".
+fn raise_open_file_limit() -> u64 {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let streams = limit.saturating_sub(RESERVED_FDS);
+    eprintln!("Open-file limit {limit}: up to ~{streams} concurrent streams");
+    streams
 }
 
 /// Prints the table, errors, verdicts and summary, and draws the chart when asked. A chart that

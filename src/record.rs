@@ -14,8 +14,14 @@ pub enum ErrorKind {
     Http(u16),
     /// No complete response within `--timeout` of the send.
     Timeout,
+    /// No first token within `--ttft-timeout` of the send.
+    TtftTimeout,
     /// The connection could not be made or broke before a response arrived.
     Connection,
+    /// The TLS handshake failed (wrong scheme, bad certificate, not a TLS server).
+    Tls,
+    /// Too many redirects, or a redirect that could not be followed.
+    Redirect,
     /// The body stopped before the stream's `[DONE]`.
     StreamInterrupted,
     /// A 2xx response that is not a chat-completion stream (bad SSE or JSON).
@@ -26,12 +32,17 @@ pub enum ErrorKind {
     ConcurrencyLimit,
     /// Client side: the run was interrupted (Ctrl-C) while this request was in flight.
     Interrupted,
+    /// Client side: this machine ran out of file descriptors or local ports.
+    ClientResources,
 }
 
 impl ErrorKind {
     /// Errors caused by the client, not the endpoint.
     pub fn is_client_side(self) -> bool {
-        matches!(self, ErrorKind::ConcurrencyLimit | ErrorKind::Interrupted)
+        matches!(
+            self,
+            ErrorKind::ConcurrencyLimit | ErrorKind::Interrupted | ErrorKind::ClientResources
+        )
     }
 }
 
@@ -40,12 +51,16 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::Http(code) => write!(f, "HTTP {code}"),
             ErrorKind::Timeout => f.write_str("Timeout"),
+            ErrorKind::TtftTimeout => f.write_str("TTFT timeout"),
             ErrorKind::Connection => f.write_str("Connection error"),
+            ErrorKind::Tls => f.write_str("TLS error"),
+            ErrorKind::Redirect => f.write_str("Redirect error"),
             ErrorKind::StreamInterrupted => f.write_str("Stream interrupted"),
             ErrorKind::InvalidResponse => f.write_str("Invalid response"),
             ErrorKind::StreamError => f.write_str("Stream error"),
             ErrorKind::ConcurrencyLimit => f.write_str("Client concurrency limit"),
             ErrorKind::Interrupted => f.write_str("Interrupted"),
+            ErrorKind::ClientResources => f.write_str("Client resource limit"),
         }
     }
 }
@@ -55,7 +70,11 @@ impl std::str::FromStr for ErrorKind {
     fn from_str(s: &str) -> Result<Self, String> {
         Ok(match s {
             "Timeout" => ErrorKind::Timeout,
+            "TTFT timeout" => ErrorKind::TtftTimeout,
             "Connection error" => ErrorKind::Connection,
+            "TLS error" => ErrorKind::Tls,
+            "Redirect error" => ErrorKind::Redirect,
+            "Client resource limit" => ErrorKind::ClientResources,
             "Stream interrupted" => ErrorKind::StreamInterrupted,
             "Invalid response" => ErrorKind::InvalidResponse,
             "Stream error" => ErrorKind::StreamError,
@@ -208,6 +227,10 @@ mod tests {
             ErrorKind::StreamError,
             ErrorKind::ConcurrencyLimit,
             ErrorKind::Interrupted,
+            ErrorKind::TtftTimeout,
+            ErrorKind::Tls,
+            ErrorKind::Redirect,
+            ErrorKind::ClientResources,
         ] {
             assert_eq!(k.to_string().parse::<ErrorKind>(), Ok(k));
         }

@@ -94,6 +94,11 @@ pub struct LevelReport {
     pub requests_succeeded: u64,
     pub requests_failed: u64,
     pub client_side_errors: u64,
+    /// Failures that are the endpoint's (all failures less client-side ones).
+    pub endpoint_errors: u64,
+    /// Percent of the requests that reached the endpoint that succeeded: what verdicts judge, so the
+    /// client's own limits are never blamed on the endpoint.
+    pub endpoint_success_rate: f64,
     pub successful_qps: f64,
     pub send_window_s: f64,
     pub duration_s: f64,
@@ -145,6 +150,8 @@ pub fn level_report(run: &LevelRun, extra: &[f64], pricing: Option<Pricing>) -> 
         requests_succeeded: ok.len() as u64,
         requests_failed: (recs.len() - ok.len()) as u64,
         client_side_errors,
+        endpoint_errors: (recs.len() - ok.len()) as u64 - client_side_errors,
+        endpoint_success_rate: ratio(ok.len(), recs.len() - client_side_errors as usize) * 100.0,
         successful_qps: ok.len() as f64 / run.send_window_s.max(f64::EPSILON),
         send_window_s: run.send_window_s,
         duration_s: run.duration_s,

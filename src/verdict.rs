@@ -9,8 +9,10 @@
 //! - A level that did not keep up (`queueing.rs`: requests queued, TTFT climbing) FAILs even when every
 //!   request succeeded; so does one that misses a latency objective (`--max-ttft-p95`,
 //!   `--max-e2e-p95`). The verdict names its cause: errors, queueing or latency objective.
-//! - A level whose actual send rate fell below `min_send_ratio` (98%) of its target is client-limited:
-//!   the client, not the endpoint, set its pace, so its verdict is shown but not trusted.
+//! - A level whose actual send rate fell below `min_send_ratio` (98%) of its target, or that had
+//!   client-side failures, is client-limited: the client, not the endpoint, set its pace, so its
+//!   verdict is shown but not trusted. Verdicts judge `endpoint_success_rate`: the client's own
+//!   failures are never counted against the endpoint.
 //! - Levels are read in increasing QPS. The maximum sustainable QPS is the highest PASS level below
 //!   the first trusted level that is not PASS; that level is the saturation point. A PASS after the
 //!   saturation point is reported as a non-monotonic curve, not taken as capacity.
@@ -89,9 +91,16 @@ pub struct Assessment {
 }
 
 pub fn assess(l: &LevelReport, p: &Policy) -> Assessment {
-    let by_errors = if l.success_rate >= p.pass_pct {
+    // The endpoint is judged on the requests that reached it; client-side failures (concurrency
+    // cap, no file descriptors or ports, interruption) make the level client-limited instead.
+    let rate = if l.client_side_errors > 0 {
+        l.endpoint_success_rate
+    } else {
+        l.success_rate
+    };
+    let by_errors = if rate >= p.pass_pct {
         Verdict::Pass
-    } else if l.success_rate >= p.warn_pct {
+    } else if rate >= p.warn_pct {
         Verdict::Warn
     } else {
         Verdict::Fail
@@ -134,11 +143,17 @@ pub fn assess(l: &LevelReport, p: &Policy) -> Assessment {
             }
         }
     }
-    let client_limited = l.actual_qps < p.min_send_ratio * l.qps_target;
-    if client_limited {
+    let slow_client = l.actual_qps < p.min_send_ratio * l.qps_target;
+    let client_limited = slow_client || l.client_side_errors > 0;
+    if slow_client {
         reason.push_str(&format!(
             "; client-limited: sent {:.2} of {:.2} req/s, so this verdict is not trusted",
             l.actual_qps, l.qps_target
+        ));
+    } else if client_limited {
+        reason.push_str(&format!(
+            "; client-limited: {} client-side failures ({:.1}% success of the requests sent), so this verdict is not trusted",
+            l.client_side_errors, l.endpoint_success_rate
         ));
     }
     Assessment {

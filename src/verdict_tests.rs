@@ -10,6 +10,7 @@ fn lvl(qps: f64, success: f64) -> LevelReport {
     l.qps_target = qps;
     l.actual_qps = qps;
     l.success_rate = success;
+    l.endpoint_success_rate = success;
     l.total_throughput_tok_s = qps * 1000.0;
     l
 }
@@ -96,6 +97,25 @@ fn client_limited_levels_are_flagged_and_skipped() {
     let mut ok = lvl(30.0, 100.0);
     ok.actual_qps = 29.4;
     assert!(!assess(&ok, &Policy::default()).client_limited);
+}
+
+#[test]
+fn client_side_failures_are_not_blamed_on_the_endpoint() {
+    let mut capped = lvl(30.0, 60.0);
+    capped.client_side_errors = 40;
+    capped.endpoint_success_rate = 100.0;
+    let a = assess(&capped, &Policy::default());
+    assert_eq!(
+        a.verdict,
+        Verdict::Pass,
+        "the endpoint served all it was sent"
+    );
+    assert!(a.client_limited);
+    assert!(
+        a.verdict_reason.contains("40 client-side failures"),
+        "{}",
+        a.verdict_reason
+    );
 }
 
 #[test]

@@ -127,3 +127,55 @@ async fn an_unwritable_results_dir_fails_before_sending() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--results-dir"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_values_and_broken_datasets_are_refused_with_a_reason() {
+    for (extra, needle) in [
+        (vec!["--qps", "1e9"], "--qps"),
+        (vec!["--duration", "1e12"], "--duration"),
+        (vec!["--timeout", "nan"], "--timeout"),
+        (vec!["--ttft-timeout", "0"], "--ttft-timeout"),
+        (vec!["--temperature", "inf"], "--temperature"),
+    ] {
+        let run = redline(&bench_args("http://127.0.0.1:9", &extra)).await;
+        assert_eq!(run.code(), Some(1), "{extra:?}");
+        assert!(run.stderr().contains(needle), "{extra:?}: {}", run.stderr());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A 1 GB file (sparse: it takes no disk) is refused before it is read.
+    let big = dir.path().join("big.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    // A file cut short mid-sample.
+    let cut = dir.path().join("cut.json");
+    let text = std::fs::read_to_string(DATASET).unwrap();
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    // Non-UTF-8 bytes inside a string.
+    let bytes = dir.path().join("bytes.json");
+    std::fs::write(
+        &bytes,
+        b"[{\"prompt_content\":\"S\xff\xfe\",\"cut_chat_history\":[]}]",
+    )
+    .unwrap();
+    for (path, needle) in [
+        (&big, "1024 MiB"),
+        (&cut, "not valid JSON"),
+        (&bytes, "not valid JSON"),
+    ] {
+        let p = path.display().to_string();
+        let run = redline(&[
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--model",
+            "m",
+            "--dataset",
+            &p,
+        ])
+        .await;
+        assert_eq!(run.code(), Some(1), "{p}");
+        assert!(run.stderr().contains(needle), "{p}: {}", run.stderr());
+        assert_eq!(run.run_dirs(), 0);
+    }
+}

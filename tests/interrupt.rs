@@ -83,3 +83,63 @@ async fn ctrl_c_writes_what_was_measured_and_exits_130() {
 async fn sigterm_writes_what_was_measured_and_exits_143() {
     interrupt_mid_level("-TERM", 143).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_exits_at_once_without_waiting_for_the_grace_period() {
+    let first = Arc::new(Notify::new());
+    let f = first.clone();
+    // A server that never answers: only the 5 s grace period would end the first interrupt.
+    let app = axum::Router::new().fallback(move || {
+        f.notify_one();
+        std::future::pending::<&'static str>()
+    });
+    let base = start_fake(app).await;
+    let results = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args(bench_args(&base, &["--qps", "10", "--duration", "60"]))
+        .args(["--results-dir", &results.path().display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    first.notified().await;
+    let pid = child.id().to_string();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let kill = |pid: &str| {
+        std::process::Command::new("kill")
+            .args(["-INT", pid])
+            .status()
+            .unwrap()
+    };
+    assert!(kill(&pid).success());
+    // Wait until the first interrupt was taken, then send the second.
+    let (line, stderr) = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        while !line.contains("Interrupted") {
+            line.clear();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+        }
+        (line, stderr)
+    })
+    .await
+    .unwrap();
+    assert!(line.contains("Ctrl-C again quits at once"), "{line}");
+    assert!(kill(&pid).success());
+    let status = tokio::task::spawn_blocking(move || {
+        drop(stderr);
+        child.wait().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(130));
+    // It quit before the level could be saved: the grace period was not waited for.
+    let dir = std::fs::read_dir(results.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(!dir.join("benchmark_qps_results.json").exists());
+}
