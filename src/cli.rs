@@ -33,6 +33,9 @@ pub enum Command {
     /// Rebuild the table, JSON and chart of a results folder from its requests.jsonl and
     /// metadata.json, without sending a request (optionally with new percentiles or pricing).
     Report(ReportArgs),
+    /// Measure this machine's client ceiling against the built-in simulator: the highest rate at
+    /// which redline still sends on time and measures TTFT within 1 ms.
+    Calibrate(crate::calibrate::CalibrateArgs),
 }
 
 /// `redline report`.

@@ -6,6 +6,7 @@
 //! `report` (the `Report` output contract, via `stats`) -> `output` adapters (results folder, JSON,
 //! JSONL, console table, progress). `sim` is the built-in endpoint used by `redline demo` and tests.
 
+pub mod calibrate;
 pub mod chunk;
 pub mod cli;
 pub mod client;
@@ -68,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Sim(args)) => sim::serve(&args).await.map(|()| ExitCode::SUCCESS),
         Some(Command::Demo(args)) => demo(&args).await.map(|o| o.exit_code()),
         Some(Command::Report(args)) => rebuild::run(&args).map(|_| ExitCode::SUCCESS),
+        Some(Command::Calibrate(args)) => calibrate::run(&args).await.map(|_| ExitCode::SUCCESS),
         None => {
             let cfg = Config::from_args(&cli.bench)?;
             let conversations = dataset::load(&cfg.dataset)?;
@@ -88,6 +90,7 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
         );
     }
     let streams = raise_open_file_limit();
+    calibrate::warn_if_over_ceiling(&cfg.qps);
     if let Some(cap) = cfg.max_concurrency.filter(|&c| c as u64 > streams) {
         eprintln!("warning: --max-concurrency {cap} exceeds the ~{streams} streams this process can hold open");
     }
@@ -173,7 +176,7 @@ const RESERVED_FDS: u64 = 64;
 
 /// Raises the soft open-file limit to the hard one and says how many concurrent streams (one
 /// connection each) the process can hold; past that, requests fail as "Client resource limit".
-fn raise_open_file_limit() -> u64 {
+pub fn raise_open_file_limit() -> u64 {
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
     let streams = limit.saturating_sub(RESERVED_FDS);
     eprintln!("Open-file limit {limit}: up to ~{streams} concurrent streams");

@@ -1,6 +1,6 @@
 //! The open loop: fires each request of a level at its absolute deadline and never waits for replies.
 //!
-//! A scheduler task sleeps until `start + offset` for each offset from `schedule.rs` and spawns one
+//! A scheduler thread sleeps until `start + offset` for each offset from `schedule.rs` and spawns one
 //! task per request (`client::Target::measure`); every scheduled request ends as exactly one
 //! `RequestRecord`, including arrivals refused by the client's own concurrency cap. Records flow back
 //! over a channel to the level's collector, which hands them to an [`Observer`] (progress bar,
@@ -111,16 +111,18 @@ pub async fn run_level(
 ) -> LevelRun {
     let start = Instant::now() + LEAD;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let scheduler = tokio::spawn(schedule(
+    let schedule = Schedule {
         target,
-        level.index,
-        level.qps,
-        level.offsets.clone(),
-        level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
+        level: level.index,
+        qps: level.qps,
+        offsets: level.offsets.clone(),
+        cap: level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
         start,
-        cancel.clone(),
+        cancel: cancel.clone(),
         tx,
-    ));
+        runtime: tokio::runtime::Handle::current(),
+    };
+    let scheduler = tokio::task::spawn_blocking(move || schedule.run());
     let mut records = Vec::with_capacity(level.offsets.len());
     while let Some(msg) = rx.recv().await {
         match msg {
@@ -135,22 +137,12 @@ pub async fn run_level(
     LevelRun::new(level.qps, level.duration.as_secs_f64(), records, stopped_at)
 }
 
-/// Waits until `deadline` with sub-millisecond precision. tokio's timer rounds a deadline up to the
-/// next millisecond, which alone would make every send ~0.5 ms late on average; so sleep until 1 ms
-/// before it, then yield to other tasks until it has passed.
-async fn wait_until(deadline: Instant) {
-    if let Some(coarse) = deadline.checked_sub(Duration::from_millis(1)) {
-        tokio::time::sleep_until(coarse).await;
-    }
-    while Instant::now() < deadline {
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Sends each request at its deadline. Returns the time (since `start`) at which sending was
-/// stopped early, or `None` when the whole schedule went out.
-#[allow(clippy::too_many_arguments)]
-async fn schedule(
+/// Sends each request of a level at its deadline, on a dedicated OS thread. The thread sleeps with
+/// `std::thread::sleep` (nanosleep: tens of microseconds late, where tokio's timer rounds up to the
+/// next millisecond) and spawns each request onto the runtime, so sending costs no busy waiting and
+/// never waits for a reply. Returns when sending was stopped early (seconds since `start`), or
+/// `None` when the whole schedule went out.
+struct Schedule {
     target: Arc<Target>,
     level: usize,
     qps: f64,
@@ -159,40 +151,74 @@ async fn schedule(
     start: Instant,
     cancel: Cancel,
     tx: mpsc::UnboundedSender<Msg>,
-) -> Option<f64> {
-    let samples = target.samples();
-    for (i, offset) in offsets.into_iter().enumerate() {
-        tokio::select! {
-            _ = wait_until(start + offset) => {}
-            _ = cancel.stop.cancelled() => {
-                let t = Instant::now().saturating_duration_since(start).as_secs_f64();
-                return Some(crate::stats::round6(t));
+    runtime: tokio::runtime::Handle,
+}
+
+/// Longest single sleep, so an interruption is noticed promptly.
+const POLL: Duration = Duration::from_millis(20);
+
+impl Schedule {
+    fn since_start(&self) -> f64 {
+        crate::stats::round6(
+            Instant::now()
+                .saturating_duration_since(self.start)
+                .as_secs_f64(),
+        )
+    }
+
+    fn run(self) -> Option<f64> {
+        let start = self.start.into_std();
+        let samples = self.target.samples();
+        for (i, offset) in self.offsets.iter().enumerate() {
+            let deadline = start + *offset;
+            loop {
+                if self.cancel.stop.is_cancelled() {
+                    return Some(self.since_start());
+                }
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                std::thread::sleep((deadline - now).min(POLL));
             }
+            let rec = RequestRecord::new(
+                self.level,
+                self.qps,
+                i as u64,
+                i % samples,
+                offset.as_secs_f64(),
+            );
+            self.send(rec);
         }
-        let mut rec = RequestRecord::new(level, qps, i as u64, i % samples, offset.as_secs_f64());
-        let permit = match &cap {
+        None
+    }
+
+    fn send(&self, mut rec: RequestRecord) {
+        let permit = match &self.cap {
             None => None,
             Some(sem) => match sem.clone().try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
-                    rec.end_s = Instant::now()
-                        .saturating_duration_since(start)
-                        .as_secs_f64();
+                    rec.end_s = self.since_start();
                     rec.error = Some(ErrorKind::ConcurrencyLimit);
                     rec.error_detail =
                         Some("--max-concurrency requests were already in flight; not sent".into());
-                    let _ = tx.send(Msg::Done(Box::new(rec)));
-                    continue;
+                    let _ = self.tx.send(Msg::Done(Box::new(rec)));
+                    return;
                 }
             },
         };
-        let _ = tx.send(Msg::Sent);
-        let (tx, target, abort) = (tx.clone(), target.clone(), cancel.abort.clone());
-        tokio::spawn(async move {
+        let _ = self.tx.send(Msg::Sent);
+        let (tx, target, abort, start) = (
+            self.tx.clone(),
+            self.target.clone(),
+            self.cancel.abort.clone(),
+            self.start,
+        );
+        self.runtime.spawn(async move {
             target.measure(&mut rec, start, &abort).await;
             drop(permit);
             let _ = tx.send(Msg::Done(Box::new(rec)));
         });
     }
-    None
 }

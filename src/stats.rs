@@ -19,6 +19,39 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
 }
 
+/// The same values as [`percentile`] on sorted data, for ascending `ps`, without sorting: each
+/// percentile needs only the values at its two closest ranks, found by selection (O(n) each), and
+/// each selection leaves the higher ranks to its right, so the next one searches a shrinking slice.
+/// Summarising a million records this way takes a fraction of a full sort.
+pub fn select_percentiles(values: &mut [f64], ps: &[f64]) -> Vec<Option<f64>> {
+    let n = values.len();
+    let mut lo_bound = 0;
+    ps.iter()
+        .map(|&p| {
+            if n == 0 {
+                return None;
+            }
+            let rank = (p / 100.0).clamp(0.0, 1.0) * (n - 1) as f64;
+            let lo = rank.floor() as usize;
+            let hi = rank.ceil() as usize;
+            // Ranks below `lo_bound` were placed by an earlier selection.
+            let (_, lo_v, _) =
+                values[lo_bound..].select_nth_unstable_by(lo - lo_bound, f64::total_cmp);
+            let lo_v = *lo_v;
+            lo_bound = lo;
+            let hi_v = if hi == lo {
+                lo_v
+            } else {
+                values[lo + 1..]
+                    .iter()
+                    .copied()
+                    .fold(f64::INFINITY, f64::min)
+            };
+            Some(lo_v + (hi_v - lo_v) * (rank - lo as f64))
+        })
+        .collect()
+}
+
 /// Sorts values for [`percentile`], dropping any non-finite value (none should occur).
 pub fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values.retain(|v| v.is_finite());
@@ -36,16 +69,13 @@ pub struct Percentiles(pub Vec<(f64, Option<f64>)>);
 
 impl Percentiles {
     /// The standard percentiles plus `extra` (deduplicated, ascending) of `values`.
-    pub fn of(values: Vec<f64>, extra: &[f64]) -> Self {
-        let sorted = sorted(values);
+    pub fn of(mut values: Vec<f64>, extra: &[f64]) -> Self {
+        values.retain(|v| v.is_finite());
         let mut ps: Vec<f64> = STANDARD.iter().chain(extra).copied().collect();
         ps.sort_unstable_by(f64::total_cmp);
         ps.dedup();
-        Percentiles(
-            ps.into_iter()
-                .map(|p| (p, percentile(&sorted, p)))
-                .collect(),
-        )
+        let found = select_percentiles(&mut values, &ps);
+        Percentiles(ps.into_iter().zip(found).collect())
     }
 
     pub fn get(&self, p: f64) -> Option<f64> {
@@ -164,6 +194,20 @@ mod tests {
     fn empty_percentiles_serialise_as_null() {
         let json = serde_json::to_string(&Percentiles::of(vec![], &[])).unwrap();
         assert_eq!(json, r#"{"p50":null,"p90":null,"p95":null,"p99":null}"#);
+    }
+
+    proptest::proptest! {
+        /// Selection gives exactly what sorting gives.
+        #[test]
+        fn selection_matches_sorting(values in proptest::collection::vec(-1e6f64..1e6, 0..300), extra in proptest::collection::vec(0f64..=100.0, 0..4)) {
+            let mut ps: Vec<f64> = STANDARD.iter().chain(&extra).copied().collect();
+            ps.sort_unstable_by(f64::total_cmp);
+            ps.dedup();
+            let s = sorted(values.clone());
+            let want: Vec<Option<f64>> = ps.iter().map(|&p| percentile(&s, p)).collect();
+            let mut v = values;
+            proptest::prop_assert_eq!(select_percentiles(&mut v, &ps), want);
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! - A level that did not keep up (`queueing.rs`: requests queued, TTFT climbing) FAILs even when every
 //!   request succeeded; so does one that misses a latency objective (`--max-ttft-p95`,
 //!   `--max-e2e-p95`). The verdict names its cause: errors, queueing or latency objective.
-//! - A level whose actual send rate fell below `min_send_ratio` (98%) of its target, or that had
-//!   client-side failures, is client-limited: the client, not the endpoint, set its pace, so its
+//! - A level whose actual send rate fell below `min_send_ratio` (98%) of its target, whose schedule
+//!   lag p99 exceeds `max_lag_p99` (5 ms), or that had client-side failures, is client-limited: the client, not the endpoint, set its pace, so its
 //!   verdict is shown but not trusted. Verdicts judge `endpoint_success_rate`: the client's own
 //!   failures are never counted against the endpoint.
 //! - Levels are read in increasing QPS. The maximum sustainable QPS is the highest PASS level below
@@ -48,6 +48,9 @@ pub struct Policy {
     pub min_send_ratio: f64,
     /// Percent of the maximum sustainable QPS kept free in production.
     pub headroom_pct: f64,
+    /// A level whose schedule lag p99 exceeds this (seconds) is client-limited: the client sent late
+    /// enough to show in latencies counted from the planned time.
+    pub max_lag_p99: f64,
     /// Latency objectives, seconds.
     pub max_ttft_p95: Option<f64>,
     pub max_e2e_p95: Option<f64>,
@@ -60,6 +63,7 @@ impl Default for Policy {
             warn_pct: 90.0,
             min_send_ratio: 0.98,
             headroom_pct: 25.0,
+            max_lag_p99: 0.005,
             max_ttft_p95: None,
             max_e2e_p95: None,
         }
@@ -144,11 +148,17 @@ pub fn assess(l: &LevelReport, p: &Policy) -> Assessment {
         }
     }
     let slow_client = l.actual_qps < p.min_send_ratio * l.qps_target;
-    let client_limited = slow_client || l.client_side_errors > 0;
+    let late_client = l.schedule_lag_s.p99.is_some_and(|lag| lag > p.max_lag_p99);
+    let client_limited = slow_client || late_client || l.client_side_errors > 0;
     if slow_client {
         reason.push_str(&format!(
             "; client-limited: sent {:.2} of {:.2} req/s, so this verdict is not trusted",
             l.actual_qps, l.qps_target
+        ));
+    } else if late_client {
+        reason.push_str(&format!(
+            "; client-limited: sends were up to {:.1} ms late (lag p99), so this verdict is not trusted",
+            l.schedule_lag_s.p99.unwrap_or_default() * 1e3
         ));
     } else if client_limited {
         reason.push_str(&format!(

@@ -93,6 +93,14 @@ fn client_limited_levels_are_flagged_and_skipped() {
     assert_eq!(s.max_sustainable_qps, Some(10.0));
     assert_eq!(s.saturation_qps, Some(40.0));
     assert!(s.notes[0].contains("QPS 30.0 is client-limited"));
+    let mut late = lvl(30.0, 100.0);
+    late.schedule_lag_s.p99 = Some(0.012);
+    let a = assess(&late, &Policy::default());
+    assert!(
+        a.client_limited && a.verdict_reason.contains("12.0 ms late"),
+        "{}",
+        a.verdict_reason
+    );
     // 98% of target is still trusted.
     let mut ok = lvl(30.0, 100.0);
     ok.actual_qps = 29.4;

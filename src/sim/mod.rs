@@ -64,6 +64,7 @@ pub fn app(model: Box<dyn ResponseModel>, served_model: String) -> Router {
         .route("/v1/models", get(models))
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/sim/stats", get(sim_stats))
         .with_state(state)
 }
 
@@ -222,6 +223,15 @@ fn sse_response(body: Body) -> Response {
         .header(header::CACHE_CONTROL, "no-cache")
         .body(body)
         .unwrap_or_else(|_| reject(500, "response build failed"))
+}
+
+/// `GET /sim/stats[?reset=1]`: the simulator's own measurements (true TTFT of the fixed model).
+async fn sim_stats(
+    State(st): State<Arc<AppState>>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Json<serde_json::Value> {
+    let reset = q.is_some_and(|q| q.split('&').any(|kv| kv == "reset=1"));
+    Json(st.model.stats(reset))
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {

@@ -94,12 +94,49 @@ pub struct Plan {
     pub itl: Duration,
     pub output_tokens: u64,
     pub slot: Option<Slot>,
+    /// Where the simulator writes down when it actually sent the first token (its true TTFT).
+    pub ttft_log: Option<TtftLog>,
+}
+
+/// The simulator's own TTFT of each reply, seconds from receiving the request to handing the first
+/// token to the connection: the ground truth `redline calibrate` compares the client's figures with.
+#[derive(Clone, Default)]
+pub struct TtftLog(Arc<Mutex<Vec<f64>>>);
+
+/// Entries kept before the oldest half is dropped, to bound memory on a long run.
+const TTFT_LOG_MAX: usize = 1 << 20;
+
+impl TtftLog {
+    pub fn record(&self, seconds: f64) {
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() >= TTFT_LOG_MAX {
+                v.drain(..TTFT_LOG_MAX / 2);
+            }
+            v.push(seconds);
+        }
+    }
+
+    /// `{"count", "ttft_p50_s", "ttft_p99_s"}` of the replies since the last reset.
+    pub fn stats(&self, reset: bool) -> serde_json::Value {
+        let mut values = match self.0.lock() {
+            Ok(mut v) if reset => std::mem::take(&mut *v),
+            Ok(v) => v.clone(),
+            Err(_) => Vec::new(),
+        };
+        let n = values.len();
+        let p = crate::stats::select_percentiles(&mut values, &[50.0, 99.0]);
+        serde_json::json!({"count": n, "ttft_p50_s": p[0], "ttft_p99_s": p[1]})
+    }
 }
 
 pub trait ResponseModel: Send + Sync + 'static {
     fn admit(&self, req: &SimRequest) -> Admission;
     /// `/metrics` in Prometheus text format.
     fn metrics(&self, model: &str) -> String;
+    /// `/sim/stats`: the simulator's own view of its replies (reset after reading when asked).
+    fn stats(&self, _reset: bool) -> serde_json::Value {
+        serde_json::json!({})
+    }
 }
 
 /// Held by a response in flight; frees its place when dropped.
@@ -129,6 +166,7 @@ pub struct FixedLatency {
     cfg: FixedLatencyConfig,
     rng: Mutex<StdRng>,
     inflight: Arc<AtomicUsize>,
+    ttft_log: TtftLog,
 }
 
 impl FixedLatency {
@@ -136,12 +174,17 @@ impl FixedLatency {
         FixedLatency {
             rng: Mutex::new(StdRng::seed_from_u64(cfg.seed)),
             inflight: Arc::new(AtomicUsize::new(0)),
+            ttft_log: TtftLog::default(),
             cfg,
         }
     }
 }
 
 impl ResponseModel for FixedLatency {
+    fn stats(&self, reset: bool) -> serde_json::Value {
+        self.ttft_log.stats(reset)
+    }
+
     fn metrics(&self, model: &str) -> String {
         let m = super::driver::Metrics {
             running: self.inflight.load(Ordering::Acquire),
@@ -174,6 +217,7 @@ impl ResponseModel for FixedLatency {
             itl: self.cfg.itl,
             output_tokens: self.cfg.output_tokens.unwrap_or(req.max_tokens).max(1),
             slot: Some(slot),
+            ttft_log: Some(self.ttft_log.clone()),
         })
     }
 }

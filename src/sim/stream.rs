@@ -94,6 +94,9 @@ pub fn timed_sse(
             0 => meta.role(),
             s if s <= n => {
                 sleep_until(start + plan.ttft + plan.itl * (s - 1) as u32).await;
+                if let (1, Some(log)) = (s, &plan.ttft_log) {
+                    log.record(start.elapsed().as_secs_f64());
+                }
                 meta.token(s - 1)
             }
             s if s == n + 1 => meta.end(prompt_tokens, n),
