@@ -28,12 +28,11 @@ const SMALL_ENGINE: [&str; 20] = [
     "503",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn success_is_full_below_capacity_and_drops_above_it() {
-    let sim = start_sim(&SMALL_ENGINE).await;
-    let run = redline(&[
+/// redline's sweep of the small engine: 10-token replies (ignore_eos), at `qps` for `secs` each.
+async fn sweep(sim: &str, qps: &str, secs: &str) -> Run {
+    redline(&[
         "--endpoint",
-        &sim,
+        sim,
         "--model",
         "m",
         "--dataset",
@@ -43,11 +42,17 @@ async fn success_is_full_below_capacity_and_drops_above_it() {
         "--extra-body",
         "{\"ignore_eos\":true}",
         "--qps",
-        "20,300",
+        qps,
         "--duration",
-        "1",
+        secs,
     ])
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn success_is_full_below_capacity_and_drops_above_it() {
+    let sim = start_sim(&SMALL_ENGINE).await;
+    let run = sweep(&sim, "20,300", "1").await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     let below = run.level(0);
     let above = run.level(1);
@@ -129,23 +134,7 @@ async fn an_endpoint_that_queues_is_saturated_although_every_request_succeeds() 
     let i = flags.iter().position(|f| *f == "--max-waiting").unwrap();
     flags[i + 1] = "none";
     let sim = start_sim(&flags).await;
-    let run = redline(&[
-        "--endpoint",
-        &sim,
-        "--model",
-        "m",
-        "--dataset",
-        DATASET,
-        "--max-tokens",
-        "10",
-        "--extra-body",
-        "{\"ignore_eos\":true}",
-        "--qps",
-        "20,40,160",
-        "--duration",
-        "1.5",
-    ])
-    .await;
+    let run = sweep(&sim, "20,40,160", "1.5").await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     let json = run.results_json();
     let levels = json["results"].as_array().unwrap();

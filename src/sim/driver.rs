@@ -186,54 +186,59 @@ pub fn render(m: &Metrics, model: &str) -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{{l}}} {value}"
         );
     };
-    metric(
-        "vllm:num_requests_running",
-        "gauge",
-        "Number of requests in model execution batches.",
-        m.running.to_string(),
-    );
-    metric(
-        "vllm:num_requests_waiting",
-        "gauge",
-        "Number of requests waiting to be processed.",
-        m.waiting.to_string(),
-    );
-    metric(
-        "vllm:kv_cache_usage_perc",
-        "gauge",
-        "KV-cache usage. 1 means 100 percent usage.",
-        m.kv_usage.to_string(),
-    );
-    metric(
-        "vllm:gpu_cache_usage_perc",
-        "gauge",
-        "GPU KV-cache usage. 1 means 100 percent usage.",
-        m.kv_usage.to_string(),
-    );
-    metric(
-        "vllm:prompt_tokens_total",
-        "counter",
-        "Number of prefill tokens processed.",
-        m.prompt_tokens.to_string(),
-    );
-    metric(
-        "vllm:generation_tokens_total",
-        "counter",
-        "Number of generation tokens processed.",
-        m.generation_tokens.to_string(),
-    );
-    metric(
-        "vllm:request_success_total",
-        "counter",
-        "Count of successfully processed requests.",
-        m.success.to_string(),
-    );
-    metric(
-        "redline_sim:request_rejected_total",
-        "counter",
-        "Requests rejected by the queue limit or queue timeout.",
-        m.rejected.to_string(),
-    );
+    let gauges_and_counters = [
+        (
+            "vllm:num_requests_running",
+            "gauge",
+            "Number of requests in model execution batches.",
+            m.running.to_string(),
+        ),
+        (
+            "vllm:num_requests_waiting",
+            "gauge",
+            "Number of requests waiting to be processed.",
+            m.waiting.to_string(),
+        ),
+        (
+            "vllm:kv_cache_usage_perc",
+            "gauge",
+            "KV-cache usage. 1 means 100 percent usage.",
+            m.kv_usage.to_string(),
+        ),
+        (
+            "vllm:gpu_cache_usage_perc",
+            "gauge",
+            "GPU KV-cache usage. 1 means 100 percent usage.",
+            m.kv_usage.to_string(),
+        ),
+        (
+            "vllm:prompt_tokens_total",
+            "counter",
+            "Number of prefill tokens processed.",
+            m.prompt_tokens.to_string(),
+        ),
+        (
+            "vllm:generation_tokens_total",
+            "counter",
+            "Number of generation tokens processed.",
+            m.generation_tokens.to_string(),
+        ),
+        (
+            "vllm:request_success_total",
+            "counter",
+            "Count of successfully processed requests.",
+            m.success.to_string(),
+        ),
+        (
+            "redline_sim:request_rejected_total",
+            "counter",
+            "Requests rejected by the queue limit or queue timeout.",
+            m.rejected.to_string(),
+        ),
+    ];
+    for (name, kind, help, value) in gauges_and_counters {
+        metric(name, kind, help, value);
+    }
     let name = "vllm:time_to_first_token_seconds";
     let _ = writeln!(
         s,
