@@ -4,7 +4,9 @@
 //! conversations) -> `client::Target` (pre-built request bodies) -> for each QPS level: `schedule`
 //! (arrival offsets) -> `runner` (open loop, one `record::RequestRecord` per scheduled request) ->
 //! `report` (the `Report` output contract, via `stats`) -> `output` adapters (results folder, JSON,
-//! JSONL, console table, progress). `sim` is the built-in endpoint used by `redline demo` and tests.
+//! JSONL, console table, progress, chart). `verdict` and `queueing` turn the numbers into the answer.
+//! Around it: `sim` (the built-in endpoint), `demo`, `rebuild` (`redline report`), `calibrate`, and
+//! `process` (signals, open-file limit).
 
 pub mod calibrate;
 pub mod chunk;
@@ -12,7 +14,9 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod dataset;
+pub mod demo;
 pub mod output;
+pub mod process;
 pub mod queueing;
 pub mod rebuild;
 pub mod record;
@@ -25,7 +29,7 @@ pub mod stats;
 pub mod verdict;
 
 use anyhow::{Context, Result};
-use cli::{Cli, Command, DemoArgs};
+use cli::{Cli, Command};
 use config::Config;
 use dataset::Conversation;
 use output::{files, jsonl::JsonlWriter, progress::LevelProgress, table};
@@ -34,20 +38,13 @@ use report::{Report, ReportOptions};
 use runner::{Cancel, Level, Observer};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The bundled sample dataset, so `redline demo` works from any folder.
 pub const BUNDLED_DATASET: &[u8] = include_bytes!("../data/conversations.json");
 
-/// How long requests in flight may finish after a Ctrl-C before they are recorded as interrupted.
-const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
-
-/// Exit status of a run stopped by Ctrl-C (SIGINT).
-pub const EXIT_INTERRUPTED: u8 = 130;
-/// Exit status of a run stopped by SIGTERM.
-pub const EXIT_TERMINATED: u8 = 143;
+pub use process::{raise_open_file_limit, EXIT_INTERRUPTED, EXIT_TERMINATED};
 
 /// What a finished (or interrupted) benchmark produced.
 pub struct Outcome {
@@ -67,7 +64,7 @@ impl Outcome {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Sim(args)) => sim::serve(&args).await.map(|()| ExitCode::SUCCESS),
-        Some(Command::Demo(args)) => demo(&args).await.map(|o| o.exit_code()),
+        Some(Command::Demo(args)) => demo::demo(&args).await.map(|o| o.exit_code()),
         Some(Command::Report(args)) => rebuild::run(&args).map(|_| ExitCode::SUCCESS),
         Some(Command::Calibrate(args)) => calibrate::run(&args).await.map(|_| ExitCode::SUCCESS),
         None => {
@@ -103,7 +100,7 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
     let mut records = JsonlWriter::create(&dir.join("requests.jsonl"))
         .with_context(|| format!("cannot create requests.jsonl in {}", dir.display()))?;
     let cancel = Cancel::default();
-    let signal_code = watch_interrupts(cancel.clone())?;
+    let signal_code = process::watch_interrupts(cancel.clone())?;
     let opts = cfg.report_options();
     let mut levels = Vec::new();
     let mut report = Report::new(Vec::new(), &opts);
@@ -171,18 +168,6 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
     })
 }
 
-/// File descriptors kept for everything but connections (files, runtime, listeners).
-const RESERVED_FDS: u64 = 64;
-
-/// Raises the soft open-file limit to the hard one and says how many concurrent streams (one
-/// connection each) the process can hold; past that, requests fail as "Client resource limit".
-pub fn raise_open_file_limit() -> u64 {
-    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
-    let streams = limit.saturating_sub(RESERVED_FDS);
-    eprintln!("Open-file limit {limit}: up to ~{streams} concurrent streams");
-    streams
-}
-
 /// Prints the table, errors, verdicts and summary, and draws the chart when asked. A chart that
 /// cannot be drawn is reported; everything else is already written.
 pub fn present(report: &Report, opts: &ReportOptions, dir: &std::path::Path, plot: Option<&str>) {
@@ -204,59 +189,6 @@ pub fn present(report: &Report, opts: &ReportOptions, dir: &std::path::Path, plo
     println!("\nResults: {}", dir.display());
 }
 
-/// `redline demo`: the simulator in-process on 127.0.0.1, benchmarked with the bundled dataset.
-pub async fn demo(d: &DemoArgs) -> Result<Outcome> {
-    let sim_args = d.sim.clone();
-    let addr = sim::spawn(&sim_args, ([127, 0, 0, 1], 0).into()).await?;
-    let (conversations, dataset_name) = match &d.dataset {
-        Some(p) => (dataset::load(p)?, p.display().to_string()),
-        None => (
-            dataset::parse(BUNDLED_DATASET, "bundled data/conversations.json")?,
-            "data/conversations.json (bundled)".to_string(),
-        ),
-    };
-    let endpoint = format!("http://{addr}");
-    let (duration, max_tokens) = (d.duration.to_string(), d.max_tokens.to_string());
-    let results_dir = d.results_dir.display().to_string();
-    let mut args: Vec<String> = [
-        "redline",
-        "--endpoint",
-        &endpoint,
-        "--model",
-        &sim_args.served_model,
-        "--dataset",
-        &dataset_name,
-        "--qps",
-        &d.qps,
-        "--duration",
-        &duration,
-        "--max-tokens",
-        &max_tokens,
-        "--results-dir",
-        &results_dir,
-    ]
-    .map(String::from)
-    .to_vec();
-    if d.plot {
-        args.push("--plot".into());
-    }
-    if let Some(r) = d.gpu_rate {
-        args.extend(["--gpu-rate".into(), r.to_string()]);
-    }
-    if let Some(n) = d.num_gpus {
-        args.extend(["--num-gpus".into(), n.to_string()]);
-    }
-    let cli = cli::Cli::try_parse_from(args)?;
-    let mut cfg = Config::from_args(&cli.bench)?;
-    cfg.api_key = None; // the simulator needs none; never send a real key to it
-    println!(
-        "redline demo: simulated endpoint ({}) at {endpoint}; `redline sim --profile {} --print-config` shows its parameters",
-        sim_args.profile, sim_args.profile
-    );
-    bench(cfg, conversations).await
-}
-
-use clap::Parser as _;
 use client::Target;
 
 /// Sends each finished record to the progress bar and `requests.jsonl`.
@@ -273,38 +205,4 @@ impl Observer for RunObserver<'_> {
         self.progress.finished(record);
         self.records.write(record);
     }
-}
-
-/// Listens for SIGINT (Ctrl-C) and SIGTERM. The first stops sending and gives requests in flight a
-/// grace period; a second exits at once. Returns the exit status to use once interrupted (130 for
-/// SIGINT, 143 for SIGTERM; 0 while not interrupted). Registered before returning, so a signal
-/// that arrives right after the run starts is never missed.
-fn watch_interrupts(cancel: Cancel) -> Result<Arc<AtomicU8>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut int = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let code = Arc::new(AtomicU8::new(0));
-    let set = code.clone();
-    tokio::spawn(async move {
-        let first = tokio::select! {
-            _ = int.recv() => EXIT_INTERRUPTED,
-            _ = term.recv() => EXIT_TERMINATED,
-        };
-        set.store(first, Ordering::SeqCst);
-        eprintln!(
-            "\nInterrupted: no new requests; waiting up to {INTERRUPT_GRACE:?} for those in flight, then saving. Ctrl-C again quits at once."
-        );
-        cancel.stop.cancel();
-        let abort = cancel.abort.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(INTERRUPT_GRACE).await;
-            abort.cancel();
-        });
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        std::process::exit(i32::from(first));
-    });
-    Ok(code)
 }
