@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Requests one level may schedule: each keeps a record in memory until the level is summarised.
+pub const MAX_REQUESTS_PER_LEVEL: f64 = 20_000_000.0;
+
 /// GPU pricing for the cost analysis.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pricing {
@@ -66,6 +69,14 @@ impl Config {
             }
         }
         positive("--duration", a.duration, "e.g. --duration 60")?;
+        let top = a.qps.iter().copied().fold(0.0, f64::max);
+        if top * a.duration > MAX_REQUESTS_PER_LEVEL {
+            bail!(
+                "--qps {top} x --duration {} = {:.0} requests in one level; redline keeps a record of each (about 0.5 KB) and accepts up to {MAX_REQUESTS_PER_LEVEL:.0}: shorten --duration",
+                a.duration,
+                top * a.duration
+            );
+        }
         positive("--timeout", a.timeout, "e.g. --timeout 120")?;
         for &p in &a.percentiles {
             if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
@@ -404,6 +415,7 @@ mod tests {
             (vec!["--extra-body", "[1]"], "--extra-body"),
             (vec!["--output", "../x.json"], "--output"),
             (vec!["--max-concurrency", "0"], "--max-concurrency"),
+            (vec!["--qps", "1000000", "--duration", "100"], "shorten --duration"),
         ] {
             let e = cfg(&args).unwrap_err().to_string();
             assert!(e.contains(flag), "{args:?}: {e}");
