@@ -415,7 +415,10 @@ mod tests {
             (vec!["--extra-body", "[1]"], "--extra-body"),
             (vec!["--output", "../x.json"], "--output"),
             (vec!["--max-concurrency", "0"], "--max-concurrency"),
-            (vec!["--qps", "1000000", "--duration", "100"], "shorten --duration"),
+            (
+                vec!["--qps", "1000000", "--duration", "100"],
+                "shorten --duration",
+            ),
         ] {
             let e = cfg(&args).unwrap_err().to_string();
             assert!(e.contains(flag), "{args:?}: {e}");
