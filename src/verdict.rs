@@ -109,7 +109,14 @@ pub fn assess(l: &LevelReport, p: &Policy) -> Assessment {
     } else {
         Verdict::Fail
     };
-    let mut reason = format!("{:.1}% success", l.success_rate);
+    let mut reason = if l.client_side_errors > 0 {
+        format!(
+            "{:.1}% success ({:.1}% of the requests sent)",
+            l.success_rate, l.endpoint_success_rate
+        )
+    } else {
+        format!("{:.1}% success", l.success_rate)
+    };
     let mut cause = (by_errors != Verdict::Pass).then_some(Cause::Errors);
     let mut verdict = by_errors;
     let k = &l.keep_up;
@@ -162,8 +169,8 @@ pub fn assess(l: &LevelReport, p: &Policy) -> Assessment {
         ));
     } else if client_limited {
         reason.push_str(&format!(
-            "; client-limited: {} client-side failures ({:.1}% success of the requests sent), so this verdict is not trusted",
-            l.client_side_errors, l.endpoint_success_rate
+            "; client-limited: {} client-side failures, so this verdict is not trusted",
+            l.client_side_errors
         ));
     }
     Assessment {

@@ -309,6 +309,20 @@ fn qps_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
         .label("FAIL by queueing / latency")
         .legend(|(x, y)| TriangleMarker::new((x + 15, y), 10, MAGENTA.filled()));
     }
+    // Client-limited levels: the client set the pace, so their verdict is not trusted.
+    let limited = |l: &&LevelReport| l.assessment.as_ref().is_some_and(|a| a.client_limited);
+    if levels.iter().any(|l| limited(&l)) {
+        let grey = RGBColor(120, 120, 120);
+        c.draw_secondary_series(
+            levels
+                .iter()
+                .filter(limited)
+                .map(|l| Cross::new((l.qps_target, l.success_rate), 14, grey.stroke_width(4))),
+        )
+        .map_err(err)?
+        .label("client-limited (not trusted)")
+        .legend(move |(x, y)| Cross::new((x + 15, y), 8, grey.stroke_width(3)));
+    }
     mark(&mut c, m, y_max)?;
     legend(&mut c, SeriesLabelPosition::MiddleLeft)
 }

@@ -57,6 +57,9 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
         if l.partial {
             row.push("(partial)".into());
         }
+        if l.assessment.as_ref().is_some_and(|a| a.client_limited) {
+            row.push("(client-limited)".into());
+        }
         push_row(&mut out, &row);
     }
     out
@@ -136,6 +139,22 @@ mod tests {
             ]
         );
         assert!(t.contains("QPS BENCHMARK RESULTS"));
+    }
+
+    #[test]
+    fn untrusted_levels_are_marked_in_their_row() {
+        let mut l = level(30.0);
+        l.assessment = Some(crate::verdict::Assessment {
+            verdict: crate::verdict::Verdict::Pass,
+            saturation_cause: None,
+            client_limited: true,
+            verdict_reason: String::new(),
+        });
+        let t = render(&[l], &[50.0], false);
+        assert!(
+            t.lines().last().unwrap().ends_with("(client-limited)"),
+            "{t}"
+        );
     }
 
     #[test]
