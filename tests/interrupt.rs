@@ -10,6 +10,19 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// A 60-second level at 10 QPS against `base`, with stderr piped to follow its progress.
+fn long_run(base: &str) -> (tempfile::TempDir, std::process::Child) {
+    let results = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args(bench_args(base, &["--qps", "10", "--duration", "60"]))
+        .args(["--results-dir", &results.path().display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    (results, child)
+}
+
 async fn interrupt_mid_level(signal: &str, want_code: i32) {
     let first = Arc::new(Notify::new());
     let f = first.clone();
@@ -30,14 +43,7 @@ async fn interrupt_mid_level(signal: &str, want_code: i32) {
         }
     });
     let base = start_fake(app).await;
-    let results = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(bench_args(&base, &["--qps", "10", "--duration", "60"]))
-        .args(["--results-dir", &results.path().display().to_string()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (results, mut child) = long_run(&base);
     first.notified().await; // the level is under way
     let pid = child.id().to_string();
     let killed = std::process::Command::new("kill")
@@ -94,14 +100,7 @@ async fn a_second_ctrl_c_exits_at_once_without_waiting_for_the_grace_period() {
         std::future::pending::<&'static str>()
     });
     let base = start_fake(app).await;
-    let results = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(bench_args(&base, &["--qps", "10", "--duration", "60"]))
-        .args(["--results-dir", &results.path().display().to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (results, mut child) = long_run(&base);
     first.notified().await;
     let pid = child.id().to_string();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
