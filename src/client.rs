@@ -1,5 +1,7 @@
 //! The OpenAI-compatible streaming exchange: sends one chat request and measures it into a
-//! `RequestRecord`.
+//! `RequestRecord`. Plain-http endpoints use the hand-written HTTP/1.1 path (`transport.rs`: the
+//! request's task owns its socket, requests are serialised once per sample); https, credentials in
+//! the URL and redirects use reqwest. `reply.rs` reads either the same way.
 //!
 //! Timestamps are taken where bytes arrive (once per socket read), before any parsing. The body
 //! goes through `sse.rs`; each data event is read for just what is measured: whether it carries
@@ -12,7 +14,9 @@ use crate::chunk::{Failure, StreamState};
 use crate::config::Config;
 use crate::dataset::Conversation;
 use crate::record::{ErrorKind, RequestRecord};
+use crate::reply::Reply;
 use crate::sse::SseParser;
+use crate::transport::{self, Http1, SendError};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -35,6 +39,10 @@ pub struct Target {
     bodies: Vec<Bytes>,
     timeout: Duration,
     ttft_timeout: Option<Duration>,
+    /// Plain-http endpoints go through the hand-written HTTP/1.1 path (`transport.rs`), with each
+    /// sample's request serialised once.
+    http1: Option<Http1>,
+    raw_requests: Vec<Bytes>,
 }
 
 impl Target {
@@ -44,7 +52,7 @@ impl Target {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
-            .user_agent(concat!("redline/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT_VALUE)
             .build()
             .context("cannot build the HTTP client")?;
         let auth = match &cfg.api_key {
@@ -57,10 +65,20 @@ impl Target {
             }
             None => None,
         };
-        let bodies = conversations
+        let bodies: Vec<Bytes> = conversations
             .iter()
             .map(|c| request_body(cfg, c))
             .collect::<Result<_>>()?;
+        let target = match cfg.endpoint.query() {
+            Some(q) => format!("{}?{q}", cfg.endpoint.path()),
+            None => cfg.endpoint.path().to_string(),
+        };
+        let host = host_header(&cfg.endpoint)?;
+        let key = cfg.api_key.as_ref().map(|k| format!("Bearer {k}"));
+        let raw_requests = bodies
+            .iter()
+            .map(|b| transport::request_bytes(&target, &host, key.as_deref(), USER_AGENT_VALUE, b))
+            .collect();
         Ok(Target {
             client,
             url: cfg.endpoint.clone(),
@@ -68,6 +86,8 @@ impl Target {
             bodies,
             timeout: cfg.timeout,
             ttft_timeout: cfg.ttft_timeout,
+            http1: Http1::for_url(&cfg.endpoint),
+            raw_requests,
         })
     }
 
@@ -100,15 +120,41 @@ impl Target {
         }
     }
 
-    async fn exchange(&self, rec: &mut RequestRecord, start: Instant) -> Result<(), Failure> {
+    /// Sends `sample` on the hand-written HTTP/1.1 path for plain http (a redirect is handed to
+    /// reqwest, which follows it), or through reqwest.
+    async fn open(&self, sample: usize) -> Result<Reply<'_>, Failure> {
+        if let Some(h1) = &self.http1 {
+            match h1.send(&self.raw_requests[sample]).await {
+                Ok((head, body)) if !matches!(head.status, 307 | 308) => {
+                    return Ok(Reply::Raw {
+                        head,
+                        body,
+                        pool: h1,
+                    })
+                }
+                Ok(_) => {}
+                Err(SendError::Connect(e)) => return Err(connect_failure(&e)),
+                Err(SendError::Io(e)) => {
+                    return Err((ErrorKind::Connection, format!("connection failed: {e}")))
+                }
+                Err(SendError::Malformed(m)) => return Err((ErrorKind::InvalidResponse, m)),
+            }
+        }
         let mut req = self
             .client
             .post(self.url.clone())
             .header(CONTENT_TYPE, "application/json")
-            .body(self.bodies[rec.sample].clone());
+            .body(self.bodies[sample].clone());
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
         }
+        req.send()
+            .await
+            .map(Reply::Reqwest)
+            .map_err(|e| send_failure(e, self.url.scheme() == "https"))
+    }
+
+    async fn exchange(&self, rec: &mut RequestRecord, start: Instant) -> Result<(), Failure> {
         // Until the first token, every wait is also bounded by --ttft-timeout.
         let ttft_deadline = self.ttft_timeout.map(|t| Instant::now() + t);
         let ttft_failure = || {
@@ -121,12 +167,11 @@ impl Target {
             )
         };
         let mut resp = match ttft_deadline {
-            Some(d) => tokio::time::timeout_at(d, req.send())
+            Some(d) => tokio::time::timeout_at(d, self.open(rec.sample))
                 .await
                 .map_err(|_| ttft_failure())?,
-            None => req.send().await,
-        }
-        .map_err(|e| send_failure(e, self.url.scheme() == "https"))?;
+            None => self.open(rec.sample).await,
+        }?;
         rec.headers_s = Some(secs(Instant::now(), start));
         let status = resp.status();
         rec.status = Some(status.as_u16());
@@ -135,12 +180,7 @@ impl Target {
             let detail = error_body(&mut resp).await;
             return Err((ErrorKind::Http(status.as_u16()), format!("{detail}{retry}")));
         }
-        let content_type = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("none")
-            .to_string();
+        let content_type = resp.header(CONTENT_TYPE).unwrap_or("none").to_string();
         let mut parser = SseParser::new();
         let mut stream = StreamState::default();
         loop {
@@ -153,7 +193,7 @@ impl Target {
             let chunk = next.map_err(|e| {
                 (
                     ErrorKind::StreamInterrupted,
-                    format!("body read failed: {}", error_chain(&e.without_url())),
+                    format!("body read failed: {e}"),
                 )
             })?;
             let Some(chunk) = chunk else { break };
@@ -169,6 +209,7 @@ impl Target {
                 // Read the (normally empty) rest so the connection returns to the pool.
                 let drain = async { while let Ok(Some(_)) = resp.chunk().await {} };
                 let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
+                resp.finish();
                 return Ok(());
             }
         }
@@ -229,6 +270,28 @@ fn send_failure(e: reqwest::Error, https: bool) -> Failure {
     (kind, detail)
 }
 
+/// A TCP connect that failed on the hyper path: this machine's limits are the client's.
+fn connect_failure(e: &std::io::Error) -> Failure {
+    let kind = match e.raw_os_error() {
+        Some(code) if CLIENT_LIMITS.contains(&code) => ErrorKind::ClientResources,
+        _ => ErrorKind::Connection,
+    };
+    (kind, format!("cannot connect: {e}"))
+}
+
+/// The `Host` header: the host, and the port when it is not the scheme's default.
+fn host_header(url: &reqwest::Url) -> Result<String> {
+    let host = url.host_str().unwrap_or("localhost");
+    let text = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    HeaderValue::from_str(&text).context("the endpoint's host is not a valid Host header")?;
+    Ok(text)
+}
+
+const USER_AGENT_VALUE: &str = concat!("redline/", env!("CARGO_PKG_VERSION"));
+
 /// EMFILE, ENFILE (no file descriptors), EADDRNOTAVAIL (no local ports), ENOBUFS.
 const CLIENT_LIMITS: [i32; 4] = [24, 23, 99, 105];
 
@@ -263,15 +326,13 @@ fn is_tls(detail: &str) -> bool {
 }
 
 /// " (Retry-After: 7)" when the server said when to come back.
-fn retry_after(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
+fn retry_after(resp: &Reply<'_>) -> String {
+    resp.header(reqwest::header::RETRY_AFTER)
         .map(|v| format!(" (Retry-After: {})", v.chars().take(40).collect::<String>()))
         .unwrap_or_default()
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {
@@ -283,7 +344,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// A short message from an error response: its JSON `error.message` / `message` / `detail`, else text.
-async fn error_body(resp: &mut reqwest::Response) -> String {
+async fn error_body(resp: &mut Reply<'_>) -> String {
     let mut buf = Vec::new();
     while buf.len() < ERROR_BODY_BYTES {
         match resp.chunk().await {

@@ -20,12 +20,14 @@ pub mod process;
 pub mod queueing;
 pub mod rebuild;
 pub mod record;
+pub mod reply;
 pub mod report;
 pub mod runner;
 pub mod schedule;
 pub mod sim;
 pub mod sse;
 pub mod stats;
+pub mod transport;
 pub mod verdict;
 
 use anyhow::{Context, Result};

@@ -1,0 +1,408 @@
+//! A hand-written HTTP/1.1 client for `http://` endpoints: the hot path of a load test.
+//!
+//! Why not reqwest here: with reqwest (and hyper's own client API) every connection is driven by a
+//! task of its own that passes each body chunk to the request's task over a channel, so every SSE
+//! chunk costs two task wake-ups, and each connection pre-allocates 8 KiB for writing headers plus an
+//! adaptive read buffer (24 KiB per in-flight stream in all, docs/performance.md). Here the request's
+//! own task owns the socket: it writes a request pre-serialised once per dataset sample, parses the
+//! response head with `httparse`, decodes content-length, chunked or close-delimited framing itself,
+//! and hands body bytes straight to the SSE parser. Idle connections are pooled; one found closed is
+//! discarded before use. https, credentials in the URL and redirects go through reqwest
+//! (`client.rs`), which also remains the reference every fault test checks this path against.
+
+use bytes::Bytes;
+use std::io::Write as _;
+use std::sync::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Bytes read per socket read. An SSE chunk is a few hundred bytes.
+const READ_CHUNK: usize = 2048;
+/// Largest response head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Longest chunk-size line accepted.
+const MAX_SIZE_LINE: usize = 1024;
+
+/// Why a request failed before its response head was read.
+#[derive(Debug)]
+pub enum SendError {
+    /// The TCP connection could not be made.
+    Connect(std::io::Error),
+    /// The connection broke before the response head arrived.
+    Io(std::io::Error),
+    /// The response head is not HTTP/1.x.
+    Malformed(String),
+}
+
+pub struct Http1 {
+    /// `host:port` to connect to.
+    authority: String,
+    idle: Mutex<Vec<TcpStream>>,
+}
+
+/// A parsed response head.
+pub struct Head {
+    pub status: u16,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+enum Framing {
+    Length(u64),
+    Chunked(ChunkState),
+    UntilClose,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum ChunkState {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailer,
+}
+
+/// The body of one response, read from the socket the request owns.
+pub struct Body {
+    stream: Option<TcpStream>,
+    /// Received bytes not yet decoded, from `pos`.
+    raw: Vec<u8>,
+    pos: usize,
+    framing: Framing,
+    gzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
+    /// The whole body was read and the connection can be reused.
+    complete: bool,
+    keep_alive: bool,
+}
+
+impl Http1 {
+    /// For plain `http://` URLs without credentials.
+    pub fn for_url(url: &reqwest::Url) -> Option<Http1> {
+        if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
+        Some(Http1 {
+            authority: format!("{}:{}", url.host_str()?, url.port_or_known_default()?),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// An idle connection that is still open, if any.
+    fn checkout(&self) -> Option<TcpStream> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(s) = idle.pop() {
+            let mut probe = [0u8; 1];
+            // Open and quiet: WouldBlock. Closed (0) or unexpected bytes: discard.
+            if matches!(s.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// Writes `request` and reads the response head.
+    pub async fn send(&self, request: &[u8]) -> Result<(Head, Body), SendError> {
+        let mut stream = match self.checkout() {
+            Some(s) => s,
+            None => {
+                let s = TcpStream::connect(&self.authority)
+                    .await
+                    .map_err(SendError::Connect)?;
+                s.set_nodelay(true).map_err(SendError::Connect)?;
+                s
+            }
+        };
+        stream.write_all(request).await.map_err(SendError::Io)?;
+        let mut raw = Vec::with_capacity(READ_CHUNK);
+        loop {
+            if raw.len() > MAX_HEAD {
+                return Err(SendError::Malformed(format!(
+                    "response head over {MAX_HEAD} bytes"
+                )));
+            }
+            raw.reserve(READ_CHUNK);
+            let n = stream.read_buf(&mut raw).await.map_err(SendError::Io)?;
+            if n == 0 {
+                return Err(SendError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut resp = httparse::Response::new(&mut headers);
+            match resp.parse(&raw) {
+                Ok(httparse::Status::Partial) => continue,
+                Err(e) => return Err(SendError::Malformed(format!("invalid HTTP response: {e}"))),
+                Ok(httparse::Status::Complete(len)) => {
+                    let head = Head {
+                        status: resp.code.unwrap_or(0),
+                        headers: resp
+                            .headers
+                            .iter()
+                            .map(|h| {
+                                (
+                                    h.name.to_ascii_lowercase(),
+                                    String::from_utf8_lossy(h.value).into_owned(),
+                                )
+                            })
+                            .collect(),
+                    };
+                    let body = Body::new(&head, stream, raw, len)?;
+                    return Ok((head, body));
+                }
+            }
+        }
+    }
+
+    /// Gives back the connection of a body read to its end.
+    pub fn release(&self, body: Body) {
+        if let (true, true, Some(s)) = (body.complete, body.keep_alive, body.stream) {
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.push(s);
+            }
+        }
+    }
+}
+
+impl Body {
+    fn new(head: &Head, stream: TcpStream, raw: Vec<u8>, pos: usize) -> Result<Body, SendError> {
+        let has = |name: &str, token: &str| {
+            head.get(name)
+                .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        };
+        let framing = if has("transfer-encoding", "chunked") {
+            Framing::Chunked(ChunkState::Size)
+        } else if let Some(len) = head.get("content-length") {
+            Framing::Length(
+                len.trim()
+                    .parse()
+                    .map_err(|_| SendError::Malformed(format!("bad content-length {len:?}")))?,
+            )
+        } else {
+            Framing::UntilClose
+        };
+        let no_body = head.status == 204 || head.status == 304 || (100..200).contains(&head.status);
+        Ok(Body {
+            stream: Some(stream),
+            raw,
+            pos,
+            complete: no_body || matches!(framing, Framing::Length(0)),
+            keep_alive: !has("connection", "close") && !matches!(framing, Framing::UntilClose),
+            framing,
+            gzip: has("content-encoding", "gzip")
+                .then(|| flate2::write::GzDecoder::new(Vec::new())),
+        })
+    }
+
+    /// The next piece of the decoded body; `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        loop {
+            let mut out = Vec::new();
+            self.decode(&mut out)?;
+            let out = self.unzip(out)?;
+            if !out.is_empty() {
+                return Ok(Some(Bytes::from(out)));
+            }
+            if self.complete {
+                return Ok(None);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Reads more bytes from the socket into `raw`.
+    async fn fill(&mut self) -> Result<(), String> {
+        if self.pos > 0 && self.pos == self.raw.len() {
+            self.raw.clear();
+            self.pos = 0;
+        } else if self.pos > READ_CHUNK {
+            self.raw.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.raw.reserve(READ_CHUNK);
+        let stream = self.stream.as_mut().ok_or("connection already closed")?;
+        let n = stream
+            .read_buf(&mut self.raw)
+            .await
+            .map_err(|e| format!("connection broke: {e}"))?;
+        if n == 0 {
+            if matches!(self.framing, Framing::UntilClose) {
+                self.complete = true;
+                return Ok(());
+            }
+            return Err("the connection closed before the end of the body".into());
+        }
+        Ok(())
+    }
+
+    /// Decodes what `raw` holds into `out`, per the framing.
+    fn decode(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        loop {
+            let avail = &self.raw[self.pos..];
+            match &mut self.framing {
+                Framing::UntilClose => {
+                    out.extend_from_slice(avail);
+                    self.pos = self.raw.len();
+                    return Ok(());
+                }
+                Framing::Length(left) => {
+                    let take = (*left).min(avail.len() as u64) as usize;
+                    out.extend_from_slice(&avail[..take]);
+                    self.pos += take;
+                    *left -= take as u64;
+                    self.complete = *left == 0;
+                    return Ok(());
+                }
+                Framing::Chunked(state) => match *state {
+                    ChunkState::Size | ChunkState::Trailer => {
+                        let Some(end) = avail.windows(2).position(|w| w == b"\r\n") else {
+                            if avail.len() > MAX_SIZE_LINE {
+                                return Err("chunk-size line too long".into());
+                            }
+                            return Ok(());
+                        };
+                        let line = &avail[..end];
+                        self.pos += end + 2;
+                        if *state == ChunkState::Trailer {
+                            if line.is_empty() {
+                                self.complete = true;
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                        let hex = line.split(|&b| b == b';').next().unwrap_or_default();
+                        let size = std::str::from_utf8(hex)
+                            .ok()
+                            .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+                            .ok_or_else(|| {
+                                format!("bad chunk size {:?}", String::from_utf8_lossy(line))
+                            })?;
+                        *state = if size == 0 {
+                            ChunkState::Trailer
+                        } else {
+                            ChunkState::Data(size)
+                        };
+                    }
+                    ChunkState::Data(left) => {
+                        if avail.is_empty() {
+                            return Ok(());
+                        }
+                        let take = left.min(avail.len() as u64) as usize;
+                        out.extend_from_slice(&avail[..take]);
+                        self.pos += take;
+                        *state = if left == take as u64 {
+                            ChunkState::DataEnd
+                        } else {
+                            ChunkState::Data(left - take as u64)
+                        };
+                    }
+                    ChunkState::DataEnd => {
+                        if avail.len() < 2 {
+                            return Ok(());
+                        }
+                        if &avail[..2] != b"\r\n" {
+                            return Err("chunk data not followed by CRLF".into());
+                        }
+                        self.pos += 2;
+                        *state = ChunkState::Size;
+                    }
+                },
+            }
+        }
+    }
+
+    fn unzip(&mut self, data: Vec<u8>) -> Result<Vec<u8>, String> {
+        let Some(g) = &mut self.gzip else {
+            return Ok(data);
+        };
+        g.write_all(&data).map_err(|e| format!("gzip body: {e}"))?;
+        let mut out = std::mem::take(g.get_mut());
+        if self.complete {
+            if let Some(g) = self.gzip.take() {
+                out.extend(g.finish().map_err(|e| format!("gzip body: {e}"))?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The request bytes for one body: written once per dataset sample, sent as they are.
+pub fn request_bytes(
+    path: &str,
+    host: &str,
+    auth: Option<&str>,
+    user_agent: &str,
+    body: &[u8],
+) -> Bytes {
+    let mut r = format!(
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\nuser-agent: {user_agent}\r\ncontent-length: {}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if let Some(a) = auth {
+        r.extend_from_slice(b"authorization: ");
+        r.extend_from_slice(a.as_bytes());
+        r.extend_from_slice(b"\r\n");
+    }
+    r.extend_from_slice(b"\r\n");
+    r.extend_from_slice(body);
+    Bytes::from(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(framing: Framing, raw: &[u8]) -> Body {
+        Body {
+            stream: None,
+            raw: raw.to_vec(),
+            pos: 0,
+            framing,
+            gzip: None,
+            complete: false,
+            keep_alive: true,
+        }
+    }
+
+    #[test]
+    fn chunked_decoding_handles_extensions_trailers_and_splits() {
+        let wire = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n";
+        // Every split of the bytes decodes to the same body.
+        for cut in 0..=wire.len() {
+            let mut b = body(Framing::Chunked(ChunkState::Size), &wire[..cut]);
+            let mut out = Vec::new();
+            b.decode(&mut out).unwrap();
+            b.raw.extend_from_slice(&wire[cut..]);
+            b.decode(&mut out).unwrap();
+            assert_eq!(out, b"hello world", "cut at {cut}");
+            assert!(b.complete);
+        }
+    }
+
+    #[test]
+    fn bad_framing_is_an_error() {
+        let mut out = Vec::new();
+        assert!(body(Framing::Chunked(ChunkState::Size), b"zz\r\n")
+            .decode(&mut out)
+            .is_err());
+        assert!(body(Framing::Chunked(ChunkState::Size), b"2\r\nabXY")
+            .decode(&mut out)
+            .is_err());
+    }
+
+    #[test]
+    fn content_length_stops_at_the_end() {
+        let mut b = body(Framing::Length(3), b"abcdef");
+        let mut out = Vec::new();
+        b.decode(&mut out).unwrap();
+        assert_eq!(out, b"abc");
+        assert!(b.complete);
+    }
+}
