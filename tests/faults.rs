@@ -5,6 +5,8 @@
 mod common;
 use common::*;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -150,6 +152,11 @@ async fn respond(s: &mut TcpStream, path: &str) -> bool {
             }
             s.write_all(b"0\r\n\r\n").await
         }
+        // Answers, then closes the connection while it sits idle in the client's pool.
+        "/ok-then-close" => {
+            let _ = s.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{OK_STREAM}", OK_STREAM.len()).as_bytes()).await;
+            return false;
+        }
         "/redirect" => s.write_all(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /ok\r\ncontent-length: 0\r\n\r\n").await,
         "/redirect-loop" => s.write_all(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /redirect-loop\r\ncontent-length: 0\r\n\r\n").await,
         "/not-sse" => s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 13\r\n\r\n<html></html>").await,
@@ -167,14 +174,22 @@ async fn respond(s: &mut TcpStream, path: &str) -> bool {
 }
 
 async fn start_raw() -> String {
+    start_raw_counting().await.0
+}
+
+/// Also counts the connections accepted.
+async fn start_raw_counting() -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(serve(s));
         }
     });
-    format!("127.0.0.1:{port}")
+    (format!("127.0.0.1:{port}"), accepted)
 }
 
 /// One request against `path` (2 QPS for 0.5 s); returns the level's JSON and the record.
@@ -303,4 +318,25 @@ async fn redirects_are_followed_and_loops_are_named() {
     let (level, _) = fault("http", "/redirect", &[]).await;
     assert_eq!(level["success_rate"], 100.0);
     expect("/redirect-loop", "Redirect error", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_connections_are_reused_and_closed_ones_never_used() {
+    // Sequential replies reuse connections: far fewer accepts than requests.
+    let (base, accepted) = start_raw_counting().await;
+    let endpoint = format!("http://{base}/ok");
+    let run = redline(&bench_args(&endpoint, &["--qps", "20", "--duration", "1"])).await;
+    assert_eq!(run.level(0)["success_rate"], 100.0);
+    let used = accepted.load(Ordering::SeqCst);
+    assert!(used < 20, "{used} connections for 20 requests");
+    // A server that closes each connection after answering: every request still succeeds.
+    let (base, accepted) = start_raw_counting().await;
+    let endpoint = format!("http://{base}/ok-then-close");
+    let run = redline(&bench_args(&endpoint, &["--qps", "20", "--duration", "1"])).await;
+    assert_eq!(run.level(0)["success_rate"], 100.0, "{}", run.level(0));
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        20,
+        "a closed connection is never reused"
+    );
 }
