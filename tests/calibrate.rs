@@ -56,7 +56,7 @@ async fn a_run_above_the_calibrated_ceiling_warns() {
     std::fs::create_dir_all(cache.path().join("redline")).unwrap();
     let saved = r#"{"ceiling_qps": 1.0, "measured_at": "2026-11-27 19:00", "cpus": 2, "output_tokens": 64, "steps": []}"#;
     std::fs::write(cache.path().join("redline/calibration.json"), saved).unwrap();
-    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
+    let sim = fast_sim(&[]).await;
     let results = tempfile::tempdir().unwrap();
     let dir = results.path().display().to_string();
     let mut args = bench_args(

@@ -86,7 +86,7 @@ async fn dataset_errors_point_at_the_sample_and_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_tokens_is_accepted_with_a_note_and_plot_draws_the_chart() {
-    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
+    let sim = fast_sim(&[]).await;
     let run = redline(&bench_args(
         &sim,
         &["--qps", "2", "--duration", "0.5", "--show-tokens", "--plot"],

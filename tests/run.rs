@@ -140,7 +140,7 @@ async fn every_level_gets_a_row_and_errors_are_counted_by_kind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_key_is_sent_but_never_written() {
     let key = "sk-redline-test-0123456789-DO-NOT-LEAK";
-    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
+    let sim = fast_sim(&[]).await;
     let run = redline(&bench_args(
         &sim,
         &["--qps", "4", "--duration", "0.5", "--api-key", key],
@@ -156,17 +156,7 @@ async fn the_api_key_is_sent_but_never_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poisson_arrivals_are_reproducible_with_a_seed() {
-    let sim = start_sim(&[
-        "--profile",
-        "fixed",
-        "--ttft-ms",
-        "1",
-        "--itl-ms",
-        "1",
-        "--output-tokens",
-        "2",
-    ])
-    .await;
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
     let args = bench_args(
         &sim,
         &[
@@ -255,7 +245,7 @@ async fn connection_refused_is_a_connection_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_url_forms_are_completed() {
-    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
+    let sim = fast_sim(&[]).await;
     for endpoint in [format!("{sim}/v1"), format!("{sim}/v1/chat/completions")] {
         let run = redline(&bench_args(&endpoint, &["--qps", "2", "--duration", "0.5"])).await;
         assert_eq!(run.level(0)["success_rate"], 100.0, "{endpoint}");

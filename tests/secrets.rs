@@ -21,19 +21,7 @@ fn all_output(run: &Run) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_is_in_no_output_even_when_requests_fail() {
-    let sim = start_sim(&[
-        "--profile",
-        "fixed",
-        "--ttft-ms",
-        "1",
-        "--itl-ms",
-        "1",
-        "--failure-rate",
-        "0.5",
-        "--failure-status",
-        "401",
-    ])
-    .await;
+    let sim = fast_sim(&["--failure-rate", "0.5", "--failure-status", "401"]).await;
     let refused = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
@@ -77,7 +65,7 @@ async fn the_key_is_in_no_output_even_when_requests_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_can_come_from_a_named_environment_variable() {
-    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
+    let sim = fast_sim(&[]).await;
     let args = bench_args(
         &sim,
         &[
@@ -117,7 +105,7 @@ async fn the_key_can_come_from_a_named_environment_variable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_credentials_are_redacted_wherever_the_url_is_shown() {
-    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"]).await;
+    let sim = fast_sim(&[]).await;
     let endpoint = sim.replace("http://", "http://alice:pw-LEAKCHECK@") + "/v1?api_key=LEAKCHECK";
     let run = redline(&bench_args(&endpoint, &["--qps", "2", "--duration", "0.5"])).await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());

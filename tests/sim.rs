@@ -5,17 +5,7 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_models_health_and_non_streaming_completions() {
-    let sim = start_sim(&[
-        "--profile",
-        "fixed",
-        "--ttft-ms",
-        "1",
-        "--itl-ms",
-        "1",
-        "--output-tokens",
-        "5",
-    ])
-    .await;
+    let sim = fast_sim(&["--output-tokens", "5"]).await;
     let http = reqwest::Client::new();
     let models: serde_json::Value = http
         .get(format!("{sim}/v1/models"))

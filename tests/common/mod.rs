@@ -24,6 +24,13 @@ pub async fn start_sim(flags: &[&str]) -> String {
     format!("http://{addr}")
 }
 
+/// A fast fixed-latency simulator (1 ms to first token, 1 ms between tokens) with `extra` flags.
+pub async fn fast_sim(extra: &[&str]) -> String {
+    let mut flags = vec!["--profile", "fixed", "--ttft-ms", "1", "--itl-ms", "1"];
+    flags.extend_from_slice(extra);
+    start_sim(&flags).await
+}
+
 /// Serves `router` on 127.0.0.1:0 and returns its base URL.
 pub async fn start_fake(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
