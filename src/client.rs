@@ -69,16 +69,12 @@ impl Target {
             .iter()
             .map(|c| request_body(cfg, c))
             .collect::<Result<_>>()?;
-        let target = match cfg.endpoint.query() {
-            Some(q) => format!("{}?{q}", cfg.endpoint.path()),
-            None => cfg.endpoint.path().to_string(),
+        let http1 = Http1::for_url(&cfg.endpoint);
+        // Only the plain-http path sends pre-serialised requests; reqwest builds its own.
+        let raw_requests = match &http1 {
+            Some(_) => raw_requests(cfg, &bodies)?,
+            None => Vec::new(),
         };
-        let host = host_header(&cfg.endpoint)?;
-        let key = cfg.api_key.as_ref().map(|k| format!("Bearer {k}"));
-        let raw_requests = bodies
-            .iter()
-            .map(|b| transport::request_bytes(&target, &host, key.as_deref(), USER_AGENT_VALUE, b))
-            .collect();
         Ok(Target {
             client,
             url: cfg.endpoint.clone(),
@@ -86,7 +82,7 @@ impl Target {
             bodies,
             timeout: cfg.timeout,
             ttft_timeout: cfg.ttft_timeout,
-            http1: Http1::for_url(&cfg.endpoint),
+            http1,
             raw_requests,
         })
     }
@@ -224,6 +220,20 @@ impl Target {
             "stream ended before data: [DONE]".into(),
         ))
     }
+}
+
+/// Each body as a complete HTTP/1.1 request for the plain-http path, serialised once.
+fn raw_requests(cfg: &Config, bodies: &[Bytes]) -> Result<Vec<Bytes>> {
+    let target = match cfg.endpoint.query() {
+        Some(q) => format!("{}?{q}", cfg.endpoint.path()),
+        None => cfg.endpoint.path().to_string(),
+    };
+    let host = host_header(&cfg.endpoint)?;
+    let key = cfg.api_key.as_ref().map(|k| format!("Bearer {k}"));
+    Ok(bodies
+        .iter()
+        .map(|b| transport::request_bytes(&target, &host, key.as_deref(), USER_AGENT_VALUE, b))
+        .collect())
 }
 
 /// The JSON request body for one sample: the reference's fields, usage reporting, then --extra-body.
