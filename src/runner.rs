@@ -91,11 +91,6 @@ impl LevelRun {
             records,
         }
     }
-
-    /// When sending stopped early, if it did.
-    pub fn stopped_at(&self) -> Option<f64> {
-        self.partial.then_some(self.send_window_s)
-    }
 }
 
 enum Msg {

@@ -60,12 +60,7 @@ async fn interrupt_mid_level(signal: &str, want_code: i32) {
     .unwrap();
     assert_eq!(status.0.code(), Some(want_code), "{}", status.1);
     assert!(status.1.contains("Interrupted"), "{}", status.1);
-    let dir = std::fs::read_dir(results.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = only_run_dir(results.path());
     let json = read_json(&dir.join("benchmark_qps_results.json"));
     let level = &json["results"][0];
     assert_eq!(level["partial"], true);
@@ -134,11 +129,6 @@ async fn a_second_ctrl_c_exits_at_once_without_waiting_for_the_grace_period() {
     .unwrap();
     assert_eq!(status.code(), Some(130));
     // It quit before the level could be saved: the grace period was not waited for.
-    let dir = std::fs::read_dir(results.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = only_run_dir(results.path());
     assert!(!dir.join("benchmark_qps_results.json").exists());
 }

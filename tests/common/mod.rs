@@ -92,12 +92,7 @@ impl Run {
     }
     /// The single run folder created under --results-dir.
     pub fn dir(&self) -> PathBuf {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.results.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        assert_eq!(dirs.len(), 1, "one run folder: {dirs:?}\n{}", self.stderr());
-        dirs.pop().unwrap()
+        only_run_dir(self.results.path())
     }
     pub fn run_dirs(&self) -> usize {
         std::fs::read_dir(self.results.path())
@@ -117,6 +112,16 @@ impl Run {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+}
+
+/// The single run folder created under a --results-dir.
+pub fn only_run_dir(results: &Path) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(results)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one run folder: {dirs:?}");
+    dirs.pop().unwrap()
 }
 
 pub fn read_json(path: &Path) -> Value {
