@@ -1,11 +1,11 @@
 //! How long summarising a big level takes: 1,000,000 request records of 64 tokens each (63 ITL
-//! gaps apiece) through `report::level_report` (every percentile), the table and the JSON.
+//! gaps apiece) through `analyze::level::level_report` (every percentile and the verdict), the table and the JSON.
 //! Run with `cargo bench --bench summary`; docs/performance.md records the figures.
 
-use redline::record::RequestRecord;
-use redline::report::{level_report, Report, ReportOptions};
-use redline::runner::LevelRun;
-use redline::verdict::Policy;
+use redline::analyze::level::level_report;
+use redline::analyze::report::Report;
+use redline::config::{Policy, ReportOptions};
+use redline::measure::record::{LevelRun, RequestRecord};
 use std::time::Instant;
 
 fn records(n: u64) -> Vec<RequestRecord> {
@@ -53,13 +53,13 @@ fn main() {
         daily_tokens: None,
     };
     let t = Instant::now();
-    let level = level_report(&run, &opts.percentiles, opts.pricing);
+    let level = level_report(&run, &opts);
     let stats = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let report = Report::new(vec![level], &opts);
     let table = redline::output::table::render(&report.results, &opts.percentiles, false);
     let json = serde_json::to_vec_pretty(&report).unwrap();
     let rest = t.elapsed().as_secs_f64();
-    println!("summary of {n} records (64M ITL gaps): percentiles {stats:.3} s, verdict + table + JSON {rest:.3} s, total {:.3} s", stats + rest);
+    println!("summary of {n} records (64M ITL gaps): percentiles {stats:.3} s, summary + table + JSON {rest:.3} s, total {:.3} s", stats + rest);
     println!("table {} bytes, JSON {} bytes", table.len(), json.len());
 }

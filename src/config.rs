@@ -1,12 +1,13 @@
-//! Validates parsed flags (`cli::BenchArgs`) into a typed `Config`, before any request is sent.
+//! Validates parsed flags (`cli::BenchArgs`) into a typed `Config`, before any request is sent, and
+//! holds the one validator of each flag: every command that takes a flag (a run, `redline demo`,
+//! `redline report`, `redline calibrate`) checks it here, so the rules and messages cannot drift.
 //!
 //! Every rejection names the flag, says what is wrong and how to fix it. Also owns endpoint URL
 //! completion (base URL -> chat completions path) and redaction of credentials in URLs, so nothing
-//! downstream handles raw flag strings.
+//! downstream handles raw flag strings, and the typed settings the later stages share: `Pricing`,
+//! the verdict `Policy` and the `ReportOptions` that `analyze/` summarises with.
 
-use crate::cli::BenchArgs;
-use crate::schedule::Arrival;
-use crate::verdict::Policy;
+use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs};
 use anyhow::{bail, Context, Result};
 use reqwest::Url;
 use serde_json::{Map, Value};
@@ -21,6 +22,45 @@ pub const MAX_REQUESTS_PER_LEVEL: f64 = 20_000_000.0;
 pub struct Pricing {
     pub gpu_rate: f64,
     pub num_gpus: u32,
+}
+
+/// What makes a level pass, and how much headroom to keep (`analyze/verdict.rs` applies it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    pub pass_pct: f64,
+    pub warn_pct: f64,
+    pub min_send_ratio: f64,
+    /// Percent of the maximum sustainable QPS kept free in production.
+    pub headroom_pct: f64,
+    /// A level whose schedule lag p99 exceeds this is client-limited: the client sent late enough
+    /// to show in latencies counted from the planned time.
+    pub max_lag_p99_s: f64,
+    /// Latency objectives.
+    pub max_ttft_p95_s: Option<f64>,
+    pub max_e2e_p95_s: Option<f64>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            pass_pct: defaults::PASS_THRESHOLD,
+            warn_pct: defaults::WARN_THRESHOLD,
+            min_send_ratio: 0.98,
+            headroom_pct: defaults::HEADROOM,
+            max_lag_p99_s: 0.005,
+            max_ttft_p95_s: None,
+            max_e2e_p95_s: None,
+        }
+    }
+}
+
+/// How the numbers are summarised: the user's percentiles, pricing and verdict policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
+    pub percentiles: Vec<f64>,
+    pub pricing: Option<Pricing>,
+    pub policy: Policy,
+    pub daily_tokens: Option<u64>,
 }
 
 /// A validated benchmark configuration.
@@ -60,15 +100,8 @@ impl Config {
         if model.trim().is_empty() {
             bail!("--model is empty; give the model name the endpoint serves");
         }
-        if a.qps.is_empty() {
-            bail!("--qps is empty; give one or more rates, e.g. --qps 1,5,10");
-        }
-        for &q in &a.qps {
-            if !(q.is_finite() && q > 0.0 && q <= 1_000_000.0) {
-                bail!("--qps {q}: every level must be a number above 0 (up to 1,000,000), e.g. --qps 0.5,1,5");
-            }
-        }
-        positive("--duration", a.duration, "e.g. --duration 60")?;
+        qps_levels("--qps", &a.qps)?;
+        seconds("--duration", a.duration, "e.g. --duration 60")?;
         let top = a.qps.iter().copied().fold(0.0, f64::max);
         if top * a.duration > MAX_REQUESTS_PER_LEVEL {
             bail!(
@@ -77,29 +110,21 @@ impl Config {
                 top * a.duration
             );
         }
-        positive("--timeout", a.timeout, "e.g. --timeout 120")?;
-        for &p in &a.percentiles {
-            if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
-                bail!("--percentiles {p}: percentiles must lie between 0 and 100, e.g. --percentiles 50,95,99");
-            }
-        }
-        if a.percentiles.is_empty() {
-            bail!("--percentiles is empty; e.g. --percentiles 50,95,99");
-        }
+        seconds("--timeout", a.timeout, "e.g. --timeout 120")?;
+        percentiles(&a.percentiles)?;
         if !(a.temperature.is_finite() && a.temperature >= 0.0) {
             bail!(
                 "--temperature {}: must be a number of 0 or more",
                 a.temperature
             );
         }
-        if a.max_tokens == 0 {
-            bail!("--max-tokens 0: a request must allow at least one output token");
-        }
+        max_tokens(a.max_tokens)?;
         if a.max_concurrency == Some(0) {
             bail!("--max-concurrency 0: allow at least one request in flight, or leave the flag out for no cap");
         }
         file_name("--output", &a.output)?;
         file_name("--plot-output", &a.plot_output)?;
+        let (policy, daily_tokens) = policy(&a.policy, &Policy::default(), None)?;
         Ok(Config {
             endpoint: chat_completions_url(endpoint)?,
             api_key: api_key(a)?,
@@ -119,7 +144,7 @@ impl Config {
             timeout: Duration::from_secs_f64(a.timeout),
             ttft_timeout: match a.ttft_timeout {
                 Some(t) => {
-                    positive("--ttft-timeout", t, "e.g. --ttft-timeout 10")?;
+                    seconds("--ttft-timeout", t, "e.g. --ttft-timeout 10")?;
                     Some(Duration::from_secs_f64(t))
                 }
                 None => None,
@@ -129,25 +154,13 @@ impl Config {
             max_concurrency: a.max_concurrency,
             extra_body: a.extra_body.as_deref().map(extra_body).transpose()?,
             stream_usage: !a.no_stream_usage,
-            policy: policy(
-                (
-                    a.policy.pass_threshold,
-                    a.policy.warn_threshold,
-                    a.policy.headroom,
-                ),
-                (a.policy.max_ttft_p95, a.policy.max_e2e_p95),
-            )?,
-            daily_tokens: a
-                .policy
-                .daily_tokens
-                .as_deref()
-                .map(daily_tokens)
-                .transpose()?,
+            policy,
+            daily_tokens,
         })
     }
 
-    pub fn report_options(&self) -> crate::report::ReportOptions {
-        crate::report::ReportOptions {
+    pub fn report_options(&self) -> ReportOptions {
+        ReportOptions {
             percentiles: self.percentiles.clone(),
             pricing: self.pricing,
             policy: self.policy,
@@ -161,15 +174,22 @@ impl Config {
     }
 }
 
-/// The verdict policy from its flags: 0 <= warn <= pass <= 100, headroom in [0, 100), latency
-/// objectives above 0 seconds.
+/// The verdict policy from its flags over `base` (the reference defaults for a run, the run's own
+/// for `redline report`): 0 <= warn <= pass <= 100, headroom in [0, 100), latency objectives above
+/// 0 seconds; and the capacity plan's daily tokens over `base_daily`.
 pub fn policy(
-    (pass, warn, headroom): (f64, f64, f64),
-    (max_ttft_p95, max_e2e_p95): (Option<f64>, Option<f64>),
-) -> Result<Policy> {
+    a: &PolicyArgs,
+    base: &Policy,
+    base_daily: Option<u64>,
+) -> Result<(Policy, Option<u64>)> {
+    let pass = a.pass_threshold.unwrap_or(base.pass_pct);
+    let warn = a.warn_threshold.unwrap_or(base.warn_pct);
+    let headroom = a.headroom.unwrap_or(base.headroom_pct);
+    let max_ttft_p95_s = a.max_ttft_p95.or(base.max_ttft_p95_s);
+    let max_e2e_p95_s = a.max_e2e_p95.or(base.max_e2e_p95_s);
     for (flag, v) in [
-        ("--max-ttft-p95", max_ttft_p95),
-        ("--max-e2e-p95", max_e2e_p95),
+        ("--max-ttft-p95", max_ttft_p95_s),
+        ("--max-e2e-p95", max_e2e_p95_s),
     ] {
         if let Some(v) = v {
             if !(v.is_finite() && v > 0.0) {
@@ -186,14 +206,53 @@ pub fn policy(
     if !(headroom.is_finite() && (0.0..100.0).contains(&headroom)) {
         bail!("--headroom {headroom}: must be a percentage from 0 to below 100, e.g. 25 to run at 75% of the maximum");
     }
-    Ok(Policy {
+    let daily = match &a.daily_tokens {
+        Some(t) => Some(daily_tokens(t)?),
+        None => base_daily,
+    };
+    let policy = Policy {
         pass_pct: pass,
         warn_pct: warn,
         headroom_pct: headroom,
-        max_ttft_p95,
-        max_e2e_p95,
-        ..Policy::default()
-    })
+        max_ttft_p95_s,
+        max_e2e_p95_s,
+        ..*base
+    };
+    Ok((policy, daily))
+}
+
+/// Rates for levels or probes: numbers above 0, up to 1,000,000.
+pub fn qps_levels(flag: &str, rates: &[f64]) -> Result<()> {
+    if rates.is_empty() {
+        bail!("{flag} is empty; give one or more rates, e.g. {flag} 1,5,10");
+    }
+    for &q in rates {
+        if !(q.is_finite() && q > 0.0 && q <= 1_000_000.0) {
+            bail!("{flag} {q}: every level must be a number above 0 (up to 1,000,000), e.g. {flag} 0.5,1,5");
+        }
+    }
+    Ok(())
+}
+
+/// `--percentiles`: each from 0 to 100, at least one.
+pub fn percentiles(ps: &[f64]) -> Result<()> {
+    for &p in ps {
+        if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
+            bail!("--percentiles {p}: percentiles must lie between 0 and 100, e.g. --percentiles 50,95,99");
+        }
+    }
+    if ps.is_empty() {
+        bail!("--percentiles is empty; e.g. --percentiles 50,95,99");
+    }
+    Ok(())
+}
+
+/// `--max-tokens`: at least one.
+pub fn max_tokens(n: u32) -> Result<()> {
+    if n == 0 {
+        bail!("--max-tokens 0: a request must allow at least one output token");
+    }
+    Ok(())
 }
 
 /// `--daily-tokens`: an integer with an optional K, M, B or T suffix (`100M`, `2.5B`).
@@ -237,14 +296,16 @@ pub fn key_in_clear(cfg: &Config) -> bool {
     cfg.api_key.is_some() && cfg.endpoint.scheme() == "http" && !loopback
 }
 
-fn positive(flag: &str, v: f64, example: &str) -> Result<()> {
+/// A span of seconds above 0 (up to a year).
+pub fn seconds(flag: &str, v: f64, example: &str) -> Result<()> {
     if !(v.is_finite() && v > 0.0 && v <= 31_536_000.0) {
         bail!("{flag} {v}: must be a number of seconds above 0, {example}");
     }
     Ok(())
 }
 
-fn file_name(flag: &str, name: &str) -> Result<()> {
+/// A plain file name, written inside a results folder.
+pub fn file_name(flag: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && !name.contains(['/', '\\'])
         && name != "."
@@ -256,7 +317,8 @@ fn file_name(flag: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn pricing(rate: Option<f64>, gpus: Option<u32>) -> Result<Option<Pricing>> {
+/// `--gpu-rate` and `--num-gpus`, which go together.
+pub fn pricing(rate: Option<f64>, gpus: Option<u32>) -> Result<Option<Pricing>> {
     match (rate, gpus) {
         (None, None) => Ok(None),
         (Some(r), Some(n)) => {
@@ -352,139 +414,5 @@ fn redact_str(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cli::Cli;
-    use clap::Parser;
-
-    fn cfg(extra: &[&str]) -> Result<Config> {
-        let mut args = vec![
-            "redline",
-            "--endpoint",
-            "http://127.0.0.1:9",
-            "--model",
-            "m",
-            "--dataset",
-            "d.json",
-        ];
-        args.extend_from_slice(extra);
-        Config::from_args(&Cli::try_parse_from(args)?.bench)
-    }
-
-    #[test]
-    fn reference_defaults() {
-        let c = cfg(&[]).unwrap();
-        assert_eq!(c.qps, [1.0, 5.0, 10.0, 20.0]);
-        assert_eq!(c.duration, Duration::from_secs(60));
-        assert_eq!(c.percentiles, [50.0, 95.0, 99.0]);
-        assert_eq!(c.max_tokens, 512);
-        assert_eq!(c.temperature, 0.7);
-        assert_eq!(c.output, "benchmark_qps_results.json");
-        assert_eq!(c.plot_output, "benchmark_qps.png");
-        assert_eq!(c.timeout, Duration::from_secs(120));
-        assert!(c.pricing.is_none() && c.stream_usage);
-    }
-
-    #[test]
-    fn endpoint_completion() {
-        for (given, want) in [
-            ("http://h:8000", "http://h:8000/v1/chat/completions"),
-            ("http://h:8000/", "http://h:8000/v1/chat/completions"),
-            ("https://h/v1", "https://h/v1/chat/completions"),
-            ("https://h/v1/", "https://h/v1/chat/completions"),
-            (
-                "https://h/openai/v1/chat/completions",
-                "https://h/openai/v1/chat/completions",
-            ),
-        ] {
-            assert_eq!(chat_completions_url(given).unwrap().as_str(), want);
-        }
-        assert!(chat_completions_url("ftp://h").is_err());
-        assert!(chat_completions_url("not a url").is_err());
-    }
-
-    #[test]
-    fn bad_values_name_the_flag() {
-        for (args, flag) in [
-            (vec!["--qps", "0"], "--qps"),
-            (vec!["--qps", "-1"], "--qps"),
-            (vec!["--qps", "NaN"], "--qps"),
-            (vec!["--percentiles", "101"], "--percentiles"),
-            (vec!["--duration", "0"], "--duration"),
-            (vec!["--gpu-rate", "2.3"], "--gpu-rate"),
-            (vec!["--extra-body", "[1]"], "--extra-body"),
-            (vec!["--output", "../x.json"], "--output"),
-            (vec!["--max-concurrency", "0"], "--max-concurrency"),
-            (
-                vec!["--qps", "1000000", "--duration", "100"],
-                "shorten --duration",
-            ),
-        ] {
-            let e = cfg(&args).unwrap_err().to_string();
-            assert!(e.contains(flag), "{args:?}: {e}");
-        }
-        let e = cfg(&["--qps", "fast"]).unwrap_err().to_string();
-        assert!(e.contains("--qps"), "{e}");
-    }
-
-    #[test]
-    fn policy_flags() {
-        let c = cfg(&[
-            "--pass-threshold",
-            "99.5",
-            "--headroom",
-            "30",
-            "--daily-tokens",
-            "2.5B",
-        ])
-        .unwrap();
-        assert_eq!(c.policy.pass_pct, 99.5);
-        assert_eq!(c.policy.headroom_pct, 30.0);
-        assert_eq!(c.daily_tokens, Some(2_500_000_000));
-        assert_eq!(daily_tokens("100M").unwrap(), 100_000_000);
-        assert_eq!(daily_tokens("500000").unwrap(), 500_000);
-        for (args, flag) in [
-            (vec!["--warn-threshold", "99.5"], "--warn-threshold"),
-            (vec!["--pass-threshold", "101"], "--pass-threshold"),
-            (vec!["--headroom", "100"], "--headroom"),
-            (vec!["--daily-tokens", "lots"], "--daily-tokens"),
-            (vec!["--daily-tokens", "-5M"], "--daily-tokens"),
-            (vec!["--max-ttft-p95", "0"], "--max-ttft-p95"),
-        ] {
-            let e = cfg(&args).unwrap_err().to_string();
-            assert!(e.contains(flag), "{args:?}: {e}");
-        }
-    }
-
-    #[test]
-    fn a_key_over_plain_http_off_this_machine_is_flagged() {
-        let with = |endpoint: &str, key: Option<&str>| {
-            let mut c = cfg(&["--endpoint", endpoint]).unwrap_or_else(|_| cfg(&[]).unwrap());
-            c.endpoint = chat_completions_url(endpoint).unwrap();
-            c.api_key = key.map(String::from);
-            key_in_clear(&c)
-        };
-        assert!(with("http://10.1.2.3:8000", Some("k")));
-        assert!(with("http://inference.example.com", Some("k")));
-        assert!(!with("https://inference.example.com", Some("k")));
-        assert!(!with("http://127.0.0.1:8000", Some("k")));
-        assert!(!with("http://localhost:8000", Some("k")));
-        assert!(!with("http://[::1]:8000", Some("k")));
-        assert!(!with("http://10.1.2.3:8000", None));
-    }
-
-    #[test]
-    fn redaction_hides_credentials() {
-        let u = Url::parse("https://user:s3cret@h/v1?key=s3cret&x=1").unwrap();
-        let shown = redact_url(&u);
-        assert!(
-            !shown.contains("s3cret") && !shown.contains("user"),
-            "{shown}"
-        );
-        assert!(shown.contains("key=REDACTED"));
-        let e = chat_completions_url("ftp://a:s3cret@h")
-            .unwrap_err()
-            .to_string();
-        assert!(!e.contains("s3cret"), "{e}");
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

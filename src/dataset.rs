@@ -4,12 +4,15 @@
 //! prompt) and `cut_chat_history` (turns with `role` and `content`). JSON Lines (one sample per line)
 //! is accepted too. A sample becomes `[system: prompt_content] + history`, skipping system turns inside
 //! the history; unknown fields are ignored. Every problem is reported before any request is sent, with
-//! the sample index and field path. `config.rs` pre-builds request bodies from the result.
+//! the sample index and field path. `measure/client.rs` builds request bodies from the result.
 
 use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
 use thiserror::Error;
+
+/// The bundled sample dataset (`data/conversations.json`), so `redline demo` works from any folder.
+pub const BUNDLED: &[u8] = include_bytes!("../data/conversations.json");
 
 /// One chat message as sent to the endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

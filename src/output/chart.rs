@@ -8,9 +8,10 @@
 //! and the saturation point are marked on every plot. Text uses DejaVu Sans compiled into the binary,
 //! so the chart is the same on a machine with no fonts. Written to a temp file, then renamed.
 
-use crate::report::{LevelReport, Report};
-use crate::stats::Percentiles;
-use crate::verdict::{Cause, Verdict};
+use crate::analyze::level::LevelReport;
+use crate::analyze::report::Report;
+use crate::analyze::stats::Percentiles;
+use crate::analyze::verdict::{Cause, Verdict};
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -282,18 +283,16 @@ fn qps_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
     // FAIL by errors; a magenta triangle for a level that failed by queueing (or a latency objective)
     // although its requests succeeded.
     let queued = |l: &&LevelReport| {
-        l.assessment.as_ref().is_some_and(|a| {
-            matches!(
-                a.saturation_cause,
-                Some(Cause::Queueing) | Some(Cause::LatencyObjective)
-            )
-        })
+        matches!(
+            l.assessment.saturation_cause,
+            Some(Cause::Queueing) | Some(Cause::LatencyObjective)
+        )
     };
     c.draw_secondary_series(levels.iter().filter(|l| !queued(l)).map(|l| {
-        let color = match l.assessment.as_ref().map(|a| a.verdict) {
-            Some(Verdict::Pass) => GREEN_OK,
-            Some(Verdict::Warn) => ORANGE,
-            _ => RED,
+        let color = match l.assessment.verdict {
+            Verdict::Pass => GREEN_OK,
+            Verdict::Warn => ORANGE,
+            Verdict::Fail => RED,
         };
         Circle::new((l.qps_target, l.success_rate), 10, color.filled())
     }))
@@ -310,7 +309,7 @@ fn qps_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
         .legend(|(x, y)| TriangleMarker::new((x + 15, y), 10, MAGENTA.filled()));
     }
     // Client-limited levels: the client set the pace, so their verdict is not trusted.
-    let limited = |l: &&LevelReport| l.assessment.as_ref().is_some_and(|a| a.client_limited);
+    let limited = |l: &&LevelReport| l.assessment.client_limited;
     if levels.iter().any(|l| limited(&l)) {
         let grey = RGBColor(120, 120, 120);
         c.draw_secondary_series(

@@ -3,7 +3,7 @@
 //! up to its last complete line and loses at most about a second of records. A write failure is
 //! remembered and reported at the end; it never stops the measurement.
 
-use crate::record::RequestRecord;
+use crate::measure::record::RequestRecord;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;

@@ -1,10 +1,16 @@
-//! Output adapters: each turns measurements or the `Report` into one format.
-//! `files` (results folder, atomic JSON), `jsonl` (request records), `table` (console), `progress`
-//! (live bar). None of them measures; `lib.rs` wires them to the runner.
+//! Output adapters: each turns measurements or the `Report` into one format, and none measures.
+//!
+//! `files` (results folder, atomic JSON writes), `metadata` (`metadata.json`), `jsonl` (request
+//! records), `progress` (live bar), `table` (console results table and errors), `summary` (verdict
+//! lines and the answer), `chart` (the PNG), `console` (prints table, summary and chart at the end),
+//! `ceiling` (this machine's saved client ceiling). `pipeline.rs` and the commands wire them up.
 
+pub mod ceiling;
 pub mod chart;
+pub mod console;
 pub mod files;
 pub mod jsonl;
+pub mod metadata;
 pub mod progress;
 pub mod summary;
 pub mod table;

@@ -1,7 +1,7 @@
 //! The live progress bar of a level: sent / scheduled, done, in flight, errors. Hidden when stdout
 //! is not a terminal, so logs and CI output stay clean.
 
-use crate::record::RequestRecord;
+use crate::measure::record::RequestRecord;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 

@@ -1,7 +1,7 @@
 //! The verdict lines and the run's summary for the console, in the reference tool's style:
 //! `QPS 45.0: PASS - 99.8% success, 70,500 total tok/s, $0.0100/M`, then the answer.
 
-use crate::report::Report;
+use crate::analyze::report::Report;
 use std::fmt::Write;
 
 /// `1234567.8` -> `1,234,568`.
@@ -34,14 +34,10 @@ pub fn dollars(v: f64) -> String {
 pub fn render(report: &Report) -> String {
     let mut out = String::from("\n");
     for l in &report.results {
-        let Some(a) = &l.assessment else { continue };
+        let a = &l.assessment;
         // The reason starts with the success rate, as the reference's lines do; client-limitation is
         // marked separately below.
-        let reason = a
-            .verdict_reason
-            .split("; client-limited")
-            .next()
-            .unwrap_or_default();
+        let reason = a.reason.endpoint_text();
         let _ = write!(
             out,
             "QPS {:.1}: {} - {reason}, {} total tok/s",
@@ -84,11 +80,7 @@ pub fn render(report: &Report) -> String {
     if let Some(q) = s.saturation_qps {
         let l = report.results.iter().find(|l| l.qps_target == q);
         let how = l
-            .and_then(|l| {
-                l.assessment
-                    .as_ref()
-                    .map(|a| format!("{}, {}", a.verdict, a.verdict_reason))
-            })
+            .map(|l| format!("{}, {}", l.assessment.verdict, l.assessment.reason))
             .unwrap_or_default();
         let _ = writeln!(out, "Saturation point: {q:.1} QPS ({how})");
     }

@@ -1,7 +1,8 @@
 //! The console results table and per-level error summary, in the reference tool's layout: columns
 //! follow `--percentiles`, a `$/M Tokens` column appears when priced.
 
-use crate::report::LevelReport;
+use crate::analyze::level::LevelReport;
+use crate::analyze::stats::Percentiles;
 use std::fmt::Write;
 
 const RULE: &str =
@@ -57,7 +58,7 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
         if l.partial {
             row.push("(partial)".into());
         }
-        if l.assessment.as_ref().is_some_and(|a| a.client_limited) {
+        if l.assessment.client_limited {
             row.push("(client-limited)".into());
         }
         push_row(&mut out, &row);
@@ -65,7 +66,7 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
     out
 }
 
-type Metric = (&'static str, fn(&LevelReport) -> &crate::stats::Percentiles);
+type Metric = (&'static str, fn(&LevelReport) -> &Percentiles);
 
 const METRICS: [Metric; 3] = [
     ("TTFT", |l| &l.ttft),
@@ -117,11 +118,18 @@ pub fn render_errors(levels: &[LevelReport]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::LevelRun;
+    use crate::config::{Policy, ReportOptions};
+    use crate::measure::record::LevelRun;
 
     fn level(qps: f64) -> LevelReport {
         let run = LevelRun::new(qps, 1.0, vec![], None);
-        let mut l = crate::report::level_report(&run, &[50.0, 95.0, 99.0], None);
+        let opts = ReportOptions {
+            percentiles: vec![50.0, 95.0, 99.0],
+            pricing: None,
+            policy: Policy::default(),
+            daily_tokens: None,
+        };
+        let mut l = crate::analyze::level::level_report(&run, &opts);
         l.errors.insert("HTTP 503".into(), 145);
         l.errors.insert("Timeout".into(), 33);
         l
@@ -144,12 +152,7 @@ mod tests {
     #[test]
     fn untrusted_levels_are_marked_in_their_row() {
         let mut l = level(30.0);
-        l.assessment = Some(crate::verdict::Assessment {
-            verdict: crate::verdict::Verdict::Pass,
-            saturation_cause: None,
-            client_limited: true,
-            verdict_reason: String::new(),
-        });
+        l.assessment.client_limited = true;
         let t = render(&[l], &[50.0], false);
         assert!(
             t.lines().last().unwrap().ends_with("(client-limited)"),

@@ -5,16 +5,20 @@
 //! address) and returns the bound address; `redline sim` calls [`serve`]. What each request's timing
 //! is, and whether it is served at all, is decided behind one seam, [`model::ResponseModel`]: the
 //! batching engine (`engine.rs`, run by `driver.rs`) or the fixed-latency model. `profile.rs` turns
-//! flags and presets into one of them. Prompt tokens are counted by a fixed rule:
-//! ceil(characters / 4) + 4 per message.
+//! flags (`cli::SimModelArgs`) and presets into one of them; `metrics.rs` renders `/metrics`;
+//! `sweep.rs` runs the engine through a redline level in virtual time. Prompt tokens are counted by a
+//! fixed rule: ceil(characters / 4) + 4 per message. Imports within `sim/` point one way:
+//! mod -> stream/profile -> driver -> model -> metrics, engine.
 
-pub mod calibrate;
 pub mod driver;
 pub mod engine;
+pub mod metrics;
 pub mod model;
 pub mod profile;
 mod stream;
+pub mod sweep;
 
+use crate::cli::{SimArgs, SimModelArgs};
 use anyhow::{Context, Result};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -23,28 +27,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use model::{Admission, FixedLatency, ReplyEvent, ResponseModel, SimRequest};
-pub use profile::{SimModel, SimModelArgs};
+pub use profile::SimModel;
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// `redline sim`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SimArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 8000)]
-    pub port: u16,
-    /// Print the effective parameters (preset plus overrides) as JSON and exit.
-    #[arg(long)]
-    pub print_config: bool,
-    #[command(flatten)]
-    pub model: SimModelArgs,
-}
 
 struct AppState {
     model: Box<dyn ResponseModel>,
@@ -70,7 +58,7 @@ pub fn app(model: Box<dyn ResponseModel>, served_model: String) -> Router {
 
 /// Binds `addr` and serves the simulator in the background. Call within a tokio runtime.
 pub async fn spawn(args: &SimModelArgs, addr: SocketAddr) -> Result<SocketAddr> {
-    let model: Box<dyn ResponseModel> = match args.resolve()? {
+    let model: Box<dyn ResponseModel> = match profile::resolve(args)? {
         SimModel::Fixed(view) => {
             Box::new(FixedLatency::new(view.cfg.expect("resolved fixed config")))
         }
@@ -88,7 +76,10 @@ pub async fn spawn(args: &SimModelArgs, addr: SocketAddr) -> Result<SocketAddr> 
 /// `redline sim`: serves until Ctrl-C.
 pub async fn serve(args: &SimArgs) -> Result<()> {
     if args.print_config {
-        println!("{}", serde_json::to_string_pretty(&args.model.resolve()?)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&profile::resolve(&args.model)?)?
+        );
         return Ok(());
     }
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
@@ -229,9 +220,12 @@ fn sse_response(body: Body) -> Response {
 async fn sim_stats(
     State(st): State<Arc<AppState>>,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
-) -> Json<serde_json::Value> {
+) -> Response {
     let reset = q.is_some_and(|q| q.split('&').any(|kv| kv == "reset=1"));
-    Json(st.model.stats(reset))
+    match st.model.stats(reset) {
+        Some(stats) => Json(stats).into_response(),
+        None => Json(json!({})).into_response(),
+    }
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {

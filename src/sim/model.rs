@@ -5,12 +5,23 @@
 //! `Ticket` whose channel delivers each token as the engine produces it. The HTTP layer
 //! (`sim/mod.rs`, `sim/stream.rs`) serves either.
 
-use super::driver::Cmd;
+use super::metrics::{render, Metrics};
+use crate::analyze::stats::select_percentiles;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// What the engine task hears: a request to serve, or one whose client went away.
+pub enum Cmd {
+    Submit {
+        id: u64,
+        req: SimRequest,
+        reply: mpsc::UnboundedSender<ReplyEvent>,
+    },
+    Cancel(u64),
+}
 
 /// What the HTTP layer knows about a request.
 #[derive(Debug, Clone)]
@@ -98,6 +109,15 @@ pub struct Plan {
     pub ttft_log: Option<TtftLog>,
 }
 
+/// `GET /sim/stats`: the simulator's own TTFT of the replies since the last reset, read by `redline
+/// calibrate` (which deserialises this same struct) as the truth to compare the client with.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SimStats {
+    pub count: u64,
+    pub ttft_p50_s: Option<f64>,
+    pub ttft_p99_s: Option<f64>,
+}
+
 /// The simulator's own TTFT of each reply, seconds from receiving the request to handing the first
 /// token to the connection: the ground truth `redline calibrate` compares the client's figures with.
 #[derive(Clone, Default)]
@@ -116,16 +136,20 @@ impl TtftLog {
         }
     }
 
-    /// `{"count", "ttft_p50_s", "ttft_p99_s"}` of the replies since the last reset.
-    pub fn stats(&self, reset: bool) -> serde_json::Value {
+    /// The replies' TTFT since the last reset.
+    pub fn stats(&self, reset: bool) -> SimStats {
         let mut values = match self.0.lock() {
             Ok(mut v) if reset => std::mem::take(&mut *v),
             Ok(v) => v.clone(),
             Err(_) => Vec::new(),
         };
         let n = values.len();
-        let p = crate::stats::select_percentiles(&mut values, &[50.0, 99.0]);
-        serde_json::json!({"count": n, "ttft_p50_s": p[0], "ttft_p99_s": p[1]})
+        let p = select_percentiles(&mut values, &[50.0, 99.0]);
+        SimStats {
+            count: n as u64,
+            ttft_p50_s: p[0],
+            ttft_p99_s: p[1],
+        }
     }
 }
 
@@ -133,9 +157,10 @@ pub trait ResponseModel: Send + Sync + 'static {
     fn admit(&self, req: &SimRequest) -> Admission;
     /// `/metrics` in Prometheus text format.
     fn metrics(&self, model: &str) -> String;
-    /// `/sim/stats`: the simulator's own view of its replies (reset after reading when asked).
-    fn stats(&self, _reset: bool) -> serde_json::Value {
-        serde_json::json!({})
+    /// `/sim/stats`: the simulator's own view of its replies (reset after reading when asked);
+    /// `None` where the model keeps none.
+    fn stats(&self, _reset: bool) -> Option<SimStats> {
+        None
     }
 }
 
@@ -181,16 +206,16 @@ impl FixedLatency {
 }
 
 impl ResponseModel for FixedLatency {
-    fn stats(&self, reset: bool) -> serde_json::Value {
-        self.ttft_log.stats(reset)
+    fn stats(&self, reset: bool) -> Option<SimStats> {
+        Some(self.ttft_log.stats(reset))
     }
 
     fn metrics(&self, model: &str) -> String {
-        let m = super::driver::Metrics {
+        let m = Metrics {
             running: self.inflight.load(Ordering::Acquire),
             ..Default::default()
         };
-        super::driver::render(&m, model)
+        render(&m, model)
     }
 
     fn admit(&self, req: &SimRequest) -> Admission {

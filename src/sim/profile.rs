@@ -1,31 +1,14 @@
-//! Simulator presets and flags: `--profile NAME` picks every engine parameter, single flags override
-//! one, `--print-config` shows the result. `fixed` is the fixed-latency model (no engine).
+//! Simulator presets and their flags (`cli::SimModelArgs`): `--profile NAME` picks every engine
+//! parameter, single flags override one, `--print-config` shows the result. `fixed` is the fixed-latency model (no engine).
 //! The presets' calibration is written down in docs/simulator.md.
 
 use super::engine::EngineConfig;
 use super::model::FixedLatencyConfig;
+use crate::cli::{Limit, SimModelArgs};
 use anyhow::{bail, ensure, Result};
-use std::str::FromStr;
 use std::time::Duration;
 
 pub const PROFILES: [&str; 3] = ["llama-3.1-8b-h100", "llama-3.1-70b-h100", "fixed"];
-
-/// A limit that may be switched off: a number, or `none`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limit<T>(pub Option<T>);
-
-impl<T: FromStr> FromStr for Limit<T> {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" | "unlimited" => Ok(Limit(None)),
-            _ => s
-                .parse()
-                .map(|v| Limit(Some(v)))
-                .map_err(|_| format!("{s:?} is neither a number nor \"none\"")),
-        }
-    }
-}
 
 /// Llama 3.1 8B (bf16) served by a vLLM-like engine on one H100 80GB.
 pub fn llama_8b_h100() -> EngineConfig {
@@ -69,80 +52,6 @@ pub fn llama_70b_h100() -> EngineConfig {
     }
 }
 
-/// The simulated endpoint's behaviour, as flags.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SimModelArgs {
-    /// Preset: llama-3.1-8b-h100, llama-3.1-70b-h100 (batching engine) or fixed (fixed latency).
-    #[arg(long, default_value = "llama-3.1-8b-h100")]
-    pub profile: String,
-    /// [fixed] Time to first token, milliseconds.
-    #[arg(long)]
-    pub ttft_ms: Option<f64>,
-    /// [fixed] Time between tokens, milliseconds.
-    #[arg(long)]
-    pub itl_ms: Option<f64>,
-    /// [fixed] Reply length in tokens (default: the request's max_tokens).
-    #[arg(long)]
-    pub output_tokens: Option<u64>,
-    /// [fixed] Fraction of requests failed at once (0-1).
-    #[arg(long)]
-    pub failure_rate: Option<f64>,
-    /// [fixed] Status of those failures.
-    #[arg(long)]
-    pub failure_status: Option<u16>,
-    /// [fixed] Responses served at once; more get 503 at once.
-    #[arg(long)]
-    pub max_inflight: Option<usize>,
-    /// [engine] Batch slots: sequences decoded together.
-    #[arg(long)]
-    pub max_num_seqs: Option<usize>,
-    /// [engine] KV-cache capacity in tokens (each request reserves prompt + max_tokens).
-    #[arg(long)]
-    pub kv_cache_tokens: Option<u64>,
-    /// [engine] Tokens one step may process (decodes + prompt chunk).
-    #[arg(long)]
-    pub max_batched_tokens: Option<u64>,
-    /// [engine] Prompt tokens processed per second.
-    #[arg(long)]
-    pub prefill_tps: Option<f64>,
-    /// [engine] Fixed cost of a step, milliseconds.
-    #[arg(long)]
-    pub step_base_ms: Option<f64>,
-    /// [engine] Step cost per decoding sequence, milliseconds.
-    #[arg(long)]
-    pub step_per_seq_ms: Option<f64>,
-    /// [engine] Step cost per context token of decoding sequences, microseconds.
-    #[arg(long)]
-    pub step_per_ctx_token_us: Option<f64>,
-    /// [engine] API server and network delay before a request reaches the queue, milliseconds.
-    #[arg(long)]
-    pub overhead_ms: Option<f64>,
-    /// [engine] Waiting requests beyond which new ones are rejected at once, or "none".
-    #[arg(long)]
-    pub max_waiting: Option<Limit<usize>>,
-    /// [engine] Seconds a request may wait before it is rejected, or "none".
-    #[arg(long)]
-    pub queue_timeout: Option<Limit<f64>>,
-    /// [engine] Status for a full queue (503 or 429).
-    #[arg(long)]
-    pub reject_status: Option<u16>,
-    /// [engine] Status for a queue timeout (503 or 504).
-    #[arg(long)]
-    pub queue_timeout_status: Option<u16>,
-    /// [engine] Mean reply length without ignore_eos (uniform in mean/2..3mean/2, capped by max_tokens).
-    #[arg(long)]
-    pub mean_output_tokens: Option<f64>,
-    /// [engine] Step time jitter, a fraction (0.05 = +-5%).
-    #[arg(long)]
-    pub jitter: Option<f64>,
-    /// Seed of reply lengths, jitter and random failures.
-    #[arg(long, default_value_t = 0)]
-    pub sim_seed: u64,
-    /// Model name reported by /v1/models and in replies.
-    #[arg(long, default_value = "redline-sim")]
-    pub served_model: String,
-}
-
 /// The resolved model.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "model", rename_all = "lowercase")]
@@ -180,141 +89,140 @@ fn non_negative(flag: &str, v: f64) -> Result<f64> {
     Ok(v)
 }
 
-impl SimModelArgs {
-    pub fn resolve(&self) -> Result<SimModel> {
-        let fixed_flags = [
-            ("--ttft-ms", self.ttft_ms.is_some()),
-            ("--itl-ms", self.itl_ms.is_some()),
-            ("--output-tokens", self.output_tokens.is_some()),
-            ("--failure-rate", self.failure_rate.is_some()),
-            ("--failure-status", self.failure_status.is_some()),
-            ("--max-inflight", self.max_inflight.is_some()),
-        ];
-        match self.profile.as_str() {
-            "fixed" => self.fixed(),
-            "llama-3.1-8b-h100" | "llama-3.1-70b-h100" => {
-                if let Some((flag, _)) = fixed_flags.iter().find(|(_, set)| *set) {
-                    bail!("{flag} applies to the fixed-latency model only; add --profile fixed, or use the engine's flags (see redline sim --help)");
-                }
-                let base = if self.profile.contains("70b") {
-                    llama_70b_h100()
-                } else {
-                    llama_8b_h100()
-                };
-                self.engine(base).map(SimModel::Engine)
+/// The model the flags describe: the preset with every given flag applied.
+pub fn resolve(a: &SimModelArgs) -> Result<SimModel> {
+    let fixed_flags = [
+        ("--ttft-ms", a.ttft_ms.is_some()),
+        ("--itl-ms", a.itl_ms.is_some()),
+        ("--output-tokens", a.output_tokens.is_some()),
+        ("--failure-rate", a.failure_rate.is_some()),
+        ("--failure-status", a.failure_status.is_some()),
+        ("--max-inflight", a.max_inflight.is_some()),
+    ];
+    match a.profile.as_str() {
+        "fixed" => fixed(a),
+        "llama-3.1-8b-h100" | "llama-3.1-70b-h100" => {
+            if let Some((flag, _)) = fixed_flags.iter().find(|(_, set)| *set) {
+                bail!("{flag} applies to the fixed-latency model only; add --profile fixed, or use the engine's flags (see redline sim --help)");
             }
-            other => bail!(
-                "--profile {other:?} is unknown; choose one of: {}",
-                PROFILES.join(", ")
-            ),
+            let base = if a.profile.contains("70b") {
+                llama_70b_h100()
+            } else {
+                llama_8b_h100()
+            };
+            engine(a, base).map(SimModel::Engine)
         }
+        other => bail!(
+            "--profile {other:?} is unknown; choose one of: {}",
+            PROFILES.join(", ")
+        ),
     }
+}
 
-    fn fixed(&self) -> Result<SimModel> {
-        let ms = |flag: &str, v: f64| -> Result<Duration> {
-            ensure!(
-                v.is_finite() && (0.0..=3_600_000.0).contains(&v),
-                "{flag} {v}: must be a number of milliseconds from 0 to 3,600,000"
-            );
-            Ok(Duration::from_secs_f64(v / 1000.0))
-        };
-        let failure_rate = self.failure_rate.unwrap_or(0.0);
+fn fixed(a: &SimModelArgs) -> Result<SimModel> {
+    let ms = |flag: &str, v: f64| -> Result<Duration> {
         ensure!(
-            (0.0..=1.0).contains(&failure_rate),
-            "--failure-rate {failure_rate}: must be a fraction between 0 and 1"
+            v.is_finite() && (0.0..=3_600_000.0).contains(&v),
+            "{flag} {v}: must be a number of milliseconds from 0 to 3,600,000"
         );
-        ensure!(
-            self.output_tokens != Some(0),
-            "--output-tokens 0: a reply needs at least one token"
-        );
-        let cfg = FixedLatencyConfig {
-            ttft: ms("--ttft-ms", self.ttft_ms.unwrap_or(50.0))?,
-            itl: ms("--itl-ms", self.itl_ms.unwrap_or(10.0))?,
-            output_tokens: self.output_tokens,
-            failure_rate,
-            failure_status: status("--failure-status", self.failure_status.unwrap_or(503))?,
-            max_inflight: self.max_inflight,
-            seed: self.sim_seed,
-        };
-        Ok(SimModel::Fixed(FixedConfigView {
-            ttft_s: cfg.ttft.as_secs_f64(),
-            itl_s: cfg.itl.as_secs_f64(),
-            output_tokens: cfg.output_tokens,
-            failure_rate: cfg.failure_rate,
-            failure_status: cfg.failure_status,
-            max_inflight: cfg.max_inflight,
-            cfg: Some(cfg),
-        }))
-    }
+        Ok(Duration::from_secs_f64(v / 1000.0))
+    };
+    let failure_rate = a.failure_rate.unwrap_or(0.0);
+    ensure!(
+        (0.0..=1.0).contains(&failure_rate),
+        "--failure-rate {failure_rate}: must be a fraction between 0 and 1"
+    );
+    ensure!(
+        a.output_tokens != Some(0),
+        "--output-tokens 0: a reply needs at least one token"
+    );
+    let cfg = FixedLatencyConfig {
+        ttft: ms("--ttft-ms", a.ttft_ms.unwrap_or(50.0))?,
+        itl: ms("--itl-ms", a.itl_ms.unwrap_or(10.0))?,
+        output_tokens: a.output_tokens,
+        failure_rate,
+        failure_status: status("--failure-status", a.failure_status.unwrap_or(503))?,
+        max_inflight: a.max_inflight,
+        seed: a.sim_seed,
+    };
+    Ok(SimModel::Fixed(FixedConfigView {
+        ttft_s: cfg.ttft.as_secs_f64(),
+        itl_s: cfg.itl.as_secs_f64(),
+        output_tokens: cfg.output_tokens,
+        failure_rate: cfg.failure_rate,
+        failure_status: cfg.failure_status,
+        max_inflight: cfg.max_inflight,
+        cfg: Some(cfg),
+    }))
+}
 
-    fn engine(&self, mut c: EngineConfig) -> Result<EngineConfig> {
-        if let Some(v) = self.max_num_seqs {
-            c.max_num_seqs = v;
-        }
-        if let Some(v) = self.kv_cache_tokens {
-            c.kv_cache_tokens = v;
-        }
-        if let Some(v) = self.max_batched_tokens {
-            c.max_batched_tokens = v;
-        }
-        if let Some(v) = self.prefill_tps {
-            c.prefill_tokens_per_s = v;
-        }
-        if let Some(v) = self.step_base_ms {
-            c.step_base_s = non_negative("--step-base-ms", v)? / 1e3;
-        }
-        if let Some(v) = self.step_per_seq_ms {
-            c.step_per_seq_s = non_negative("--step-per-seq-ms", v)? / 1e3;
-        }
-        if let Some(v) = self.step_per_ctx_token_us {
-            c.step_per_ctx_token_s = non_negative("--step-per-ctx-token-us", v)? / 1e6;
-        }
-        if let Some(v) = self.overhead_ms {
-            c.request_overhead_s = non_negative("--overhead-ms", v)? / 1e3;
-        }
-        if let Some(Limit(v)) = self.max_waiting {
-            c.max_waiting = v;
-        }
-        if let Some(Limit(v)) = self.queue_timeout {
-            c.queue_timeout_s = v.map(|t| non_negative("--queue-timeout", t)).transpose()?;
-        }
-        if let Some(v) = self.reject_status {
-            c.reject_status = status("--reject-status", v)?;
-        }
-        if let Some(v) = self.queue_timeout_status {
-            c.queue_timeout_status = status("--queue-timeout-status", v)?;
-        }
-        if let Some(v) = self.mean_output_tokens {
-            c.mean_output_tokens = v;
-        }
-        if let Some(v) = self.jitter {
-            c.jitter = v;
-        }
-        c.seed = self.sim_seed;
-        ensure!(c.max_num_seqs >= 1, "--max-num-seqs must be at least 1");
-        ensure!(c.max_batched_tokens >= c.max_num_seqs as u64, "--max-batched-tokens ({}) must be at least --max-num-seqs ({}), so every running sequence can decode in a step", c.max_batched_tokens, c.max_num_seqs);
-        ensure!(
-            c.kv_cache_tokens >= 1,
-            "--kv-cache-tokens must be at least 1"
-        );
-        ensure!(
-            c.prefill_tokens_per_s.is_finite() && c.prefill_tokens_per_s > 0.0,
-            "--prefill-tps must be above 0"
-        );
-        ensure!(
-            c.step_base_s > 0.0,
-            "--step-base-ms must be above 0: every step takes time"
-        );
-        ensure!(
-            c.mean_output_tokens.is_finite() && c.mean_output_tokens >= 1.0,
-            "--mean-output-tokens must be at least 1"
-        );
-        ensure!(
-            (0.0..1.0).contains(&c.jitter),
-            "--jitter must be a fraction from 0 to below 1"
-        );
-        Ok(c)
+fn engine(a: &SimModelArgs, mut c: EngineConfig) -> Result<EngineConfig> {
+    if let Some(v) = a.max_num_seqs {
+        c.max_num_seqs = v;
     }
+    if let Some(v) = a.kv_cache_tokens {
+        c.kv_cache_tokens = v;
+    }
+    if let Some(v) = a.max_batched_tokens {
+        c.max_batched_tokens = v;
+    }
+    if let Some(v) = a.prefill_tps {
+        c.prefill_tokens_per_s = v;
+    }
+    if let Some(v) = a.step_base_ms {
+        c.step_base_s = non_negative("--step-base-ms", v)? / 1e3;
+    }
+    if let Some(v) = a.step_per_seq_ms {
+        c.step_per_seq_s = non_negative("--step-per-seq-ms", v)? / 1e3;
+    }
+    if let Some(v) = a.step_per_ctx_token_us {
+        c.step_per_ctx_token_s = non_negative("--step-per-ctx-token-us", v)? / 1e6;
+    }
+    if let Some(v) = a.overhead_ms {
+        c.request_overhead_s = non_negative("--overhead-ms", v)? / 1e3;
+    }
+    if let Some(Limit(v)) = a.max_waiting {
+        c.max_waiting = v;
+    }
+    if let Some(Limit(v)) = a.queue_timeout {
+        c.queue_timeout_s = v.map(|t| non_negative("--queue-timeout", t)).transpose()?;
+    }
+    if let Some(v) = a.reject_status {
+        c.reject_status = status("--reject-status", v)?;
+    }
+    if let Some(v) = a.queue_timeout_status {
+        c.queue_timeout_status = status("--queue-timeout-status", v)?;
+    }
+    if let Some(v) = a.mean_output_tokens {
+        c.mean_output_tokens = v;
+    }
+    if let Some(v) = a.jitter {
+        c.jitter = v;
+    }
+    c.seed = a.sim_seed;
+    ensure!(c.max_num_seqs >= 1, "--max-num-seqs must be at least 1");
+    ensure!(c.max_batched_tokens >= c.max_num_seqs as u64, "--max-batched-tokens ({}) must be at least --max-num-seqs ({}), so every running sequence can decode in a step", c.max_batched_tokens, c.max_num_seqs);
+    ensure!(
+        c.kv_cache_tokens >= 1,
+        "--kv-cache-tokens must be at least 1"
+    );
+    ensure!(
+        c.prefill_tokens_per_s.is_finite() && c.prefill_tokens_per_s > 0.0,
+        "--prefill-tps must be above 0"
+    );
+    ensure!(
+        c.step_base_s > 0.0,
+        "--step-base-ms must be above 0: every step takes time"
+    );
+    ensure!(
+        c.mean_output_tokens.is_finite() && c.mean_output_tokens >= 1.0,
+        "--mean-output-tokens must be at least 1"
+    );
+    ensure!(
+        (0.0..1.0).contains(&c.jitter),
+        "--jitter must be a fraction from 0 to below 1"
+    );
+    Ok(c)
 }
 
 #[cfg(test)]
@@ -329,9 +237,8 @@ mod tests {
     }
 
     fn resolve(args: &[&str]) -> Result<SimModel> {
-        Wrap::try_parse_from(std::iter::once("sim").chain(args.iter().copied()))?
-            .sim
-            .resolve()
+        let w = Wrap::try_parse_from(std::iter::once("sim").chain(args.iter().copied()))?;
+        super::resolve(&w.sim)
     }
 
     #[test]

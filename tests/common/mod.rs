@@ -4,7 +4,7 @@
 
 use axum::Router;
 use clap::Parser;
-use redline::sim::SimModelArgs;
+use redline::cli::SimModelArgs;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

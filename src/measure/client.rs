@@ -1,22 +1,25 @@
 //! The OpenAI-compatible streaming exchange: sends one chat request and measures it into a
 //! `RequestRecord`. Plain-http endpoints use the hand-written HTTP/1.1 path (`transport.rs`: the
 //! request's task owns its socket, requests are serialised once per sample); https, credentials in
-//! the URL and redirects use reqwest. `reply.rs` reads either the same way.
+//! the URL and redirects use reqwest. `reply.rs` reads either the same way. Request bodies are
+//! built here from the dataset's conversations and the `Config`, once per sample.
 //!
 //! Timestamps are taken where bytes arrive (once per socket read), before any parsing. The body
 //! goes through `sse.rs`; each data event is read for just what is measured: whether it carries
 //! output text (`delta.content`, `delta.reasoning_content`, `delta.reasoning` or `text`), `usage`,
-//! an in-stream `error`, and `[DONE]` (`chunk.rs`). `runner.rs` calls [`Target::measure`] at each
-//! deadline. Every way an exchange can fail ends as one named `ErrorKind`, with a short detail that
-//! never holds the API key.
+//! an in-stream `error`, and `[DONE]` (`chat.rs`). `runner.rs` calls [`Target::measure`] at each
+//! deadline. Every way an exchange can fail ends as one named `ErrorKind` (`failure.rs`), with a
+//! short detail that never holds the API key.
 
-use crate::chunk::{Failure, StreamState};
 use crate::config::Config;
 use crate::dataset::Conversation;
-use crate::record::{ErrorKind, RequestRecord};
-use crate::reply::Reply;
-use crate::sse::SseParser;
-use crate::transport::{self, Http1, SendError};
+use crate::measure::chat::StreamState;
+use crate::measure::failure::{connect_failure, reqwest_failure, Failure};
+use crate::measure::record::{ErrorKind, RequestRecord};
+use crate::measure::reply::Reply;
+use crate::measure::sse::SseParser;
+use crate::measure::time::since;
+use crate::measure::transport::{self, Http1, SendError};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -100,19 +103,19 @@ impl Target {
         abort: &CancellationToken,
     ) {
         let sent = Instant::now();
-        rec.sent_s = Some(secs(sent, level_start));
+        rec.sent_s = Some(since(sent, level_start));
         let outcome = tokio::select! {
             r = self.exchange(rec, level_start) => r,
-            _ = tokio::time::sleep_until(sent + self.timeout) => Err((
+            _ = tokio::time::sleep_until(sent + self.timeout) => Err(Failure::new(
                 ErrorKind::Timeout,
                 format!("no complete response within {:?}", self.timeout),
             )),
-            _ = abort.cancelled() => Err((ErrorKind::Interrupted, "run interrupted".into())),
+            _ = abort.cancelled() => Err(Failure::new(ErrorKind::Interrupted, "run interrupted")),
         };
-        if let Err((kind, detail)) = outcome {
-            rec.end_s = secs(Instant::now(), level_start);
-            rec.error = Some(kind);
-            rec.error_detail = Some(truncate(&detail));
+        if let Err(f) = outcome {
+            rec.end_s = since(Instant::now(), level_start);
+            rec.error = Some(f.kind);
+            rec.error_detail = Some(truncate(&f.detail));
         }
     }
 
@@ -131,9 +134,14 @@ impl Target {
                 Ok(_) => {}
                 Err(SendError::Connect(e)) => return Err(connect_failure(&e)),
                 Err(SendError::Io(e)) => {
-                    return Err((ErrorKind::Connection, format!("connection failed: {e}")))
+                    return Err(Failure::new(
+                        ErrorKind::Connection,
+                        format!("connection failed: {e}"),
+                    ))
                 }
-                Err(SendError::Malformed(m)) => return Err((ErrorKind::InvalidResponse, m)),
+                Err(SendError::Malformed(m)) => {
+                    return Err(Failure::new(ErrorKind::InvalidResponse, m))
+                }
             }
         }
         let mut req = self
@@ -147,14 +155,14 @@ impl Target {
         req.send()
             .await
             .map(Reply::Reqwest)
-            .map_err(|e| send_failure(e, self.url.scheme() == "https"))
+            .map_err(|e| reqwest_failure(e, self.url.scheme() == "https"))
     }
 
     async fn exchange(&self, rec: &mut RequestRecord, start: Instant) -> Result<(), Failure> {
         // Until the first token, every wait is also bounded by --ttft-timeout.
         let ttft_deadline = self.ttft_timeout.map(|t| Instant::now() + t);
         let ttft_failure = || {
-            (
+            Failure::new(
                 ErrorKind::TtftTimeout,
                 format!(
                     "no output token within --ttft-timeout {:?}",
@@ -168,56 +176,59 @@ impl Target {
                 .map_err(|_| ttft_failure())?,
             None => self.open(rec.sample).await,
         }?;
-        rec.headers_s = Some(secs(Instant::now(), start));
+        rec.headers_s = Some(since(Instant::now(), start));
         let status = resp.status();
         rec.status = Some(status.as_u16());
         if !status.is_success() {
             let retry = retry_after(&resp);
             let detail = error_body(&mut resp).await;
-            return Err((ErrorKind::Http(status.as_u16()), format!("{detail}{retry}")));
+            return Err(Failure::new(
+                ErrorKind::Http(status.as_u16()),
+                format!("{detail}{retry}"),
+            ));
         }
         let content_type = resp.header(CONTENT_TYPE).unwrap_or("none").to_string();
         let mut parser = SseParser::new();
         let mut stream = StreamState::default();
         loop {
             let next = match ttft_deadline.filter(|_| rec.first_token_s.is_none()) {
-                Some(d) => tokio::time::timeout_at(d, resp.chunk())
+                Some(d) => tokio::time::timeout_at(d, resp.next_bytes())
                     .await
                     .map_err(|_| ttft_failure())?,
-                None => resp.chunk().await,
+                None => resp.next_bytes().await,
             };
-            let chunk = next.map_err(|e| {
-                (
+            let piece = next.map_err(|e| {
+                Failure::new(
                     ErrorKind::StreamInterrupted,
                     format!("body read failed: {e}"),
                 )
             })?;
-            let Some(chunk) = chunk else { break };
-            let t = secs(Instant::now(), start);
+            let Some(piece) = piece else { break };
+            let t = since(Instant::now(), start);
             parser
-                .feed(&chunk, |ev| stream.on_event(ev, t, rec))
-                .map_err(|e| (ErrorKind::InvalidResponse, e.to_string()))?;
+                .feed(&piece, |ev| stream.on_event(ev, t, rec))
+                .map_err(|e| Failure::new(ErrorKind::InvalidResponse, e.to_string()))?;
             if let Some(f) = stream.failure.take() {
                 return Err(f);
             }
             if stream.done {
                 rec.end_s = t;
                 // Read the (normally empty) rest so the connection returns to the pool.
-                let drain = async { while let Ok(Some(_)) = resp.chunk().await {} };
+                let drain = async { while let Ok(Some(_)) = resp.next_bytes().await {} };
                 let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
                 resp.finish();
                 return Ok(());
             }
         }
         if rec.chunks == 0 {
-            return Err((
+            return Err(Failure::new(
                 ErrorKind::InvalidResponse,
                 format!("2xx response with no SSE data events (content-type: {content_type})"),
             ));
         }
-        Err((
+        Err(Failure::new(
             ErrorKind::StreamInterrupted,
-            "stream ended before data: [DONE]".into(),
+            "stream ended before data: [DONE]",
         ))
     }
 }
@@ -260,35 +271,6 @@ fn request_body(cfg: &Config, conv: &Conversation) -> Result<Bytes> {
     Ok(Bytes::from(serde_json::to_vec(&body)?))
 }
 
-/// Names a failure to get a response: this machine's limits (out of file descriptors or ports) are
-/// the client's, a failed handshake is TLS, a redirect loop is a redirect error, the rest is the
-/// connection.
-fn send_failure(e: reqwest::Error, https: bool) -> Failure {
-    let e = e.without_url();
-    let detail = error_chain(&e);
-    let kind = if e.is_redirect() {
-        ErrorKind::Redirect
-    } else if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if os_error(&e).is_some_and(|code| CLIENT_LIMITS.contains(&code)) {
-        ErrorKind::ClientResources
-    } else if https && is_tls(&detail) {
-        ErrorKind::Tls
-    } else {
-        ErrorKind::Connection
-    };
-    (kind, detail)
-}
-
-/// A TCP connect that failed on the hyper path: this machine's limits are the client's.
-fn connect_failure(e: &std::io::Error) -> Failure {
-    let kind = match e.raw_os_error() {
-        Some(code) if CLIENT_LIMITS.contains(&code) => ErrorKind::ClientResources,
-        _ => ErrorKind::Connection,
-    };
-    (kind, format!("cannot connect: {e}"))
-}
-
 /// The `Host` header: the host, and the port when it is not the scheme's default.
 fn host_header(url: &reqwest::Url) -> Result<String> {
     let host = url.host_str().unwrap_or("localhost");
@@ -302,39 +284,6 @@ fn host_header(url: &reqwest::Url) -> Result<String> {
 
 const USER_AGENT_VALUE: &str = concat!("redline/", env!("CARGO_PKG_VERSION"));
 
-/// EMFILE, ENFILE (no file descriptors), EADDRNOTAVAIL (no local ports), ENOBUFS.
-const CLIENT_LIMITS: [i32; 4] = [24, 23, 99, 105];
-
-fn os_error(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = src {
-        if let Some(code) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.raw_os_error())
-        {
-            return Some(code);
-        }
-        src = err.source();
-    }
-    None
-}
-
-/// rustls and its certificate verifier describe handshake failures in their messages; reqwest
-/// exposes no typed TLS error.
-fn is_tls(detail: &str) -> bool {
-    let d = detail.to_ascii_lowercase();
-    [
-        "tls",
-        "certificate",
-        "handshake",
-        "corrupt message",
-        "invalidcontenttype",
-        "alert",
-    ]
-    .iter()
-    .any(|w| d.contains(w))
-}
-
 /// " (Retry-After: 7)" when the server said when to come back.
 fn retry_after(resp: &Reply<'_>) -> String {
     resp.header(reqwest::header::RETRY_AFTER)
@@ -342,22 +291,11 @@ fn retry_after(resp: &Reply<'_>) -> String {
         .unwrap_or_default()
 }
 
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
-
 /// A short message from an error response: its JSON `error.message` / `message` / `detail`, else text.
 async fn error_body(resp: &mut Reply<'_>) -> String {
     let mut buf = Vec::new();
     while buf.len() < ERROR_BODY_BYTES {
-        match resp.chunk().await {
+        match resp.next_bytes().await {
             Ok(Some(c)) => buf.extend_from_slice(&c),
             _ => break,
         }
@@ -383,12 +321,6 @@ fn truncate(s: &str) -> String {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_string(),
     }
-}
-
-/// Seconds since `start`, rounded to the microsecond when captured, so the record in memory and
-/// the one read back from requests.jsonl are the same numbers (`redline report` reproduces a run).
-fn secs(t: Instant, start: Instant) -> f64 {
-    crate::stats::round6(t.saturating_duration_since(start).as_secs_f64())
 }
 
 #[cfg(test)]

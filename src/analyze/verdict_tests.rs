@@ -1,12 +1,20 @@
 //! Verdict and recommendation logic on hand-built levels.
 
 use super::*;
-use crate::report::{level_report, CostAnalysis};
-use crate::runner::LevelRun;
+use crate::analyze::level::{level_report, CostAnalysis, LevelReport};
+use crate::analyze::summary::{summarize, Summary};
+use crate::config::{Pricing, ReportOptions};
+use crate::measure::record::LevelRun;
 
 fn lvl(qps: f64, success: f64) -> LevelReport {
     let run = LevelRun::new(qps, 1.0, vec![], None);
-    let mut l = level_report(&run, &[], None);
+    let opts = ReportOptions {
+        percentiles: vec![],
+        pricing: None,
+        policy: Policy::default(),
+        daily_tokens: None,
+    };
+    let mut l = level_report(&run, &opts);
     l.qps_target = qps;
     l.actual_qps = qps;
     l.success_rate = success;
@@ -15,22 +23,50 @@ fn lvl(qps: f64, success: f64) -> LevelReport {
     l
 }
 
+/// The levels judged again after a test changed their figures, as `level_report` judges them.
+fn judged(levels: &[LevelReport], p: &Policy) -> Vec<LevelReport> {
+    levels
+        .iter()
+        .cloned()
+        .map(|mut l| {
+            l.assessment = assess(&l.evidence(), p);
+            l
+        })
+        .collect()
+}
+
 fn summary(levels: &[LevelReport]) -> Summary {
-    summarize(levels, &Policy::default(), None, None)
+    let p = Policy::default();
+    summarize(&judged(levels, &p), &p, None, None)
 }
 
 #[test]
 fn verdict_thresholds() {
     let p = Policy::default();
-    assert_eq!(assess(&lvl(1.0, 99.0), &p).verdict, Verdict::Pass);
-    assert_eq!(assess(&lvl(1.0, 98.9), &p).verdict, Verdict::Warn);
-    assert_eq!(assess(&lvl(1.0, 90.0), &p).verdict, Verdict::Warn);
-    assert_eq!(assess(&lvl(1.0, 89.9), &p).verdict, Verdict::Fail);
+    assert_eq!(
+        assess(&lvl(1.0, 99.0).evidence(), &p).verdict,
+        Verdict::Pass
+    );
+    assert_eq!(
+        assess(&lvl(1.0, 98.9).evidence(), &p).verdict,
+        Verdict::Warn
+    );
+    assert_eq!(
+        assess(&lvl(1.0, 90.0).evidence(), &p).verdict,
+        Verdict::Warn
+    );
+    assert_eq!(
+        assess(&lvl(1.0, 89.9).evidence(), &p).verdict,
+        Verdict::Fail
+    );
     let strict = Policy {
         pass_pct: 99.9,
         ..p
     };
-    assert_eq!(assess(&lvl(1.0, 99.5), &strict).verdict, Verdict::Warn);
+    assert_eq!(
+        assess(&lvl(1.0, 99.5).evidence(), &strict).verdict,
+        Verdict::Warn
+    );
 }
 
 #[test]
@@ -87,24 +123,24 @@ fn a_pass_after_the_knee_is_not_capacity() {
 fn client_limited_levels_are_flagged_and_skipped() {
     let mut limited = lvl(30.0, 100.0);
     limited.actual_qps = 25.0;
-    let a = assess(&limited, &Policy::default());
-    assert!(a.client_limited && a.verdict_reason.contains("client-limited"));
+    let a = assess(&limited.evidence(), &Policy::default());
+    assert!(a.client_limited && a.reason.to_string().contains("client-limited"));
     let s = summary(&[lvl(10.0, 100.0), limited, lvl(40.0, 50.0)]);
     assert_eq!(s.max_sustainable_qps, Some(10.0));
     assert_eq!(s.saturation_qps, Some(40.0));
     assert!(s.notes[0].contains("QPS 30.0 is client-limited"));
     let mut late = lvl(30.0, 100.0);
     late.schedule_lag_s.p99 = Some(0.012);
-    let a = assess(&late, &Policy::default());
+    let a = assess(&late.evidence(), &Policy::default());
     assert!(
-        a.client_limited && a.verdict_reason.contains("12.0 ms late"),
+        a.client_limited && a.reason.to_string().contains("12.0 ms late"),
         "{}",
-        a.verdict_reason
+        a.reason.to_string()
     );
     // 98% of target is still trusted.
     let mut ok = lvl(30.0, 100.0);
     ok.actual_qps = 29.4;
-    assert!(!assess(&ok, &Policy::default()).client_limited);
+    assert!(!assess(&ok.evidence(), &Policy::default()).client_limited);
 }
 
 #[test]
@@ -112,7 +148,7 @@ fn client_side_failures_are_not_blamed_on_the_endpoint() {
     let mut capped = lvl(30.0, 60.0);
     capped.client_side_errors = 40;
     capped.endpoint_success_rate = 100.0;
-    let a = assess(&capped, &Policy::default());
+    let a = assess(&capped.evidence(), &Policy::default());
     assert_eq!(
         a.verdict,
         Verdict::Pass,
@@ -120,9 +156,9 @@ fn client_side_failures_are_not_blamed_on_the_endpoint() {
     );
     assert!(a.client_limited);
     assert!(
-        a.verdict_reason.contains("40 client-side failures"),
+        a.reason.to_string().contains("40 client-side failures"),
         "{}",
-        a.verdict_reason
+        a.reason.to_string()
     );
 }
 
@@ -142,7 +178,10 @@ fn cost_and_capacity_plan() {
         num_gpus: 2,
     };
     let s = summarize(
-        &[lvl(10.0, 100.0), best, lvl(30.0, 0.0)],
+        &judged(
+            &[lvl(10.0, 100.0), best, lvl(30.0, 0.0)],
+            &Policy::default(),
+        ),
         &Policy::default(),
         Some(pricing),
         Some(10_000_000_000),
@@ -170,11 +209,11 @@ fn queueing(mut l: LevelReport) -> LevelReport {
 
 #[test]
 fn queueing_fails_a_level_where_every_request_succeeded() {
-    let a = assess(&queueing(lvl(32.0, 100.0)), &Policy::default());
+    let a = assess(&queueing(lvl(32.0, 100.0)).evidence(), &Policy::default());
     assert_eq!(a.verdict, Verdict::Fail);
     assert_eq!(a.saturation_cause, Some(Cause::Queueing));
     assert_eq!(
-        a.verdict_reason,
+        a.reason.to_string(),
         "100.0% success; queueing: TTFT rose from 0.030 s to 7.7 s during the level; 13.3 of 32.0 req/s served"
     );
     let s = summary(&[
@@ -192,23 +231,26 @@ fn queueing_fails_a_level_where_every_request_succeeded() {
 
 #[test]
 fn errors_are_named_before_queueing_and_latency_objectives_fail_levels() {
-    let a = assess(&queueing(lvl(32.0, 50.0)), &Policy::default());
+    let a = assess(&queueing(lvl(32.0, 50.0)).evidence(), &Policy::default());
     assert_eq!(a.saturation_cause, Some(Cause::Errors));
     let mut slow = lvl(10.0, 100.0);
-    slow.ttft = crate::stats::Percentiles::of(vec![0.2, 0.9], &[]);
+    slow.ttft = crate::analyze::stats::Percentiles::of(vec![0.2, 0.9], &[]);
     let p = Policy {
-        max_ttft_p95: Some(0.5),
+        max_ttft_p95_s: Some(0.5),
         ..Policy::default()
     };
-    let a = assess(&slow, &p);
+    let a = assess(&slow.evidence(), &p);
     assert_eq!(
         (a.verdict, a.saturation_cause),
         (Verdict::Fail, Some(Cause::LatencyObjective))
     );
     assert!(
-        a.verdict_reason.contains("TTFT p95 0.865 s > 0.500 s"),
+        a.reason.to_string().contains("TTFT p95 0.865 s > 0.500 s"),
         "{}",
-        a.verdict_reason
+        a.reason.to_string()
     );
-    assert_eq!(assess(&slow, &Policy::default()).verdict, Verdict::Pass);
+    assert_eq!(
+        assess(&slow.evidence(), &Policy::default()).verdict,
+        Verdict::Pass
+    );
 }

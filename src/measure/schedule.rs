@@ -3,29 +3,9 @@
 //! Pure and seeded. `runner.rs` adds these offsets to the level's start instant to get absolute
 //! deadlines, so a late send never shifts the ones after it (open loop).
 
+use crate::cli::Arrival;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::time::Duration;
-
-/// How arrivals are spaced within a level.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Arrival {
-    /// Evenly spaced: request `i` at `i / qps`.
-    Constant,
-    /// A Poisson process: exponential gaps with mean `1 / qps`.
-    Poisson,
-}
-
-impl std::fmt::Display for Arrival {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Arrival::Constant => "constant",
-            Arrival::Poisson => "poisson",
-        })
-    }
-}
 
 /// Offsets from the level start of every request due in `[0, duration)`. A level always holds at least
 /// one request, so a rate below `1 / duration` still sends once (at offset 0).

@@ -7,8 +7,9 @@
 //! `requests.jsonl`) as they finish. The runner never prints. After the send window, the level waits
 //! for in-flight requests (each bounded by `--timeout`), so levels never overlap.
 
-use crate::client::Target;
-use crate::record::{ErrorKind, RequestRecord};
+use crate::measure::client::Target;
+use crate::measure::record::{ErrorKind, LevelRun, RequestRecord};
+use crate::measure::time;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -39,58 +40,6 @@ pub struct Level {
     pub offsets: Vec<Duration>,
     pub duration: Duration,
     pub max_concurrency: Option<usize>,
-}
-
-/// What a level measured. Everything but the records is derived from them by [`LevelRun::new`],
-/// so `redline report` rebuilds the same figures from `requests.jsonl`.
-#[derive(Debug, Clone)]
-pub struct LevelRun {
-    pub qps: f64,
-    /// In the order they finished.
-    pub records: Vec<RequestRecord>,
-    /// The configured duration, stretched to the last actual send if the client sent late, or cut
-    /// short by an interruption.
-    pub send_window_s: f64,
-    /// From the level's start until its last request ended (at least the send window).
-    pub duration_s: f64,
-    /// Requests still in flight when the send window closed.
-    pub in_flight_at_send_end: u64,
-    /// Interrupted before every scheduled request was sent and finished.
-    pub partial: bool,
-}
-
-impl LevelRun {
-    /// Derives a level's windows from its records. `duration_s` is the configured send window;
-    /// `stopped_at` is when an interruption stopped sending (seconds since the level start).
-    pub fn new(
-        qps: f64,
-        duration_s: f64,
-        records: Vec<RequestRecord>,
-        stopped_at: Option<f64>,
-    ) -> Self {
-        let last_sent = records.iter().filter_map(|r| r.sent_s).fold(0.0, f64::max);
-        let send_window_s = match stopped_at {
-            Some(t) => t.max(1e-6),
-            None => duration_s.max(last_sent),
-        };
-        let last_end = records.iter().map(|r| r.end_s).fold(0.0, f64::max);
-        let in_flight_at_send_end = records
-            .iter()
-            .filter(|r| r.sent_s.is_some_and(|s| s <= duration_s) && r.end_s > duration_s)
-            .count() as u64;
-        let partial = stopped_at.is_some()
-            || records
-                .iter()
-                .any(|r| r.error == Some(ErrorKind::Interrupted));
-        LevelRun {
-            qps,
-            duration_s: send_window_s.max(last_end),
-            send_window_s,
-            in_flight_at_send_end,
-            partial,
-            records,
-        }
-    }
 }
 
 enum Msg {
@@ -154,11 +103,7 @@ const POLL: Duration = Duration::from_millis(20);
 
 impl Schedule {
     fn since_start(&self) -> f64 {
-        crate::stats::round6(
-            Instant::now()
-                .saturating_duration_since(self.start)
-                .as_secs_f64(),
-        )
+        time::since(Instant::now(), self.start)
     }
 
     fn run(self) -> Option<f64> {

@@ -1,65 +1,24 @@
-//! `Report`: the one output contract. Built from the levels' records (`runner::LevelRun`), written
-//! as `benchmark_qps_results.json` by `output/files.rs` and printed by `output/table.rs`.
+//! One level's figures and verdict: `LevelReport`, built from its records (`LevelRun`) and judged
+//! once by `verdict.rs`. `summary.rs` reads the judged levels; `report.rs` holds them in the output
+//! contract.
 //!
 //! The reference tool's keys are kept verbatim (`qps_target`, `actual_qps`, `success_rate`, `ttft`,
 //! `e2e_latency`, `tokens_per_sec`, `cost_analysis`, `errors`; latencies in seconds); everything
 //! redline adds has a name with its unit. Definitions:
-//! - latencies (TTFT, E2E) count from the *planned* send time, over successful requests;
+//! - latencies (TTFT, E2E, TPOT, tokens/s) are the `RequestRecord` methods: from the *planned* send
+//!   time, over successful requests;
 //! - `actual_qps` = requests sent / send window; `successful_qps` = successes / send window (goodput
 //!   at the offered rate: equal to `actual_qps` when every request succeeds);
 //! - level duration = level start until its last request ended (at least the send window);
 //! - throughputs and cost use that level duration; cost uses `usage` tokens of successes only.
 
-use crate::config::Pricing;
-use crate::queueing::{keep_up, KeepUp};
-use crate::record::RequestRecord;
-use crate::runner::LevelRun;
-use crate::stats::{LagSummary, Percentiles};
-use crate::verdict::{assess, summarize, Assessment, Policy, Summary};
+use crate::analyze::queueing::{keep_up, KeepUp};
+use crate::analyze::stats::{LagSummary, Percentiles};
+use crate::analyze::verdict::{assess, Assessment, Evidence};
+use crate::config::{Pricing, ReportOptions};
+use crate::measure::record::{LevelRun, RequestRecord};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// How the numbers are summarised: the user's percentiles, pricing and verdict policy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportOptions {
-    pub percentiles: Vec<f64>,
-    pub pricing: Option<Pricing>,
-    pub policy: Policy,
-    pub daily_tokens: Option<u64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub tool: &'static str,
-    pub version: &'static str,
-    pub results: Vec<LevelReport>,
-    pub summary: Summary,
-}
-
-impl Report {
-    /// Judges each level and summarises the run.
-    pub fn new(mut results: Vec<LevelReport>, o: &ReportOptions) -> Self {
-        for l in &mut results {
-            l.assessment = Some(assess(l, &o.policy));
-        }
-        let summary = summarize(&results, &o.policy, o.pricing, o.daily_tokens);
-        Report {
-            tool: "redline",
-            version: env!("CARGO_PKG_VERSION"),
-            results,
-            summary,
-        }
-    }
-
-    /// The report of levels already run, from their records.
-    pub fn from_runs(runs: &[LevelRun], o: &ReportOptions) -> Self {
-        let levels = runs
-            .iter()
-            .map(|r| level_report(r, &o.percentiles, o.pricing))
-            .collect();
-        Report::new(levels, o)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CostAnalysis {
@@ -87,7 +46,7 @@ pub struct LevelReport {
     // redline's additions.
     /// `verdict` (PASS/WARN/FAIL), `client_limited`, `verdict_reason`.
     #[serde(flatten)]
-    pub assessment: Option<Assessment>,
+    pub assessment: Assessment,
     pub partial: bool,
     pub requests_scheduled: u64,
     pub requests_sent: u64,
@@ -117,8 +76,8 @@ pub struct LevelReport {
     pub keep_up: KeepUp,
 }
 
-/// Summarises one level. `extra` are the user's `--percentiles`.
-pub fn level_report(run: &LevelRun, extra: &[f64], pricing: Option<Pricing>) -> LevelReport {
+/// Summarises and judges one level: the user's `--percentiles`, pricing and verdict policy.
+pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let recs = &run.records;
     let ok: Vec<&RequestRecord> = recs.iter().filter(|r| r.succeeded()).collect();
     let mut errors = BTreeMap::new();
@@ -133,17 +92,37 @@ pub fn level_report(run: &LevelRun, extra: &[f64], pricing: Option<Pricing>) -> 
     let output: u64 = ok.iter().map(|r| r.output_tokens()).sum();
     let sent = recs.iter().filter(|r| r.sent_s.is_some()).count() as u64;
     let duration = run.duration_s.max(f64::EPSILON);
-    let pct = |v: Vec<f64>| Percentiles::of(v, extra);
-    LevelReport {
+    let pct = |v: Vec<f64>| Percentiles::of(v, &o.percentiles);
+    let evidence = Evidence {
         qps_target: run.qps,
         actual_qps: sent as f64 / run.send_window_s.max(f64::EPSILON),
         success_rate: ratio(ok.len(), recs.len()) * 100.0,
-        ttft: pct(ok.iter().filter_map(|r| r.ttft_s()).collect()),
-        e2e_latency: pct(ok.iter().map(|r| r.e2e_s()).collect()),
+        endpoint_success_rate: ratio(ok.len(), recs.len() - client_side_errors as usize) * 100.0,
+        client_side_errors,
+        keep_up: keep_up(recs, run.send_window_s),
+        ttft_p95_s: None,
+        e2e_p95_s: None,
+        lag_p99_s: None,
+    };
+    let ttft = pct(ok.iter().filter_map(|r| r.ttft_s()).collect());
+    let e2e_latency = pct(ok.iter().map(|r| r.e2e_s()).collect());
+    let schedule_lag_s = LagSummary::of(recs.iter().filter_map(|r| r.lag_s()).collect());
+    let evidence = Evidence {
+        ttft_p95_s: ttft.get(95.0),
+        e2e_p95_s: e2e_latency.get(95.0),
+        lag_p99_s: schedule_lag_s.p99,
+        ..evidence
+    };
+    LevelReport {
+        qps_target: run.qps,
+        actual_qps: evidence.actual_qps,
+        success_rate: evidence.success_rate,
+        ttft,
+        e2e_latency,
         tokens_per_sec: pct(ok.iter().filter_map(|r| r.tokens_per_sec()).collect()),
-        cost_analysis: pricing.map(|p| cost(p, duration, input, usage_output)),
+        cost_analysis: o.pricing.map(|p| cost(p, duration, input, usage_output)),
         errors,
-        assessment: None,
+        assessment: assess(&evidence, &o.policy),
         partial: run.partial,
         requests_scheduled: recs.len() as u64,
         requests_sent: sent,
@@ -151,7 +130,7 @@ pub fn level_report(run: &LevelRun, extra: &[f64], pricing: Option<Pricing>) -> 
         requests_failed: (recs.len() - ok.len()) as u64,
         client_side_errors,
         endpoint_errors: (recs.len() - ok.len()) as u64 - client_side_errors,
-        endpoint_success_rate: ratio(ok.len(), recs.len() - client_side_errors as usize) * 100.0,
+        endpoint_success_rate: evidence.endpoint_success_rate,
         successful_qps: ok.len() as f64 / run.send_window_s.max(f64::EPSILON),
         send_window_s: run.send_window_s,
         duration_s: run.duration_s,
@@ -163,8 +142,25 @@ pub fn level_report(run: &LevelRun, extra: &[f64], pricing: Option<Pricing>) -> 
         total_throughput_tok_s: (input + output) as f64 / duration,
         itl_s: pct(ok.iter().flat_map(|r| r.itl_s.iter().copied()).collect()),
         tpot_s: pct(ok.iter().filter_map(|r| r.tpot_s()).collect()),
-        schedule_lag_s: LagSummary::of(recs.iter().filter_map(|r| r.lag_s()).collect()),
-        keep_up: keep_up(recs, run.send_window_s),
+        schedule_lag_s,
+        keep_up: evidence.keep_up,
+    }
+}
+
+impl LevelReport {
+    /// What the verdict rests on, read back from the figures.
+    pub fn evidence(&self) -> Evidence {
+        Evidence {
+            qps_target: self.qps_target,
+            actual_qps: self.actual_qps,
+            success_rate: self.success_rate,
+            endpoint_success_rate: self.endpoint_success_rate,
+            client_side_errors: self.client_side_errors,
+            keep_up: self.keep_up.clone(),
+            ttft_p95_s: self.ttft.get(95.0),
+            e2e_p95_s: self.e2e_latency.get(95.0),
+            lag_p99_s: self.schedule_lag_s.p99,
+        }
     }
 }
 
@@ -192,7 +188,17 @@ pub fn cost(p: Pricing, duration_s: f64, input: u64, output: u64) -> CostAnalysi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::ErrorKind;
+    use crate::config::Policy;
+    use crate::measure::record::ErrorKind;
+
+    fn opts(percentiles: &[f64], pricing: Option<Pricing>) -> ReportOptions {
+        ReportOptions {
+            percentiles: percentiles.to_vec(),
+            pricing,
+            policy: Policy::default(),
+            daily_tokens: None,
+        }
+    }
 
     #[test]
     fn reference_cost_example() {
@@ -240,14 +246,11 @@ mod tests {
         let run = LevelRun::new(2.0, 2.0, records, None);
         assert!((run.duration_s - 2.6).abs() < 1e-9);
         assert_eq!(run.in_flight_at_send_end, 1);
-        let l = level_report(
-            &run,
-            &[50.0],
-            Some(Pricing {
-                gpu_rate: 3.6,
-                num_gpus: 1,
-            }),
-        );
+        let pricing = Pricing {
+            gpu_rate: 3.6,
+            num_gpus: 1,
+        };
+        let l = level_report(&run, &opts(&[50.0], Some(pricing)));
         assert_eq!(l.actual_qps, 2.0);
         assert_eq!(l.success_rate, 75.0);
         assert_eq!(l.errors.get("HTTP 503"), Some(&1));
@@ -265,15 +268,11 @@ mod tests {
     #[test]
     fn reference_keys_present() {
         let run = LevelRun::new(1.0, 1.0, vec![], None);
-        let v = serde_json::to_value(level_report(
-            &run,
-            &[],
-            Some(Pricing {
-                gpu_rate: 1.0,
-                num_gpus: 1,
-            }),
-        ))
-        .unwrap();
+        let pricing = Pricing {
+            gpu_rate: 1.0,
+            num_gpus: 1,
+        };
+        let v = serde_json::to_value(level_report(&run, &opts(&[], Some(pricing)))).unwrap();
         for k in [
             "qps_target",
             "actual_qps",

@@ -1,8 +1,10 @@
 //! One `RequestRecord` per scheduled request: its times, tokens and outcome.
 //!
 //! `client.rs` fills a record as the exchange progresses (so a timeout or interruption keeps the
-//! partial timings), `runner.rs` collects them, `report.rs` summarises them and `output/jsonl.rs`
-//! writes them one per line. Times are seconds from the level's start on the monotonic clock.
+//! partial timings), `runner.rs` collects a level's records into a [`LevelRun`], `analyze/` summarises
+//! them and `output/jsonl.rs` writes them one per line. Times are seconds from the level's start on
+//! the monotonic clock (`time.rs`). The metric definitions (TTFT, E2E, TPOT, tokens/s, lag) are the
+//! methods of [`RequestRecord`], used by every report and by the simulator's virtual sweep.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -65,9 +67,14 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// A name that is not one of [`ErrorKind`]'s (in a `requests.jsonl` from elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown error kind {0:?}")]
+pub struct UnknownErrorKind(pub String);
+
 impl std::str::FromStr for ErrorKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownErrorKind;
+    fn from_str(s: &str) -> Result<Self, UnknownErrorKind> {
         Ok(match s {
             "Timeout" => ErrorKind::Timeout,
             "TTFT timeout" => ErrorKind::TtftTimeout,
@@ -82,7 +89,7 @@ impl std::str::FromStr for ErrorKind {
             "Interrupted" => ErrorKind::Interrupted,
             other => match other.strip_prefix("HTTP ").map(str::parse) {
                 Some(Ok(code)) => ErrorKind::Http(code),
-                _ => return Err(format!("unknown error kind {other:?}")),
+                _ => return Err(UnknownErrorKind(other.to_string())),
             },
         })
     }
@@ -113,22 +120,22 @@ pub struct RequestRecord {
     /// Dataset sample used.
     pub sample: usize,
     /// When the schedule wanted it sent.
-    #[serde(serialize_with = "crate::stats::micro::serialize")]
+    #[serde(serialize_with = "crate::measure::time::micro::serialize")]
     pub planned_s: f64,
     /// When it was actually handed to the connection (absent if never sent).
-    #[serde(serialize_with = "crate::stats::micro::opt::serialize")]
+    #[serde(serialize_with = "crate::measure::time::micro::opt::serialize")]
     pub sent_s: Option<f64>,
     /// When the response status and headers arrived.
-    #[serde(serialize_with = "crate::stats::micro::opt::serialize")]
+    #[serde(serialize_with = "crate::measure::time::micro::opt::serialize")]
     pub headers_s: Option<f64>,
     /// When the first chunk carrying output text arrived.
-    #[serde(serialize_with = "crate::stats::micro::opt::serialize")]
+    #[serde(serialize_with = "crate::measure::time::micro::opt::serialize")]
     pub first_token_s: Option<f64>,
     /// When the last chunk carrying output text arrived.
-    #[serde(serialize_with = "crate::stats::micro::opt::serialize")]
+    #[serde(serialize_with = "crate::measure::time::micro::opt::serialize")]
     pub last_token_s: Option<f64>,
     /// When the exchange ended, successfully or not.
-    #[serde(serialize_with = "crate::stats::micro::serialize")]
+    #[serde(serialize_with = "crate::measure::time::micro::serialize")]
     pub end_s: f64,
     pub status: Option<u16>,
     /// `None` for a success.
@@ -143,14 +150,17 @@ pub struct RequestRecord {
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
     /// Gaps between consecutive content chunks, seconds.
-    #[serde(default, serialize_with = "crate::stats::micro::vec::serialize")]
+    #[serde(
+        default,
+        serialize_with = "crate::measure::time::micro::vec::serialize"
+    )]
     pub itl_s: Vec<f64>,
 }
 
 impl RequestRecord {
     /// A record for a request planned at `planned_s` (rounded to the microsecond, like every time).
     pub fn new(level: usize, qps_target: f64, index: u64, sample: usize, planned_s: f64) -> Self {
-        let planned_s = crate::stats::round6(planned_s);
+        let planned_s = crate::measure::time::round6(planned_s);
         RequestRecord {
             level,
             qps_target,
@@ -209,6 +219,58 @@ impl RequestRecord {
     pub fn tokens_per_sec(&self) -> Option<f64> {
         let e2e = self.e2e_s();
         (e2e > 0.0).then(|| self.output_tokens() as f64 / e2e)
+    }
+}
+
+/// What a level measured. Everything but the records is derived from them by [`LevelRun::new`],
+/// so `redline report` rebuilds the same figures from `requests.jsonl`.
+#[derive(Debug, Clone)]
+pub struct LevelRun {
+    pub qps: f64,
+    /// In the order they finished.
+    pub records: Vec<RequestRecord>,
+    /// The configured duration, stretched to the last actual send if the client sent late, or cut
+    /// short by an interruption.
+    pub send_window_s: f64,
+    /// From the level's start until its last request ended (at least the send window).
+    pub duration_s: f64,
+    /// Requests still in flight when the send window closed.
+    pub in_flight_at_send_end: u64,
+    /// Interrupted before every scheduled request was sent and finished.
+    pub partial: bool,
+}
+
+impl LevelRun {
+    /// Derives a level's windows from its records. `duration_s` is the configured send window;
+    /// `stopped_at` is when an interruption stopped sending (seconds since the level start).
+    pub fn new(
+        qps: f64,
+        duration_s: f64,
+        records: Vec<RequestRecord>,
+        stopped_at: Option<f64>,
+    ) -> Self {
+        let last_sent = records.iter().filter_map(|r| r.sent_s).fold(0.0, f64::max);
+        let send_window_s = match stopped_at {
+            Some(t) => t.max(1e-6),
+            None => duration_s.max(last_sent),
+        };
+        let last_end = records.iter().map(|r| r.end_s).fold(0.0, f64::max);
+        let in_flight_at_send_end = records
+            .iter()
+            .filter(|r| r.sent_s.is_some_and(|s| s <= duration_s) && r.end_s > duration_s)
+            .count() as u64;
+        let partial = stopped_at.is_some()
+            || records
+                .iter()
+                .any(|r| r.error == Some(ErrorKind::Interrupted));
+        LevelRun {
+            qps,
+            duration_s: send_window_s.max(last_end),
+            send_window_s,
+            in_flight_at_send_end,
+            partial,
+            records,
+        }
     }
 }
 

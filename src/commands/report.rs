@@ -1,16 +1,18 @@
 //! `redline report <dir>`: rebuilds a run's table, JSON and chart from its `requests.jsonl` and
 //! `metadata.json`, without sending a request, optionally with other percentiles, pricing or verdict
-//! policy. The levels go through the same `runner::LevelRun::new` and `report::Report` as a live
-//! run, so the same options reproduce the original JSON exactly. A file cut short by a killed
+//! policy. The levels go through the same `LevelRun::new` and `Report` as a live run, so the same
+//! options reproduce the original JSON exactly. Every option is checked by the same validator as
+//! the run's flag (`config.rs`). A file cut short by a killed
 //! process is read up to its last complete line.
 
+use crate::analyze::report::Report;
 use crate::cli::ReportArgs;
-use crate::config::{self, Pricing};
-use crate::output::files::{self, Metadata};
-use crate::record::RequestRecord;
-use crate::report::{Report, ReportOptions};
-use crate::runner::LevelRun;
-use anyhow::{bail, Context, Result};
+use crate::config::{self, ReportOptions};
+use crate::measure::record::{LevelRun, RequestRecord};
+use crate::output::console;
+use crate::output::files;
+use crate::output::metadata::Metadata;
+use anyhow::{Context, Result};
 use std::path::Path;
 
 pub fn run(args: &ReportArgs) -> Result<Report> {
@@ -23,16 +25,10 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
         .plot_output
         .clone()
         .unwrap_or_else(|| meta.plot_output.clone());
-    for (flag, name) in [("--output", &output), ("--plot-output", &plot_output)] {
-        if name.contains(['/', '\\']) || name.starts_with('.') {
-            bail!(
-                "{flag} {name:?}: give a plain file name; it is written inside {}",
-                args.dir.display()
-            );
-        }
-    }
+    config::file_name("--output", &output)?;
+    config::file_name("--plot-output", &plot_output)?;
     files::write_json_atomic(&args.dir.join(&output), &report)?;
-    crate::present(
+    console::present(
         &report,
         &opts,
         &args.dir,
@@ -59,37 +55,14 @@ fn options(a: &ReportArgs, m: &Metadata) -> Result<ReportOptions> {
         .percentiles
         .clone()
         .unwrap_or_else(|| m.percentiles.clone());
-    for &p in &percentiles {
-        if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
-            bail!("--percentiles {p}: percentiles must lie between 0 and 100");
-        }
-    }
-    let pricing = match (a.gpu_rate.or(m.gpu_rate), a.num_gpus.or(m.num_gpus)) {
-        (Some(r), Some(n)) if r.is_finite() && r >= 0.0 && n > 0 => Some(Pricing {
-            gpu_rate: r,
-            num_gpus: n,
-        }),
-        (None, None) => None,
-        _ => bail!("--gpu-rate and --num-gpus go together (a rate of 0 or more, at least one GPU)"),
-    };
+    config::percentiles(&percentiles)?;
+    let pricing = config::pricing(a.gpu_rate.or(m.gpu_rate), a.num_gpus.or(m.num_gpus))?;
+    let (policy, daily_tokens) = config::policy(&a.policy, &m.policy(), m.daily_tokens)?;
     Ok(ReportOptions {
         percentiles,
         pricing,
-        policy: config::policy(
-            (
-                a.pass_threshold.unwrap_or(m.pass_threshold),
-                a.warn_threshold.unwrap_or(m.warn_threshold),
-                a.headroom.unwrap_or(m.headroom),
-            ),
-            (
-                a.max_ttft_p95.or(m.max_ttft_p95),
-                a.max_e2e_p95.or(m.max_e2e_p95),
-            ),
-        )?,
-        daily_tokens: match &a.daily_tokens {
-            Some(t) => Some(config::daily_tokens(t)?),
-            None => m.daily_tokens,
-        },
+        policy,
+        daily_tokens,
     })
 }
 

@@ -4,8 +4,8 @@
 //! it yields each dispatched event (type + data) following the WHATWG "event stream interpretation"
 //! rules: lines end in CRLF, LF or CR; `data:` lines are joined with `\n`; a blank line dispatches;
 //! comments (`:`) and unknown fields are ignored; a leading BOM is skipped. At end of stream, an
-//! unterminated event is discarded, as the specification says. `client.rs` turns events into
-//! chat-completion chunks.
+//! unterminated event is discarded, as the specification says. `client.rs` feeds it and hands each
+//! event to `chat.rs`, which reads it as a chat-completion event.
 
 use thiserror::Error;
 

@@ -1,15 +1,16 @@
-//! Reads one SSE data event of a chat-completion stream into the request's record: whether it
-//! carries output text (`delta.content`, `delta.reasoning_content`, `delta.reasoning` or `text`; the
-//! role-only first chunk does not), `usage`, an in-stream `error`, or `[DONE]`. Only those fields are
-//! parsed; strings are borrowed from the event where possible. `client.rs` feeds it the events that
-//! `sse.rs` dispatches, with the time their bytes arrived.
+//! Reads one SSE data event of a chat-completion stream (one "chat event": a JSON chat-completion
+//! chunk, or `[DONE]`) into the request's record: whether it carries output text (`delta.content`,
+//! `delta.reasoning_content`, `delta.reasoning` or `text`; the role-only first event does not),
+//! `usage`, an in-stream `error`, or `[DONE]`. Only those fields are parsed; strings are borrowed
+//! from the event where possible. `client.rs` feeds it the events that `sse.rs` dispatches, with the
+//! time their bytes arrived.
 
-use crate::record::{ErrorKind, RequestRecord};
-use crate::sse::Event;
+use crate::measure::failure::Failure;
+use crate::measure::record::{ErrorKind, RequestRecord};
+use crate::measure::sse::Event;
+use crate::measure::time::round6;
 use serde::Deserialize;
 use std::borrow::Cow;
-
-pub type Failure = (ErrorKind, String);
 
 /// What the stream has shown so far, beyond what is stored in the record.
 #[derive(Default)]
@@ -19,7 +20,7 @@ pub struct StreamState {
 }
 
 #[derive(Deserialize)]
-struct Chunk<'a> {
+struct ChatEvent<'a> {
     #[serde(default, borrow)]
     choices: Vec<Choice<'a>>,
     #[serde(default)]
@@ -66,30 +67,30 @@ impl StreamState {
             self.done = true;
             return;
         }
-        let chunk: Chunk = match serde_json::from_slice(ev.data) {
+        let chat: ChatEvent = match serde_json::from_slice(ev.data) {
             Ok(c) => c,
             Err(e) => {
                 let shown = String::from_utf8_lossy(&ev.data[..ev.data.len().min(80)]).into_owned();
-                self.failure = Some((
+                self.failure = Some(Failure::new(
                     ErrorKind::InvalidResponse,
                     format!("chunk is not chat-completion JSON ({e}): {shown}"),
                 ));
                 return;
             }
         };
-        if ev.event == "error" || chunk.error.is_some() {
-            let detail = chunk
+        if ev.event == "error" || chat.error.is_some() {
+            let detail = chat
                 .error
                 .map(|e| e.to_string())
                 .unwrap_or_else(|| String::from_utf8_lossy(ev.data).into_owned());
-            self.failure = Some((ErrorKind::StreamError, detail));
+            self.failure = Some(Failure::new(ErrorKind::StreamError, detail));
             return;
         }
-        if let Some(u) = chunk.usage {
+        if let Some(u) = chat.usage {
             rec.prompt_tokens = u.prompt_tokens.or(rec.prompt_tokens);
             rec.completion_tokens = u.completion_tokens.or(rec.completion_tokens);
         }
-        let has_text = chunk.choices.iter().any(|c| {
+        let has_text = chat.choices.iter().any(|c| {
             non_empty(&c.text)
                 || c.delta.as_ref().is_some_and(|d| {
                     non_empty(&d.content)
@@ -100,7 +101,7 @@ impl StreamState {
         if has_text {
             rec.content_chunks += 1;
             match rec.last_token_s {
-                Some(last) => rec.itl_s.push(crate::stats::round6(t - last)),
+                Some(last) => rec.itl_s.push(round6(t - last)),
                 None => rec.first_token_s = Some(t),
             }
             rec.last_token_s = Some(t);
@@ -111,7 +112,6 @@ impl StreamState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::Event;
 
     fn feed(events: &[(&str, &str, f64)]) -> (RequestRecord, StreamState) {
         let mut rec = RequestRecord::new(0, 1.0, 0, 0, 0.0);
@@ -169,10 +169,10 @@ mod tests {
     #[test]
     fn in_stream_errors_and_bad_json_are_typed() {
         let (_, st) = feed(&[("message", r#"{"error":{"message":"boom"}}"#, 0.1)]);
-        assert_eq!(st.failure.unwrap().0, ErrorKind::StreamError);
+        assert_eq!(st.failure.unwrap().kind, ErrorKind::StreamError);
         let (_, st) = feed(&[("error", r#"{"message":"x"}"#, 0.1)]);
-        assert_eq!(st.failure.unwrap().0, ErrorKind::StreamError);
+        assert_eq!(st.failure.unwrap().kind, ErrorKind::StreamError);
         let (_, st) = feed(&[("message", "{not json", 0.1)]);
-        assert_eq!(st.failure.unwrap().0, ErrorKind::InvalidResponse);
+        assert_eq!(st.failure.unwrap().kind, ErrorKind::InvalidResponse);
     }
 }

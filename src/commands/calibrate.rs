@@ -4,97 +4,23 @@
 //! the delivered send rate with the target, the schedule lag, and the client's TTFT with the
 //! simulator's own record of when it sent each first token (`GET /sim/stats`). The ceiling is the
 //! highest rate with delivered >= 99.5%, lag p99 < 1 ms, TTFT p50 error < 1 ms and p99 error < 5 ms.
-//! It is saved so that a run warns when asked for more (`warn_if_over_ceiling`).
+//! It is saved (`output/ceiling.rs`) so that a run warns when asked for more.
 
-use crate::cli::Cli;
-use crate::client::Target;
-use crate::config::Config;
-use crate::runner::{self, Cancel, Level, Observer};
-use crate::schedule::{self, Arrival};
+use crate::analyze::level::level_report;
+use crate::cli::{Arrival, BenchArgs, CalibrateArgs};
+use crate::config::{self, Config};
+use crate::dataset;
+use crate::measure::client::Target;
+use crate::measure::runner::{self, Cancel, Level, Observer};
+use crate::measure::schedule;
+use crate::output::ceiling::{self, Calibration, Step};
+use crate::output::files;
+use crate::process;
+use crate::sim::model::SimStats;
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser};
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Args)]
-pub struct CalibrateArgs {
-    /// Rates to try, requests per second.
-    #[arg(long, value_delimiter = ',', default_value = "250,500,1000,2000,3000")]
-    pub rates: Vec<f64>,
-    /// Seconds per rate.
-    #[arg(long, default_value_t = 3.0)]
-    pub duration: f64,
-    /// Measure against this endpoint instead of the built-in simulator (its true TTFT is then
-    /// unknown, so only rate and lag are judged).
-    #[arg(long)]
-    pub endpoint: Option<String>,
-    /// The simulator's time to first token, ms.
-    #[arg(long, default_value_t = 50.0)]
-    pub ttft_ms: f64,
-    /// The simulator's time between tokens, ms.
-    #[arg(long, default_value_t = 10.0)]
-    pub itl_ms: f64,
-    /// Tokens per reply.
-    #[arg(long, default_value_t = 64)]
-    pub output_tokens: u32,
-    /// Do not save the result as this machine's ceiling.
-    #[arg(long)]
-    pub no_save: bool,
-}
-
-/// One rate's figures.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Step {
-    pub target_qps: f64,
-    pub delivered_ratio: f64,
-    pub lag_p99_ms: Option<f64>,
-    pub ttft_p50_ms: Option<f64>,
-    pub ttft_p99_ms: Option<f64>,
-    /// Client TTFT minus the simulator's own, ms (`None` against another endpoint).
-    pub ttft_p50_error_ms: Option<f64>,
-    pub ttft_p99_error_ms: Option<f64>,
-    pub success_rate: f64,
-    pub ok: bool,
-}
-
-/// What is saved: this machine's client ceiling.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Calibration {
-    pub ceiling_qps: Option<f64>,
-    pub measured_at: String,
-    pub cpus: usize,
-    pub output_tokens: u32,
-    pub steps: Vec<Step>,
-}
-
-/// Where the calibration is kept: `$XDG_CACHE_HOME/redline/calibration.json` or
-/// `~/.cache/redline/calibration.json`.
-pub fn path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("redline").join("calibration.json"))
-}
-
-/// Warns when a run asks for more than this machine's calibrated ceiling.
-pub fn warn_if_over_ceiling(qps: &[f64]) {
-    let Some(c) = path()
-        .and_then(|p| std::fs::read(p).ok())
-        .and_then(|b| serde_json::from_slice::<Calibration>(&b).ok())
-    else {
-        return;
-    };
-    let top = qps.iter().copied().fold(0.0, f64::max);
-    if let Some(ceiling) = c.ceiling_qps.filter(|&c| top > c) {
-        eprintln!(
-            "warning: QPS {top} is above this machine's calibrated client ceiling of {ceiling} req/s (redline calibrate, {}); levels beyond it may be client-limited",
-            c.measured_at
-        );
-    }
-}
 
 /// The simulator child process, stopped when dropped.
 struct Sim(Child);
@@ -125,7 +51,7 @@ fn start_sim(a: &CalibrateArgs) -> Result<(Sim, String)> {
     Ok((Sim(child), format!("http://127.0.0.1:{port}")))
 }
 
-async fn sim_stats(http: &reqwest::Client, base: &str) -> Option<serde_json::Value> {
+async fn sim_stats(http: &reqwest::Client, base: &str) -> Option<SimStats> {
     let resp = http
         .get(format!("{base}/sim/stats?reset=1"))
         .send()
@@ -138,11 +64,8 @@ struct Quiet;
 impl Observer for Quiet {}
 
 pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
-    if a.rates.iter().any(|r| !(r.is_finite() && *r > 0.0))
-        || !(a.duration > 0.0 && a.duration.is_finite())
-    {
-        bail!("--rates must be positive numbers and --duration a positive number of seconds");
-    }
+    config::qps_levels("--rates", &a.rates)?;
+    config::seconds("--duration", a.duration, "e.g. --duration 3")?;
     let (_sim, base) = match &a.endpoint {
         Some(e) => (None, e.clone()),
         None => {
@@ -154,22 +77,12 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
     if a.endpoint.is_none() {
         wait_ready(&http, &base).await?;
     }
-    let tokens = a.output_tokens.to_string();
-    let cli = Cli::try_parse_from([
-        "redline",
-        "--endpoint",
-        &base,
-        "--model",
-        "redline-sim",
-        "--dataset",
-        "bundled",
-        "--max-tokens",
-        &tokens,
-    ])?;
-    let cfg = Config::from_args(&cli.bench)?;
-    let conversations = crate::dataset::parse(crate::BUNDLED_DATASET, "bundled")?;
+    let mut args = BenchArgs::new(&base, "redline-sim", "bundled".into());
+    args.max_tokens = a.output_tokens;
+    let cfg = Config::from_args(&args)?;
+    let conversations = dataset::parse(dataset::BUNDLED, "bundled")?;
     let target = Arc::new(Target::new(&cfg, &conversations)?);
-    crate::raise_open_file_limit();
+    process::raise_open_file_limit();
     println!(
         "{:>8} {:>10} {:>12} {:>12} {:>12} {:>14} {:>14} {:>8}",
         "req/s",
@@ -194,12 +107,16 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
         let _ = sim_stats(&http, &base).await; // reset
         let run = runner::run_level(target.clone(), &level, &Cancel::default(), &mut Quiet).await;
         let truth = sim_stats(&http, &base).await;
-        let l = crate::report::level_report(&run, &[], None);
+        let l = level_report(&run, &cfg.report_options());
         let ms = |v: Option<f64>| v.map(|v| v * 1e3);
-        let truth_ms = |k: &str| truth.as_ref().and_then(|t| t[k].as_f64()).map(|v| v * 1e3);
+        let truth = truth.as_ref();
         let (p50, p99) = (ms(l.ttft.get(50.0)), ms(l.ttft.get(99.0)));
-        let e50 = p50.zip(truth_ms("ttft_p50_s")).map(|(c, t)| c - t);
-        let e99 = p99.zip(truth_ms("ttft_p99_s")).map(|(c, t)| c - t);
+        let e50 = p50
+            .zip(ms(truth.and_then(|t| t.ttft_p50_s)))
+            .map(|(c, t)| c - t);
+        let e99 = p99
+            .zip(ms(truth.and_then(|t| t.ttft_p99_s)))
+            .map(|(c, t)| c - t);
         let lag = ms(l.schedule_lag_s.p99);
         let delivered = l.actual_qps / rate;
         let ok = delivered >= 0.995
@@ -250,11 +167,11 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
         ),
     }
     if !a.no_save {
-        if let Some(p) = path() {
+        if let Some(p) = ceiling::path() {
             if let Some(dir) = p.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            crate::output::files::write_json_atomic(&p, &c)?;
+            files::write_json_atomic(&p, &c)?;
             println!("Saved to {}; runs above it will warn.", p.display());
         }
     }

@@ -9,6 +9,10 @@
 //! and hands body bytes straight to the SSE parser. Idle connections are pooled; one found closed is
 //! discarded before use. https, credentials in the URL and redirects go through reqwest
 //! (`client.rs`), which also remains the reference every fault test checks this path against.
+//!
+//! Words: a *body piece* is what one socket read decoded to ([`Body::next_bytes`]); *chunked* is
+//! HTTP's transfer framing ([`ChunkedState`]); SSE events and chat events are `sse.rs`'s and
+//! `chat.rs`'s.
 
 use bytes::Bytes;
 use std::io::Write as _;
@@ -22,6 +26,22 @@ const READ_CHUNK: usize = 2048;
 const MAX_HEAD: usize = 64 * 1024;
 /// Longest chunk-size line accepted.
 const MAX_SIZE_LINE: usize = 1024;
+
+/// Why a body could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("connection broke: {0}")]
+    Io(std::io::Error),
+    #[error("connection already closed")]
+    NoConnection,
+    #[error("the connection closed before the end of the body")]
+    ClosedEarly,
+    /// The chunked transfer framing is broken.
+    #[error("{0}")]
+    Framing(String),
+    #[error("gzip body: {0}")]
+    Gzip(std::io::Error),
+}
 
 /// Why a request failed before its response head was read.
 #[derive(Debug)]
@@ -58,12 +78,12 @@ impl Head {
 
 enum Framing {
     Length(u64),
-    Chunked(ChunkState),
+    Chunked(ChunkedState),
     UntilClose,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum ChunkState {
+enum ChunkedState {
     Size,
     Data(u64),
     DataEnd,
@@ -177,7 +197,7 @@ impl Body {
                 .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         };
         let framing = if has("transfer-encoding", "chunked") {
-            Framing::Chunked(ChunkState::Size)
+            Framing::Chunked(ChunkedState::Size)
         } else if let Some(len) = head.get("content-length") {
             Framing::Length(
                 len.trim()
@@ -200,8 +220,8 @@ impl Body {
         })
     }
 
-    /// The next piece of the decoded body; `None` at its end.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+    /// The next piece of the decoded body (as much as one socket read gave); `None` at its end.
+    pub async fn next_bytes(&mut self) -> Result<Option<Bytes>, BodyError> {
         loop {
             let mut out = Vec::new();
             self.decode(&mut out)?;
@@ -217,7 +237,7 @@ impl Body {
     }
 
     /// Reads more bytes from the socket into `raw`.
-    async fn fill(&mut self) -> Result<(), String> {
+    async fn fill(&mut self) -> Result<(), BodyError> {
         if self.pos > 0 && self.pos == self.raw.len() {
             self.raw.clear();
             self.pos = 0;
@@ -226,23 +246,23 @@ impl Body {
             self.pos = 0;
         }
         self.raw.reserve(READ_CHUNK);
-        let stream = self.stream.as_mut().ok_or("connection already closed")?;
+        let stream = self.stream.as_mut().ok_or(BodyError::NoConnection)?;
         let n = stream
             .read_buf(&mut self.raw)
             .await
-            .map_err(|e| format!("connection broke: {e}"))?;
+            .map_err(BodyError::Io)?;
         if n == 0 {
             if matches!(self.framing, Framing::UntilClose) {
                 self.complete = true;
                 return Ok(());
             }
-            return Err("the connection closed before the end of the body".into());
+            return Err(BodyError::ClosedEarly);
         }
         Ok(())
     }
 
     /// Decodes what `raw` holds into `out`, per the framing.
-    fn decode(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn decode(&mut self, out: &mut Vec<u8>) -> Result<(), BodyError> {
         loop {
             let avail = &self.raw[self.pos..];
             match &mut self.framing {
@@ -260,16 +280,16 @@ impl Body {
                     return Ok(());
                 }
                 Framing::Chunked(state) => match *state {
-                    ChunkState::Size | ChunkState::Trailer => {
+                    ChunkedState::Size | ChunkedState::Trailer => {
                         let Some(end) = avail.windows(2).position(|w| w == b"\r\n") else {
                             if avail.len() > MAX_SIZE_LINE {
-                                return Err("chunk-size line too long".into());
+                                return Err(BodyError::Framing("chunk-size line too long".into()));
                             }
                             return Ok(());
                         };
                         let line = &avail[..end];
                         self.pos += end + 2;
-                        if *state == ChunkState::Trailer {
+                        if *state == ChunkedState::Trailer {
                             if line.is_empty() {
                                 self.complete = true;
                                 return Ok(());
@@ -281,15 +301,18 @@ impl Body {
                             .ok()
                             .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
                             .ok_or_else(|| {
-                                format!("bad chunk size {:?}", String::from_utf8_lossy(line))
+                                BodyError::Framing(format!(
+                                    "bad chunk size {:?}",
+                                    String::from_utf8_lossy(line)
+                                ))
                             })?;
                         *state = if size == 0 {
-                            ChunkState::Trailer
+                            ChunkedState::Trailer
                         } else {
-                            ChunkState::Data(size)
+                            ChunkedState::Data(size)
                         };
                     }
-                    ChunkState::Data(left) => {
+                    ChunkedState::Data(left) => {
                         if avail.is_empty() {
                             return Ok(());
                         }
@@ -297,35 +320,37 @@ impl Body {
                         out.extend_from_slice(&avail[..take]);
                         self.pos += take;
                         *state = if left == take as u64 {
-                            ChunkState::DataEnd
+                            ChunkedState::DataEnd
                         } else {
-                            ChunkState::Data(left - take as u64)
+                            ChunkedState::Data(left - take as u64)
                         };
                     }
-                    ChunkState::DataEnd => {
+                    ChunkedState::DataEnd => {
                         if avail.len() < 2 {
                             return Ok(());
                         }
                         if &avail[..2] != b"\r\n" {
-                            return Err("chunk data not followed by CRLF".into());
+                            return Err(BodyError::Framing(
+                                "chunk data not followed by CRLF".into(),
+                            ));
                         }
                         self.pos += 2;
-                        *state = ChunkState::Size;
+                        *state = ChunkedState::Size;
                     }
                 },
             }
         }
     }
 
-    fn unzip(&mut self, data: Vec<u8>) -> Result<Vec<u8>, String> {
+    fn unzip(&mut self, data: Vec<u8>) -> Result<Vec<u8>, BodyError> {
         let Some(g) = &mut self.gzip else {
             return Ok(data);
         };
-        g.write_all(&data).map_err(|e| format!("gzip body: {e}"))?;
+        g.write_all(&data).map_err(BodyError::Gzip)?;
         let mut out = std::mem::take(g.get_mut());
         if self.complete {
             if let Some(g) = self.gzip.take() {
-                out.extend(g.finish().map_err(|e| format!("gzip body: {e}"))?);
+                out.extend(g.finish().map_err(BodyError::Gzip)?);
             }
         }
         Ok(out)
@@ -376,7 +401,7 @@ mod tests {
         let wire = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n";
         // Every split of the bytes decodes to the same body.
         for cut in 0..=wire.len() {
-            let mut b = body(Framing::Chunked(ChunkState::Size), &wire[..cut]);
+            let mut b = body(Framing::Chunked(ChunkedState::Size), &wire[..cut]);
             let mut out = Vec::new();
             b.decode(&mut out).unwrap();
             b.raw.extend_from_slice(&wire[cut..]);
@@ -389,10 +414,10 @@ mod tests {
     #[test]
     fn bad_framing_is_an_error() {
         let mut out = Vec::new();
-        assert!(body(Framing::Chunked(ChunkState::Size), b"zz\r\n")
+        assert!(body(Framing::Chunked(ChunkedState::Size), b"zz\r\n")
             .decode(&mut out)
             .is_err());
-        assert!(body(Framing::Chunked(ChunkState::Size), b"2\r\nabXY")
+        assert!(body(Framing::Chunked(ChunkedState::Size), b"2\r\nabXY")
             .decode(&mut out)
             .is_err());
     }

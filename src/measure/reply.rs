@@ -1,9 +1,10 @@
 //! A response being read, whichever transport carried it: the hand-written HTTP/1.1 path
 //! (`transport.rs`) for plain http, or reqwest (https, redirects). `client.rs` reads status, headers
-//! and body chunks through [`Reply`] without caring which; a fully read body on the hand-written path
+//! and body pieces through [`Reply`] without caring which; a fully read body on the hand-written path
 //! gives its connection back to the pool.
 
-use crate::transport::{Body, Head, Http1};
+use crate::measure::failure::error_chain;
+use crate::measure::transport::{Body, BodyError, Head, Http1};
 use bytes::Bytes;
 use reqwest::StatusCode;
 
@@ -17,6 +18,15 @@ pub enum Reply<'a> {
         body: Body,
         pool: &'a Http1,
     },
+}
+
+/// Why the body could not be read on.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}", error_chain(.0))]
+    Reqwest(reqwest::Error),
+    #[error(transparent)]
+    Raw(#[from] BodyError),
 }
 
 impl Reply<'_> {
@@ -37,13 +47,13 @@ impl Reply<'_> {
     }
 
     /// The next piece of the (decoded) body; `None` at its end.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+    pub async fn next_bytes(&mut self) -> Result<Option<Bytes>, ReadError> {
         match self {
             Reply::Reqwest(r) => r
                 .chunk()
                 .await
-                .map_err(|e| crate::client::error_chain(&e.without_url())),
-            Reply::Raw { body, .. } => body.chunk().await,
+                .map_err(|e| ReadError::Reqwest(e.without_url())),
+            Reply::Raw { body, .. } => Ok(body.next_bytes().await?),
         }
     }
 

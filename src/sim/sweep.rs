@@ -1,10 +1,16 @@
-//! A redline sweep of the engine in virtual time: the same constant arrivals, dataset cycling and
-//! metric definitions as a real run, computed in milliseconds. Used to calibrate the presets
-//! (docs/simulator.md) and by tests that pin each preset inside its performance bands.
+//! A redline level run through the engine in virtual time: the same constant arrivals
+//! (`measure::schedule`), dataset cycling and metric definitions (the `RequestRecord` methods) as a
+//! real run, computed in milliseconds. Used to calibrate the presets (docs/simulator.md) and by tests
+//! that pin each preset inside its performance bands. (Not `redline calibrate`, which measures this
+//! machine's client: that is `commands/calibrate.rs`.)
 
 use super::engine::{Engine, EngineConfig, EventKind};
+use crate::analyze::stats::{percentile, sorted};
+use crate::cli::Arrival;
 use crate::dataset::Conversation;
-use crate::stats::{percentile, sorted};
+use crate::measure::record::{ErrorKind, RequestRecord};
+use crate::measure::schedule;
+use std::time::Duration;
 
 /// One level's figures, as redline would report them (network time excluded).
 #[derive(Debug, Clone, PartialEq)]
@@ -39,42 +45,59 @@ pub fn level(
     duration_s: f64,
     max_tokens: u64,
 ) -> VirtualLevel {
+    let offsets = schedule::offsets(
+        Arrival::Constant,
+        qps,
+        Duration::from_secs_f64(duration_s),
+        0,
+    );
+    let mut records: Vec<RequestRecord> = offsets
+        .iter()
+        .enumerate()
+        .map(|(i, o)| RequestRecord::new(0, qps, i as u64, i % prompts.len(), o.as_secs_f64()))
+        .collect();
     let mut engine = Engine::new(cfg.clone());
     let mut events = Vec::new();
-    let n = ((qps * duration_s).ceil() as u64).max(1);
-    for i in 0..n {
-        let t = i as f64 / qps;
-        engine.advance(t, &mut events);
-        engine.submit(t, i, prompts[i as usize % prompts.len()], max_tokens, false);
+    for r in &mut records {
+        engine.advance(r.planned_s, &mut events);
+        engine.submit(r.planned_s, r.index, prompts[r.sample], max_tokens, false);
+        r.sent_s = Some(r.planned_s);
+        // Until the engine finishes it.
+        r.error = Some(ErrorKind::StreamInterrupted);
     }
     engine.advance(f64::INFINITY, &mut events);
-    let (mut ttft, mut e2e, mut tps) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut ok, mut tokens, mut last) = (0u64, 0u64, duration_s);
     for e in &events {
-        let planned = e.id as f64 / qps;
+        let r = &mut records[e.id as usize];
         match e.kind {
-            EventKind::Token { index: 0 } => ttft.push(e.t - planned),
+            EventKind::Token { index: 0 } => r.first_token_s = Some(e.t),
             EventKind::Finished {
-                completion_tokens, ..
+                prompt_tokens,
+                completion_tokens,
             } => {
-                ok += 1;
-                tokens += completion_tokens;
-                e2e.push(e.t - planned);
-                tps.push(completion_tokens as f64 / (e.t - planned));
-                last = last.max(e.t);
+                r.end_s = e.t;
+                r.prompt_tokens = Some(prompt_tokens);
+                r.completion_tokens = Some(completion_tokens);
+                r.error = None;
+            }
+            EventKind::Rejected { status, .. } => {
+                r.end_s = e.t;
+                r.error = Some(ErrorKind::Http(status));
             }
             _ => {}
         }
     }
+    let ok: Vec<&RequestRecord> = records.iter().filter(|r| r.succeeded()).collect();
+    let tokens: u64 = ok.iter().map(|r| r.output_tokens()).sum();
+    let last = ok.iter().map(|r| r.end_s).fold(duration_s, f64::max);
     let p50 = |v: Vec<f64>| percentile(&sorted(v), 50.0).unwrap_or(f64::NAN);
     VirtualLevel {
         qps,
-        success_rate: ok as f64 / n as f64 * 100.0,
-        ttft_p50: p50(ttft),
-        e2e_p50: p50(e2e),
-        tokens_per_sec_p50: p50(tps),
+        success_rate: ok.len() as f64 / records.len() as f64 * 100.0,
+        ttft_p50: p50(ok.iter().filter_map(|r| r.ttft_s()).collect()),
+        e2e_p50: p50(ok.iter().map(|r| r.e2e_s()).collect()),
+        tokens_per_sec_p50: p50(ok.iter().filter_map(|r| r.tokens_per_sec()).collect()),
         output_tok_s: tokens as f64 / last,
-        completed_per_s: ok as f64 / last,
+        completed_per_s: ok.len() as f64 / last,
     }
 }
 
@@ -84,7 +107,7 @@ mod tests {
     use crate::sim::profile::{llama_70b_h100, llama_8b_h100};
 
     fn sweep(cfg: &EngineConfig, levels: &[f64], secs: f64) -> Vec<VirtualLevel> {
-        let convs = crate::dataset::parse(crate::BUNDLED_DATASET, "bundled").unwrap();
+        let convs = crate::dataset::parse(crate::dataset::BUNDLED, "bundled").unwrap();
         let prompts = prompt_tokens(&convs);
         levels
             .iter()

@@ -4,8 +4,9 @@
 //! [`percentile`]: linear interpolation between closest ranks, the definition numpy uses by default
 //! (`numpy.percentile(..., method="linear")`). For sorted values `x[0..n]` and `p` in 0..=100 the rank
 //! is `r = p/100 * (n-1)`; the result is `x[floor r] + (x[ceil r] - x[floor r]) * (r - floor r)`.
-//! `report.rs` calls [`Percentiles::of`] to build the JSON objects.
+//! `level.rs` calls [`Percentiles::of`] to build the JSON objects.
 
+use crate::measure::time::{micro, round6};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// The percentile of already sorted, finite values, or `None` when there are none.
@@ -95,35 +96,6 @@ impl Serialize for Percentiles {
             map.serialize_entry(&key(*p), &v.map(round6))?;
         }
         map.end()
-    }
-}
-
-/// Rounds to 6 decimals (a microsecond, for seconds): the clock's useful precision, without float
-/// noise like `0.05329159310000035` in the files.
-pub fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
-
-/// Serialises an `f64` (or `Option<f64>`) rounded by [`round6`].
-pub mod micro {
-    use serde::Serializer;
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(super::round6(*v))
-    }
-    pub mod opt {
-        use serde::Serializer;
-        pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-            match v {
-                Some(v) => s.serialize_some(&super::super::round6(*v)),
-                None => s.serialize_none(),
-            }
-        }
-    }
-    pub mod vec {
-        use serde::Serializer;
-        pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(v.iter().map(|x| super::super::round6(*x)))
-        }
     }
 }
 

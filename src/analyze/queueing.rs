@@ -16,8 +16,9 @@
 //! [`RISE_FACTOR`]-fold and by at least [`RISE_FLOOR_S`]. Fewer than [`MIN_SAMPLES`] successes give no
 //! judgement.
 
-use crate::record::RequestRecord;
-use crate::stats::{micro, percentile, sorted};
+use crate::analyze::stats::{percentile, sorted};
+use crate::measure::record::RequestRecord;
+use crate::measure::time::micro;
 use serde::Serialize;
 
 pub const MIN_SERVED_RATIO: f64 = 0.9;

@@ -1,0 +1,16 @@
+//! The analysing stage: a level's `RequestRecord`s in, the `Report` out. Pure functions of the
+//! records and the user's `config::ReportOptions`, so a live run and `redline report` (reading
+//! `requests.jsonl` back) build the same report.
+//!
+//! `stats` (percentiles) and `queueing` (did the endpoint keep up?) read records; `verdict` holds the
+//! rules and `reason` their text; `level` summarises and judges one level; `summary` gives the run's
+//! answer from the judged levels; `report` is the output contract that `output/` renders. Imports
+//! point one way: report -> summary -> level -> verdict -> queueing -> stats.
+
+pub mod level;
+pub mod queueing;
+pub mod reason;
+pub mod report;
+pub mod stats;
+pub mod summary;
+pub mod verdict;

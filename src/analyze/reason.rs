@@ -1,0 +1,87 @@
+//! A verdict's [`Reason`] as text: the `verdict_reason` string of the results JSON, part of the
+//! output contract since the first version, so its wording is fixed here once. The console
+//! (`output/summary.rs`) renders the same parts: [`Reason::endpoint_text`] without the client's
+//! part, and the client limit as a mark of its own.
+
+use crate::analyze::verdict::{ClientLimit, Reason};
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+impl Reason {
+    /// What the endpoint did: success, queueing and missed objectives.
+    pub fn endpoint_text(&self) -> String {
+        let mut s = match self.sent_success_pct {
+            Some(sent) => format!(
+                "{:.1}% success ({sent:.1}% of the requests sent)",
+                self.success_pct
+            ),
+            None => format!("{:.1}% success", self.success_pct),
+        };
+        if let Some(q) = &self.queueing {
+            let mut parts = Vec::new();
+            if let Some((first, last)) = q.ttft_rise_s {
+                parts.push(format!(
+                    "TTFT rose from {} to {} during the level",
+                    seconds(first),
+                    seconds(last)
+                ));
+            }
+            if let Some((served, sent)) = q.served_of_sent_qps {
+                parts.push(format!("{served:.1} of {sent:.1} req/s served"));
+            }
+            s.push_str(&format!("; queueing: {}", parts.join("; ")));
+        }
+        for m in &self.latency_misses {
+            s.push_str(&format!(
+                "; latency objective missed: {} p{} {} > {}",
+                m.metric,
+                m.percentile,
+                seconds(m.got_s),
+                seconds(m.limit_s)
+            ));
+        }
+        s
+    }
+}
+
+impl fmt::Display for ClientLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientLimit::SlowSend {
+                sent_qps,
+                target_qps,
+            } => write!(f, "sent {sent_qps:.2} of {target_qps:.2} req/s"),
+            ClientLimit::LateSend { lag_p99_s } => write!(
+                f,
+                "sends were up to {:.1} ms late (lag p99)",
+                lag_p99_s * 1e3
+            ),
+            ClientLimit::ClientFailures(n) => write!(f, "{n} client-side failures"),
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.endpoint_text())?;
+        if let Some(c) = &self.client {
+            write!(f, "; client-limited: {c}, so this verdict is not trusted")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// `0.0312` -> `0.031 s`, `7.7` -> `7.7 s`.
+fn seconds(v: f64) -> String {
+    if v < 1.0 {
+        format!("{v:.3} s")
+    } else {
+        format!("{v:.1} s")
+    }
+}

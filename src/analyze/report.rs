@@ -1,0 +1,42 @@
+//! `Report`: the one output contract. Built from the levels' records (`measure::record::LevelRun`),
+//! written as `benchmark_qps_results.json` by `output/files.rs`, printed by `output/console.rs` and
+//! drawn by `output/chart.rs`.
+//!
+//! The analysis is split so that data flows one way, with no module calling back into another:
+//! `level.rs` summarises and judges each level (`LevelReport`, with its `verdict.rs` assessment),
+//! `summary.rs` reads the judged levels into the run's answer, and this file puts them together.
+//! The JSON keys and their order are those of the reference tool plus redline's additions (see
+//! `level.rs`).
+
+use crate::analyze::level::{level_report, LevelReport};
+use crate::analyze::summary::{summarize, Summary};
+use crate::config::ReportOptions;
+use crate::measure::record::LevelRun;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub results: Vec<LevelReport>,
+    pub summary: Summary,
+}
+
+impl Report {
+    /// The run's answer from levels already judged (by [`level_report`] with the same options).
+    pub fn new(results: Vec<LevelReport>, o: &ReportOptions) -> Self {
+        let summary = summarize(&results, &o.policy, o.pricing, o.daily_tokens);
+        Report {
+            tool: "redline",
+            version: env!("CARGO_PKG_VERSION"),
+            results,
+            summary,
+        }
+    }
+
+    /// The report of levels already run, from their records.
+    pub fn from_runs(runs: &[LevelRun], o: &ReportOptions) -> Self {
+        let levels = runs.iter().map(|r| level_report(r, o)).collect();
+        Report::new(levels, o)
+    }
+}

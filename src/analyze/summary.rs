@@ -1,0 +1,128 @@
+//! The run's answer from its judged levels: maximum sustainable QPS, saturation point, recommended
+//! production limit, cost there, and a capacity plan for `--daily-tokens`.
+//!
+//! Reads each `LevelReport`'s stored assessment (judged once, in `level.rs`); never judges again.
+//! Levels are read in increasing QPS. The maximum sustainable QPS is the highest PASS level below
+//! the first trusted level that is not PASS; that level is the saturation point. A PASS after the
+//! saturation point is reported as a non-monotonic curve, not taken as capacity. Client-limited
+//! levels are skipped with a note. Recommended limit = maximum sustainable x (1 - headroom).
+
+use crate::analyze::level::LevelReport;
+use crate::analyze::verdict::{Cause, Verdict};
+use crate::config::{Policy, Pricing};
+use serde::Serialize;
+
+/// A plan for serving `daily_tokens` (input + output) from the measured maximum sustainable level.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityPlan {
+    pub daily_tokens: u64,
+    pub based_on_qps: f64,
+    pub required_tok_s: f64,
+    pub throughput_per_gpu_tok_s: f64,
+    pub tokens_per_gpu_hour: f64,
+    /// Per-GPU throughput after headroom.
+    pub usable_per_gpu_tok_s: f64,
+    pub gpus_needed: u64,
+    /// GPUs needed x rate x 24 h, when priced.
+    pub daily_cost: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub pass_threshold_pct: f64,
+    pub warn_threshold_pct: f64,
+    pub headroom_pct: f64,
+    pub max_sustainable_qps: Option<f64>,
+    pub saturation_qps: Option<f64>,
+    /// Why the saturation point is not PASS: errors, queueing or latency_objective.
+    pub saturation_cause: Option<Cause>,
+    pub recommended_qps: Option<f64>,
+    /// Estimated: the same GPUs serving proportionally fewer tokens than at the maximum level.
+    pub cost_per_million_at_recommended: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_plan: Option<CapacityPlan>,
+    pub notes: Vec<String>,
+}
+
+/// The run's answer. `levels` in run order; `daily_tokens` from `--daily-tokens`.
+pub fn summarize(
+    levels: &[LevelReport],
+    p: &Policy,
+    pricing: Option<Pricing>,
+    daily_tokens: Option<u64>,
+) -> Summary {
+    let mut order: Vec<&LevelReport> = levels.iter().collect();
+    order.sort_by(|a, b| a.qps_target.total_cmp(&b.qps_target));
+    let mut notes = Vec::new();
+    let (mut max_ok, mut saturation): (Option<&LevelReport>, Option<&LevelReport>) = (None, None);
+    for l in &order {
+        let a = &l.assessment;
+        if a.client_limited {
+            notes.push(format!(
+                "QPS {:.1} is client-limited (sent {:.2} req/s): its verdict is not used; see schedule_lag_s",
+                l.qps_target, l.actual_qps
+            ));
+            continue;
+        }
+        match (a.verdict, saturation) {
+            (Verdict::Pass, None) => max_ok = Some(l),
+            (Verdict::Pass, Some(s)) => notes.push(format!(
+                "QPS {:.1} passed after QPS {:.1} did not: the success curve is not monotonic; rerun with a longer --duration before trusting either",
+                l.qps_target, s.qps_target
+            )),
+            (_, None) => saturation = Some(l),
+            (_, Some(_)) => {}
+        }
+    }
+    match (max_ok, saturation) {
+        (None, Some(s)) => notes.push(format!(
+            "even the lowest trusted level (QPS {:.1}) did not pass: test lower rates, and check the endpoint, model name and key",
+            s.qps_target
+        )),
+        (Some(_), None) => notes.push("no level saturated the endpoint: add higher --qps levels to find its limit".into()),
+        _ => {}
+    }
+    let keep = 1.0 - p.headroom_pct / 100.0;
+    let recommended_qps = max_ok.map(|l| l.qps_target * keep);
+    let cost_per_million_at_recommended = max_ok
+        .and_then(|l| l.cost_analysis.as_ref())
+        .and_then(|c| c.cost_per_million_tokens)
+        .map(|c| c / keep);
+    let capacity_plan = daily_tokens
+        .zip(max_ok)
+        .map(|(daily, l)| plan(daily, l, p, pricing));
+    Summary {
+        pass_threshold_pct: p.pass_pct,
+        warn_threshold_pct: p.warn_pct,
+        headroom_pct: p.headroom_pct,
+        max_sustainable_qps: max_ok.map(|l| l.qps_target),
+        saturation_qps: saturation.map(|l| l.qps_target),
+        saturation_cause: saturation.and_then(|l| l.assessment.saturation_cause),
+        recommended_qps,
+        cost_per_million_at_recommended,
+        capacity_plan,
+        notes,
+    }
+}
+
+fn plan(daily: u64, l: &LevelReport, p: &Policy, pricing: Option<Pricing>) -> CapacityPlan {
+    let gpus = pricing.map_or(1, |p| p.num_gpus).max(1);
+    let per_gpu = l.total_throughput_tok_s / f64::from(gpus);
+    let usable = per_gpu * (1.0 - p.headroom_pct / 100.0);
+    let required = daily as f64 / 86_400.0;
+    let gpus_needed = if usable > 0.0 {
+        (required / usable).ceil().max(1.0) as u64
+    } else {
+        0
+    };
+    CapacityPlan {
+        daily_tokens: daily,
+        based_on_qps: l.qps_target,
+        required_tok_s: required,
+        throughput_per_gpu_tok_s: per_gpu,
+        tokens_per_gpu_hour: per_gpu * 3600.0,
+        usable_per_gpu_tok_s: usable,
+        gpus_needed,
+        daily_cost: pricing.map(|p| gpus_needed as f64 * p.gpu_rate * 24.0),
+    }
+}

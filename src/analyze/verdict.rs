@@ -1,0 +1,202 @@
+//! The verdict rules: one level's [`Evidence`] and the [`Policy`] in, an [`Assessment`] out.
+//!
+//! Rules only. The figures a verdict rests on are gathered into [`Evidence`] by `level.rs` (which
+//! builds each `LevelReport` and judges it once); `summary.rs` reads the stored assessments to give
+//! the run's answer. The verdict stays structured (verdict, cause, the figures behind it in
+//! [`Reason`]) until it is rendered: `reason.rs` writes the JSON's `verdict_reason` text, and the
+//! console (`output/summary.rs`) picks the parts it shows.
+//!
+//! Rules (documented in README.md):
+//! - PASS when success >= `pass_pct` (99), WARN when >= `warn_pct` (90), else FAIL.
+//! - A level that did not keep up (`queueing.rs`: requests queued, TTFT climbing) FAILs even when every
+//!   request succeeded; so does one that misses a latency objective (`--max-ttft-p95`,
+//!   `--max-e2e-p95`). The verdict names its cause: errors, queueing or latency objective.
+//! - A level whose actual send rate fell below `min_send_ratio` (98%) of its target, whose schedule
+//!   lag p99 exceeds `max_lag_p99_s` (5 ms), or that had client-side failures, is client-limited: the
+//!   client, not the endpoint, set its pace, so its verdict is shown but not trusted. Verdicts judge
+//!   `endpoint_success_rate` when the client had failures of its own: they are never counted
+//!   against the endpoint.
+
+use crate::analyze::queueing::KeepUp;
+use crate::config::Policy;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        })
+    }
+}
+
+/// Why a level is not PASS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Too many requests failed.
+    Errors,
+    /// Every request may have succeeded, but the endpoint did not keep up: requests queued.
+    Queueing,
+    /// A latency objective was missed.
+    LatencyObjective,
+}
+
+/// The figures of one level that its verdict rests on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub qps_target: f64,
+    pub actual_qps: f64,
+    /// Percent of scheduled requests that succeeded.
+    pub success_rate: f64,
+    /// Percent of the requests that reached the endpoint that succeeded.
+    pub endpoint_success_rate: f64,
+    pub client_side_errors: u64,
+    pub keep_up: KeepUp,
+    pub ttft_p95_s: Option<f64>,
+    pub e2e_p95_s: Option<f64>,
+    pub lag_p99_s: Option<f64>,
+}
+
+/// One level's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    pub verdict: Verdict,
+    /// Why it is not PASS (`null` for PASS).
+    pub saturation_cause: Option<Cause>,
+    pub client_limited: bool,
+    /// Why, as figures; written as text ("99.8% success", "queueing: TTFT rose from 0.03 s to
+    /// 7.7 s during the level; 13.3 of 32.0 req/s served") by `reason.rs`.
+    #[serde(rename = "verdict_reason")]
+    pub reason: Reason,
+}
+
+/// The figures behind a verdict, in the order they are told.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reason {
+    pub success_pct: f64,
+    /// With client-side failures: the success percentage of the requests sent.
+    pub sent_success_pct: Option<f64>,
+    pub queueing: Option<Queueing>,
+    pub latency_misses: Vec<LatencyMiss>,
+    pub client: Option<ClientLimit>,
+}
+
+/// What showed that the endpoint did not keep up.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Queueing {
+    /// Median TTFT early and late in the level, seconds, when it rose.
+    pub ttft_rise_s: Option<(f64, f64)>,
+    /// First tokens and sends per second in the steady half, when it fell behind.
+    pub served_of_sent_qps: Option<(f64, f64)>,
+}
+
+/// A latency objective that was missed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyMiss {
+    /// "TTFT" or "E2E".
+    pub metric: &'static str,
+    pub percentile: f64,
+    pub got_s: f64,
+    pub limit_s: f64,
+}
+
+/// Why the client, not the endpoint, set a level's pace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ClientLimit {
+    /// It sent fewer requests per second than the target.
+    SlowSend { sent_qps: f64, target_qps: f64 },
+    /// Its sends were late (schedule lag p99, seconds).
+    LateSend { lag_p99_s: f64 },
+    /// It failed requests of its own (concurrency cap, resources, interruption).
+    ClientFailures(u64),
+}
+
+pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
+    // The endpoint is judged on the requests that reached it; client-side failures (concurrency
+    // cap, no file descriptors or ports, interruption) make the level client-limited instead.
+    let rate = if e.client_side_errors > 0 {
+        e.endpoint_success_rate
+    } else {
+        e.success_rate
+    };
+    let mut verdict = if rate >= p.pass_pct {
+        Verdict::Pass
+    } else if rate >= p.warn_pct {
+        Verdict::Warn
+    } else {
+        Verdict::Fail
+    };
+    let mut cause = (verdict != Verdict::Pass).then_some(Cause::Errors);
+    let mut reason = Reason {
+        success_pct: e.success_rate,
+        sent_success_pct: (e.client_side_errors > 0).then_some(e.endpoint_success_rate),
+        ..Reason::default()
+    };
+    let k = &e.keep_up;
+    if k.queueing {
+        verdict = Verdict::Fail;
+        cause = cause.or(Some(Cause::Queueing));
+        reason.queueing = Some(Queueing {
+            ttft_rise_s: k.ttft_first_s.zip(k.ttft_last_s).filter(|_| k.ttft_rose),
+            served_of_sent_qps: k
+                .steady_served_qps
+                .zip(k.steady_sent_qps)
+                .filter(|_| k.fell_behind),
+        });
+    }
+    for (metric, limit, got) in [
+        ("TTFT", p.max_ttft_p95_s, e.ttft_p95_s),
+        ("E2E", p.max_e2e_p95_s, e.e2e_p95_s),
+    ] {
+        if let (Some(limit_s), Some(got_s)) = (limit, got) {
+            if got_s > limit_s {
+                verdict = Verdict::Fail;
+                cause = cause.or(Some(Cause::LatencyObjective));
+                reason.latency_misses.push(LatencyMiss {
+                    metric,
+                    percentile: 95.0,
+                    got_s,
+                    limit_s,
+                });
+            }
+        }
+    }
+    reason.client = client_limit(e, p);
+    Assessment {
+        verdict,
+        saturation_cause: cause,
+        client_limited: reason.client.is_some(),
+        reason,
+    }
+}
+
+/// Whether (and why) the client set the level's pace: a short send rate first, then late sends,
+/// then failures of its own.
+fn client_limit(e: &Evidence, p: &Policy) -> Option<ClientLimit> {
+    if e.actual_qps < p.min_send_ratio * e.qps_target {
+        Some(ClientLimit::SlowSend {
+            sent_qps: e.actual_qps,
+            target_qps: e.qps_target,
+        })
+    } else if let Some(lag) = e.lag_p99_s.filter(|&lag| lag > p.max_lag_p99_s) {
+        Some(ClientLimit::LateSend { lag_p99_s: lag })
+    } else if e.client_side_errors > 0 {
+        Some(ClientLimit::ClientFailures(e.client_side_errors))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+#[path = "verdict_tests.rs"]
+mod tests;

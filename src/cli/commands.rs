@@ -1,0 +1,97 @@
+//! The flags of `redline report`, `redline demo` and `redline calibrate`.
+
+use super::{defaults, PolicyArgs, SimModelArgs};
+use clap::Args;
+use std::path::PathBuf;
+
+/// `redline report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A run's results folder (results/<timestamp>).
+    pub dir: PathBuf,
+    /// Percentiles for the table (default: the run's).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub percentiles: Option<Vec<f64>>,
+    /// GPU cost per hour (default: the run's).
+    #[arg(long, allow_negative_numbers = true)]
+    pub gpu_rate: Option<f64>,
+    /// Number of GPUs (default: the run's).
+    #[arg(long)]
+    pub num_gpus: Option<u32>,
+    /// Draw the chart.
+    #[arg(long)]
+    pub plot: bool,
+    /// Results JSON file name written in the folder (default: the run's --output).
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Chart file name (default: the run's --plot-output).
+    #[arg(long)]
+    pub plot_output: Option<String>,
+    /// Verdict thresholds, headroom, latency objectives and capacity plan (defaults: the run's).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// `redline demo`: a short sweep of the built-in endpoint.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// QPS levels.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "5,10,20,30,40,50,60",
+        allow_negative_numbers = true
+    )]
+    pub qps: Vec<f64>,
+    /// Seconds per level.
+    #[arg(long, default_value_t = 5.0, allow_negative_numbers = true)]
+    pub duration: f64,
+    /// max_tokens of every request.
+    #[arg(long, default_value_t = defaults::MAX_TOKENS)]
+    pub max_tokens: u32,
+    /// Dataset (default: the bundled data/conversations.json).
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
+    /// Folder for the results.
+    #[arg(long, default_value = defaults::RESULTS_DIR)]
+    pub results_dir: PathBuf,
+    /// Draw the results chart.
+    #[arg(long)]
+    pub plot: bool,
+    /// GPU cost per hour, for cost per million tokens (with --num-gpus).
+    #[arg(long)]
+    pub gpu_rate: Option<f64>,
+    /// Number of GPUs (with --gpu-rate).
+    #[arg(long)]
+    pub num_gpus: Option<u32>,
+    /// Simulated endpoint settings.
+    #[command(flatten)]
+    pub sim: SimModelArgs,
+}
+
+/// `redline calibrate`.
+#[derive(Debug, Clone, Args)]
+pub struct CalibrateArgs {
+    /// Rates to try, requests per second.
+    #[arg(long, value_delimiter = ',', default_value = "250,500,1000,2000,3000")]
+    pub rates: Vec<f64>,
+    /// Seconds per rate.
+    #[arg(long, default_value_t = 3.0)]
+    pub duration: f64,
+    /// Measure against this endpoint instead of the built-in simulator (its true TTFT is then
+    /// unknown, so only rate and lag are judged).
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// The simulator's time to first token, ms.
+    #[arg(long, default_value_t = 50.0)]
+    pub ttft_ms: f64,
+    /// The simulator's time between tokens, ms.
+    #[arg(long, default_value_t = 10.0)]
+    pub itl_ms: f64,
+    /// Tokens per reply.
+    #[arg(long, default_value_t = 64)]
+    pub output_tokens: u32,
+    /// Do not save the result as this machine's ceiling.
+    #[arg(long)]
+    pub no_save: bool,
+}

@@ -1,0 +1,259 @@
+//! Command-line flags (clap derive), and nothing else: every clap struct of every command, the flag
+//! value types (`Arrival`, `Limit`) and the defaults they share. The benchmark flags keep the
+//! reference tool's names and defaults; `config.rs` validates them into a `Config` before any work
+//! starts. This is the bottom layer: it imports nothing of redline's.
+//!
+//! `redline [FLAGS]` runs a benchmark; `redline sim` serves the built-in endpoint (flags in
+//! `sim.rs`); `redline demo`, `redline report` and `redline calibrate` are the other commands (flags
+//! in `commands.rs`).
+
+mod commands;
+mod sim;
+
+pub use commands::{CalibrateArgs, DemoArgs, ReportArgs};
+pub use sim::{Limit, SimArgs, SimModelArgs};
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The reference tool's defaults, shared by the flags and by commands that build a configuration
+/// in code (`BenchArgs::new`), so the two cannot drift.
+pub mod defaults {
+    pub const QPS: [f64; 4] = [1.0, 5.0, 10.0, 20.0];
+    pub const DURATION_S: f64 = 60.0;
+    pub const PERCENTILES: [f64; 3] = [50.0, 95.0, 99.0];
+    pub const MAX_TOKENS: u32 = 512;
+    pub const TEMPERATURE: f64 = 0.7;
+    pub const OUTPUT: &str = "benchmark_qps_results.json";
+    pub const PLOT_OUTPUT: &str = "benchmark_qps.png";
+    pub const RESULTS_DIR: &str = "results";
+    pub const TIMEOUT_S: f64 = 120.0;
+    /// Verdict policy: success percentages for PASS and WARN, headroom percent.
+    pub const PASS_THRESHOLD: f64 = 99.0;
+    pub const WARN_THRESHOLD: f64 = 90.0;
+    pub const HEADROOM: f64 = 25.0;
+}
+
+/// How arrivals are spaced within a level.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Evenly spaced: request `i` at `i / qps`.
+    Constant,
+    /// A Poisson process: exponential gaps with mean `1 / qps`.
+    Poisson,
+}
+
+impl std::fmt::Display for Arrival {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Arrival::Constant => "constant",
+            Arrival::Poisson => "poisson",
+        })
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "redline",
+    version,
+    about = "Find an LLM endpoint's capacity: fixed-rate QPS levels against an OpenAI-compatible streaming endpoint",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub bench: BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the built-in simulated OpenAI-compatible endpoint.
+    Sim(SimArgs),
+    /// Start the simulator in-process and benchmark it with the bundled dataset.
+    Demo(DemoArgs),
+    /// Rebuild the table, JSON and chart of a results folder from its requests.jsonl and
+    /// metadata.json, without sending a request (optionally with new percentiles or pricing).
+    Report(ReportArgs),
+    /// Measure this machine's client ceiling against the built-in simulator: the highest rate at
+    /// which redline still sends on time and measures TTFT within 1 ms.
+    Calibrate(CalibrateArgs),
+}
+
+/// The benchmark's flags. The first block is the reference tool's contract.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct BenchArgs {
+    /// Chat completions URL, or a base URL (`http://host:8000`, `.../v1`) to which the path is added.
+    #[arg(long, required = true)]
+    pub endpoint: Option<String>,
+    /// Bearer token for the endpoint. Falls back to OPENAI_API_KEY; with neither, no Authorization header.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Read the bearer token from this environment variable instead (keeps it out of shell history).
+    #[arg(long, conflicts_with = "api_key")]
+    pub api_key_env: Option<String>,
+    /// Model name sent in every request.
+    #[arg(long, required = true)]
+    pub model: Option<String>,
+    /// Conversations dataset: a JSON array of samples, or JSON Lines.
+    #[arg(long, required = true)]
+    pub dataset: Option<PathBuf>,
+    /// Target QPS levels, comma separated (fractions allowed: 0.1).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values_t = defaults::QPS,
+        allow_negative_numbers = true
+    )]
+    pub qps: Vec<f64>,
+    /// Seconds of sending per level.
+    #[arg(long, default_value_t = defaults::DURATION_S, allow_negative_numbers = true)]
+    pub duration: f64,
+    /// Percentiles shown in the table (the JSON always has p50, p90, p95, p99 too).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values_t = defaults::PERCENTILES,
+        allow_negative_numbers = true
+    )]
+    pub percentiles: Vec<f64>,
+    /// Deprecated: tokens/sec is always shown.
+    #[arg(long)]
+    pub show_tokens: bool,
+    /// max_tokens of every request.
+    #[arg(long, default_value_t = defaults::MAX_TOKENS)]
+    pub max_tokens: u32,
+    /// temperature of every request.
+    #[arg(long, default_value_t = defaults::TEMPERATURE, allow_negative_numbers = true)]
+    pub temperature: f64,
+    /// Draw the results chart.
+    #[arg(long)]
+    pub plot: bool,
+    /// Results JSON file name, inside the run's results folder.
+    #[arg(long, default_value = defaults::OUTPUT)]
+    pub output: String,
+    /// Chart file name, inside the run's results folder.
+    #[arg(long, default_value = defaults::PLOT_OUTPUT)]
+    pub plot_output: String,
+    /// GPU cost per hour in dollars (with --num-gpus: cost per million tokens).
+    #[arg(long, allow_negative_numbers = true)]
+    pub gpu_rate: Option<f64>,
+    /// Number of GPUs serving the endpoint (with --gpu-rate).
+    #[arg(long)]
+    pub num_gpus: Option<u32>,
+
+    /// Folder under which each run's timestamped folder is created.
+    #[arg(long, default_value = defaults::RESULTS_DIR)]
+    pub results_dir: PathBuf,
+    /// Per-request timeout in seconds, from the send to the end of the stream.
+    #[arg(long, default_value_t = defaults::TIMEOUT_S, allow_negative_numbers = true)]
+    pub timeout: f64,
+    /// Fail a request with "TTFT timeout" when no output token arrives within this many seconds.
+    #[arg(long, allow_negative_numbers = true)]
+    pub ttft_timeout: Option<f64>,
+    /// Arrival process within a level.
+    #[arg(long, value_enum, default_value_t = Arrival::Constant)]
+    pub arrival: Arrival,
+    /// Seed for the Poisson arrivals (random and recorded in metadata.json when not given).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Client-side cap on requests in flight; an arrival over it is recorded as a failed request
+    /// ("Client concurrency limit"), never dropped.
+    #[arg(long)]
+    pub max_concurrency: Option<usize>,
+    /// JSON object merged into every request body, e.g. '{"ignore_eos":true}'.
+    #[arg(long)]
+    pub extra_body: Option<String>,
+    /// Do not send stream_options (for servers that reject it); tokens then come from chunk counts.
+    #[arg(long)]
+    pub no_stream_usage: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// How levels are judged and what is recommended; shared by a run (where an absent flag takes the
+/// reference default) and `redline report` (where it takes the run's value).
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct PolicyArgs {
+    /// Success percentage at or above which a level PASSes [default: 99].
+    #[arg(long, allow_negative_numbers = true)]
+    pub pass_threshold: Option<f64>,
+    /// Success percentage at or above which a level that does not pass is WARN, else FAIL [default: 90].
+    #[arg(long, allow_negative_numbers = true)]
+    pub warn_threshold: Option<f64>,
+    /// Percent of the maximum sustainable QPS kept free: recommended limit = max x (1 - headroom/100)
+    /// [default: 25].
+    #[arg(long, allow_negative_numbers = true)]
+    pub headroom: Option<f64>,
+    /// Tokens (input + output) to serve per day, for a capacity plan: 100M, 2.5B, 500000.
+    #[arg(long, allow_hyphen_values = true)]
+    pub daily_tokens: Option<String>,
+    /// Latency objective: a level whose TTFT p95 exceeds this many seconds FAILs.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_ttft_p95: Option<f64>,
+    /// Latency objective: a level whose end-to-end p95 exceeds this many seconds FAILs.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_e2e_p95: Option<f64>,
+}
+
+impl BenchArgs {
+    /// The flags of `redline --endpoint E --model M --dataset D` with every other flag at its
+    /// default: how a command builds a benchmark configuration from typed values.
+    pub fn new(endpoint: &str, model: &str, dataset: PathBuf) -> Self {
+        BenchArgs {
+            endpoint: Some(endpoint.to_string()),
+            api_key: None,
+            api_key_env: None,
+            model: Some(model.to_string()),
+            dataset: Some(dataset),
+            qps: defaults::QPS.to_vec(),
+            duration: defaults::DURATION_S,
+            percentiles: defaults::PERCENTILES.to_vec(),
+            show_tokens: false,
+            max_tokens: defaults::MAX_TOKENS,
+            temperature: defaults::TEMPERATURE,
+            plot: false,
+            output: defaults::OUTPUT.into(),
+            plot_output: defaults::PLOT_OUTPUT.into(),
+            gpu_rate: None,
+            num_gpus: None,
+            results_dir: defaults::RESULTS_DIR.into(),
+            timeout: defaults::TIMEOUT_S,
+            ttft_timeout: None,
+            arrival: Arrival::Constant,
+            seed: None,
+            max_concurrency: None,
+            extra_body: None,
+            no_stream_usage: false,
+            policy: PolicyArgs::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_defaults_are_the_flags_defaults() {
+        let parsed = Cli::try_parse_from([
+            "redline",
+            "--endpoint",
+            "http://h",
+            "--model",
+            "m",
+            "--dataset",
+            "d.json",
+        ])
+        .unwrap()
+        .bench;
+        let mut typed = BenchArgs::new("http://h", "m", "d.json".into());
+        // The environment may hold OPENAI_API_KEY, which clap reads into --api-key.
+        typed.api_key = parsed.api_key.clone();
+        assert_eq!(parsed, typed);
+    }
+}

@@ -1,0 +1,39 @@
+//! `redline demo`: starts the simulator in-process on 127.0.0.1 and benchmarks it with the bundled
+//! dataset, through the same `bench` pipeline as a real run, so a newcomer sees PASS levels, the
+//! saturation point and 503s without an endpoint.
+
+use crate::cli::{BenchArgs, DemoArgs};
+use crate::config::Config;
+use crate::dataset;
+use crate::pipeline::{bench, Outcome};
+use crate::sim;
+use anyhow::Result;
+
+/// `redline demo`: the simulator in-process on 127.0.0.1, benchmarked with the bundled dataset.
+pub async fn run(d: &DemoArgs) -> Result<Outcome> {
+    let sim_args = d.sim.clone();
+    let addr = sim::spawn(&sim_args, ([127, 0, 0, 1], 0).into()).await?;
+    let (conversations, dataset_name) = match &d.dataset {
+        Some(p) => (dataset::load(p)?, p.display().to_string()),
+        None => (
+            dataset::parse(dataset::BUNDLED, "bundled data/conversations.json")?,
+            "data/conversations.json (bundled)".to_string(),
+        ),
+    };
+    let endpoint = format!("http://{addr}");
+    let mut args = BenchArgs::new(&endpoint, &sim_args.served_model, dataset_name.into());
+    args.qps = d.qps.clone();
+    args.duration = d.duration;
+    args.max_tokens = d.max_tokens;
+    args.results_dir = d.results_dir.clone();
+    args.plot = d.plot;
+    args.gpu_rate = d.gpu_rate;
+    args.num_gpus = d.num_gpus;
+    // No key: the simulator needs none, and a real one is never sent to it.
+    let cfg = Config::from_args(&args)?;
+    println!(
+        "redline demo: simulated endpoint ({}) at {endpoint}; `redline sim --profile {} --print-config` shows its parameters",
+        sim_args.profile, sim_args.profile
+    );
+    bench(cfg, conversations).await
+}

@@ -1,0 +1,7 @@
+//! The commands besides a plain run, built on the pipeline and the stages below it: `demo` (the
+//! simulator benchmarked in-process), `report` (`redline report`: a results folder rebuilt from its
+//! records) and `calibrate` (this machine's client ceiling). None calls back into `lib.rs`.
+
+pub mod calibrate;
+pub mod demo;
+pub mod report;

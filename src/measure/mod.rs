@@ -1,0 +1,19 @@
+//! The measuring stage: a planned send in, a `RequestRecord` out.
+//!
+//! `schedule` fixes each level's arrival offsets before it starts; `runner` fires each request at
+//! its absolute deadline (open loop) through `client::Target`, which sends it over `transport` (the
+//! hand-written HTTP/1.1 path) or reqwest, reads the reply through `reply`, splits the body into SSE
+//! events (`sse`) and reads each as a chat-completion event (`chat`) into the request's `record`.
+//! `failure` names every way an exchange fails; `time` is the clock every record uses. Nothing here
+//! summarises or prints: `analyze/` reads the records, `output/` shows them.
+
+pub mod chat;
+pub mod client;
+pub mod failure;
+pub mod record;
+pub mod reply;
+pub mod runner;
+pub mod schedule;
+pub mod sse;
+pub mod time;
+pub mod transport;

@@ -1,0 +1,28 @@
+//! The console at the end of a run (and of `redline report`): the results table, the errors by
+//! kind, the verdicts and summary, and the chart when asked. Everything it prints is already in the
+//! results folder; a chart that cannot be drawn is a warning, never a lost run.
+
+use crate::analyze::report::Report;
+use crate::config::ReportOptions;
+use crate::output::{chart, summary, table};
+use std::path::Path;
+
+/// Prints the table, errors, verdicts and summary, and draws the chart when `plot` names its file.
+pub fn present(report: &Report, opts: &ReportOptions, dir: &Path, plot: Option<&str>) {
+    print!(
+        "\n{}",
+        table::render(&report.results, &opts.percentiles, opts.pricing.is_some())
+    );
+    print!("{}", table::render_errors(&report.results));
+    print!("{}", summary::render(report));
+    if let Some(name) = plot {
+        let path = dir.join(name);
+        match chart::draw(report, &path) {
+            Ok(()) => println!("Chart: {}", path.display()),
+            Err(e) => eprintln!(
+                "warning: the chart could not be drawn ({e:#}); the JSON results are complete"
+            ),
+        }
+    }
+    println!("\nResults: {}", dir.display());
+}

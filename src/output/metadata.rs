@@ -1,0 +1,108 @@
+//! `metadata.json`: the run's settings and the levels run so far, rewritten after every level so
+//! `redline report` can rebuild the run. The reference tool's keys, plus what redline adds; never
+//! the API key.
+
+use crate::config::{Config, Policy};
+use serde::{Deserialize, Serialize};
+
+/// `metadata.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metadata {
+    pub timestamp: String,
+    pub endpoint: String,
+    pub model: String,
+    pub dataset: String,
+    pub qps_levels: Vec<f64>,
+    pub duration: f64,
+    pub max_tokens: u32,
+    pub temperature: f64,
+    pub percentiles: Vec<f64>,
+    pub show_tokens: bool,
+    pub tool: String,
+    pub tool_version: String,
+    pub arrival: String,
+    pub seed: u64,
+    pub timeout: f64,
+    pub max_concurrency: Option<usize>,
+    pub stream_usage: bool,
+    pub extra_body: Option<serde_json::Map<String, serde_json::Value>>,
+    pub gpu_rate: Option<f64>,
+    pub num_gpus: Option<u32>,
+    pub dataset_samples: usize,
+    pub output: String,
+    pub plot_output: String,
+    pub pass_threshold: f64,
+    pub warn_threshold: f64,
+    pub headroom: f64,
+    pub daily_tokens: Option<u64>,
+    #[serde(default)]
+    pub max_ttft_p95: Option<f64>,
+    #[serde(default)]
+    pub max_e2e_p95: Option<f64>,
+    /// The levels run so far.
+    #[serde(default)]
+    pub levels: Vec<LevelInfo>,
+    /// The run finished every level without interruption.
+    #[serde(default)]
+    pub completed: bool,
+}
+
+/// What `redline report` needs of a level beyond its records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelInfo {
+    pub qps: f64,
+    pub send_window_s: f64,
+    pub partial: bool,
+}
+
+impl Metadata {
+    pub fn new(cfg: &Config, samples: usize, now: chrono::DateTime<chrono::Local>) -> Self {
+        Metadata {
+            timestamp: now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+            endpoint: cfg.endpoint_display(),
+            model: cfg.model.clone(),
+            dataset: cfg.dataset.display().to_string(),
+            qps_levels: cfg.qps.clone(),
+            duration: cfg.duration.as_secs_f64(),
+            max_tokens: cfg.max_tokens,
+            temperature: cfg.temperature,
+            percentiles: cfg.percentiles.clone(),
+            show_tokens: true,
+            tool: "redline".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            arrival: cfg.arrival.to_string(),
+            seed: cfg.seed,
+            timeout: cfg.timeout.as_secs_f64(),
+            max_concurrency: cfg.max_concurrency,
+            stream_usage: cfg.stream_usage,
+            extra_body: cfg.extra_body.clone(),
+            gpu_rate: cfg.pricing.map(|p| p.gpu_rate),
+            num_gpus: cfg.pricing.map(|p| p.num_gpus),
+            dataset_samples: samples,
+            output: cfg.output.clone(),
+            plot_output: cfg.plot_output.clone(),
+            pass_threshold: cfg.policy.pass_pct,
+            warn_threshold: cfg.policy.warn_pct,
+            headroom: cfg.policy.headroom_pct,
+            daily_tokens: cfg.daily_tokens,
+            max_ttft_p95: cfg.policy.max_ttft_p95_s,
+            max_e2e_p95: cfg.policy.max_e2e_p95_s,
+            levels: Vec::new(),
+            completed: false,
+        }
+    }
+}
+
+impl Metadata {
+    /// The verdict policy the run used.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            pass_pct: self.pass_threshold,
+            warn_pct: self.warn_threshold,
+            headroom_pct: self.headroom,
+            max_ttft_p95_s: self.max_ttft_p95,
+            max_e2e_p95_s: self.max_e2e_p95,
+            ..Policy::default()
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The bench pipeline: for each QPS level, schedule -> run (open loop) -> records -> report ->
+//! files, then the console. One screenful that wires the stages together: `measure/` sends and
+//! records, `analyze/` turns records into the `Report`, `output/` writes and shows it. A run and
+//! `redline demo` both come through [`bench`].
+//!
+//! It lives outside `lib.rs` so that the commands built on it (`commands/demo.rs`) import it from
+//! below, and `lib.rs` (the dispatch) only imports downwards.
+
+use crate::analyze::level::level_report;
+use crate::analyze::report::Report;
+use crate::config::{self, Config};
+use crate::dataset::Conversation;
+use crate::measure::client::Target;
+use crate::measure::record::RequestRecord;
+use crate::measure::runner::{self, Cancel, Level, Observer};
+use crate::measure::schedule;
+use crate::output::jsonl::JsonlWriter;
+use crate::output::metadata::{LevelInfo, Metadata};
+use crate::output::progress::LevelProgress;
+use crate::output::{ceiling, console, files};
+use crate::process;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// What a finished (or interrupted) benchmark produced.
+pub struct Outcome {
+    pub dir: PathBuf,
+    pub report: Report,
+    /// 130 or 143 when a signal stopped the run, else 0.
+    pub exit_signal: u8,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.exit_signal)
+    }
+}
+
+/// Benchmarks the endpoint at each QPS level, writing the results folder as it goes.
+pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outcome> {
+    if cfg.show_tokens {
+        eprintln!("note: --show-tokens is deprecated and does nothing; tokens/sec is always shown");
+    }
+    if config::key_in_clear(&cfg) {
+        eprintln!(
+            "warning: the API key will be sent unencrypted over plain http to {}; use https unless this network is trusted",
+            cfg.endpoint.host_str().unwrap_or("?")
+        );
+    }
+    let streams = process::raise_open_file_limit();
+    ceiling::warn_if_over_ceiling(&cfg.qps);
+    if let Some(cap) = cfg.max_concurrency.filter(|&c| c as u64 > streams) {
+        eprintln!("warning: --max-concurrency {cap} exceeds the ~{streams} streams this process can hold open");
+    }
+    let target = Arc::new(Target::new(&cfg, &conversations)?);
+    let now = chrono::Local::now();
+    let dir = files::create_run_dir(&cfg.results_dir, now)?;
+    let mut meta = Metadata::new(&cfg, conversations.len(), now);
+    let meta_path = dir.join("metadata.json");
+    files::write_json_atomic(&meta_path, &meta)?;
+    let mut records = JsonlWriter::create(&dir.join("requests.jsonl"))
+        .with_context(|| format!("cannot create requests.jsonl in {}", dir.display()))?;
+    let cancel = Cancel::default();
+    let signal_code = process::watch_interrupts(cancel.clone())?;
+    let opts = cfg.report_options();
+    let mut levels = Vec::new();
+    let mut report = Report::new(Vec::new(), &opts);
+    let results_path = dir.join(&cfg.output);
+    for (i, &qps) in cfg.qps.iter().enumerate() {
+        if cancel.stop.is_cancelled() {
+            break;
+        }
+        let offsets = schedule::offsets(
+            cfg.arrival,
+            qps,
+            cfg.duration,
+            schedule::level_seed(cfg.seed, i),
+        );
+        eprintln!(
+            "Level {}/{}: QPS {qps} ({} arrivals, {}, {:?})",
+            i + 1,
+            cfg.qps.len(),
+            offsets.len(),
+            cfg.arrival,
+            cfg.duration
+        );
+        let level = Level {
+            index: i,
+            qps,
+            offsets,
+            duration: cfg.duration,
+            max_concurrency: cfg.max_concurrency,
+        };
+        let mut obs = RunObserver {
+            progress: LevelProgress::new(qps, level.offsets.len() as u64),
+            records: &mut records,
+        };
+        let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
+        obs.progress.finish();
+        meta.levels.push(LevelInfo {
+            qps,
+            send_window_s: run.send_window_s,
+            partial: run.partial,
+        });
+        files::write_json_atomic(&meta_path, &meta)?;
+        levels.push(level_report(&run, &opts));
+        report = Report::new(levels.clone(), &opts);
+        files::write_json_atomic(&results_path, &report)?;
+        if run.partial {
+            break;
+        }
+    }
+    let exit_signal = signal_code.load(Ordering::SeqCst);
+    meta.completed = exit_signal == 0 && meta.levels.len() == cfg.qps.len();
+    files::write_json_atomic(&meta_path, &meta)?;
+    let flushed = records.flush();
+    console::present(
+        &report,
+        &opts,
+        &dir,
+        cfg.plot.then_some(cfg.plot_output.as_str()),
+    );
+    flushed
+        .map_err(|e| anyhow::anyhow!("requests.jsonl in {} is incomplete: {e}", dir.display()))?;
+    Ok(Outcome {
+        dir,
+        report,
+        exit_signal,
+    })
+}
+
+/// Sends each finished record to the progress bar and `requests.jsonl`.
+struct RunObserver<'a> {
+    progress: LevelProgress,
+    records: &'a mut JsonlWriter,
+}
+
+impl Observer for RunObserver<'_> {
+    fn sent(&mut self) {
+        self.progress.sent();
+    }
+    fn finished(&mut self, record: &RequestRecord) {
+        self.progress.finished(record);
+        self.records.write(record);
+    }
+}
