@@ -201,3 +201,29 @@ async fn the_chart_draws_every_panel_standard_and_with_cost() {
     );
     assert_panels(&run.dir().join("again.png"), 3);
 }
+
+/// Results folders written by redline 0.1.0 before the source tree was restructured: one with
+/// queueing FAILs, one with client-limited levels, latency objectives, pricing, a capacity plan and
+/// a p99.9 column. `redline report` must reproduce their JSON byte for byte.
+#[test]
+fn folders_written_by_an_earlier_version_re_report_byte_for_byte() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v0.1.0");
+    for name in ["queueing", "client-limited"] {
+        let tmp = tempfile::tempdir().unwrap();
+        for file in [
+            "metadata.json",
+            "requests.jsonl",
+            "benchmark_qps_results.json",
+        ] {
+            std::fs::copy(fixtures.join(name).join(file), tmp.path().join(file)).unwrap();
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(["report", &tmp.path().display().to_string()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {:?}", out);
+        let want = std::fs::read(fixtures.join(name).join("benchmark_qps_results.json")).unwrap();
+        let got = std::fs::read(tmp.path().join("benchmark_qps_results.json")).unwrap();
+        assert!(got == want, "{name}: the re-reported JSON differs");
+    }
+}
