@@ -11,7 +11,7 @@ use crate::analyze::report::Report;
 use crate::config::{self, Config};
 use crate::dataset::Conversation;
 use crate::measure::client::Target;
-use crate::measure::record::RequestRecord;
+use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::runner::{self, Cancel, Level, Observer};
 use crate::measure::schedule;
 use crate::output::jsonl::JsonlWriter;
@@ -55,10 +55,10 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
     if let Some(cap) = cfg.max_concurrency.filter(|&c| c as u64 > streams) {
         eprintln!("warning: --max-concurrency {cap} exceeds the ~{streams} streams this process can hold open");
     }
-    let target = Arc::new(Target::new(&cfg, &conversations)?);
+    let target = Arc::new(connect(&cfg, &conversations).await?);
     let now = chrono::Local::now();
     let dir = files::create_run_dir(&cfg.results_dir, now)?;
-    let mut meta = Metadata::new(&cfg, conversations.len(), now);
+    let mut meta = Metadata::new(&cfg, conversations.len(), now, &Target::route_of(&cfg));
     let meta_path = dir.join("metadata.json");
     files::write_json_atomic(&meta_path, &meta)?;
     let mut records = JsonlWriter::create(&dir.join("requests.jsonl"))
@@ -114,6 +114,7 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
         }
     }
     let exit_signal = signal_code.load(Ordering::SeqCst);
+    meta.connection.http2_stream_limits = target.http2_connections();
     meta.completed = exit_signal == 0 && meta.levels.len() == cfg.qps.len();
     files::write_json_atomic(&meta_path, &meta)?;
     let flushed = records.flush();
@@ -130,6 +131,36 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
         report,
         exit_signal,
     })
+}
+
+/// The run's transport, said in the console, with its first connection opened (https): a
+/// certificate problem stops the run here, with its cause and the flag that fixes it.
+async fn connect(cfg: &Config, conversations: &[Conversation]) -> Result<Target> {
+    let target = Target::new(cfg, conversations)?;
+    let route = Target::route_of(cfg);
+    if cfg.tls.insecure {
+        eprintln!("warning: --insecure: the endpoint's certificate is not verified; anyone on the path could answer instead of it");
+    }
+    if let Some(p) = &cfg.proxy {
+        eprintln!("Proxy: {} (from {})", config::redact_url(&p.url), p.source);
+    }
+    match route.why {
+        Some(why) => eprintln!(
+            "Client: reqwest, {} ({why}; the send time is when reqwest takes the request, so a connection set-up shows in latency, not in schedule lag)",
+            route.protocol
+        ),
+        None => eprintln!("Client: {}, {}", route.client, route.protocol),
+    }
+    if let Err(f) = target.warm().await {
+        if f.kind == ErrorKind::Tls {
+            anyhow::bail!("cannot open a TLS connection to the endpoint: {}", f.detail);
+        }
+        eprintln!(
+            "warning: could not connect before the first level ({}: {}); the levels will show how requests fare",
+            f.kind, f.detail
+        );
+    }
+    Ok(target)
 }
 
 /// Sends each finished record to the progress bar and `requests.jsonl`.

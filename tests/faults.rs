@@ -235,9 +235,14 @@ async fn reset_in_the_middle_of_a_stream_is_stream_interrupted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tls_handshake_failure_is_a_tls_error() {
-    let (level, rec) = fault("https", "/ok", &[]).await;
-    assert_eq!(level["errors"]["TLS error"], 1, "{rec}");
+async fn a_tls_handshake_failure_stops_the_run_before_the_first_level() {
+    // An https endpoint whose server speaks plain HTTP: the first connection, opened before any
+    // level, fails its handshake, and the run stops saying why instead of failing every request.
+    let endpoint = format!("https://{}/ok", start_raw().await);
+    let run = redline(&bench_args(&endpoint, &["--qps", "2", "--duration", "0.5"])).await;
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    let err = run.stderr();
+    assert!(err.contains("TLS") && err.contains("http://"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -126,7 +126,8 @@ fn tree() -> Tree {
         let m = module_of(&src, f);
         let text = code(&std::fs::read_to_string(f).unwrap());
         // Tests may build their fixtures with anything; the shipped code is what is layered.
-        let shipped = if f.to_string_lossy().ends_with("_tests.rs") {
+        let name = f.to_string_lossy();
+        let shipped = if name.ends_with("_tests.rs") || name.ends_with("/tests.rs") {
             ""
         } else {
             text.split("#[cfg(test)]").next().unwrap_or_default()
@@ -206,7 +207,7 @@ fn no_import_circles() {
 #[test]
 fn no_argv_is_rebuilt_outside_tests() {
     for (m, text) in &tree().code {
-        if m.ends_with("_tests.rs") {
+        if m.ends_with("_tests.rs") || m.ends_with("/tests.rs") {
             continue;
         }
         let before_tests = text.split("#[cfg(test)]").next().unwrap_or_default();

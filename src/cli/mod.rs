@@ -172,7 +172,49 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_stream_usage: bool,
     #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
     pub policy: PolicyArgs,
+}
+
+/// How requests reach the endpoint: HTTP version, TLS trust, headers, proxy.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct ConnectionArgs {
+    /// Use HTTP/2 (https only), with a pool of connections sized from each one's stream limit.
+    /// Default: HTTP/1.1, one connection per request in flight.
+    #[arg(long)]
+    pub http2: bool,
+    /// Also trust the CA certificates in this PEM file (besides the bundled roots and the system
+    /// store, which SSL_CERT_FILE and SSL_CERT_DIR replace).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify the endpoint's certificate (warned in the console and recorded in
+    /// metadata.json).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Client certificate (PEM) for mutual TLS, with --key.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// A header sent with every request, "Name: value" (repeatable). Its value is never written
+    /// to a file or the console.
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "NAME: VALUE",
+        allow_hyphen_values = true
+    )]
+    pub headers: Vec<String>,
+    /// A header whose value comes from an environment variable, "Name: VAR" (repeatable), e.g.
+    /// "api-key: AZURE_OPENAI_KEY".
+    #[arg(long = "header-env", value_name = "NAME: VAR")]
+    pub header_envs: Vec<String>,
+    /// Send requests through this HTTP(S) proxy. Default: https_proxy / HTTPS_PROXY / http_proxy
+    /// / ALL_PROXY, unless NO_PROXY names the host.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
 }
 
 /// How levels are judged and what is recommended; shared by a run (where an absent flag takes the
@@ -229,6 +271,7 @@ impl BenchArgs {
             max_concurrency: None,
             extra_body: None,
             no_stream_usage: false,
+            connection: ConnectionArgs::default(),
             policy: PolicyArgs::default(),
         }
     }

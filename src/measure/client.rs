@@ -1,97 +1,206 @@
 //! The OpenAI-compatible streaming exchange: sends one chat request and measures it into a
-//! `RequestRecord`. Plain-http endpoints use the hand-written HTTP/1.1 path (`transport.rs`: the
-//! request's task owns its socket, requests are serialised once per sample); https, credentials in
-//! the URL and redirects use reqwest. `reply.rs` reads either the same way. Request bodies are
-//! built here from the dataset's conversations and the `Config`, once per sample.
+//! `RequestRecord`. Which transport carries it is chosen once per run (`Transport`):
+//! - the hand-written HTTP/1.1 path (`http1.rs`), for http and https: the request's task owns its
+//!   connection, one per request in flight, requests serialised once per sample;
+//! - `--http2`: the HTTP/2 pool (`http2.rs`), sized from each connection's stream limit;
+//! - reqwest, for credentials in the URL, proxies, and redirects (a 307/308 on the other paths is
+//!   handed to it).
+//!
+//! `reply.rs` reads any of them the same way. The send time is when the request's bytes are handed
+//! to an open connection (an open stream on HTTP/2); connect, TLS handshake and any wait for a
+//! stream come before it, so they are schedule lag (on reqwest, the time it is handed to reqwest).
+//! A request that fails before it could be sent counts as sent when the attempt began.
 //!
 //! Timestamps are taken where bytes arrive (once per socket read), before any parsing. The body
 //! goes through `sse.rs`; each data event is read for just what is measured: whether it carries
 //! output text (`delta.content`, `delta.reasoning_content`, `delta.reasoning` or `text`), `usage`,
 //! an in-stream `error`, and `[DONE]` (`chat.rs`). `runner.rs` calls [`Target::measure`] at each
 //! deadline. Every way an exchange can fail ends as one named `ErrorKind` (`failure.rs`), with a
-//! short detail that never holds the API key.
+//! short detail that never holds the API key or a header value.
 
 use crate::config::Config;
 use crate::dataset::Conversation;
 use crate::measure::chat::StreamState;
-use crate::measure::failure::{connect_failure, reqwest_failure, Failure};
+use crate::measure::conn::{ConnectError, Dialer};
+use crate::measure::failure::{connect_failure, reqwest_failure, truncate, Failure};
+use crate::measure::http1::{self, Http1, SendError};
+use crate::measure::http2::Http2;
 use crate::measure::record::{ErrorKind, RequestRecord};
-use crate::measure::reply::Reply;
+use crate::measure::reply::{error_message, retry_after, Reply};
+use crate::measure::request::{self, RequestHead, USER_AGENT_VALUE};
 use crate::measure::sse::SseParser;
 use crate::measure::time::since;
-use crate::measure::transport::{self, Http1, SendError};
+use crate::measure::tls::{self, Alpn};
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Longest error detail kept in a record.
-const DETAIL_CHARS: usize = 300;
-/// Most bytes of an error response body read for its message.
-const ERROR_BODY_BYTES: usize = 16 * 1024;
 /// Redirects followed (307/308 keep the POST and its body) before a `Redirect error`.
 const MAX_REDIRECTS: usize = 5;
 
-/// Where and what to send: a shared HTTP client plus one pre-serialised body per dataset sample.
+/// The transport that carries the run's requests.
+enum Transport {
+    /// Each sample's complete request, serialised once.
+    Http1 {
+        pool: Http1,
+        requests: Vec<Bytes>,
+    },
+    Http2 {
+        pool: Http2,
+        head: http::Request<()>,
+    },
+    Reqwest,
+}
+
+/// Where and what to send: the run's transport, one body per dataset sample, and reqwest for
+/// what the fast paths hand over.
 pub struct Target {
     client: reqwest::Client,
-    url: reqwest::Url,
-    auth: Option<HeaderValue>,
+    head: RequestHead,
+    headers: http::HeaderMap,
     bodies: Vec<Bytes>,
     timeout: Duration,
     ttft_timeout: Option<Duration>,
-    /// Plain-http endpoints go through the hand-written HTTP/1.1 path (`transport.rs`), with each
-    /// sample's request serialised once.
-    http1: Option<Http1>,
-    raw_requests: Vec<Bytes>,
+    transport: Transport,
+}
+
+/// How the run's requests travel, for the console and metadata.json.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub protocol: &'static str,
+    /// `redline-http1`, `redline-http2` or `reqwest`.
+    pub client: &'static str,
+    /// Why reqwest carries it, when it does.
+    pub why: Option<&'static str>,
 }
 
 impl Target {
     pub fn new(cfg: &Config, conversations: &[Conversation]) -> Result<Target> {
-        let client = reqwest::Client::builder()
+        let https = cfg.endpoint.scheme() == "https";
+        let tls_for = |alpn| -> Result<_> { Ok(tls::client_config(&cfg.tls, alpn)?) };
+        let mut builder = reqwest::Client::builder()
             .pool_max_idle_per_host(usize::MAX)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .user_agent(USER_AGENT_VALUE)
-            .build()
-            .context("cannot build the HTTP client")?;
-        let auth = match &cfg.api_key {
-            Some(key) => {
-                let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                    anyhow::anyhow!("--api-key holds characters not allowed in an HTTP header")
-                })?;
-                v.set_sensitive(true);
-                Some(v)
-            }
-            None => None,
-        };
+            .no_proxy();
+        if https {
+            // reqwest takes the configuration itself, not an Arc of it.
+            let alpn = if cfg.http2 { Alpn::Both } else { Alpn::Http1 };
+            let config: rustls::ClientConfig = tls_for(alpn)?.as_ref().clone();
+            builder = builder.use_preconfigured_tls(config);
+        }
+        if !cfg.http2 {
+            builder = builder.http1_only();
+        }
+        if let Some(p) = &cfg.proxy {
+            builder = builder
+                .proxy(reqwest::Proxy::all(p.url.clone()).context("the proxy URL is not usable")?);
+        }
+        let client = builder.build().context("cannot build the HTTP client")?;
+        let head = RequestHead::new(cfg)?;
         let bodies: Vec<Bytes> = conversations
             .iter()
-            .map(|c| request_body(cfg, c))
+            .map(|c| request::body(cfg, c))
             .collect::<Result<_>>()?;
-        let http1 = Http1::for_url(&cfg.endpoint);
-        // Only the plain-http path sends pre-serialised requests; reqwest builds its own.
-        let raw_requests = match &http1 {
-            Some(_) => raw_requests(cfg, &bodies)?,
-            None => Vec::new(),
+        let transport = match Target::route_of(cfg).client {
+            "reqwest" => Transport::Reqwest,
+            client => {
+                let host = cfg.endpoint.host_str().unwrap_or("localhost").to_string();
+                let port = cfg.endpoint.port_or_known_default().unwrap_or(80);
+                let tls = match https {
+                    true => {
+                        let name = tls::server_name(&host).with_context(|| {
+                            format!("--endpoint: {host:?} is not a valid TLS server name")
+                        })?;
+                        let alpn = if cfg.http2 { Alpn::Http2 } else { Alpn::Http1 };
+                        Some((tls_for(alpn)?, name))
+                    }
+                    false => None,
+                };
+                let dialer = Dialer {
+                    authority: format!("{host}:{port}"),
+                    host,
+                    tls,
+                };
+                if client == "redline-http2" {
+                    Transport::Http2 {
+                        pool: Http2::new(dialer),
+                        head: head.http2()?,
+                    }
+                } else {
+                    let requests = bodies
+                        .iter()
+                        .map(|b| http1::request_bytes(&head.target, &head.host, &head.headers, b))
+                        .collect();
+                    Transport::Http1 {
+                        pool: Http1::new(dialer),
+                        requests,
+                    }
+                }
+            }
         };
         Ok(Target {
             client,
-            url: cfg.endpoint.clone(),
-            auth,
+            headers: head.header_map(),
+            head,
             bodies,
             timeout: cfg.timeout,
             ttft_timeout: cfg.ttft_timeout,
-            http1,
-            raw_requests,
+            transport,
         })
+    }
+
+    /// The transport a configuration gets.
+    pub fn route_of(cfg: &Config) -> Route {
+        let protocol = if cfg.http2 { "HTTP/2" } else { "HTTP/1.1" };
+        let why = if cfg.proxy.is_some() {
+            Some("requests go through a proxy")
+        } else if !cfg.endpoint.username().is_empty() || cfg.endpoint.password().is_some() {
+            Some("the endpoint URL holds credentials")
+        } else {
+            None
+        };
+        let client = match (why, cfg.http2) {
+            (Some(_), _) => "reqwest",
+            (None, true) => "redline-http2",
+            (None, false) => "redline-http1",
+        };
+        Route {
+            protocol,
+            client,
+            why,
+        }
     }
 
     pub fn samples(&self) -> usize {
         self.bodies.len()
+    }
+
+    /// Opens a first connection before the first level (https only): a certificate problem stops
+    /// the run before any level, with its cause and fix, and the first request pays no handshake.
+    pub async fn warm(&self) -> Result<(), Failure> {
+        if self.head.url.scheme() != "https" {
+            return Ok(());
+        }
+        let result = match &self.transport {
+            Transport::Http1 { pool, .. } => pool.warm().await.map_err(SendError::Connect),
+            Transport::Http2 { pool, .. } => pool.warm().await,
+            Transport::Reqwest => Ok(()),
+        };
+        result.map_err(|e| send_error(e, &self.head.host))
+    }
+
+    /// HTTP/2 connections open, and the streams each allows.
+    pub fn http2_connections(&self) -> Vec<usize> {
+        match &self.transport {
+            Transport::Http2 { pool, .. } => pool.connections(),
+            _ => Vec::new(),
+        }
     }
 
     /// Sends `rec`'s sample now and fills in `rec` until the exchange ends, the per-request timeout
@@ -102,16 +211,19 @@ impl Target {
         level_start: Instant,
         abort: &CancellationToken,
     ) {
-        let sent = Instant::now();
-        rec.sent_s = Some(since(sent, level_start));
+        let attempt = Instant::now();
         let outcome = tokio::select! {
             r = self.exchange(rec, level_start) => r,
-            _ = tokio::time::sleep_until(sent + self.timeout) => Err(Failure::new(
+            _ = tokio::time::sleep_until(attempt + self.timeout) => Err(Failure::new(
                 ErrorKind::Timeout,
                 format!("no complete response within {:?}", self.timeout),
             )),
             _ = abort.cancelled() => Err(Failure::new(ErrorKind::Interrupted, "run interrupted")),
         };
+        // Never handed to a connection: sent when the attempt began.
+        if rec.sent_s.is_none() {
+            rec.sent_s = Some(since(attempt, level_start));
+        }
         if let Err(f) = outcome {
             rec.end_s = since(Instant::now(), level_start);
             rec.error = Some(f.kind);
@@ -119,43 +231,46 @@ impl Target {
         }
     }
 
-    /// Sends `sample` on the hand-written HTTP/1.1 path for plain http (a redirect is handed to
-    /// reqwest, which follows it), or through reqwest.
-    async fn open(&self, sample: usize) -> Result<Reply<'_>, Failure> {
-        if let Some(h1) = &self.http1 {
-            match h1.send(&self.raw_requests[sample]).await {
-                Ok((head, body)) if !matches!(head.status, 307 | 308) => {
-                    return Ok(Reply::Raw {
-                        head,
-                        body,
-                        pool: h1,
-                    })
-                }
-                Ok(_) => {}
-                Err(SendError::Connect(e)) => return Err(connect_failure(&e)),
-                Err(SendError::Io(e)) => {
-                    return Err(Failure::new(
-                        ErrorKind::Connection,
-                        format!("connection failed: {e}"),
-                    ))
-                }
-                Err(SendError::Malformed(m)) => {
-                    return Err(Failure::new(ErrorKind::InvalidResponse, m))
+    /// Sends `sample` on the run's transport (a redirect on a fast path is handed to reqwest,
+    /// which follows it). `sent_at` is set when the request goes out.
+    async fn open(
+        &self,
+        sample: usize,
+        sent_at: &mut Option<Instant>,
+    ) -> Result<Reply<'_>, Failure> {
+        match &self.transport {
+            Transport::Http1 { pool, requests } => {
+                match pool.send(&requests[sample], sent_at).await {
+                    Ok((head, body)) if !matches!(head.status, 307 | 308) => {
+                        return Ok(Reply::Raw { head, body, pool })
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(send_error(e, &self.head.host)),
                 }
             }
+            Transport::Http2 { pool, head } => {
+                match pool.send(head, &self.bodies[sample], sent_at).await {
+                    Ok((parts, body)) if !matches!(parts.status.as_u16(), 307 | 308) => {
+                        return Ok(Reply::Http2 { parts, body })
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(send_error(e, &self.head.host)),
+                }
+            }
+            Transport::Reqwest => {}
         }
-        let mut req = self
+        let req = self
             .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, "application/json")
+            .post(self.head.url.clone())
+            .headers(self.headers.clone())
             .body(self.bodies[sample].clone());
-        if let Some(auth) = &self.auth {
-            req = req.header(AUTHORIZATION, auth.clone());
+        if sent_at.is_none() {
+            *sent_at = Some(Instant::now());
         }
         req.send()
             .await
             .map(Reply::Reqwest)
-            .map_err(|e| reqwest_failure(e, self.url.scheme() == "https"))
+            .map_err(|e| reqwest_failure(e, self.head.url.scheme() == "https"))
     }
 
     async fn exchange(&self, rec: &mut RequestRecord, start: Instant) -> Result<(), Failure> {
@@ -170,24 +285,32 @@ impl Target {
                 ),
             )
         };
-        let mut resp = match ttft_deadline {
-            Some(d) => tokio::time::timeout_at(d, self.open(rec.sample))
+        let mut sent_at = None;
+        let opened = match ttft_deadline {
+            Some(d) => tokio::time::timeout_at(d, self.open(rec.sample, &mut sent_at))
                 .await
-                .map_err(|_| ttft_failure())?,
-            None => self.open(rec.sample).await,
-        }?;
+                .unwrap_or_else(|_| Err(ttft_failure())),
+            None => self.open(rec.sample, &mut sent_at).await,
+        };
+        if let Some(t) = sent_at {
+            rec.sent_s = Some(since(t, start));
+        }
+        let mut resp = opened?;
         rec.headers_s = Some(since(Instant::now(), start));
         let status = resp.status();
         rec.status = Some(status.as_u16());
         if !status.is_success() {
             let retry = retry_after(&resp);
-            let detail = error_body(&mut resp).await;
+            let detail = error_message(&mut resp).await;
             return Err(Failure::new(
                 ErrorKind::Http(status.as_u16()),
                 format!("{detail}{retry}"),
             ));
         }
-        let content_type = resp.header(CONTENT_TYPE).unwrap_or("none").to_string();
+        let content_type = resp
+            .header(http::header::CONTENT_TYPE)
+            .unwrap_or("none")
+            .to_string();
         let mut parser = SseParser::new();
         let mut stream = StreamState::default();
         loop {
@@ -233,103 +356,14 @@ impl Target {
     }
 }
 
-/// Each body as a complete HTTP/1.1 request for the plain-http path, serialised once.
-fn raw_requests(cfg: &Config, bodies: &[Bytes]) -> Result<Vec<Bytes>> {
-    let target = match cfg.endpoint.query() {
-        Some(q) => format!("{}?{q}", cfg.endpoint.path()),
-        None => cfg.endpoint.path().to_string(),
-    };
-    let host = host_header(&cfg.endpoint)?;
-    let key = cfg.api_key.as_ref().map(|k| format!("Bearer {k}"));
-    Ok(bodies
-        .iter()
-        .map(|b| transport::request_bytes(&target, &host, key.as_deref(), USER_AGENT_VALUE, b))
-        .collect())
-}
-
-/// The JSON request body for one sample: the reference's fields, usage reporting, then --extra-body.
-fn request_body(cfg: &Config, conv: &Conversation) -> Result<Bytes> {
-    let mut body = serde_json::json!({
-        "model": cfg.model,
-        "messages": conv.messages,
-        "max_tokens": cfg.max_tokens,
-        "temperature": cfg.temperature,
-        "stream": true,
-    });
-    let obj = body.as_object_mut().expect("json! object literal");
-    if cfg.stream_usage {
-        obj.insert(
-            "stream_options".into(),
-            serde_json::json!({"include_usage": true}),
-        );
-    }
-    if let Some(extra) = &cfg.extra_body {
-        for (k, v) in extra {
-            obj.insert(k.clone(), v.clone());
+/// Names a failure to send on a fast path.
+fn send_error(e: SendError, host: &str) -> Failure {
+    match e {
+        SendError::Connect(ConnectError::Tcp(e)) => connect_failure(&e),
+        SendError::Connect(ConnectError::Tls(why)) => {
+            Failure::new(ErrorKind::Tls, format!("{host}: {why}"))
         }
-    }
-    Ok(Bytes::from(serde_json::to_vec(&body)?))
-}
-
-/// The `Host` header: the host, and the port when it is not the scheme's default.
-fn host_header(url: &reqwest::Url) -> Result<String> {
-    let host = url.host_str().unwrap_or("localhost");
-    let text = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    };
-    HeaderValue::from_str(&text).context("the endpoint's host is not a valid Host header")?;
-    Ok(text)
-}
-
-const USER_AGENT_VALUE: &str = concat!("redline/", env!("CARGO_PKG_VERSION"));
-
-/// " (Retry-After: 7)" when the server said when to come back.
-fn retry_after(resp: &Reply<'_>) -> String {
-    resp.header(reqwest::header::RETRY_AFTER)
-        .map(|v| format!(" (Retry-After: {})", v.chars().take(40).collect::<String>()))
-        .unwrap_or_default()
-}
-
-/// A short message from an error response: its JSON `error.message` / `message` / `detail`, else text.
-async fn error_body(resp: &mut Reply<'_>) -> String {
-    let mut buf = Vec::new();
-    while buf.len() < ERROR_BODY_BYTES {
-        match resp.next_bytes().await {
-            Ok(Some(c)) => buf.extend_from_slice(&c),
-            _ => break,
-        }
-    }
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&buf) {
-        let msg = v
-            .pointer("/error/message")
-            .or_else(|| v.get("message"))
-            .or_else(|| v.get("detail"))
-            .or_else(|| v.get("error"));
-        if let Some(m) = msg {
-            return match m {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-        }
-    }
-    String::from_utf8_lossy(&buf).trim().to_string()
-}
-
-fn truncate(s: &str) -> String {
-    match s.char_indices().nth(DETAIL_CHARS) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncate_is_char_safe() {
-        let s = "é".repeat(400);
-        assert!(truncate(&s).ends_with("..."));
+        SendError::Io(e) => Failure::new(ErrorKind::Connection, format!("connection failed: {e}")),
+        SendError::Malformed(m) => Failure::new(ErrorKind::InvalidResponse, m),
     }
 }

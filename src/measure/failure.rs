@@ -92,3 +92,25 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+/// Longest error detail kept in a record.
+const DETAIL_CHARS: usize = 300;
+
+/// `s` cut to [`DETAIL_CHARS`] characters.
+pub fn truncate(s: &str) -> String {
+    match s.char_indices().nth(DETAIL_CHARS) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_is_char_safe() {
+        let s = "é".repeat(400);
+        assert!(truncate(&s).ends_with("..."));
+    }
+}

@@ -1,10 +1,12 @@
 //! A response being read, whichever transport carried it: the hand-written HTTP/1.1 path
-//! (`transport.rs`) for plain http, or reqwest (https, redirects). `client.rs` reads status, headers
-//! and body pieces through [`Reply`] without caring which; a fully read body on the hand-written path
-//! gives its connection back to the pool.
+//! (`http1.rs`), the HTTP/2 pool (`http2.rs`), or reqwest (proxies, credentials, redirects).
+//! `client.rs` reads status, headers and body pieces through [`Reply`] without caring which; a
+//! fully read body on the hand-written path gives its connection back to the pool. Also reads an
+//! error response's message and `Retry-After` for the record's detail.
 
 use crate::measure::failure::error_chain;
-use crate::measure::transport::{Body, BodyError, Head, Http1};
+use crate::measure::http1::{Body, BodyError, Head, Http1};
+use crate::measure::http2::{H2Body, H2BodyError};
 use bytes::Bytes;
 use reqwest::StatusCode;
 
@@ -18,6 +20,10 @@ pub enum Reply<'a> {
         body: Body,
         pool: &'a Http1,
     },
+    Http2 {
+        parts: http::response::Parts,
+        body: H2Body,
+    },
 }
 
 /// Why the body could not be read on.
@@ -27,6 +33,8 @@ pub enum ReadError {
     Reqwest(reqwest::Error),
     #[error(transparent)]
     Raw(#[from] BodyError),
+    #[error(transparent)]
+    Http2(#[from] H2BodyError),
 }
 
 impl Reply<'_> {
@@ -36,6 +44,7 @@ impl Reply<'_> {
             Reply::Raw { head, .. } => {
                 StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
+            Reply::Http2 { parts, .. } => parts.status,
         }
     }
 
@@ -43,6 +52,7 @@ impl Reply<'_> {
         match self {
             Reply::Reqwest(r) => r.headers().get(name).and_then(|v| v.to_str().ok()),
             Reply::Raw { head, .. } => head.get(name.as_str()),
+            Reply::Http2 { parts, .. } => parts.headers.get(name).and_then(|v| v.to_str().ok()),
         }
     }
 
@@ -54,6 +64,7 @@ impl Reply<'_> {
                 .await
                 .map_err(|e| ReadError::Reqwest(e.without_url())),
             Reply::Raw { body, .. } => Ok(body.next_bytes().await?),
+            Reply::Http2 { body, .. } => Ok(body.next_bytes().await?),
         }
     }
 
@@ -63,4 +74,39 @@ impl Reply<'_> {
             pool.release(body);
         }
     }
+}
+
+/// Most bytes of an error response body read for its message.
+const ERROR_BODY_BYTES: usize = 16 * 1024;
+
+/// " (Retry-After: 7)" when the server said when to come back.
+pub fn retry_after(resp: &Reply<'_>) -> String {
+    resp.header(reqwest::header::RETRY_AFTER)
+        .map(|v| format!(" (Retry-After: {})", v.chars().take(40).collect::<String>()))
+        .unwrap_or_default()
+}
+
+/// A short message from an error response: its JSON `error.message` / `message` / `detail`, else text.
+pub async fn error_message(resp: &mut Reply<'_>) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < ERROR_BODY_BYTES {
+        match resp.next_bytes().await {
+            Ok(Some(c)) => buf.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&buf) {
+        let msg = v
+            .pointer("/error/message")
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("detail"))
+            .or_else(|| v.get("error"));
+        if let Some(m) = msg {
+            return match m {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+        }
+    }
+    String::from_utf8_lossy(&buf).trim().to_string()
 }

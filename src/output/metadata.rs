@@ -2,7 +2,8 @@
 //! `redline report` can rebuild the run. The reference tool's keys, plus what redline adds; never
 //! the API key.
 
-use crate::config::{Config, Policy};
+use crate::config::{redact_url, Config, Policy};
+use crate::measure::client::Route;
 use serde::{Deserialize, Serialize};
 
 /// `metadata.json`.
@@ -45,6 +46,38 @@ pub struct Metadata {
     /// The run finished every level without interruption.
     #[serde(default)]
     pub completed: bool,
+    /// How requests reached the endpoint.
+    #[serde(default)]
+    pub connection: ConnectionInfo,
+}
+
+/// How requests reached the endpoint: protocol, client, TLS, header names, proxy. No secret.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    /// `HTTP/1.1` or `HTTP/2`: what every connection negotiated (a connection that cannot is an
+    /// error, never a silent fallback).
+    pub protocol: String,
+    /// `redline-http1`, `redline-http2` or `reqwest`.
+    pub client: String,
+    /// Why reqwest carried the requests, when it did.
+    pub client_reason: Option<String>,
+    pub tls: Option<TlsInfo>,
+    /// Names of the `--header` / `--header-env` headers (never their values).
+    pub headers: Vec<String>,
+    /// The proxy, credentials redacted, and where it was set.
+    pub proxy: Option<String>,
+    /// With `--http2`: each connection open at the end and the streams it allowed.
+    pub http2_stream_limits: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    /// False with `--insecure`.
+    pub verify_certificate: bool,
+    /// `--cacert` given.
+    pub extra_ca: bool,
+    /// `--cert`/`--key` given.
+    pub client_certificate: bool,
 }
 
 /// What `redline report` needs of a level beyond its records.
@@ -56,7 +89,12 @@ pub struct LevelInfo {
 }
 
 impl Metadata {
-    pub fn new(cfg: &Config, samples: usize, now: chrono::DateTime<chrono::Local>) -> Self {
+    pub fn new(
+        cfg: &Config,
+        samples: usize,
+        now: chrono::DateTime<chrono::Local>,
+        route: &Route,
+    ) -> Self {
         Metadata {
             timestamp: now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
             endpoint: cfg.endpoint_display(),
@@ -89,6 +127,22 @@ impl Metadata {
             max_e2e_p95: cfg.policy.max_e2e_p95_s,
             levels: Vec::new(),
             completed: false,
+            connection: ConnectionInfo {
+                protocol: route.protocol.into(),
+                client: route.client.into(),
+                client_reason: route.why.map(String::from),
+                tls: (cfg.endpoint.scheme() == "https").then(|| TlsInfo {
+                    verify_certificate: !cfg.tls.insecure,
+                    extra_ca: cfg.tls.cacert.is_some(),
+                    client_certificate: cfg.tls.client_auth.is_some(),
+                }),
+                headers: cfg.headers.iter().map(|h| h.name.clone()).collect(),
+                proxy: cfg
+                    .proxy
+                    .as_ref()
+                    .map(|p| format!("{} (from {})", redact_url(&p.url), p.source)),
+                http2_stream_limits: Vec::new(),
+            },
         }
     }
 }

@@ -7,6 +7,10 @@
 //! downstream handles raw flag strings, and the typed settings the later stages share: `Pricing`,
 //! the verdict `Policy` and the `ReportOptions` that `analyze/` summarises with.
 
+mod connection;
+
+pub use connection::{bypass, Header, Proxy, TlsSettings};
+
 use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs};
 use anyhow::{bail, Context, Result};
 use reqwest::Url;
@@ -90,6 +94,12 @@ pub struct Config {
     pub stream_usage: bool,
     pub policy: Policy,
     pub daily_tokens: Option<u64>,
+    /// `--http2`.
+    pub http2: bool,
+    pub tls: TlsSettings,
+    /// `--header` and `--header-env`; values are secrets.
+    pub headers: Vec<Header>,
+    pub proxy: Option<Proxy>,
 }
 
 impl Config {
@@ -125,9 +135,27 @@ impl Config {
         file_name("--output", &a.output)?;
         file_name("--plot-output", &a.plot_output)?;
         let (policy, daily_tokens) = policy(&a.policy, &Policy::default(), None)?;
+        let endpoint = chat_completions_url(endpoint)?;
+        let api_key = api_key(a)?;
+        let c = &a.connection;
+        if c.http2 && endpoint.scheme() != "https" {
+            bail!("--http2 needs an https endpoint (HTTP/2 without TLS is not supported); leave it out for http");
+        }
+        let tls = connection::tls(
+            &endpoint,
+            c.cacert.clone(),
+            c.insecure,
+            c.cert.clone(),
+            c.key.clone(),
+        )?;
+        let headers = connection::headers(&c.headers, &c.header_envs, api_key.is_some())?;
+        let proxy = connection::proxy(&endpoint, c.proxy.as_deref(), |n| std::env::var(n).ok())?;
+        if c.http2 && proxy.is_some() {
+            bail!("--http2 cannot go through a proxy yet (the proxy would hide HTTP/2's stream limits); leave out --http2, or set NO_PROXY for this host");
+        }
         Ok(Config {
-            endpoint: chat_completions_url(endpoint)?,
-            api_key: api_key(a)?,
+            endpoint,
+            api_key,
             model,
             dataset,
             qps: a.qps.clone(),
@@ -156,6 +184,10 @@ impl Config {
             stream_usage: !a.no_stream_usage,
             policy,
             daily_tokens,
+            http2: c.http2,
+            tls,
+            headers,
+            proxy,
         })
     }
 
@@ -406,7 +438,7 @@ pub fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
-fn redact_str(text: &str) -> String {
+pub(crate) fn redact_str(text: &str) -> String {
     match Url::parse(text) {
         Ok(u) => redact_url(&u),
         Err(_) => "<unparseable URL>".into(),
@@ -414,5 +446,4 @@ fn redact_str(text: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

@@ -1,4 +1,7 @@
-//! A hand-written HTTP/1.1 client for `http://` endpoints: the hot path of a load test.
+//! A hand-written HTTP/1.1 client for `http://` and `https://` endpoints: the hot path of a load
+//! test. Connections (TCP, or TLS over it) come from `conn.rs`, one per request in flight, as the
+//! OpenAI SDKs and aiohttp-based tools use them, so no server limit on streams per connection can
+//! queue a request inside the client.
 //!
 //! Why not reqwest here: with reqwest (and hyper's own client API) every connection is driven by a
 //! task of its own that passes each body chunk to the request's task over a channel, so every SSE
@@ -7,18 +10,21 @@
 //! own task owns the socket: it writes a request pre-serialised once per dataset sample, parses the
 //! response head with `httparse`, decodes content-length, chunked or close-delimited framing itself,
 //! and hands body bytes straight to the SSE parser. Idle connections are pooled; one found closed is
-//! discarded before use. https, credentials in the URL and redirects go through reqwest
-//! (`client.rs`), which also remains the reference every fault test checks this path against.
+//! discarded before use. The send timestamp is taken when the request's bytes are handed to the
+//! connection, after any connect or handshake, so that wait is schedule lag. Credentials in the URL,
+//! proxies and redirects go through reqwest (`client.rs`), which also remains the reference every
+//! fault test checks this path against.
 //!
 //! Words: a *body piece* is what one socket read decoded to ([`Body::next_bytes`]); *chunked* is
 //! HTTP's transfer framing ([`ChunkedState`]); SSE events and chat events are `sse.rs`'s and
 //! `chat.rs`'s.
 
+use crate::measure::conn::{Conn, ConnectError, Dialer};
 use bytes::Bytes;
 use std::io::Write as _;
 use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// Bytes read per socket read. An SSE chunk is a few hundred bytes.
 const READ_CHUNK: usize = 2048;
@@ -46,8 +52,8 @@ pub enum BodyError {
 /// Why a request failed before its response head was read.
 #[derive(Debug)]
 pub enum SendError {
-    /// The TCP connection could not be made.
-    Connect(std::io::Error),
+    /// The connection could not be made (TCP or TLS).
+    Connect(ConnectError),
     /// The connection broke before the response head arrived.
     Io(std::io::Error),
     /// The response head is not HTTP/1.x.
@@ -55,9 +61,8 @@ pub enum SendError {
 }
 
 pub struct Http1 {
-    /// `host:port` to connect to.
-    authority: String,
-    idle: Mutex<Vec<TcpStream>>,
+    dialer: Dialer,
+    idle: Mutex<Vec<Conn>>,
 }
 
 /// A parsed response head.
@@ -92,7 +97,7 @@ enum ChunkedState {
 
 /// The body of one response, read from the socket the request owns.
 pub struct Body {
-    stream: Option<TcpStream>,
+    stream: Option<Conn>,
     /// Received bytes not yet decoded, from `pos`.
     raw: Vec<u8>,
     pos: usize,
@@ -104,44 +109,48 @@ pub struct Body {
 }
 
 impl Http1 {
-    /// For plain `http://` URLs without credentials.
-    pub fn for_url(url: &reqwest::Url) -> Option<Http1> {
-        if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
-            return None;
-        }
-        Some(Http1 {
-            authority: format!("{}:{}", url.host_str()?, url.port_or_known_default()?),
+    pub fn new(dialer: Dialer) -> Http1 {
+        Http1 {
+            dialer,
             idle: Mutex::new(Vec::new()),
-        })
+        }
     }
 
     /// An idle connection that is still open, if any.
-    fn checkout(&self) -> Option<TcpStream> {
+    fn checkout(&self) -> Option<Conn> {
         let mut idle = self.idle.lock().ok()?;
-        while let Some(s) = idle.pop() {
-            let mut probe = [0u8; 1];
-            // Open and quiet: WouldBlock. Closed (0) or unexpected bytes: discard.
-            if matches!(s.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
-            {
-                return Some(s);
+        while let Some(c) = idle.pop() {
+            if c.is_reusable() {
+                return Some(c);
             }
         }
         None
     }
 
-    /// Writes `request` and reads the response head.
-    pub async fn send(&self, request: &[u8]) -> Result<(Head, Body), SendError> {
+    /// Opens a connection now and keeps it idle for the next request: the TLS handshake is
+    /// checked (and paid) before the first level.
+    pub async fn warm(&self) -> Result<(), ConnectError> {
+        let c = self.dialer.connect().await?;
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(c);
+        }
+        Ok(())
+    }
+
+    /// Writes `request` and reads the response head. `sent_at` is set when the request's bytes are
+    /// handed to an open connection.
+    pub async fn send(
+        &self,
+        request: &[u8],
+        sent_at: &mut Option<Instant>,
+    ) -> Result<(Head, Body), SendError> {
         let mut stream = match self.checkout() {
             Some(s) => s,
-            None => {
-                let s = TcpStream::connect(&self.authority)
-                    .await
-                    .map_err(SendError::Connect)?;
-                s.set_nodelay(true).map_err(SendError::Connect)?;
-                s
-            }
+            None => self.dialer.connect().await.map_err(SendError::Connect)?,
         };
+        *sent_at = Some(Instant::now());
         stream.write_all(request).await.map_err(SendError::Io)?;
+        stream.flush().await.map_err(SendError::Io)?;
         let mut raw = Vec::with_capacity(READ_CHUNK);
         loop {
             if raw.len() > MAX_HEAD {
@@ -191,7 +200,7 @@ impl Http1 {
 }
 
 impl Body {
-    fn new(head: &Head, stream: TcpStream, raw: Vec<u8>, pos: usize) -> Result<Body, SendError> {
+    fn new(head: &Head, stream: Conn, raw: Vec<u8>, pos: usize) -> Result<Body, SendError> {
         let has = |name: &str, token: &str| {
             head.get(name)
                 .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
@@ -357,25 +366,22 @@ impl Body {
     }
 }
 
-/// The request bytes for one body: written once per dataset sample, sent as they are.
+/// The request bytes for one body, with `headers` (content type, user agent, authorization, the
+/// user's own): written once per dataset sample, sent as they are.
 pub fn request_bytes(
     path: &str,
     host: &str,
-    auth: Option<&str>,
-    user_agent: &str,
+    headers: &[(http::HeaderName, http::HeaderValue)],
     body: &[u8],
 ) -> Bytes {
-    let mut r = format!(
-        "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\nuser-agent: {user_agent}\r\ncontent-length: {}\r\n",
-        body.len()
-    )
-    .into_bytes();
-    if let Some(a) = auth {
-        r.extend_from_slice(b"authorization: ");
-        r.extend_from_slice(a.as_bytes());
+    let mut r = format!("POST {path} HTTP/1.1\r\nhost: {host}\r\n").into_bytes();
+    for (name, value) in headers {
+        r.extend_from_slice(name.as_str().as_bytes());
+        r.extend_from_slice(b": ");
+        r.extend_from_slice(value.as_bytes());
         r.extend_from_slice(b"\r\n");
     }
-    r.extend_from_slice(b"\r\n");
+    r.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
     r.extend_from_slice(body);
     Bytes::from(r)
 }

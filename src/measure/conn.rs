@@ -1,0 +1,138 @@
+//! One connection to the endpoint, plain TCP or TLS over it, opened by [`connect`]: what the
+//! hand-written HTTP/1.1 path (`http1.rs`) and the HTTP/2 pool (`http2.rs`) write requests to.
+//! Opening includes the TCP connect and the TLS handshake; the caller takes its send timestamp only
+//! after, so that time shows as schedule lag, never hidden inside a latency.
+
+use crate::measure::tls;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+/// Where and how to connect.
+#[derive(Clone)]
+pub struct Dialer {
+    /// `host:port`.
+    pub authority: String,
+    /// The host, for messages and SNI.
+    pub host: String,
+    pub tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{0}")]
+    Tcp(io::Error),
+    /// The TLS handshake failed; the message names the certificate's problem and its fix.
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// A connection, plain or TLS. The TLS stream is boxed: it carries rustls' buffers.
+pub enum Conn {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Dialer {
+    pub async fn connect(&self) -> Result<Conn, ConnectError> {
+        let tcp = TcpStream::connect(&self.authority)
+            .await
+            .map_err(ConnectError::Tcp)?;
+        tcp.set_nodelay(true).map_err(ConnectError::Tcp)?;
+        let Some((config, name)) = &self.tls else {
+            return Ok(Conn::Tcp(tcp));
+        };
+        let tls = TlsConnector::from(config.clone())
+            .connect(name.clone(), tcp)
+            .await
+            .map_err(|e| ConnectError::Tls(tls::describe(&e, &self.host)))?;
+        Ok(Conn::Tls(Box::new(tls)))
+    }
+}
+
+impl Conn {
+    /// The protocol the server chose in the TLS handshake (`h2`, `http/1.1`), if any.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        match self {
+            Conn::Tcp(_) => None,
+            Conn::Tls(t) => t.get_ref().1.alpn_protocol(),
+        }
+    }
+
+    /// Whether an idle connection is still open and quiet: a closed socket reads 0 bytes, and any
+    /// bytes the server sent while idle (an error, a TLS close alert) make it unusable either way.
+    pub fn is_reusable(&self) -> bool {
+        let tcp = match self {
+            Conn::Tcp(t) => t,
+            Conn::Tls(t) => t.get_ref().0,
+        };
+        let mut probe = [0u8; 1];
+        matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Conn::Tcp(s) => s.is_write_vectored(),
+            Conn::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
