@@ -41,16 +41,38 @@ pub async fn start_fake(router: Router) -> String {
 
 /// Runs the real binary with `args` (plus a fresh --results-dir) without blocking the runtime.
 pub async fn redline(args: &[&str]) -> Run {
+    redline_with_env(args, &[]).await
+}
+
+/// Environment variables that would change where requests go; a test sets its own.
+const PROXY_VARS: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// [`redline`] with environment variables set.
+pub async fn redline_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let results = tempfile::tempdir().unwrap();
     let mut full: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     full.push("--results-dir".into());
     full.push(results.path().display().to_string());
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
-            .args(&full)
-            .env_remove("OPENAI_API_KEY")
-            .output()
-            .unwrap()
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_redline"));
+        cmd.args(&full).env_remove("OPENAI_API_KEY");
+        for var in PROXY_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env).output().unwrap()
     })
     .await
     .unwrap();
