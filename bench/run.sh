@@ -5,7 +5,8 @@
 #  2. the same endpoint driven by a plain HTTP load generator (oha), when it is installed
 #     (`cargo install oha`), for the delivered-rate comparison;
 #  3. client memory per in-flight stream (streams held open by a long TTFT);
-#  4. summarising 1,000,000 request records (cargo bench --bench summary).
+#  4. summarising 1,000,000 request records (cargo bench --bench summary);
+#  5. https through a real TLS terminator (bench/https.sh: nginx on 127.0.0.1, HTTP/1.1 and --http2).
 # Usage: bench/run.sh [rates=500,1000,2000,3000] [seconds=5] [streams=15000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,3 +80,6 @@ PY
 
 echo; echo "## 4. summarising 1,000,000 records"
 cargo bench --quiet --bench summary 2>&1 | grep -E "summary|built"
+
+echo; echo "## 5. https through nginx (HTTP/1.1 and --http2), beside plain http and oha"
+bench/https.sh

@@ -98,6 +98,7 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
             progress: LevelProgress::new(qps, level.offsets.len() as u64),
             records: &mut records,
         };
+        target.prepare(qps).await;
         let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
         obs.progress.finish();
         meta.levels.push(LevelInfo {

@@ -339,9 +339,7 @@ async fn keep_alive_connections_are_reused_and_closed_ones_never_used() {
     let endpoint = format!("http://{base}/ok-then-close");
     let run = redline(&bench_args(&endpoint, &["--qps", "20", "--duration", "1"])).await;
     assert_eq!(run.level(0)["success_rate"], 100.0, "{}", run.level(0));
-    assert_eq!(
-        accepted.load(Ordering::SeqCst),
-        20,
-        "a closed connection is never reused"
-    );
+    // Every request needed a connection of its own (plus the spares the pool opens ahead).
+    let used = accepted.load(Ordering::SeqCst);
+    assert!(used >= 20, "{used}: a closed connection is never reused");
 }

@@ -105,6 +105,7 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
             max_concurrency: None,
         };
         let _ = sim_stats(&http, &base).await; // reset
+        target.prepare(rate).await;
         let run = runner::run_level(target.clone(), &level, &Cancel::default(), &mut Quiet).await;
         let truth = sim_stats(&http, &base).await;
         let l = level_report(&run, &cfg.report_options());

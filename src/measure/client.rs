@@ -195,6 +195,16 @@ impl Target {
         result.map_err(|e| send_error(e, &self.head.host))
     }
 
+    /// Spare connections (or HTTP/2 streams) for a level of `qps`, opened before it starts, so its
+    /// requests rarely wait for a connection.
+    pub async fn prepare(&self, qps: f64) {
+        match &self.transport {
+            Transport::Http1 { pool, .. } => pool.prepare(qps).await,
+            Transport::Http2 { pool, .. } => pool.prepare(qps).await,
+            Transport::Reqwest => {}
+        }
+    }
+
     /// HTTP/2 connections open, and the streams each allows.
     pub fn http2_connections(&self) -> Vec<usize> {
         match &self.transport {

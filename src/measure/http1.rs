@@ -9,8 +9,8 @@
 //! adaptive read buffer (24 KiB per in-flight stream in all, docs/performance.md). Here the request's
 //! own task owns the socket: it writes a request pre-serialised once per dataset sample, parses the
 //! response head with `httparse`, decodes content-length, chunked or close-delimited framing itself,
-//! and hands body bytes straight to the SSE parser. Idle connections are pooled; one found closed is
-//! discarded before use. The send timestamp is taken when the request's bytes are handed to the
+//! and hands body bytes straight to the SSE parser. Idle connections are pooled, with spares opened
+//! ahead of demand (`pool.rs`); one found closed is discarded before use. The send timestamp is taken when the request's bytes are handed to the
 //! connection, after any connect or handshake, so that wait is schedule lag. Credentials in the URL,
 //! proxies and redirects go through reqwest (`client.rs`), which also remains the reference every
 //! fault test checks this path against.
@@ -20,9 +20,9 @@
 //! `chat.rs`'s.
 
 use crate::measure::conn::{Conn, ConnectError, Dialer};
+use crate::measure::pool::Pool;
 use bytes::Bytes;
 use std::io::Write as _;
-use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -61,8 +61,7 @@ pub enum SendError {
 }
 
 pub struct Http1 {
-    dialer: Dialer,
-    idle: Mutex<Vec<Conn>>,
+    pool: Pool,
 }
 
 /// A parsed response head.
@@ -111,30 +110,19 @@ pub struct Body {
 impl Http1 {
     pub fn new(dialer: Dialer) -> Http1 {
         Http1 {
-            dialer,
-            idle: Mutex::new(Vec::new()),
+            pool: Pool::new(dialer),
         }
     }
 
-    /// An idle connection that is still open, if any.
-    fn checkout(&self) -> Option<Conn> {
-        let mut idle = self.idle.lock().ok()?;
-        while let Some(c) = idle.pop() {
-            if c.is_reusable() {
-                return Some(c);
-            }
-        }
-        None
+    /// Spare connections for a level of `qps`, opened before it starts.
+    pub async fn prepare(&self, qps: f64) {
+        self.pool.prepare(qps).await;
     }
 
     /// Opens a connection now and keeps it idle for the next request: the TLS handshake is
     /// checked (and paid) before the first level.
     pub async fn warm(&self) -> Result<(), ConnectError> {
-        let c = self.dialer.connect().await?;
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(c);
-        }
-        Ok(())
+        self.pool.warm().await
     }
 
     /// Writes `request` and reads the response head. `sent_at` is set when the request's bytes are
@@ -144,10 +132,7 @@ impl Http1 {
         request: &[u8],
         sent_at: &mut Option<Instant>,
     ) -> Result<(Head, Body), SendError> {
-        let mut stream = match self.checkout() {
-            Some(s) => s,
-            None => self.dialer.connect().await.map_err(SendError::Connect)?,
-        };
+        let mut stream = self.pool.take().await.map_err(SendError::Connect)?;
         *sent_at = Some(Instant::now());
         stream.write_all(request).await.map_err(SendError::Io)?;
         stream.flush().await.map_err(SendError::Io)?;
@@ -192,9 +177,7 @@ impl Http1 {
     /// Gives back the connection of a body read to its end.
     pub fn release(&self, body: Body) {
         if let (true, true, Some(s)) = (body.complete, body.keep_alive, body.stream) {
-            if let Ok(mut idle) = self.idle.lock() {
-                idle.push(s);
-            }
+            self.pool.put(s);
         }
     }
 }

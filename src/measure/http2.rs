@@ -2,7 +2,8 @@
 //! limit (`SETTINGS_MAX_CONCURRENT_STREAMS`), so no request ever waits for a stream slot.
 //!
 //! A request takes a lease on a connection with a free stream, or opens a new connection rather than
-//! wait (TCP connect, TLS with ALPN `h2`, the HTTP/2 preface and one PING, whose answer comes after
+//! wait; when the free streams run below about 20 ms of arrivals, another connection is opened in
+//! the background, so that wait is rare (TCP connect, TLS with ALPN `h2`, the HTTP/2 preface and one PING, whose answer comes after
 //! the server's SETTINGS, so the stream limit is known before the connection is used). The send
 //! timestamp is taken when the stream is open and its headers queued for writing: `h2` holds a new
 //! stream back while the server's limit is reached, and `ready()` after `send_request` waits for
@@ -22,9 +23,17 @@ use tokio::time::Instant;
 const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 16 << 20;
 
+#[derive(Clone)]
 pub struct Http2 {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     dialer: Dialer,
     conns: Mutex<Vec<Arc<H2Conn>>>,
+    /// Free streams to keep ready: below this, another connection is opened in the background.
+    spare: AtomicUsize,
+    opening: AtomicBool,
 }
 
 struct H2Conn {
@@ -56,14 +65,19 @@ pub struct H2BodyError(h2::Error);
 impl Http2 {
     pub fn new(dialer: Dialer) -> Http2 {
         Http2 {
-            dialer,
-            conns: Mutex::new(Vec::new()),
+            inner: Arc::new(Inner {
+                dialer,
+                conns: Mutex::new(Vec::new()),
+                spare: AtomicUsize::new(0),
+                opening: AtomicBool::new(false),
+            }),
         }
     }
 
     /// Connections open now and the streams they allow, for the run's metadata.
     pub fn connections(&self) -> Vec<usize> {
-        self.conns
+        self.inner
+            .conns
             .lock()
             .map(|c| {
                 c.iter()
@@ -77,15 +91,47 @@ impl Http2 {
     /// server's stream limit known.
     pub async fn warm(&self) -> Result<(), SendError> {
         let conn = self.open().await?;
-        if let Ok(mut conns) = self.conns.lock() {
+        self.add(conn);
+        Ok(())
+    }
+
+    /// Spare streams for a level of `qps` (about 20 ms of arrivals), opened before it starts.
+    pub async fn prepare(&self, qps: f64) {
+        let spare = ((qps * 0.02).ceil() as usize).clamp(2, 256);
+        self.inner.spare.store(spare, Ordering::Release);
+        while self.free_streams() < spare {
+            match self.open().await {
+                Ok(conn) => self.add(conn),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn add(&self, conn: Arc<H2Conn>) {
+        if let Ok(mut conns) = self.inner.conns.lock() {
             conns.push(conn);
         }
-        Ok(())
+    }
+
+    /// Streams the open connections can still take.
+    fn free_streams(&self) -> usize {
+        let Ok(conns) = self.inner.conns.lock() else {
+            return 0;
+        };
+        conns
+            .iter()
+            .filter(|c| !c.closed.load(Ordering::Acquire))
+            .map(|c| {
+                c.send
+                    .current_max_send_streams()
+                    .saturating_sub(c.in_flight.load(Ordering::Acquire))
+            })
+            .fold(0usize, usize::saturating_add)
     }
 
     /// A connection with a free stream, claimed.
     fn claim(&self) -> Option<Lease> {
-        let mut conns = self.conns.lock().ok()?;
+        let mut conns = self.inner.conns.lock().ok()?;
         conns.retain(|c| !c.closed.load(Ordering::Acquire));
         for c in conns.iter() {
             let limit = c.send.current_max_send_streams();
@@ -98,24 +144,41 @@ impl Http2 {
     }
 
     async fn lease(&self) -> Result<Lease, SendError> {
-        if let Some(l) = self.claim() {
+        let claimed = self.claim();
+        self.top_up();
+        if let Some(l) = claimed {
             return Ok(l);
         }
         let conn = self.open().await?;
         conn.in_flight.store(1, Ordering::Release);
-        if let Ok(mut conns) = self.conns.lock() {
-            conns.push(conn.clone());
-        }
+        self.add(conn.clone());
         Ok(Lease(conn))
+    }
+
+    /// Opens another connection in the background when the free streams run below the spare
+    /// count (one at a time).
+    fn top_up(&self) {
+        let spare = self.inner.spare.load(Ordering::Acquire);
+        if self.free_streams() >= spare || self.inner.opening.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let pool = self.clone();
+        tokio::spawn(async move {
+            if let Ok(conn) = pool.open().await {
+                pool.add(conn);
+            }
+            pool.inner.opening.store(false, Ordering::Release);
+        });
     }
 
     /// A new connection, ready for streams, with the server's SETTINGS applied.
     async fn open(&self) -> Result<Arc<H2Conn>, SendError> {
-        let io = self.dialer.connect().await.map_err(SendError::Connect)?;
+        let dialer = &self.inner.dialer;
+        let io = dialer.connect().await.map_err(SendError::Connect)?;
         if io.alpn() != Some(b"h2") {
             return Err(SendError::Connect(ConnectError::Tls(format!(
                 "{} did not agree to HTTP/2 in the TLS handshake (ALPN); leave out --http2 to use HTTP/1.1",
-                self.dialer.host
+                dialer.host
             ))));
         }
         let (send, mut connection) = h2::client::Builder::new()

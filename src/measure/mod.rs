@@ -2,8 +2,8 @@
 //!
 //! `schedule` fixes each level's arrival offsets before it starts; `runner` fires each request at
 //! its absolute deadline (open loop) through `client::Target`, which sends what `request` built over
-//! the run's transport (`http1`: the hand-written HTTP/1.1 path, `http2`: the HTTP/2 pool, both on
-//! `conn` connections with `tls`; or reqwest), reads the reply through `reply`, splits the body into
+//! the run's transport (`http1`: the hand-written HTTP/1.1 path with its `pool` of connections,
+//! `http2`: the HTTP/2 pool, both on `conn` connections with `tls`; or reqwest), reads the reply through `reply`, splits the body into
 //! SSE events (`sse`) and reads each as a chat-completion event (`chat`) into the request's
 //! `record`. `failure` names every way an exchange fails; `time` is the clock every record uses.
 //! Nothing here summarises or prints: `analyze/` reads the records, `output/` shows them.
@@ -14,6 +14,7 @@ pub mod conn;
 pub mod failure;
 pub mod http1;
 pub mod http2;
+pub mod pool;
 pub mod record;
 pub mod reply;
 pub mod request;
