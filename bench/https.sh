@@ -85,16 +85,20 @@ oha_row() { # label url rate [flags...]
   local label=$1 url=$2 rate=$3; shift 3
   local n; n=$(python3 -c "print(int($rate*$secs))")
   local body='{"model":"redline-sim","messages":[{"role":"user","content":"hi"}],"max_tokens":64,"stream":true}'
-  local out; out=$(oha --no-tui -n "$n" -q "$rate" -c 4000 -m POST -T application/json -d "$body" "$@" "$url" 2>&1)
+  local out; out=$(oha --no-tui -n "$n" -q "$rate" -c 4000 -m POST -T application/json -d "$body" "$@" "$url" 2>&1 || true)
   python3 - "$label" "$rate" "$n" <<PY
 import re, sys
 label, rate, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 out = """$out"""
-get = lambda k: float(re.search(k + r":\s+([0-9.]+) ms", out).group(1)) / 1e3
-ok = re.search(r"Success rate:\s+([0-9.]+)%", out).group(1)
-total, avg = get("Total"), get("Average")
+m = [re.search(k + r":\s+([0-9.]+) (m?s)", out) for k in ("Total", "Average")]
+okm = re.search(r"Success rate:\s+([0-9.]+)%", out)
+if not all(m) or not okm:
+    print(f"{label:<22} {rate:>6.0f} req/s: oha gave no summary: {out.strip()[-300:]!r}")
+    sys.exit(0)
+sec = lambda x: float(x.group(1)) / (1e3 if x.group(2) == "ms" else 1)
+total, avg = sec(m[0]), sec(m[1])
 d = n / (total - avg)
-print(f"{label:<22} {rate:>6.0f} req/s: delivered {d:7.1f} ({100*d/rate:5.1f}%), success {ok}%")
+print(f"{label:<22} {rate:>6.0f} req/s: delivered {d:7.1f} ({100*d/rate:5.1f}%), success {okm.group(1)}%")
 PY
 }
 
