@@ -82,6 +82,8 @@ async fn the_key_can_come_from_a_named_environment_variable() {
         .args(&args)
         .args(["--results-dir", &results.path().display().to_string()])
         .env("REDLINE_TEST_KEY", KEY)
+        // An exported OPENAI_API_KEY is a fallback, not a second flag: no conflict.
+        .env("OPENAI_API_KEY", "sk-other-LEAKCHECK")
         .output()
         .unwrap();
     assert!(

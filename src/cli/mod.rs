@@ -91,7 +91,7 @@ pub struct BenchArgs {
     #[arg(long, required = true)]
     pub endpoint: Option<String>,
     /// Bearer token for the endpoint. Falls back to OPENAI_API_KEY; with neither, no Authorization header.
-    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    #[arg(long)]
     pub api_key: Option<String>,
     /// Read the bearer token from this environment variable instead (keeps it out of shell history).
     #[arg(long, conflicts_with = "api_key")]
@@ -294,9 +294,7 @@ mod tests {
         ])
         .unwrap()
         .bench;
-        let mut typed = BenchArgs::new("http://h", "m", "d.json".into());
-        // The environment may hold OPENAI_API_KEY, which clap reads into --api-key.
-        typed.api_key = parsed.api_key.clone();
+        let typed = BenchArgs::new("http://h", "m", "d.json".into());
         assert_eq!(parsed, typed);
     }
 }

@@ -29,8 +29,9 @@ pub async fn run(d: &DemoArgs) -> Result<Outcome> {
     args.plot = d.plot;
     args.gpu_rate = d.gpu_rate;
     args.num_gpus = d.num_gpus;
-    // No key: the simulator needs none, and a real one is never sent to it.
-    let cfg = Config::from_args(&args)?;
+    let mut cfg = Config::from_args(&args)?;
+    // No key: the simulator needs none, and a real one (OPENAI_API_KEY) is never sent to it.
+    cfg.api_key = None;
     println!(
         "redline demo: simulated endpoint ({}) at {endpoint}; `redline sim --profile {} --print-config` shows its parameters",
         sim_args.profile, sim_args.profile

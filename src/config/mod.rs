@@ -305,14 +305,16 @@ pub fn daily_tokens(text: &str) -> Result<u64> {
     }
 }
 
-/// The key from --api-key (or OPENAI_API_KEY), or from the variable named by --api-key-env.
+/// The key from --api-key, or from the variable named by --api-key-env, or else from
+/// OPENAI_API_KEY. The environment fallback is not a flag, so it never conflicts with one.
 fn api_key(a: &BenchArgs) -> Result<Option<String>> {
-    let key = match &a.api_key_env {
-        Some(var) => match std::env::var(var) {
+    let key = match (&a.api_key_env, &a.api_key) {
+        (Some(var), _) => match std::env::var(var) {
             Ok(k) => Some(k),
             Err(_) => bail!("--api-key-env {var}: that environment variable is not set (or not valid UTF-8); export it, or pass --api-key"),
         },
-        None => a.api_key.clone(),
+        (None, Some(k)) => Some(k.clone()),
+        (None, None) => std::env::var("OPENAI_API_KEY").ok(),
     };
     Ok(key.filter(|k| !k.trim().is_empty()))
 }
