@@ -103,6 +103,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         ttft_p95_s: None,
         e2e_p95_s: None,
         lag_p99_s: None,
+        requests_scheduled: recs.len() as u64,
+        requests_sent: sent,
+        partial: run.partial,
     };
     let ttft = pct(ok.iter().filter_map(|r| r.ttft_s()).collect());
     let e2e_latency = pct(ok.iter().map(|r| r.e2e_s()).collect());
@@ -160,6 +163,9 @@ impl LevelReport {
             ttft_p95_s: self.ttft.get(95.0),
             e2e_p95_s: self.e2e_latency.get(95.0),
             lag_p99_s: self.schedule_lag_s.p99,
+            requests_scheduled: self.requests_scheduled,
+            requests_sent: self.requests_sent,
+            partial: self.partial,
         }
     }
 }

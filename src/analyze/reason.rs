@@ -47,10 +47,9 @@ impl Reason {
 impl fmt::Display for ClientLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientLimit::SlowSend {
-                sent_qps,
-                target_qps,
-            } => write!(f, "sent {sent_qps:.2} of {target_qps:.2} req/s"),
+            ClientLimit::SlowSend { sent, scheduled } => {
+                write!(f, "sent {sent} of {scheduled} scheduled requests")
+            }
             ClientLimit::LateSend { lag_p99_s } => write!(
                 f,
                 "sends were up to {:.1} ms late (lag p99)",
@@ -64,8 +63,16 @@ impl fmt::Display for ClientLimit {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.endpoint_text())?;
-        if let Some(c) = &self.client {
-            write!(f, "; client-limited: {c}, so this verdict is not trusted")?;
+        match (&self.client, self.stands) {
+            (Some(c), false) => write!(f, "; client-limited: {c}, so this verdict is not trusted")?,
+            (Some(c), true) => write!(
+                f,
+                "; client-limited: {c}, which does not explain this verdict"
+            )?,
+            (None, _) => {}
+        }
+        if self.partial {
+            f.write_str("; partial: the level was interrupted, so its verdict is not used")?;
         }
         Ok(())
     }

@@ -4,8 +4,9 @@
 //! Reads each `LevelReport`'s stored assessment (judged once, in `level.rs`); never judges again.
 //! Levels are read in increasing QPS. The maximum sustainable QPS is the highest PASS level below
 //! the first trusted level that is not PASS; that level is the saturation point. A PASS after the
-//! saturation point is reported as a non-monotonic curve, not taken as capacity. Client-limited
-//! levels are skipped with a note. Recommended limit = maximum sustainable x (1 - headroom).
+//! saturation point is reported as a non-monotonic curve, not taken as capacity. Levels whose
+//! verdict is not trusted (a PASS the client did not deliver, a FAIL its lag could explain) and
+//! interrupted levels are skipped with a note. Recommended limit = maximum sustainable x (1 - headroom).
 
 use crate::analyze::level::LevelReport;
 use crate::analyze::verdict::{Cause, Verdict};
@@ -57,10 +58,18 @@ pub fn summarize(
     let (mut max_ok, mut saturation): (Option<&LevelReport>, Option<&LevelReport>) = (None, None);
     for l in &order {
         let a = &l.assessment;
-        if a.client_limited {
+        if l.partial {
             notes.push(format!(
-                "QPS {:.1} is client-limited (sent {:.2} req/s): its verdict is not used; see schedule_lag_s",
-                l.qps_target, l.actual_qps
+                "QPS {:.1} was interrupted (partial): its verdict is not used",
+                l.qps_target
+            ));
+            continue;
+        }
+        if !a.trusted {
+            let why = a.reason.client.map(|c| c.to_string()).unwrap_or_default();
+            notes.push(format!(
+                "QPS {:.1} is client-limited ({why}): its {} is not used; see schedule_lag_s",
+                l.qps_target, a.verdict
             ));
             continue;
         }

@@ -11,11 +11,18 @@
 //! - A level that did not keep up (`queueing.rs`: requests queued, TTFT climbing) FAILs even when every
 //!   request succeeded; so does one that misses a latency objective (`--max-ttft-p95`,
 //!   `--max-e2e-p95`). The verdict names its cause: errors, queueing or latency objective.
-//! - A level whose actual send rate fell below `min_send_ratio` (98%) of its target, whose schedule
-//!   lag p99 exceeds `max_lag_p99_s` (5 ms), or that had client-side failures, is client-limited: the
-//!   client, not the endpoint, set its pace, so its verdict is shown but not trusted. Verdicts judge
-//!   `endpoint_success_rate` when the client had failures of its own: they are never counted
-//!   against the endpoint.
+//! - A level is client-limited when the client fell behind its own schedule: schedule lag p99 above
+//!   `max_lag_p99_s` (5 ms), failures of its own (concurrency cap, resources), or fewer requests
+//!   sent than scheduled (below `min_send_ratio`, 98%). Never by the count drawn against the target:
+//!   every schedule offers exactly its target (`measure/schedule.rs`).
+//! - Whether a client-limited level's verdict is still trusted depends on what it rests on. Latency
+//!   counts from the planned send, so lag never hides a slow endpoint; it can only lower the offered
+//!   load or add to latency. So a PASS is not trusted (the load was not delivered); a FAIL or WARN
+//!   by errors is (the endpoint's errors are its own); a FAIL by queueing or a latency objective is
+//!   trusted when the measured excess (TTFT's rise, or the latency over the objective) is at least
+//!   [`EXCESS_OVER_LAG`] times the lag p99. Verdicts judge `endpoint_success_rate` when the client
+//!   had failures of its own: they are never counted against the endpoint.
+//! - An interrupted (partial) level's verdict is never used for the answer.
 
 use crate::analyze::queueing::KeepUp;
 use crate::config::Policy;
@@ -65,7 +72,14 @@ pub struct Evidence {
     pub ttft_p95_s: Option<f64>,
     pub e2e_p95_s: Option<f64>,
     pub lag_p99_s: Option<f64>,
+    pub requests_scheduled: u64,
+    pub requests_sent: u64,
+    pub partial: bool,
 }
+
+/// How many times the lag p99 a queueing or latency excess must be for its FAIL to stand at a
+/// level where the client was late.
+pub const EXCESS_OVER_LAG: f64 = 10.0;
 
 /// One level's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,11 +87,16 @@ pub struct Assessment {
     pub verdict: Verdict,
     /// Why it is not PASS (`null` for PASS).
     pub saturation_cause: Option<Cause>,
+    /// The client fell behind its own schedule (see [`ClientLimit`]).
     pub client_limited: bool,
     /// Why, as figures; written as text ("99.8% success", "queueing: TTFT rose from 0.03 s to
     /// 7.7 s during the level; 13.3 of 32.0 req/s served") by `reason.rs`.
     #[serde(rename = "verdict_reason")]
     pub reason: Reason,
+    /// Whether the verdict may set the answer: not for a partial level, a PASS the client did not
+    /// deliver, or a FAIL the client's lag could explain.
+    #[serde(rename = "verdict_trusted")]
+    pub trusted: bool,
 }
 
 /// The figures behind a verdict, in the order they are told.
@@ -89,6 +108,10 @@ pub struct Reason {
     pub queueing: Option<Queueing>,
     pub latency_misses: Vec<LatencyMiss>,
     pub client: Option<ClientLimit>,
+    /// Whether the verdict stands despite the client limit.
+    pub stands: bool,
+    /// The level was interrupted.
+    pub partial: bool,
 }
 
 /// What showed that the endpoint did not keep up.
@@ -113,12 +136,12 @@ pub struct LatencyMiss {
 /// Why the client, not the endpoint, set a level's pace.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ClientLimit {
-    /// It sent fewer requests per second than the target.
-    SlowSend { sent_qps: f64, target_qps: f64 },
     /// Its sends were late (schedule lag p99, seconds).
     LateSend { lag_p99_s: f64 },
     /// It failed requests of its own (concurrency cap, resources, interruption).
     ClientFailures(u64),
+    /// It sent fewer requests than its schedule held.
+    SlowSend { sent: u64, scheduled: u64 },
 }
 
 pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
@@ -172,28 +195,58 @@ pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
         }
     }
     reason.client = client_limit(e, p);
+    reason.stands = reason.client.is_none() || stands(verdict, cause, &reason, e);
+    reason.partial = e.partial;
     Assessment {
         verdict,
         saturation_cause: cause,
         client_limited: reason.client.is_some(),
+        trusted: reason.stands && !e.partial,
         reason,
     }
 }
 
-/// Whether (and why) the client set the level's pace: a short send rate first, then late sends,
-/// then failures of its own.
+/// Whether (and why) the client fell behind its own schedule: late sends first, then failures of
+/// its own, then requests never sent.
 fn client_limit(e: &Evidence, p: &Policy) -> Option<ClientLimit> {
-    if e.actual_qps < p.min_send_ratio * e.qps_target {
-        Some(ClientLimit::SlowSend {
-            sent_qps: e.actual_qps,
-            target_qps: e.qps_target,
-        })
-    } else if let Some(lag) = e.lag_p99_s.filter(|&lag| lag > p.max_lag_p99_s) {
+    if let Some(lag) = e.lag_p99_s.filter(|&lag| lag > p.max_lag_p99_s) {
         Some(ClientLimit::LateSend { lag_p99_s: lag })
     } else if e.client_side_errors > 0 {
         Some(ClientLimit::ClientFailures(e.client_side_errors))
+    } else if (e.requests_sent as f64) < p.min_send_ratio * e.requests_scheduled as f64 {
+        Some(ClientLimit::SlowSend {
+            sent: e.requests_sent,
+            scheduled: e.requests_scheduled,
+        })
     } else {
         None
+    }
+}
+
+/// Whether a verdict stands at a level where the client fell behind: never a PASS (its load was
+/// not delivered); always errors (they are the endpoint's); queueing or a missed objective when
+/// its excess dwarfs the lag.
+fn stands(verdict: Verdict, cause: Option<Cause>, reason: &Reason, e: &Evidence) -> bool {
+    let lag = e.lag_p99_s.unwrap_or(0.0);
+    match (verdict, cause) {
+        (Verdict::Pass, _) => false,
+        (_, Some(Cause::Errors)) | (_, None) => true,
+        (_, Some(Cause::Queueing)) => {
+            let k = &e.keep_up;
+            let rise = k
+                .ttft_last_s
+                .zip(k.ttft_first_s)
+                .map_or(0.0, |(b, a)| b - a);
+            rise >= EXCESS_OVER_LAG * lag
+        }
+        (_, Some(Cause::LatencyObjective)) => {
+            let over = reason
+                .latency_misses
+                .iter()
+                .map(|m| m.got_s - m.limit_s)
+                .fold(0.0, f64::max);
+            over >= EXCESS_OVER_LAG * lag
+        }
     }
 }
 

@@ -120,27 +120,119 @@ fn a_pass_after_the_knee_is_not_capacity() {
 }
 
 #[test]
-fn client_limited_levels_are_flagged_and_skipped() {
+fn client_limited_levels_are_flagged_and_a_pass_there_is_not_used() {
     let mut limited = lvl(30.0, 100.0);
-    limited.actual_qps = 25.0;
+    limited.requests_scheduled = 100;
+    limited.requests_sent = 90;
     let a = assess(&limited.evidence(), &Policy::default());
-    assert!(a.client_limited && a.reason.to_string().contains("client-limited"));
+    assert!(a.client_limited && !a.trusted, "{}", a.reason);
+    assert!(a
+        .reason
+        .to_string()
+        .contains("sent 90 of 100 scheduled requests"));
     let s = summary(&[lvl(10.0, 100.0), limited, lvl(40.0, 50.0)]);
     assert_eq!(s.max_sustainable_qps, Some(10.0));
     assert_eq!(s.saturation_qps, Some(40.0));
-    assert!(s.notes[0].contains("QPS 30.0 is client-limited"));
+    assert!(
+        s.notes[0].contains("QPS 30.0 is client-limited (sent 90 of 100")
+            && s.notes[0].contains("its PASS is not used"),
+        "{:?}",
+        s.notes
+    );
     let mut late = lvl(30.0, 100.0);
     late.schedule_lag_s.p99 = Some(0.012);
     let a = assess(&late.evidence(), &Policy::default());
     assert!(
         a.client_limited && a.reason.to_string().contains("12.0 ms late"),
         "{}",
-        a.reason.to_string()
+        a.reason
     );
-    // 98% of target is still trusted.
-    let mut ok = lvl(30.0, 100.0);
-    ok.actual_qps = 29.4;
-    assert!(!assess(&ok.evidence(), &Policy::default()).client_limited);
+    let s = summary(&[lvl(10.0, 100.0), late]);
+    assert!(
+        s.notes[0].contains("(sends were up to 12.0 ms late (lag p99))"),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[test]
+fn a_drawn_rate_below_target_is_not_a_late_client() {
+    // A Poisson level that drew fewer arrivals than qps x duration, all sent on time.
+    let mut drawn = lvl(4.0, 100.0);
+    drawn.actual_qps = 3.6;
+    drawn.requests_scheduled = 18;
+    drawn.requests_sent = 18;
+    let a = assess(&drawn.evidence(), &Policy::default());
+    assert!(!a.client_limited && a.trusted, "{}", a.reason);
+}
+
+#[test]
+fn endpoint_errors_stand_at_a_level_where_the_client_was_late() {
+    // The busy-client case: 89.5% success with lag p99 5.3 ms is still the saturation point.
+    let mut busy = lvl(40.0, 89.5);
+    busy.schedule_lag_s.p99 = Some(0.0053);
+    let a = assess(&busy.evidence(), &Policy::default());
+    assert!(a.client_limited && a.trusted, "{}", a.reason);
+    assert!(
+        a.reason
+            .to_string()
+            .contains("which does not explain this verdict"),
+        "{}",
+        a.reason
+    );
+    let s = summary(&[lvl(30.0, 100.0), busy, lvl(50.0, 70.0)]);
+    assert_eq!(
+        (s.max_sustainable_qps, s.saturation_qps),
+        (Some(30.0), Some(40.0))
+    );
+}
+
+#[test]
+fn a_queueing_or_latency_fail_stands_only_when_its_excess_dwarfs_the_lag() {
+    let p = Policy::default();
+    // TTFT rose by 7.67 s; lag p99 38 ms: the endpoint queued.
+    let mut big = queueing(lvl(32.0, 100.0));
+    big.schedule_lag_s.p99 = Some(0.038);
+    assert!(assess(&big.evidence(), &p).trusted);
+    // TTFT rose by 0.2 s with lag p99 38 ms: the client's lag could be the rise.
+    let mut small = queueing(lvl(32.0, 100.0));
+    small.keep_up.ttft_first_s = Some(0.05);
+    small.keep_up.ttft_last_s = Some(0.25);
+    small.schedule_lag_s.p99 = Some(0.038);
+    let a = assess(&small.evidence(), &p);
+    assert!(a.client_limited && !a.trusted, "{}", a.reason);
+    // A TTFT objective missed by 0.365 s: stands with 20 ms of lag, not with 50 ms.
+    let mut slow = lvl(10.0, 100.0);
+    slow.ttft = crate::analyze::stats::Percentiles::of(vec![0.2, 0.9], &[]);
+    let objective = Policy {
+        max_ttft_p95_s: Some(0.5),
+        ..Policy::default()
+    };
+    slow.schedule_lag_s.p99 = Some(0.02);
+    assert!(assess(&slow.evidence(), &objective).trusted);
+    slow.schedule_lag_s.p99 = Some(0.05);
+    assert!(!assess(&slow.evidence(), &objective).trusted);
+}
+
+#[test]
+fn a_partial_level_never_sets_the_answer() {
+    let mut cut = lvl(20.0, 100.0);
+    cut.partial = true;
+    let a = assess(&cut.evidence(), &Policy::default());
+    assert!(!a.trusted && a.reason.to_string().contains("interrupted"));
+    let s = summary(&[lvl(10.0, 100.0), cut]);
+    assert_eq!(s.max_sustainable_qps, Some(10.0));
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("QPS 20.0 was interrupted")),
+        "{:?}",
+        s.notes
+    );
+    let mut cut = lvl(20.0, 10.0);
+    cut.partial = true;
+    let s = summary(&[lvl(10.0, 100.0), cut]);
+    assert_eq!(s.saturation_qps, None);
 }
 
 #[test]

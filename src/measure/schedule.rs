@@ -2,6 +2,12 @@
 //!
 //! Pure and seeded. `runner.rs` adds these offsets to the level's start instant to get absolute
 //! deadlines, so a late send never shifts the ones after it (open loop).
+//!
+//! Every level offers exactly its target: constant arrivals are `i / qps` for every `i` with an
+//! offset inside the window; Poisson arrivals are `round(qps x duration)` times drawn uniformly in
+//! the window and sorted, which is a Poisson process conditioned on its count (the gaps keep
+//! Poisson's burstiness; only the count's own randomness is gone, so a level never offers 10% less
+//! than asked by the luck of the draw).
 
 use crate::cli::Arrival;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -26,19 +32,10 @@ pub fn offsets(arrival: Arrival, qps: f64, duration: Duration, seed: u64) -> Vec
         }
         Arrival::Poisson => {
             let mut rng = StdRng::seed_from_u64(seed);
-            let mut t = 0.0;
-            loop {
-                // 1 - U lies in (0, 1], so the logarithm is finite.
-                let u: f64 = rng.random();
-                t += -(1.0 - u).ln() / qps;
-                if t >= end {
-                    break;
-                }
-                out.push(Duration::from_secs_f64(t));
-            }
-            if out.is_empty() {
-                out.push(Duration::ZERO);
-            }
+            let n = ((qps * end).round() as u64).max(1);
+            let mut times: Vec<f64> = (0..n).map(|_| rng.random::<f64>() * end).collect();
+            times.sort_by(f64::total_cmp);
+            out.extend(times.into_iter().map(Duration::from_secs_f64));
         }
     }
     out
@@ -70,7 +67,7 @@ mod tests {
     }
 
     #[test]
-    fn poisson_is_seeded_and_has_the_right_mean_rate() {
+    fn poisson_is_seeded_offers_exactly_its_count_and_keeps_exponential_gaps() {
         let a = offsets(Arrival::Poisson, 50.0, Duration::from_secs(200), 42);
         let b = offsets(Arrival::Poisson, 50.0, Duration::from_secs(200), 42);
         assert_eq!(a, b);
@@ -78,10 +75,24 @@ mod tests {
             a,
             offsets(Arrival::Poisson, 50.0, Duration::from_secs(200), 43)
         );
-        // 10,000 expected arrivals; the standard deviation is 100, so 5% is 5 sigma.
-        let n = a.len() as f64;
-        assert!((n - 10_000.0).abs() < 500.0, "{n}");
+        assert_eq!(a.len(), 10_000);
         assert!(a.windows(2).all(|w| w[0] <= w[1]));
+        assert!(a.last().unwrap() < &Duration::from_secs(200));
+        // Exponential gaps: the standard deviation equals the mean (coefficient of variation 1);
+        // constant arrivals have 0.
+        let gaps: Vec<f64> = a.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        let cv = var.sqrt() / mean;
+        assert!((0.95..1.05).contains(&cv), "coefficient of variation {cv}");
+        for (qps, secs) in [(4.0, 5), (0.3, 10), (0.01, 10)] {
+            let n = offsets(Arrival::Poisson, qps, Duration::from_secs(secs), 1).len();
+            assert_eq!(
+                n as f64,
+                (qps * secs as f64).round().max(1.0),
+                "{qps} x {secs}"
+            );
+        }
     }
 
     #[test]

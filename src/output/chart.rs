@@ -308,8 +308,9 @@ fn qps_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
         .label("FAIL by queueing / latency")
         .legend(|(x, y)| TriangleMarker::new((x + 15, y), 10, MAGENTA.filled()));
     }
-    // Client-limited levels: the client set the pace, so their verdict is not trusted.
-    let limited = |l: &&LevelReport| l.assessment.client_limited;
+    // Levels whose verdict is not used: the client did not deliver the load (or its lag could
+    // explain the FAIL), or the level was interrupted.
+    let limited = |l: &&LevelReport| !l.assessment.trusted && !l.partial;
     if levels.iter().any(|l| limited(&l)) {
         let grey = RGBColor(120, 120, 120);
         c.draw_secondary_series(
@@ -321,6 +322,18 @@ fn qps_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
         .map_err(err)?
         .label("client-limited (not trusted)")
         .legend(move |(x, y)| Cross::new((x + 15, y), 8, grey.stroke_width(3)));
+    }
+    let partial = |l: &&LevelReport| l.partial;
+    if levels.iter().any(|l| partial(&l)) {
+        c.draw_secondary_series(
+            levels
+                .iter()
+                .filter(partial)
+                .map(|l| Circle::new((l.qps_target, l.success_rate), 16, BLACK.stroke_width(3))),
+        )
+        .map_err(err)?
+        .label("partial (interrupted, not used)")
+        .legend(|(x, y)| Circle::new((x + 15, y), 8, BLACK.stroke_width(3)));
     }
     mark(&mut c, m, y_max)?;
     legend(&mut c, SeriesLabelPosition::MiddleLeft)

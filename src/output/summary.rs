@@ -52,8 +52,10 @@ pub fn render(report: &Report) -> String {
         {
             let _ = write!(out, ", {}/M", dollars(c));
         }
-        if a.client_limited {
-            out.push_str("  (client-limited: not trusted)");
+        match (a.client_limited, a.trusted || l.partial) {
+            (true, false) => out.push_str("  (client-limited: not trusted)"),
+            (true, true) => out.push_str("  (client-limited, verdict stands)"),
+            _ => {}
         }
         if l.partial {
             out.push_str("  (partial)");

@@ -59,7 +59,11 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
             row.push("(partial)".into());
         }
         if l.assessment.client_limited {
-            row.push("(client-limited)".into());
+            row.push(if l.assessment.trusted || l.partial {
+                "(client-limited, verdict stands)".into()
+            } else {
+                "(client-limited)".into()
+            });
         }
         push_row(&mut out, &row);
     }
@@ -153,6 +157,7 @@ mod tests {
     fn untrusted_levels_are_marked_in_their_row() {
         let mut l = level(30.0);
         l.assessment.client_limited = true;
+        l.assessment.trusted = false;
         let t = render(&[l], &[50.0], false);
         assert!(
             t.lines().last().unwrap().ends_with("(client-limited)"),
