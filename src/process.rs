@@ -10,6 +10,9 @@ use std::time::Duration;
 /// How long requests in flight may finish after a Ctrl-C before they are recorded as interrupted.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 
+/// After a second interrupt, the longest the run may take to save before it exits anyway.
+const SAVE_LIMIT: Duration = Duration::from_secs(5);
+
 /// Exit status of a run stopped by Ctrl-C (SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit status of a run stopped by SIGTERM.
@@ -28,9 +31,11 @@ pub fn raise_open_file_limit() -> u64 {
 }
 
 /// Listens for SIGINT (Ctrl-C) and SIGTERM. The first stops sending and gives requests in flight a
-/// grace period; a second exits at once. Returns the exit status to use once interrupted (130 for
-/// SIGINT, 143 for SIGTERM; 0 while not interrupted). Registered before returning, so a signal
-/// that arrives right after the run starts is never missed.
+/// grace period; a second ends the requests in flight at once (recorded as interrupted), so the run
+/// saves what finished and exits without waiting; a third, or [`SAVE_LIMIT`] after the second,
+/// exits at once. Returns the exit status to use once interrupted (130 for SIGINT, 143 for
+/// SIGTERM; 0 while not interrupted). Registered before returning, so a signal that arrives right
+/// after the run starts is never missed.
 pub fn watch_interrupts(cancel: Cancel) -> Result<Arc<AtomicU8>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
@@ -44,7 +49,7 @@ pub fn watch_interrupts(cancel: Cancel) -> Result<Arc<AtomicU8>> {
         };
         set.store(first, Ordering::SeqCst);
         eprintln!(
-            "\nInterrupted: no new requests; waiting up to {INTERRUPT_GRACE:?} for those in flight, then saving. Ctrl-C again quits at once."
+            "\nInterrupted: no new requests; waiting up to {INTERRUPT_GRACE:?} for those in flight, then saving. Ctrl-C again stops them at once."
         );
         cancel.stop.cancel();
         let abort = cancel.abort.clone();
@@ -55,6 +60,13 @@ pub fn watch_interrupts(cancel: Cancel) -> Result<Arc<AtomicU8>> {
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
+        }
+        eprintln!("Interrupted again: ending the requests in flight now and saving what finished. Ctrl-C again quits without saving.");
+        cancel.abort.cancel();
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = tokio::time::sleep(SAVE_LIMIT) => {}
         }
         std::process::exit(i32::from(first));
     });

@@ -73,6 +73,11 @@ async fn interrupt_mid_level(signal: &str, want_code: i32) {
     );
     // Requests in flight at the interrupt finished within the grace period.
     assert_eq!(level["requests_succeeded"].as_u64().unwrap(), sent);
+    // Every request of the cut level passed, but a partial level is never the capacity.
+    assert_eq!(level["verdict"], "PASS");
+    assert_eq!(json["summary"]["max_sustainable_qps"], serde_json::Value::Null);
+    let notes = json["summary"]["notes"].to_string();
+    assert!(notes.contains("was interrupted (partial)"), "{notes}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,7 +91,7 @@ async fn sigterm_writes_what_was_measured_and_exits_143() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_ctrl_c_exits_at_once_without_waiting_for_the_grace_period() {
+async fn a_second_ctrl_c_saves_what_finished_without_waiting_for_the_grace_period() {
     let first = Arc::new(Notify::new());
     let f = first.clone();
     // A server that never answers: only the 5 s grace period would end the first interrupt.
@@ -119,7 +124,7 @@ async fn a_second_ctrl_c_exits_at_once_without_waiting_for_the_grace_period() {
     })
     .await
     .unwrap();
-    assert!(line.contains("Ctrl-C again quits at once"), "{line}");
+    assert!(line.contains("Ctrl-C again stops them at once"), "{line}");
     assert!(kill(&pid).success());
     let status = tokio::task::spawn_blocking(move || {
         drop(stderr);
@@ -128,7 +133,17 @@ async fn a_second_ctrl_c_exits_at_once_without_waiting_for_the_grace_period() {
     .await
     .unwrap();
     assert_eq!(status.code(), Some(130));
-    // It quit before the level could be saved: the grace period was not waited for.
+    // The requests in flight (which the server never answers) were ended, not waited for, and
+    // everything is saved: one record per scheduled request and the results JSON.
     let dir = only_run_dir(results.path());
-    assert!(!dir.join("benchmark_qps_results.json").exists());
+    let json = read_json(&dir.join("benchmark_qps_results.json"));
+    let level = &json["results"][0];
+    assert_eq!(level["partial"], true);
+    assert!(level["errors"]["Interrupted"].as_u64().unwrap() >= 1, "{level}");
+    let lines = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
+    assert_eq!(
+        lines.lines().count() as u64,
+        level["requests_scheduled"].as_u64().unwrap()
+    );
+    assert_eq!(json["summary"]["max_sustainable_qps"], serde_json::Value::Null);
 }
