@@ -75,7 +75,10 @@ async fn interrupt_mid_level(signal: &str, want_code: i32) {
     assert_eq!(level["requests_succeeded"].as_u64().unwrap(), sent);
     // Every request of the cut level passed, but a partial level is never the capacity.
     assert_eq!(level["verdict"], "PASS");
-    assert_eq!(json["summary"]["max_sustainable_qps"], serde_json::Value::Null);
+    assert_eq!(
+        json["summary"]["max_sustainable_qps"],
+        serde_json::Value::Null
+    );
     let notes = json["summary"]["notes"].to_string();
     assert!(notes.contains("was interrupted (partial)"), "{notes}");
 }
@@ -139,11 +142,17 @@ async fn a_second_ctrl_c_saves_what_finished_without_waiting_for_the_grace_perio
     let json = read_json(&dir.join("benchmark_qps_results.json"));
     let level = &json["results"][0];
     assert_eq!(level["partial"], true);
-    assert!(level["errors"]["Interrupted"].as_u64().unwrap() >= 1, "{level}");
+    assert!(
+        level["errors"]["Interrupted"].as_u64().unwrap() >= 1,
+        "{level}"
+    );
     let lines = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
     assert_eq!(
         lines.lines().count() as u64,
         level["requests_scheduled"].as_u64().unwrap()
     );
-    assert_eq!(json["summary"]["max_sustainable_qps"], serde_json::Value::Null);
+    assert_eq!(
+        json["summary"]["max_sustainable_qps"],
+        serde_json::Value::Null
+    );
 }

@@ -105,6 +105,12 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         lag_p99_s: None,
         requests_scheduled: recs.len() as u64,
         requests_sent: sent,
+        delivered_ratio: delivered(
+            sent,
+            run.send_window_s,
+            recs.len() as u64,
+            run.planned_window_s,
+        ),
         partial: run.partial,
     };
     let ttft = pct(ok.iter().filter_map(|r| r.ttft_s()).collect());
@@ -150,8 +156,20 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     }
 }
 
+/// Sends per second over the send window against scheduled requests per second over the planned
+/// window (1 for an empty level).
+fn delivered(sent: u64, send_window_s: f64, scheduled: u64, planned_s: f64) -> f64 {
+    if scheduled == 0 {
+        return 1.0;
+    }
+    (sent as f64 / send_window_s.max(f64::EPSILON))
+        / (scheduled as f64 / planned_s.max(f64::EPSILON))
+}
+
 impl LevelReport {
-    /// What the verdict rests on, read back from the figures.
+    /// What the verdict rests on, read back from the figures (the planned window is not among them,
+    /// so the delivered ratio is sent over scheduled). For judging a report again without its
+    /// records, as the tests do.
     pub fn evidence(&self) -> Evidence {
         Evidence {
             qps_target: self.qps_target,
@@ -165,6 +183,7 @@ impl LevelReport {
             lag_p99_s: self.schedule_lag_s.p99,
             requests_scheduled: self.requests_scheduled,
             requests_sent: self.requests_sent,
+            delivered_ratio: delivered(self.requests_sent, 1.0, self.requests_scheduled, 1.0),
             partial: self.partial,
         }
     }

@@ -47,9 +47,11 @@ impl Reason {
 impl fmt::Display for ClientLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientLimit::SlowSend { sent, scheduled } => {
-                write!(f, "sent {sent} of {scheduled} scheduled requests")
-            }
+            ClientLimit::SlowSend { delivered_ratio } => write!(
+                f,
+                "sent at {:.1}% of the rate its schedule held",
+                delivered_ratio * 100.0
+            ),
             ClientLimit::LateSend { lag_p99_s } => write!(
                 f,
                 "sends were up to {:.1} ms late (lag p99)",

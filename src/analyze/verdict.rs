@@ -12,9 +12,9 @@
 //!   request succeeded; so does one that misses a latency objective (`--max-ttft-p95`,
 //!   `--max-e2e-p95`). The verdict names its cause: errors, queueing or latency objective.
 //! - A level is client-limited when the client fell behind its own schedule: schedule lag p99 above
-//!   `max_lag_p99_s` (5 ms), failures of its own (concurrency cap, resources), or fewer requests
-//!   sent than scheduled (below `min_send_ratio`, 98%). Never by the count drawn against the target:
-//!   every schedule offers exactly its target (`measure/schedule.rs`).
+//!   `max_lag_p99_s` (5 ms), failures of its own (concurrency cap, resources), or a delivered send
+//!   rate below `min_send_ratio` (98%) of the rate its schedule held. Never by the count drawn
+//!   against the target: every schedule offers exactly its target (`measure/schedule.rs`).
 //! - Whether a client-limited level's verdict is still trusted depends on what it rests on. Latency
 //!   counts from the planned send, so lag never hides a slow endpoint; it can only lower the offered
 //!   load or add to latency. So a PASS is not trusted (the load was not delivered); a FAIL or WARN
@@ -74,6 +74,9 @@ pub struct Evidence {
     pub lag_p99_s: Option<f64>,
     pub requests_scheduled: u64,
     pub requests_sent: u64,
+    /// Sends per second over the send window, against the rate the schedule held over its planned
+    /// window: below 1 when the client fell behind or sent less.
+    pub delivered_ratio: f64,
     pub partial: bool,
 }
 
@@ -140,8 +143,8 @@ pub enum ClientLimit {
     LateSend { lag_p99_s: f64 },
     /// It failed requests of its own (concurrency cap, resources, interruption).
     ClientFailures(u64),
-    /// It sent fewer requests than its schedule held.
-    SlowSend { sent: u64, scheduled: u64 },
+    /// It delivered a lower send rate than its schedule held.
+    SlowSend { delivered_ratio: f64 },
 }
 
 pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
@@ -195,7 +198,7 @@ pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
         }
     }
     reason.client = client_limit(e, p);
-    reason.stands = reason.client.is_none() || stands(verdict, cause, &reason, e);
+    reason.stands = reason.client.is_none() || stands(verdict, cause, &reason, e, p);
     reason.partial = e.partial;
     Assessment {
         verdict,
@@ -213,23 +216,29 @@ fn client_limit(e: &Evidence, p: &Policy) -> Option<ClientLimit> {
         Some(ClientLimit::LateSend { lag_p99_s: lag })
     } else if e.client_side_errors > 0 {
         Some(ClientLimit::ClientFailures(e.client_side_errors))
-    } else if (e.requests_sent as f64) < p.min_send_ratio * e.requests_scheduled as f64 {
+    } else if e.delivered_ratio < p.min_send_ratio {
         Some(ClientLimit::SlowSend {
-            sent: e.requests_sent,
-            scheduled: e.requests_scheduled,
+            delivered_ratio: e.delivered_ratio,
         })
     } else {
         None
     }
 }
 
-/// Whether a verdict stands at a level where the client fell behind: never a PASS (its load was
-/// not delivered); always errors (they are the endpoint's); queueing or a missed objective when
-/// its excess dwarfs the lag.
-fn stands(verdict: Verdict, cause: Option<Cause>, reason: &Reason, e: &Evidence) -> bool {
+/// Whether a verdict stands at a level where the client fell behind: a PASS only when the load was
+/// delivered anyway (late sends alone only add to latency, which makes a PASS conservative);
+/// always errors (they are the endpoint's); queueing or a missed objective when its excess dwarfs
+/// the lag.
+fn stands(
+    verdict: Verdict,
+    cause: Option<Cause>,
+    reason: &Reason,
+    e: &Evidence,
+    p: &Policy,
+) -> bool {
     let lag = e.lag_p99_s.unwrap_or(0.0);
     match (verdict, cause) {
-        (Verdict::Pass, _) => false,
+        (Verdict::Pass, _) => e.client_side_errors == 0 && e.delivered_ratio >= p.min_send_ratio,
         (_, Some(Cause::Errors)) | (_, None) => true,
         (_, Some(Cause::Queueing)) => {
             let k = &e.keep_up;

@@ -129,24 +129,28 @@ fn client_limited_levels_are_flagged_and_a_pass_there_is_not_used() {
     assert!(a
         .reason
         .to_string()
-        .contains("sent 90 of 100 scheduled requests"));
+        .contains("sent at 90.0% of the rate its schedule held"));
     let s = summary(&[lvl(10.0, 100.0), limited, lvl(40.0, 50.0)]);
     assert_eq!(s.max_sustainable_qps, Some(10.0));
     assert_eq!(s.saturation_qps, Some(40.0));
     assert!(
-        s.notes[0].contains("QPS 30.0 is client-limited (sent 90 of 100")
+        s.notes[0].contains("QPS 30.0 is client-limited (sent at 90.0%")
             && s.notes[0].contains("its PASS is not used"),
         "{:?}",
         s.notes
     );
+    // Late sends alone only add to latency: the load was delivered, so the PASS stands.
     let mut late = lvl(30.0, 100.0);
     late.schedule_lag_s.p99 = Some(0.012);
     let a = assess(&late.evidence(), &Policy::default());
     assert!(
-        a.client_limited && a.reason.to_string().contains("12.0 ms late"),
+        a.client_limited && a.trusted && a.reason.to_string().contains("12.0 ms late"),
         "{}",
         a.reason
     );
+    // Late and short of its rate: not used, and the note says what was wrong.
+    late.requests_scheduled = 100;
+    late.requests_sent = 80;
     let s = summary(&[lvl(10.0, 100.0), late]);
     assert!(
         s.notes[0].contains("(sends were up to 12.0 ms late (lag p99))"),

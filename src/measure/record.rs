@@ -227,6 +227,8 @@ impl RequestRecord {
 #[derive(Debug, Clone)]
 pub struct LevelRun {
     pub qps: f64,
+    /// The window the schedule was planned for (`--duration`, or until an interruption).
+    pub planned_window_s: f64,
     /// In the order they finished.
     pub records: Vec<RequestRecord>,
     /// The configured duration, stretched to the last actual send if the client sent late, or cut
@@ -265,6 +267,7 @@ impl LevelRun {
                 .any(|r| r.error == Some(ErrorKind::Interrupted));
         LevelRun {
             qps,
+            planned_window_s: stopped_at.unwrap_or(duration_s).max(1e-6),
             duration_s: send_window_s.max(last_end),
             send_window_s,
             in_flight_at_send_end,
