@@ -181,12 +181,41 @@ async fn poisson_arrivals_are_reproducible_with_a_seed() {
         v
     };
     assert_eq!(planned(&a), planned(&b));
-    assert!(planned(&a).len() > 5);
+    assert_eq!(planned(&a).len(), 20, "exactly qps x duration arrivals");
     assert_eq!(read_json(&a.dir().join("metadata.json"))["seed"], 7);
     assert_eq!(
         read_json(&a.dir().join("metadata.json"))["arrival"],
         "poisson"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poisson_levels_on_an_idle_endpoint_offer_exactly_their_target_and_are_trusted() {
+    // Seed 1 at 4 QPS for 5 s drew 18 arrivals when Poisson counts were random: the level was
+    // called client-limited and the answer was "none".
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let run = redline(&bench_args(
+        &sim,
+        &[
+            "--qps",
+            "4,10",
+            "--duration",
+            "5",
+            "--arrival",
+            "poisson",
+            "--seed",
+            "1",
+        ],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    for (i, want) in [(0, 20), (1, 50)] {
+        let l = run.level(i);
+        assert_eq!(l["requests_scheduled"], want, "{l}");
+        assert_eq!(l["client_limited"], false, "{l}");
+        assert_eq!(l["verdict"], "PASS", "{l}");
+    }
+    assert_eq!(run.results_json()["summary"]["max_sustainable_qps"], 10.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
