@@ -19,7 +19,11 @@ fn the_demo_answer_holds_while_another_process_burns_a_core() {
     });
     let results = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(["demo", "--results-dir", &results.path().display().to_string()])
+        .args([
+            "demo",
+            "--results-dir",
+            &results.path().display().to_string(),
+        ])
         .env_remove("OPENAI_API_KEY")
         .output()
         .unwrap();
@@ -27,9 +31,6 @@ fn the_demo_answer_holds_while_another_process_burns_a_core() {
     burner.join().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(
-        stdout.contains("Maximum sustainable QPS: 30.0"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("Maximum sustainable QPS: 30.0"), "{stdout}");
     assert!(stdout.contains("Saturation point: 40.0 QPS"), "{stdout}");
 }

@@ -205,7 +205,8 @@ async fn the_chart_draws_every_panel_standard_and_with_cost() {
 /// Results folders written by redline 0.1.0: one with queueing FAILs, one with client-limited
 /// levels, latency objectives, pricing, a capacity plan and a p99.9 column. `redline report` must
 /// reproduce every figure of their JSON; only the verdicts' wording and trust (`verdict_reason`,
-/// `verdict_trusted`, the summary's `notes`) may have changed since, by design.
+/// `verdict_trusted`, the summary's `notes`) may have changed since, by design, and keys added
+/// since (goodput and objective attainment, for a run that had latency objectives) are new.
 #[test]
 fn folders_written_by_an_earlier_version_re_report_every_figure() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v0.1.0");
@@ -227,11 +228,18 @@ fn folders_written_by_an_earlier_version_re_report_every_figure() {
             let mut v = read_json(path);
             for l in v["results"].as_array_mut().unwrap() {
                 let l = l.as_object_mut().unwrap();
-                for k in ["verdict_reason", "verdict_trusted"] {
+                for k in [
+                    "verdict_reason",
+                    "verdict_trusted",
+                    "slo_attainment_pct",
+                    "goodput_qps",
+                ] {
                     l.remove(k);
                 }
             }
-            v["summary"].as_object_mut().unwrap().remove("notes");
+            let summary = v["summary"].as_object_mut().unwrap();
+            summary.remove("notes");
+            summary.remove("slo");
             v
         };
         assert_eq!(

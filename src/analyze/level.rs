@@ -12,10 +12,11 @@
 //! - level duration = level start until its last request ended (at least the send window);
 //! - throughputs and cost use that level duration; cost uses `usage` tokens of successes only.
 
+use crate::analyze::objectives;
 use crate::analyze::queueing::{keep_up, KeepUp};
 use crate::analyze::stats::{LagSummary, Percentiles};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
-use crate::config::{Pricing, ReportOptions};
+use crate::config::{Metric, Objective, Policy, Pricing, ReportOptions};
 use crate::measure::record::{LevelRun, RequestRecord};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -59,6 +60,12 @@ pub struct LevelReport {
     /// client's own limits are never blamed on the endpoint.
     pub endpoint_success_rate: f64,
     pub successful_qps: f64,
+    /// With objectives: percent of scheduled requests that succeeded and met every objective.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo_attainment_pct: Option<f64>,
+    /// With objectives: those requests per second of send window (vLLM's goodput).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goodput_qps: Option<f64>,
     pub send_window_s: f64,
     pub duration_s: f64,
     pub in_flight_at_send_end: u64,
@@ -100,8 +107,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         endpoint_success_rate: ratio(ok.len(), recs.len() - client_side_errors as usize) * 100.0,
         client_side_errors,
         keep_up: keep_up(recs, run.send_window_s),
-        ttft_p95_s: None,
-        e2e_p95_s: None,
+        measured: objectives::measure(&o.policy.objectives, &ok),
         lag_p99_s: None,
         requests_scheduled: recs.len() as u64,
         requests_sent: sent,
@@ -117,11 +123,14 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let e2e_latency = pct(ok.iter().map(|r| r.e2e_s()).collect());
     let schedule_lag_s = LagSummary::of(recs.iter().filter_map(|r| r.lag_s()).collect());
     let evidence = Evidence {
-        ttft_p95_s: ttft.get(95.0),
-        e2e_p95_s: e2e_latency.get(95.0),
         lag_p99_s: schedule_lag_s.p99,
         ..evidence
     };
+    let with_objectives = !o.policy.objectives.is_empty();
+    let met = recs
+        .iter()
+        .filter(|r| objectives::met(r, &o.policy.objectives))
+        .count();
     LevelReport {
         qps_target: run.qps,
         actual_qps: evidence.actual_qps,
@@ -141,6 +150,8 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         endpoint_errors: (recs.len() - ok.len()) as u64 - client_side_errors,
         endpoint_success_rate: evidence.endpoint_success_rate,
         successful_qps: ok.len() as f64 / run.send_window_s.max(f64::EPSILON),
+        slo_attainment_pct: with_objectives.then(|| ratio(met, recs.len()) * 100.0),
+        goodput_qps: with_objectives.then(|| met as f64 / run.send_window_s.max(f64::EPSILON)),
         send_window_s: run.send_window_s,
         duration_s: run.duration_s,
         in_flight_at_send_end: run.in_flight_at_send_end,
@@ -170,7 +181,7 @@ impl LevelReport {
     /// What the verdict rests on, read back from the figures (the planned window is not among them,
     /// so the delivered ratio is sent over scheduled). For judging a report again without its
     /// records, as the tests do.
-    pub fn evidence(&self) -> Evidence {
+    pub fn evidence(&self, p: &Policy) -> Evidence {
         Evidence {
             qps_target: self.qps_target,
             actual_qps: self.actual_qps,
@@ -178,13 +189,27 @@ impl LevelReport {
             endpoint_success_rate: self.endpoint_success_rate,
             client_side_errors: self.client_side_errors,
             keep_up: self.keep_up.clone(),
-            ttft_p95_s: self.ttft.get(95.0),
-            e2e_p95_s: self.e2e_latency.get(95.0),
+            measured: p.objectives.iter().map(|o| (*o, self.stored(o))).collect(),
             lag_p99_s: self.schedule_lag_s.p99,
             requests_scheduled: self.requests_scheduled,
             requests_sent: self.requests_sent,
             delivered_ratio: delivered(self.requests_sent, 1.0, self.requests_scheduled, 1.0),
             partial: self.partial,
+        }
+    }
+}
+
+impl LevelReport {
+    /// The level's value for an objective, from the percentiles it stored.
+    fn stored(&self, o: &Objective) -> Option<f64> {
+        let p = o.percentile.unwrap_or(50.0);
+        match o.metric {
+            Metric::Success => Some(self.success_rate),
+            Metric::Ttft => self.ttft.get(p),
+            Metric::E2e => self.e2e_latency.get(p),
+            Metric::Itl => self.itl_s.get(p),
+            Metric::Tpot => self.tpot_s.get(p),
+            Metric::TokensPerSec => self.tokens_per_sec.get(p),
         }
     }
 }

@@ -2,12 +2,13 @@
 //! records and the user's `config::ReportOptions`, so a live run and `redline report` (reading
 //! `requests.jsonl` back) build the same report.
 //!
-//! `stats` (percentiles) and `queueing` (did the endpoint keep up?) read records; `verdict` holds the
-//! rules and `reason` their text; `level` summarises and judges one level; `summary` gives the run's
+//! `stats` (percentiles), `queueing` (did the endpoint keep up?) and `objectives` (the level against
+//! `--slo`, and goodput) read records; `verdict` holds the rules and `reason` their text; `level` summarises and judges one level; `summary` gives the run's
 //! answer from the judged levels; `report` is the output contract that `output/` renders. Imports
 //! point one way: report -> summary -> level -> verdict -> queueing -> stats.
 
 pub mod level;
+pub mod objectives;
 pub mod queueing;
 pub mod reason;
 pub mod report;

@@ -31,14 +31,22 @@ impl Reason {
             }
             s.push_str(&format!("; queueing: {}", parts.join("; ")));
         }
-        for m in &self.latency_misses {
-            s.push_str(&format!(
-                "; latency objective missed: {} p{} {} > {}",
-                m.metric,
-                m.percentile,
-                seconds(m.got_s),
-                seconds(m.limit_s)
-            ));
+        for m in &self.misses {
+            let o = &m.objective;
+            let p = o.percentile.unwrap_or(50.0);
+            if o.metric.seconds() {
+                s.push_str(&format!(
+                    "; latency objective missed: {} p{p} {} > {}",
+                    o.metric.name().to_ascii_uppercase(),
+                    seconds(m.got),
+                    seconds(o.bound)
+                ));
+            } else {
+                s.push_str(&format!(
+                    "; objective missed: tokens/s p{p} {:.1} < {:.1}",
+                    m.got, o.bound
+                ));
+            }
         }
         s
     }

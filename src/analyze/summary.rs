@@ -33,6 +33,9 @@ pub struct Summary {
     pub pass_threshold_pct: f64,
     pub warn_threshold_pct: f64,
     pub headroom_pct: f64,
+    /// The objectives besides success and keeping up (`--slo` form), when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<String>,
     pub max_sustainable_qps: Option<f64>,
     pub saturation_qps: Option<f64>,
     /// Why the saturation point is not PASS: errors, queueing or latency_objective.
@@ -104,6 +107,7 @@ pub fn summarize(
         pass_threshold_pct: p.pass_pct,
         warn_threshold_pct: p.warn_pct,
         headroom_pct: p.headroom_pct,
+        slo: (!p.objectives.is_empty()).then(|| crate::config::slo::to_text(&p.objectives)),
         max_sustainable_qps: max_ok.map(|l| l.qps_target),
         saturation_qps: saturation.map(|l| l.qps_target),
         saturation_cause: saturation.and_then(|l| l.assessment.saturation_cause),

@@ -25,7 +25,7 @@
 //! - An interrupted (partial) level's verdict is never used for the answer.
 
 use crate::analyze::queueing::KeepUp;
-use crate::config::Policy;
+use crate::config::{Objective, Policy};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,8 +69,8 @@ pub struct Evidence {
     pub endpoint_success_rate: f64,
     pub client_side_errors: u64,
     pub keep_up: KeepUp,
-    pub ttft_p95_s: Option<f64>,
-    pub e2e_p95_s: Option<f64>,
+    /// Each objective of the policy and the level's value for it (`None`: nothing to measure).
+    pub measured: Vec<(Objective, Option<f64>)>,
     pub lag_p99_s: Option<f64>,
     pub requests_scheduled: u64,
     pub requests_sent: u64,
@@ -109,7 +109,7 @@ pub struct Reason {
     /// With client-side failures: the success percentage of the requests sent.
     pub sent_success_pct: Option<f64>,
     pub queueing: Option<Queueing>,
-    pub latency_misses: Vec<LatencyMiss>,
+    pub misses: Vec<ObjectiveMiss>,
     pub client: Option<ClientLimit>,
     /// Whether the verdict stands despite the client limit.
     pub stands: bool,
@@ -126,14 +126,11 @@ pub struct Queueing {
     pub served_of_sent_qps: Option<(f64, f64)>,
 }
 
-/// A latency objective that was missed.
+/// An objective that was missed, and the level's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LatencyMiss {
-    /// "TTFT" or "E2E".
-    pub metric: &'static str,
-    pub percentile: f64,
-    pub got_s: f64,
-    pub limit_s: f64,
+pub struct ObjectiveMiss {
+    pub objective: Objective,
+    pub got: f64,
 }
 
 /// Why the client, not the endpoint, set a level's pace.
@@ -180,21 +177,14 @@ pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
                 .filter(|_| k.fell_behind),
         });
     }
-    for (metric, limit, got) in [
-        ("TTFT", p.max_ttft_p95_s, e.ttft_p95_s),
-        ("E2E", p.max_e2e_p95_s, e.e2e_p95_s),
-    ] {
-        if let (Some(limit_s), Some(got_s)) = (limit, got) {
-            if got_s > limit_s {
-                verdict = Verdict::Fail;
-                cause = cause.or(Some(Cause::LatencyObjective));
-                reason.latency_misses.push(LatencyMiss {
-                    metric,
-                    percentile: 95.0,
-                    got_s,
-                    limit_s,
-                });
-            }
+    for (objective, got) in &e.measured {
+        if let Some(got) = got.filter(|&v| !objective.met_by(v)) {
+            verdict = Verdict::Fail;
+            cause = cause.or(Some(Cause::LatencyObjective));
+            reason.misses.push(ObjectiveMiss {
+                objective: *objective,
+                got,
+            });
         }
     }
     reason.client = client_limit(e, p);
@@ -248,14 +238,10 @@ fn stands(
                 .map_or(0.0, |(b, a)| b - a);
             rise >= EXCESS_OVER_LAG * lag
         }
-        (_, Some(Cause::LatencyObjective)) => {
-            let over = reason
-                .latency_misses
-                .iter()
-                .map(|m| m.got_s - m.limit_s)
-                .fold(0.0, f64::max);
-            over >= EXCESS_OVER_LAG * lag
-        }
+        (_, Some(Cause::LatencyObjective)) => reason.misses.iter().any(|m| {
+            // A floor (tokens/s) missed is not lag's doing: lag only adds time, never tokens.
+            m.objective.metric.at_least() || m.got - m.objective.bound >= EXCESS_OVER_LAG * lag
+        }),
     }
 }
 

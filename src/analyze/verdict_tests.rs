@@ -29,7 +29,7 @@ fn judged(levels: &[LevelReport], p: &Policy) -> Vec<LevelReport> {
         .iter()
         .cloned()
         .map(|mut l| {
-            l.assessment = assess(&l.evidence(), p);
+            l.assessment = assess(&l.evidence(p), p);
             l
         })
         .collect()
@@ -44,19 +44,19 @@ fn summary(levels: &[LevelReport]) -> Summary {
 fn verdict_thresholds() {
     let p = Policy::default();
     assert_eq!(
-        assess(&lvl(1.0, 99.0).evidence(), &p).verdict,
+        assess(&lvl(1.0, 99.0).evidence(&p), &p).verdict,
         Verdict::Pass
     );
     assert_eq!(
-        assess(&lvl(1.0, 98.9).evidence(), &p).verdict,
+        assess(&lvl(1.0, 98.9).evidence(&p), &p).verdict,
         Verdict::Warn
     );
     assert_eq!(
-        assess(&lvl(1.0, 90.0).evidence(), &p).verdict,
+        assess(&lvl(1.0, 90.0).evidence(&p), &p).verdict,
         Verdict::Warn
     );
     assert_eq!(
-        assess(&lvl(1.0, 89.9).evidence(), &p).verdict,
+        assess(&lvl(1.0, 89.9).evidence(&p), &p).verdict,
         Verdict::Fail
     );
     let strict = Policy {
@@ -64,7 +64,7 @@ fn verdict_thresholds() {
         ..p
     };
     assert_eq!(
-        assess(&lvl(1.0, 99.5).evidence(), &strict).verdict,
+        assess(&lvl(1.0, 99.5).evidence(&strict), &strict).verdict,
         Verdict::Warn
     );
 }
@@ -124,7 +124,7 @@ fn client_limited_levels_are_flagged_and_a_pass_there_is_not_used() {
     let mut limited = lvl(30.0, 100.0);
     limited.requests_scheduled = 100;
     limited.requests_sent = 90;
-    let a = assess(&limited.evidence(), &Policy::default());
+    let a = assess(&limited.evidence(&Policy::default()), &Policy::default());
     assert!(a.client_limited && !a.trusted, "{}", a.reason);
     assert!(a
         .reason
@@ -142,7 +142,7 @@ fn client_limited_levels_are_flagged_and_a_pass_there_is_not_used() {
     // Late sends alone only add to latency: the load was delivered, so the PASS stands.
     let mut late = lvl(30.0, 100.0);
     late.schedule_lag_s.p99 = Some(0.012);
-    let a = assess(&late.evidence(), &Policy::default());
+    let a = assess(&late.evidence(&Policy::default()), &Policy::default());
     assert!(
         a.client_limited && a.trusted && a.reason.to_string().contains("12.0 ms late"),
         "{}",
@@ -166,7 +166,7 @@ fn a_drawn_rate_below_target_is_not_a_late_client() {
     drawn.actual_qps = 3.6;
     drawn.requests_scheduled = 18;
     drawn.requests_sent = 18;
-    let a = assess(&drawn.evidence(), &Policy::default());
+    let a = assess(&drawn.evidence(&Policy::default()), &Policy::default());
     assert!(!a.client_limited && a.trusted, "{}", a.reason);
 }
 
@@ -175,7 +175,7 @@ fn endpoint_errors_stand_at_a_level_where_the_client_was_late() {
     // The busy-client case: 89.5% success with lag p99 5.3 ms is still the saturation point.
     let mut busy = lvl(40.0, 89.5);
     busy.schedule_lag_s.p99 = Some(0.0053);
-    let a = assess(&busy.evidence(), &Policy::default());
+    let a = assess(&busy.evidence(&Policy::default()), &Policy::default());
     assert!(a.client_limited && a.trusted, "{}", a.reason);
     assert!(
         a.reason
@@ -197,32 +197,32 @@ fn a_queueing_or_latency_fail_stands_only_when_its_excess_dwarfs_the_lag() {
     // TTFT rose by 7.67 s; lag p99 38 ms: the endpoint queued.
     let mut big = queueing(lvl(32.0, 100.0));
     big.schedule_lag_s.p99 = Some(0.038);
-    assert!(assess(&big.evidence(), &p).trusted);
+    assert!(assess(&big.evidence(&p), &p).trusted);
     // TTFT rose by 0.2 s with lag p99 38 ms: the client's lag could be the rise.
     let mut small = queueing(lvl(32.0, 100.0));
     small.keep_up.ttft_first_s = Some(0.05);
     small.keep_up.ttft_last_s = Some(0.25);
     small.schedule_lag_s.p99 = Some(0.038);
-    let a = assess(&small.evidence(), &p);
+    let a = assess(&small.evidence(&p), &p);
     assert!(a.client_limited && !a.trusted, "{}", a.reason);
     // A TTFT objective missed by 0.365 s: stands with 20 ms of lag, not with 50 ms.
     let mut slow = lvl(10.0, 100.0);
     slow.ttft = crate::analyze::stats::Percentiles::of(vec![0.2, 0.9], &[]);
     let objective = Policy {
-        max_ttft_p95_s: Some(0.5),
+        objectives: crate::config::slo::parse("ttft_p95<=0.5").unwrap(),
         ..Policy::default()
     };
     slow.schedule_lag_s.p99 = Some(0.02);
-    assert!(assess(&slow.evidence(), &objective).trusted);
+    assert!(assess(&slow.evidence(&objective), &objective).trusted);
     slow.schedule_lag_s.p99 = Some(0.05);
-    assert!(!assess(&slow.evidence(), &objective).trusted);
+    assert!(!assess(&slow.evidence(&objective), &objective).trusted);
 }
 
 #[test]
 fn a_partial_level_never_sets_the_answer() {
     let mut cut = lvl(20.0, 100.0);
     cut.partial = true;
-    let a = assess(&cut.evidence(), &Policy::default());
+    let a = assess(&cut.evidence(&Policy::default()), &Policy::default());
     assert!(!a.trusted && a.reason.to_string().contains("interrupted"));
     let s = summary(&[lvl(10.0, 100.0), cut]);
     assert_eq!(s.max_sustainable_qps, Some(10.0));
@@ -244,7 +244,7 @@ fn client_side_failures_are_not_blamed_on_the_endpoint() {
     let mut capped = lvl(30.0, 60.0);
     capped.client_side_errors = 40;
     capped.endpoint_success_rate = 100.0;
-    let a = assess(&capped.evidence(), &Policy::default());
+    let a = assess(&capped.evidence(&Policy::default()), &Policy::default());
     assert_eq!(
         a.verdict,
         Verdict::Pass,
@@ -305,7 +305,10 @@ fn queueing(mut l: LevelReport) -> LevelReport {
 
 #[test]
 fn queueing_fails_a_level_where_every_request_succeeded() {
-    let a = assess(&queueing(lvl(32.0, 100.0)).evidence(), &Policy::default());
+    let a = assess(
+        &queueing(lvl(32.0, 100.0)).evidence(&Policy::default()),
+        &Policy::default(),
+    );
     assert_eq!(a.verdict, Verdict::Fail);
     assert_eq!(a.saturation_cause, Some(Cause::Queueing));
     assert_eq!(
@@ -327,15 +330,18 @@ fn queueing_fails_a_level_where_every_request_succeeded() {
 
 #[test]
 fn errors_are_named_before_queueing_and_latency_objectives_fail_levels() {
-    let a = assess(&queueing(lvl(32.0, 50.0)).evidence(), &Policy::default());
+    let a = assess(
+        &queueing(lvl(32.0, 50.0)).evidence(&Policy::default()),
+        &Policy::default(),
+    );
     assert_eq!(a.saturation_cause, Some(Cause::Errors));
     let mut slow = lvl(10.0, 100.0);
     slow.ttft = crate::analyze::stats::Percentiles::of(vec![0.2, 0.9], &[]);
     let p = Policy {
-        max_ttft_p95_s: Some(0.5),
+        objectives: crate::config::slo::parse("ttft_p95<=0.5").unwrap(),
         ..Policy::default()
     };
-    let a = assess(&slow.evidence(), &p);
+    let a = assess(&slow.evidence(&p), &p);
     assert_eq!(
         (a.verdict, a.saturation_cause),
         (Verdict::Fail, Some(Cause::LatencyObjective))
@@ -346,7 +352,7 @@ fn errors_are_named_before_queueing_and_latency_objectives_fail_levels() {
         a.reason.to_string()
     );
     assert_eq!(
-        assess(&slow.evidence(), &Policy::default()).verdict,
+        assess(&slow.evidence(&Policy::default()), &Policy::default()).verdict,
         Verdict::Pass
     );
 }

@@ -234,10 +234,15 @@ pub struct PolicyArgs {
     /// Tokens (input + output) to serve per day, for a capacity plan: 100M, 2.5B, 500000.
     #[arg(long, allow_hyphen_values = true)]
     pub daily_tokens: Option<String>,
-    /// Latency objective: a level whose TTFT p95 exceeds this many seconds FAILs.
+    /// Service-level objectives a level must meet to PASS, besides keeping up, e.g.
+    /// "success>=99,ttft_p95<=0.5,e2e_p99<=10,tpot_p50<=0.05,tokens_per_sec_p50>=20". Adds the
+    /// share of requests that met them all and goodput to every level.
+    #[arg(long, value_name = "OBJECTIVES")]
+    pub slo: Option<String>,
+    /// Latency objective: a level whose TTFT p95 exceeds this many seconds FAILs (= ttft_p95<=X).
     #[arg(long, allow_negative_numbers = true)]
     pub max_ttft_p95: Option<f64>,
-    /// Latency objective: a level whose end-to-end p95 exceeds this many seconds FAILs.
+    /// Latency objective: a level whose end-to-end p95 exceeds this many seconds FAILs (= e2e_p95<=X).
     #[arg(long, allow_negative_numbers = true)]
     pub max_e2e_p95: Option<f64>,
 }

@@ -8,8 +8,10 @@
 //! the verdict `Policy` and the `ReportOptions` that `analyze/` summarises with.
 
 mod connection;
+pub mod slo;
 
 pub use connection::{bypass, Header, Proxy, TlsSettings};
+pub use slo::{Metric, Objective};
 
 use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs};
 use anyhow::{bail, Context, Result};
@@ -29,7 +31,7 @@ pub struct Pricing {
 }
 
 /// What makes a level pass, and how much headroom to keep (`analyze/verdict.rs` applies it).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub pass_pct: f64,
     pub warn_pct: f64,
@@ -39,9 +41,27 @@ pub struct Policy {
     /// A level whose schedule lag p99 exceeds this is client-limited: the client sent late enough
     /// to show in latencies counted from the planned time.
     pub max_lag_p99_s: f64,
-    /// Latency objectives.
-    pub max_ttft_p95_s: Option<f64>,
-    pub max_e2e_p95_s: Option<f64>,
+    /// Objectives besides success and keeping up (`--slo`, `--max-ttft-p95`, `--max-e2e-p95`).
+    pub objectives: Vec<Objective>,
+}
+
+impl Policy {
+    /// The objective on `metric` at percentile `p`, if any.
+    pub fn objective(&self, metric: Metric, p: f64) -> Option<&Objective> {
+        self.objectives
+            .iter()
+            .find(|o| o.metric == metric && o.percentile == Some(p))
+    }
+
+    /// The objectives as `--slo` text, success included.
+    pub fn slo_text(&self) -> String {
+        let success = Objective {
+            metric: Metric::Success,
+            percentile: None,
+            bound: self.pass_pct,
+        };
+        slo::to_text(&[&[success][..], &self.objectives].concat())
+    }
 }
 
 impl Default for Policy {
@@ -52,8 +72,7 @@ impl Default for Policy {
             min_send_ratio: 0.98,
             headroom_pct: defaults::HEADROOM,
             max_lag_p99_s: 0.005,
-            max_ttft_p95_s: None,
-            max_e2e_p95_s: None,
+            objectives: Vec::new(),
         }
     }
 }
@@ -195,7 +214,7 @@ impl Config {
         ReportOptions {
             percentiles: self.percentiles.clone(),
             pricing: self.pricing,
-            policy: self.policy,
+            policy: self.policy.clone(),
             daily_tokens: self.daily_tokens,
         }
     }
@@ -207,28 +226,51 @@ impl Config {
 }
 
 /// The verdict policy from its flags over `base` (the reference defaults for a run, the run's own
-/// for `redline report`): 0 <= warn <= pass <= 100, headroom in [0, 100), latency objectives above
-/// 0 seconds; and the capacity plan's daily tokens over `base_daily`.
+/// for `redline report`): 0 <= warn <= pass <= 100, headroom in [0, 100), objectives from `--slo`
+/// (its `success` sets the pass threshold) and the `--max-*-p95` aliases; and the capacity plan's
+/// daily tokens over `base_daily`.
 pub fn policy(
     a: &PolicyArgs,
     base: &Policy,
     base_daily: Option<u64>,
 ) -> Result<(Policy, Option<u64>)> {
-    let pass = a.pass_threshold.unwrap_or(base.pass_pct);
-    let warn = a.warn_threshold.unwrap_or(base.warn_pct);
-    let headroom = a.headroom.unwrap_or(base.headroom_pct);
-    let max_ttft_p95_s = a.max_ttft_p95.or(base.max_ttft_p95_s);
-    let max_e2e_p95_s = a.max_e2e_p95.or(base.max_e2e_p95_s);
-    for (flag, v) in [
-        ("--max-ttft-p95", max_ttft_p95_s),
-        ("--max-e2e-p95", max_e2e_p95_s),
+    let mut objectives = match &a.slo {
+        Some(text) => slo::parse(text)?,
+        None => base.objectives.clone(),
+    };
+    let success = objectives
+        .iter()
+        .find(|o| o.metric == Metric::Success)
+        .map(|o| o.bound);
+    objectives.retain(|o| o.metric != Metric::Success);
+    for (flag, metric, v) in [
+        ("--max-ttft-p95", Metric::Ttft, a.max_ttft_p95),
+        ("--max-e2e-p95", Metric::E2e, a.max_e2e_p95),
     ] {
-        if let Some(v) = v {
-            if !(v.is_finite() && v > 0.0) {
-                bail!("{flag} {v}: a latency objective is a number of seconds above 0, e.g. {flag} 0.5");
-            }
+        let Some(v) = v else { continue };
+        if !(v.is_finite() && v > 0.0) {
+            bail!(
+                "{flag} {v}: a latency objective is a number of seconds above 0, e.g. {flag} 0.5"
+            );
         }
+        objectives.retain(|o| !(o.metric == metric && o.percentile == Some(95.0)));
+        objectives.push(Objective {
+            metric,
+            percentile: Some(95.0),
+            bound: v,
+        });
     }
+    if let (Some(_), Some(_)) = (success, a.pass_threshold) {
+        bail!("--slo success>=X and --pass-threshold set the same thing; give one");
+    }
+    let pass = success.or(a.pass_threshold).unwrap_or(base.pass_pct);
+    // A pass threshold from --slo below the default warn threshold lowers it too, unless given.
+    let warn = a.warn_threshold.unwrap_or(if success.is_some() {
+        base.warn_pct.min(pass)
+    } else {
+        base.warn_pct
+    });
+    let headroom = a.headroom.unwrap_or(base.headroom_pct);
     if !(pass.is_finite() && (0.0..=100.0).contains(&pass)) {
         bail!("--pass-threshold {pass}: must be a success percentage from 0 to 100, e.g. 99");
     }
@@ -246,9 +288,8 @@ pub fn policy(
         pass_pct: pass,
         warn_pct: warn,
         headroom_pct: headroom,
-        max_ttft_p95_s,
-        max_e2e_p95_s,
-        ..*base
+        objectives,
+        ..base.clone()
     };
     Ok((policy, daily))
 }

@@ -2,7 +2,7 @@
 //! `redline report` can rebuild the run. The reference tool's keys, plus what redline adds; never
 //! the API key.
 
-use crate::config::{redact_url, Config, Policy};
+use crate::config::{redact_url, slo, Config, Metric, Objective, Policy};
 use crate::measure::client::Route;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,9 @@ pub struct Metadata {
     pub max_ttft_p95: Option<f64>,
     #[serde(default)]
     pub max_e2e_p95: Option<f64>,
+    /// Every objective, success included, as `--slo` takes them (absent without objectives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<String>,
     /// The levels run so far.
     #[serde(default)]
     pub levels: Vec<LevelInfo>,
@@ -123,8 +126,9 @@ impl Metadata {
             warn_threshold: cfg.policy.warn_pct,
             headroom: cfg.policy.headroom_pct,
             daily_tokens: cfg.daily_tokens,
-            max_ttft_p95: cfg.policy.max_ttft_p95_s,
-            max_e2e_p95: cfg.policy.max_e2e_p95_s,
+            max_ttft_p95: cfg.policy.objective(Metric::Ttft, 95.0).map(|o| o.bound),
+            max_e2e_p95: cfg.policy.objective(Metric::E2e, 95.0).map(|o| o.bound),
+            slo: (!cfg.policy.objectives.is_empty()).then(|| cfg.policy.slo_text()),
             levels: Vec::new(),
             completed: false,
             connection: ConnectionInfo {
@@ -148,14 +152,34 @@ impl Metadata {
 }
 
 impl Metadata {
-    /// The verdict policy the run used.
+    /// The verdict policy the run used: its `slo`, or (before there was one) its latency
+    /// objectives.
     pub fn policy(&self) -> Policy {
+        let mut objectives: Vec<Objective> = self
+            .slo
+            .as_deref()
+            .and_then(|t| slo::parse(t).ok())
+            .unwrap_or_default();
+        if self.slo.is_none() {
+            for (metric, bound) in [
+                (Metric::Ttft, self.max_ttft_p95),
+                (Metric::E2e, self.max_e2e_p95),
+            ] {
+                if let Some(bound) = bound {
+                    objectives.push(Objective {
+                        metric,
+                        percentile: Some(95.0),
+                        bound,
+                    });
+                }
+            }
+        }
+        objectives.retain(|o| o.metric != Metric::Success);
         Policy {
             pass_pct: self.pass_threshold,
             warn_pct: self.warn_threshold,
             headroom_pct: self.headroom,
-            max_ttft_p95_s: self.max_ttft_p95,
-            max_e2e_p95_s: self.max_e2e_p95,
+            objectives,
             ..Policy::default()
         }
     }

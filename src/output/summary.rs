@@ -52,6 +52,9 @@ pub fn render(report: &Report) -> String {
         {
             let _ = write!(out, ", {}/M", dollars(c));
         }
+        if let (Some(g), Some(met)) = (l.goodput_qps, l.slo_attainment_pct) {
+            let _ = write!(out, ", goodput {g:.2} req/s ({met:.1}% met the objectives)");
+        }
         match (a.client_limited, a.trusted || l.partial) {
             (true, false) => out.push_str("  (client-limited: not trusted)"),
             (true, true) => out.push_str("  (client-limited, verdict stands)"),
@@ -64,18 +67,22 @@ pub fn render(report: &Report) -> String {
     }
     let s = &report.summary;
     let pass = s.pass_threshold_pct;
+    let rule = match &s.slo {
+        Some(slo) => format!(">= {pass}% success, keeping up and {slo}"),
+        None => format!(">= {pass}% success and keeping up"),
+    };
     out.push('\n');
     match s.max_sustainable_qps {
         Some(q) => {
             let _ = writeln!(
                 out,
-                "Maximum sustainable QPS: {q:.1} (highest PASS level: >= {pass}% success and keeping up)"
+                "Maximum sustainable QPS: {q:.1} (highest PASS level: {rule})"
             );
         }
         None => {
             let _ = writeln!(
                 out,
-                "Maximum sustainable QPS: none (no level passed: >= {pass}% success and keeping up)"
+                "Maximum sustainable QPS: none (no level passed: {rule})"
             );
         }
     }

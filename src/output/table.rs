@@ -1,5 +1,6 @@
 //! The console results table and per-level error summary, in the reference tool's layout: columns
-//! follow `--percentiles`, a `$/M Tokens` column appears when priced.
+//! follow `--percentiles`, a `$/M Tokens` column appears when priced, and `SLO met%` and
+//! `Goodput` columns when the run had objectives (`--slo`).
 
 use crate::analyze::level::LevelReport;
 use crate::analyze::stats::Percentiles;
@@ -26,6 +27,10 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
     }
     if priced {
         header.push("$/M Tokens".into());
+    }
+    let slo = levels.iter().any(|l| l.goodput_qps.is_some());
+    if slo {
+        header.extend(["SLO met%".into(), "Goodput".into()]);
     }
     push_row(&mut out, &header);
     for l in levels {
@@ -54,6 +59,12 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
                     None => "-".into(),
                 },
             );
+        }
+        if slo {
+            let show =
+                |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+            row.push(show(l.slo_attainment_pct, 1));
+            row.push(show(l.goodput_qps, 2));
         }
         if l.partial {
             row.push("(partial)".into());
