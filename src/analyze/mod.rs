@@ -4,7 +4,8 @@
 //!
 //! `stats` (percentiles), `queueing` (did the endpoint keep up?) and `objectives` (the level against
 //! `--slo`, and goodput) read records; `verdict` holds the rules and `reason` their text; `level` summarises and judges one level; `summary` gives the run's
-//! answer from the judged levels; `report` is the output contract that `output/` renders. Imports
+//! answer from the judged levels; `search` picks the next probe of `--qps auto` from the judged
+//! probes; `report` is the output contract that `output/` renders. Imports
 //! point one way: report -> summary -> level -> verdict -> queueing -> stats.
 
 pub mod level;
@@ -12,6 +13,7 @@ pub mod objectives;
 pub mod queueing;
 pub mod reason;
 pub mod report;
+pub mod search;
 pub mod stats;
 pub mod summary;
 pub mod verdict;

@@ -36,10 +36,10 @@ impl Reason {
             let p = o.percentile.unwrap_or(50.0);
             if o.metric.seconds() {
                 s.push_str(&format!(
-                    "; latency objective missed: {} p{p} {} > {}",
+                    "; latency objective missed: {} p{p} {:.3} s > {:.3} s",
                     o.metric.name().to_ascii_uppercase(),
-                    seconds(m.got),
-                    seconds(o.bound)
+                    m.got,
+                    o.bound
                 ));
             } else {
                 s.push_str(&format!(

@@ -37,14 +37,15 @@ pub fn prompt_tokens(conversations: &[Conversation]) -> Vec<u64> {
         .collect()
 }
 
-/// Runs one level of `duration_s` at `qps` on a fresh engine and drains it.
-pub fn level(
+/// The records of one level of `duration_s` at `qps` on a fresh engine, drained: what redline
+/// would record against it on an ideal network (every send on time).
+pub fn records(
     cfg: &EngineConfig,
     prompts: &[u64],
     qps: f64,
     duration_s: f64,
     max_tokens: u64,
-) -> VirtualLevel {
+) -> Vec<RequestRecord> {
     let offsets = schedule::offsets(
         Arrival::Constant,
         qps,
@@ -86,6 +87,18 @@ pub fn level(
             _ => {}
         }
     }
+    records
+}
+
+/// Runs one level of `duration_s` at `qps` on a fresh engine and drains it.
+pub fn level(
+    cfg: &EngineConfig,
+    prompts: &[u64],
+    qps: f64,
+    duration_s: f64,
+    max_tokens: u64,
+) -> VirtualLevel {
+    let records = records(cfg, prompts, qps, duration_s, max_tokens);
     let ok: Vec<&RequestRecord> = records.iter().filter(|r| r.succeeded()).collect();
     let tokens: u64 = ok.iter().map(|r| r.output_tokens()).sum();
     let last = ok.iter().map(|r| r.end_s).fold(duration_s, f64::max);

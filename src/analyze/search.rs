@@ -1,0 +1,249 @@
+//! `--qps auto`: finds the highest open-loop arrival rate that meets the objectives, probe by probe.
+//! Pure: given the plan and the probes judged so far, [`next`] says which rate to probe next (and
+//! for how long), or why the search is over; the pipeline runs each probe as an ordinary level.
+//!
+//! 1. **Grow**: start at `--qps-start` and double while probes PASS. Growth probes run a third of
+//!    `--duration` (at least [`MIN_PROBE_S`]): far from capacity a shorter level is enough.
+//! 2. **Jump**: the lowest FAIL also says roughly where capacity is: the rate it served (successes
+//!    per second, or first tokens per second in its steady half when it queued). The next probes go
+//!    just below and just above that estimate (by 40% of the tolerance each side), which closes
+//!    the bracket at once when the estimate is right.
+//! 3. **Bisect** between the last PASS and the first FAIL until they are within `--qps-tolerance`.
+//!    These probes run the full `--duration`, long enough for a queue to fill past the queueing
+//!    detector's thresholds (see docs/simulator.md); the answer is always a full-length PASS, so a
+//!    short growth probe that passed is probed again at full length before it is reported.
+//!
+//! The search stops, and says so, when the bracket is within tolerance, when a probe was
+//! client-limited (the client, not the endpoint, became the limit), when the endpoint fails even at
+//! the start rate, when the next probe would overrun `--search-budget` (endpoint seconds), or
+//! after [`MAX_PROBES`].
+
+use crate::analyze::level::LevelReport;
+use crate::analyze::verdict::Verdict;
+use serde::Serialize;
+
+/// Shortest probe, seconds.
+pub const MIN_PROBE_S: f64 = 5.0;
+/// Most probes in one search.
+pub const MAX_PROBES: usize = 24;
+/// Growth factor while probes pass.
+const GROWTH: f64 = 2.0;
+
+/// How to search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub start_qps: f64,
+    /// Relative width of the final bracket (0.05 = 5%).
+    pub tolerance: f64,
+    /// Seconds of a full-length probe (`--duration`).
+    pub duration_s: f64,
+    /// Endpoint seconds the whole search may use.
+    pub budget_s: Option<f64>,
+}
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    Probe { qps: f64, duration_s: f64 },
+    Done(Stop),
+}
+
+/// Why the search ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// The last PASS and the first FAIL are within the tolerance.
+    Converged,
+    /// A probe was client-limited: higher rates would measure the client.
+    ClientLimit,
+    /// The endpoint did not pass even at the start rate.
+    FailsAtStart,
+    /// The next probe would overrun `--search-budget`.
+    Budget,
+    /// [`MAX_PROBES`] probes ran.
+    MaxProbes,
+    /// A probe was interrupted.
+    Interrupted,
+}
+
+/// A probe as the search sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Probe {
+    qps: f64,
+    pass: bool,
+    full: bool,
+}
+
+fn probes(levels: &[LevelReport], plan: &Plan) -> Vec<Probe> {
+    levels
+        .iter()
+        .map(|l| Probe {
+            qps: l.qps_target,
+            pass: l.assessment.verdict == Verdict::Pass,
+            full: l.send_window_s + 1e-6 >= plan.duration_s,
+        })
+        .collect()
+}
+
+/// The highest full-length PASS below the lowest FAIL, and that FAIL.
+pub fn bracket(levels: &[LevelReport], plan: &Plan) -> (Option<f64>, Option<f64>) {
+    let ps = probes(levels, plan);
+    let fail = ps
+        .iter()
+        .filter(|p| !p.pass)
+        .map(|p| p.qps)
+        .fold(None, |m: Option<f64>, q| Some(m.map_or(q, |m| m.min(q))));
+    let pass = ps
+        .iter()
+        .filter(|p| p.pass && p.full && fail.is_none_or(|f| p.qps < f))
+        .map(|p| p.qps)
+        .fold(None, |m: Option<f64>, q| Some(m.map_or(q, |m| m.max(q))));
+    (pass, fail)
+}
+
+/// The next probe, or why the search is over. `levels` are the probes so far, in search order.
+pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
+    let Some(last) = levels.last() else {
+        return probe(plan, plan.start_qps, false, 0.0);
+    };
+    if last.partial {
+        return Next::Done(Stop::Interrupted);
+    }
+    if !last.assessment.trusted {
+        return Next::Done(Stop::ClientLimit);
+    }
+    if levels.len() >= MAX_PROBES {
+        return Next::Done(Stop::MaxProbes);
+    }
+    let spent: f64 = levels.iter().map(|l| l.duration_s).sum();
+    let (pass, fail) = bracket(levels, plan);
+    let Some(fail) = fail else {
+        // Growing: double the highest rate probed.
+        let top = levels.iter().map(|l| l.qps_target).fold(0.0, f64::max);
+        return probe(plan, top * GROWTH, false, spent);
+    };
+    // Reuse what the lowest FAIL showed: the rate it served. Probing just below and just above
+    // that estimate closes the bracket in two probes when the estimate is right.
+    let estimate = levels
+        .iter()
+        .filter(|l| l.qps_target == fail)
+        .map(served_qps)
+        .find(|&q| q > 0.0);
+    let margin = 0.4 * plan.tolerance;
+    let below = estimate.map(|e| round3(e * (1.0 - margin)));
+    let above = estimate.map(|e| round3(e * (1.0 + margin)));
+    let Some(pass) = pass else {
+        // Nothing passed at full length below the lowest FAIL: try just below the estimate, then
+        // confirm the highest short PASS, then the start rate.
+        if let Some(b) =
+            below.filter(|&b| b < fail && b >= plan.start_qps && !probed(levels, plan, b))
+        {
+            return probe(plan, b, true, spent);
+        }
+        let short_pass = probes(levels, plan)
+            .iter()
+            .filter(|p| p.pass && p.qps < fail)
+            .map(|p| p.qps)
+            .fold(None, |m: Option<f64>, q| Some(m.map_or(q, |m| m.max(q))));
+        return match short_pass {
+            Some(q) => probe(plan, q, true, spent),
+            None if fail <= plan.start_qps * (1.0 + 1e-9) => Next::Done(Stop::FailsAtStart),
+            None => probe(plan, plan.start_qps, true, spent),
+        };
+    };
+    if (fail - pass) / pass <= plan.tolerance {
+        return Next::Done(Stop::Converged);
+    }
+    let inside = |q: f64| q > pass && q < fail && !probed(levels, plan, q);
+    let target = match (below, above) {
+        (Some(b), _) if inside(b) => b,
+        (_, Some(a)) if inside(a) => a,
+        _ => round3((pass + fail) / 2.0),
+    };
+    probe(plan, target, true, spent)
+}
+
+/// The rate a failing level actually served.
+fn served_qps(l: &LevelReport) -> f64 {
+    if l.keep_up.queueing {
+        l.keep_up.steady_served_qps.unwrap_or(l.successful_qps)
+    } else {
+        l.successful_qps
+    }
+}
+
+/// Whether `qps` was already probed at full length (a short growth probe proves nothing there).
+fn probed(levels: &[LevelReport], plan: &Plan, qps: f64) -> bool {
+    levels.iter().any(|l| {
+        (l.qps_target - qps).abs() <= qps * 1e-3 && l.send_window_s + 1e-6 >= plan.duration_s
+    })
+}
+
+/// A probe at `qps` (rounded to 3 significant digits), full length or a growth probe, unless it
+/// would overrun the budget.
+fn probe(plan: &Plan, qps: f64, full: bool, spent: f64) -> Next {
+    let duration_s = if full {
+        plan.duration_s
+    } else {
+        (plan.duration_s / 3.0)
+            .max(MIN_PROBE_S)
+            .min(plan.duration_s)
+    };
+    if plan.budget_s.is_some_and(|b| spent + duration_s > b) {
+        return Next::Done(Stop::Budget);
+    }
+    Next::Probe {
+        qps: round3(qps),
+        duration_s,
+    }
+}
+
+/// `qps` to 3 significant digits: 23.4375 -> 23.4.
+pub fn round3(qps: f64) -> f64 {
+    if qps <= 0.0 || !qps.is_finite() {
+        return qps;
+    }
+    let scale = 10f64.powi(2 - qps.log10().floor() as i32);
+    (qps * scale).round() / scale
+}
+
+/// The search's answer, for the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchSummary {
+    /// The highest full-length PASS below the lowest FAIL.
+    pub capacity_qps: Option<f64>,
+    pub last_pass_qps: Option<f64>,
+    pub first_fail_qps: Option<f64>,
+    /// What made the first FAIL fail (its verdict reason).
+    pub bound_by: Option<String>,
+    pub stopped: Stop,
+    pub probes: usize,
+    /// Seconds the endpoint was under load (levels' durations, drain included).
+    pub endpoint_seconds: f64,
+    pub tolerance_pct: f64,
+}
+
+/// The summary of a search over `levels` (in search order) that stopped for `stopped`.
+pub fn summary(plan: &Plan, levels: &[LevelReport], stopped: Stop) -> SearchSummary {
+    let (pass, fail) = bracket(levels, plan);
+    let bound_by = fail.and_then(|f| {
+        levels
+            .iter()
+            .find(|l| l.qps_target == f)
+            .map(|l| l.assessment.reason.endpoint_text())
+    });
+    SearchSummary {
+        capacity_qps: pass,
+        last_pass_qps: pass,
+        first_fail_qps: fail,
+        bound_by,
+        stopped,
+        probes: levels.len(),
+        endpoint_seconds: levels.iter().map(|l| l.duration_s).sum(),
+        tolerance_pct: plan.tolerance * 100.0,
+    }
+}
+
+#[cfg(test)]
+#[path = "search_tests.rs"]
+mod tests;

@@ -1,0 +1,204 @@
+//! The search against the simulator's engine in virtual time: every probe is a real level of
+//! records (sends on time, the engine's own token times) judged by the ordinary rules, so hours of
+//! probing run in seconds.
+
+use super::*;
+use crate::analyze::level::level_report;
+use crate::config::{slo, Policy, ReportOptions};
+use crate::measure::record::LevelRun;
+use crate::sim::engine::EngineConfig;
+use crate::sim::profile::llama_8b_h100;
+use crate::sim::sweep;
+
+fn prompts() -> Vec<u64> {
+    let convs = crate::dataset::parse(crate::dataset::BUNDLED, "bundled").unwrap();
+    sweep::prompt_tokens(&convs)
+}
+
+/// Runs the search to its end against `engine`.
+fn search(engine: &EngineConfig, plan: &Plan, policy: Policy) -> (Vec<LevelReport>, Stop) {
+    let prompts = prompts();
+    let opts = ReportOptions {
+        percentiles: vec![50.0, 95.0, 99.0],
+        pricing: None,
+        policy,
+        daily_tokens: None,
+    };
+    let mut levels = Vec::new();
+    loop {
+        match next(plan, &levels) {
+            Next::Done(stop) => return (levels, stop),
+            Next::Probe { qps, duration_s } => {
+                let recs = sweep::records(engine, &prompts, qps, duration_s, 512);
+                let run = LevelRun::new(qps, duration_s, recs, None);
+                levels.push(level_report(&run, &opts));
+            }
+        }
+    }
+}
+
+/// Service rate of the engine with a full batch, requests per second (docs/simulator.md): each
+/// step decodes one token of each of the `B` sequences and costs `d0` (base + per sequence + per
+/// context token), and every request's prompt costs `P / prefill_tps` of engine time:
+/// `mu = B / (L d0 + B P / R)`, with `L` the mean reply length and the mean context `P + L/2`.
+fn capacity(c: &EngineConfig, mean_prompt: f64, mean_output: f64) -> f64 {
+    let b = c.max_num_seqs as f64;
+    let ctx = mean_prompt + mean_output / 2.0;
+    let d0 = c.step_base_s + c.step_per_seq_s * b + c.step_per_ctx_token_s * b * ctx;
+    b / (mean_output * d0 + b * mean_prompt / c.prefill_tokens_per_s)
+}
+
+fn mean_prompt() -> f64 {
+    let p = prompts();
+    p.iter().sum::<u64>() as f64 / p.len() as f64
+}
+
+#[test]
+#[ignore = "prints the engine's computed capacity against what overloaded levels served"]
+fn print_capacity() {
+    let prompts = prompts();
+    for (name, c) in [
+        ("8b", llama_8b_h100()),
+        ("8b unbounded", unbounded(llama_8b_h100())),
+    ] {
+        let mu = capacity(&c, mean_prompt(), c.mean_output_tokens);
+        println!(
+            "{name}: mean prompt {:.1} tokens, computed capacity {mu:.2} req/s",
+            mean_prompt()
+        );
+        for qps in [20.0, 25.0, 28.0, 30.0, 32.0, 35.0, 40.0, 60.0] {
+            let l = sweep::level(&c, &prompts, qps, 120.0, 512);
+            println!(
+                "  {qps:>5.1} req/s: success {:>6.2}%, completed {:.2}/s, ttft p50 {:.3}",
+                l.success_rate, l.completed_per_s, l.ttft_p50
+            );
+        }
+    }
+}
+
+fn unbounded(mut c: EngineConfig) -> EngineConfig {
+    c.max_waiting = None;
+    c.queue_timeout_s = None;
+    c
+}
+
+fn plan(duration_s: f64) -> Plan {
+    Plan {
+        start_qps: 1.0,
+        tolerance: 0.05,
+        duration_s,
+        budget_s: None,
+    }
+}
+
+fn print(levels: &[LevelReport]) -> String {
+    levels
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {:.0}s {} ({})",
+                l.qps_target, l.send_window_s, l.assessment.verdict, l.assessment.reason
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn finds_the_8b_presets_computed_capacity_within_the_tolerance() {
+    for engine in [llama_8b_h100(), unbounded(llama_8b_h100())] {
+        let mu = capacity(&engine, mean_prompt(), engine.mean_output_tokens);
+        let (levels, stop) = search(&engine, &plan(60.0), Policy::default());
+        assert_eq!(stop, Stop::Converged, "{}", print(&levels));
+        let s = summary(&plan(60.0), &levels, stop);
+        let found = s.capacity_qps.unwrap();
+        assert!(
+            (found - mu).abs() / mu <= 0.05,
+            "found {found}, computed {mu:.2}:\n{}",
+            print(&levels)
+        );
+        let fail = s.first_fail_qps.unwrap();
+        assert!((fail - found) / found <= 0.05);
+        // Cheaper than a fixed 7-level sweep of 60 s levels (420 s of sending).
+        assert!(s.probes <= 12, "{} probes:\n{}", s.probes, print(&levels));
+    }
+}
+
+#[test]
+fn stops_where_a_latency_objective_binds() {
+    let policy = Policy {
+        objectives: slo::parse("e2e_p95<=3.0").unwrap(),
+        ..Policy::default()
+    };
+    let engine = llama_8b_h100();
+    let (levels, stop) = search(&engine, &plan(60.0), policy);
+    assert_eq!(stop, Stop::Converged, "{}", print(&levels));
+    let s = summary(&plan(60.0), &levels, stop);
+    let (pass, fail) = (s.capacity_qps.unwrap(), s.first_fail_qps.unwrap());
+    let at = |q: f64| levels.iter().rev().find(|l| l.qps_target == q).unwrap();
+    assert!(at(pass).e2e_latency.get(95.0).unwrap() <= 3.0);
+    assert!(at(fail).e2e_latency.get(95.0).unwrap() > 3.0);
+    assert!(
+        s.bound_by.as_deref().unwrap().contains("E2E p95"),
+        "{:?}",
+        s.bound_by
+    );
+    assert!(pass < capacity(&engine, mean_prompt(), engine.mean_output_tokens) * 0.9);
+}
+
+#[test]
+fn says_why_it_stopped_early() {
+    let engine = llama_8b_h100();
+    // Failing at the start rate: 40 req/s is past capacity.
+    let start_high = Plan {
+        start_qps: 60.0,
+        ..plan(30.0)
+    };
+    let (_, stop) = search(&engine, &start_high, Policy::default());
+    assert_eq!(stop, Stop::FailsAtStart);
+    // A budget of 60 endpoint seconds allows a few growth probes only.
+    let tight = Plan {
+        budget_s: Some(60.0),
+        ..plan(30.0)
+    };
+    let (levels, stop) = search(&engine, &tight, Policy::default());
+    assert_eq!(stop, Stop::Budget);
+    let spent: f64 = levels.iter().map(|l| l.duration_s).sum();
+    assert!(spent <= 60.0 + 10.0 * levels.len() as f64, "{spent}");
+}
+
+#[test]
+fn rates_are_rounded_to_three_significant_digits() {
+    assert_eq!(round3(23.4375), 23.4);
+    assert_eq!(round3(1234.5), 1230.0);
+    assert_eq!(round3(0.123456), 0.123);
+}
+
+#[test]
+#[ignore = "prints each search's probes; run with --ignored --nocapture"]
+fn print_searches() {
+    for (name, engine, objectives) in [
+        ("8b", llama_8b_h100(), None),
+        ("8b unbounded queue", unbounded(llama_8b_h100()), None),
+        ("8b, e2e_p95<=3.0", llama_8b_h100(), Some("e2e_p95<=3.0")),
+    ] {
+        let policy = Policy {
+            objectives: objectives
+                .map(|o| slo::parse(o).unwrap())
+                .unwrap_or_default(),
+            ..Policy::default()
+        };
+        let (levels, stop) = search(&engine, &plan(60.0), policy);
+        let s = summary(&plan(60.0), &levels, stop);
+        println!(
+            "{name}: computed {:.2} req/s; found {:?} (first FAIL {:?}), {:?}, {} probes, {:.0} endpoint s",
+            capacity(&engine, mean_prompt(), engine.mean_output_tokens),
+            s.capacity_qps,
+            s.first_fail_qps,
+            s.stopped,
+            s.probes,
+            s.endpoint_seconds
+        );
+        println!("{}", print(&levels));
+    }
+}
