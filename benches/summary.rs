@@ -51,6 +51,7 @@ fn main() {
         pricing: None,
         policy: Policy::default(),
         daily_tokens: None,
+        search: None,
     };
     let t = Instant::now();
     let level = level_report(&run, &opts);

@@ -6,8 +6,9 @@
 //! It lives outside `lib.rs` so that the commands built on it (`commands/demo.rs`) import it from
 //! below, and `lib.rs` (the dispatch) only imports downwards.
 
-use crate::analyze::level::level_report;
+use crate::analyze::level::{level_report, LevelReport};
 use crate::analyze::report::Report;
+use crate::analyze::search;
 use crate::config::{self, Config};
 use crate::dataset::Conversation;
 use crate::measure::client::Target;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What a finished (or interrupted) benchmark produced.
 pub struct Outcome {
@@ -52,6 +54,16 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
     }
     let streams = process::raise_open_file_limit();
     ceiling::warn_if_over_ceiling(&cfg.qps);
+    if let Some(s) = &cfg.search {
+        eprintln!(
+            "Searching for the highest rate that meets the objectives: from {} req/s, to within {}%{}",
+            s.start_qps,
+            s.tolerance * 100.0,
+            s.budget_s
+                .map(|b| format!(", using at most {b} s of endpoint time"))
+                .unwrap_or_default()
+        );
+    }
     if let Some(cap) = cfg.max_concurrency.filter(|&c| c as u64 > streams) {
         eprintln!("warning: --max-concurrency {cap} exceeds the ~{streams} streams this process can hold open");
     }
@@ -69,29 +81,39 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
     let mut levels = Vec::new();
     let mut report = Report::new(Vec::new(), &opts);
     let results_path = dir.join(&cfg.output);
-    for (i, &qps) in cfg.qps.iter().enumerate() {
+    let plan = cfg.search.map(search::plan);
+    for i in 0.. {
+        let Some((qps, duration)) = next_level(&cfg, plan.as_ref(), &levels, i) else {
+            break;
+        };
         if cancel.stop.is_cancelled() {
             break;
         }
         let offsets = schedule::offsets(
             cfg.arrival,
             qps,
-            cfg.duration,
+            duration,
             schedule::level_seed(cfg.seed, i),
         );
+        let of = match plan {
+            Some(_) => "search probe".to_string(),
+            None => format!("{}", cfg.qps.len()),
+        };
         eprintln!(
-            "Level {}/{}: QPS {qps} ({} arrivals, {}, {:?})",
+            "Level {}/{of}: QPS {qps} ({} arrivals, {}, {:?})",
             i + 1,
-            cfg.qps.len(),
             offsets.len(),
             cfg.arrival,
-            cfg.duration
+            duration
         );
+        if plan.is_some() {
+            meta.qps_levels.push(qps);
+        }
         let level = Level {
             index: i,
             qps,
             offsets,
-            duration: cfg.duration,
+            duration,
             max_concurrency: cfg.max_concurrency,
         };
         let mut obs = RunObserver {
@@ -105,6 +127,7 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
             qps,
             send_window_s: run.send_window_s,
             partial: run.partial,
+            duration_s: (duration != cfg.duration).then_some(duration.as_secs_f64()),
         });
         files::write_json_atomic(&meta_path, &meta)?;
         levels.push(level_report(&run, &opts));
@@ -116,7 +139,7 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
     }
     let exit_signal = signal_code.load(Ordering::SeqCst);
     meta.connection.http2_stream_limits = target.http2_connections();
-    meta.completed = exit_signal == 0 && meta.levels.len() == cfg.qps.len();
+    meta.completed = exit_signal == 0 && meta.levels.len() == meta.qps_levels.len();
     files::write_json_atomic(&meta_path, &meta)?;
     let flushed = records.flush();
     console::present(
@@ -132,6 +155,24 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
         report,
         exit_signal,
     })
+}
+
+/// The rate and duration of level `i`: the next of `--qps`, or the search's next probe.
+fn next_level(
+    cfg: &Config,
+    plan: Option<&search::Plan>,
+    levels: &[LevelReport],
+    i: usize,
+) -> Option<(f64, Duration)> {
+    match plan {
+        None => cfg.qps.get(i).map(|&q| (q, cfg.duration)),
+        Some(plan) => match search::next(plan, levels) {
+            search::Next::Probe { qps, duration_s } => {
+                Some((qps, Duration::from_secs_f64(duration_s)))
+            }
+            search::Next::Done(_) => None,
+        },
+    }
 }
 
 /// The run's transport, said in the console, with its first connection opened (https): a

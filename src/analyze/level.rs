@@ -49,6 +49,9 @@ pub struct LevelReport {
     #[serde(flatten)]
     pub assessment: Assessment,
     pub partial: bool,
+    /// With `--qps auto`: this level's place in the search (1 = first probe).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_probe: Option<usize>,
     pub requests_scheduled: u64,
     pub requests_sent: u64,
     pub requests_succeeded: u64,
@@ -142,6 +145,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         errors,
         assessment: assess(&evidence, &o.policy),
         partial: run.partial,
+        search_probe: None,
         requests_scheduled: recs.len() as u64,
         requests_sent: sent,
         requests_succeeded: ok.len() as u64,
@@ -247,6 +251,7 @@ mod tests {
             pricing,
             policy: Policy::default(),
             daily_tokens: None,
+            search: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! `level.rs`).
 
 use crate::analyze::level::{level_report, LevelReport};
+use crate::analyze::search;
 use crate::analyze::summary::{summarize, Summary};
 use crate::config::ReportOptions;
 use crate::measure::record::LevelRun;
@@ -24,8 +25,15 @@ pub struct Report {
 
 impl Report {
     /// The run's answer from levels already judged (by [`level_report`] with the same options).
-    pub fn new(results: Vec<LevelReport>, o: &ReportOptions) -> Self {
-        let summary = summarize(&results, &o.policy, o.pricing, o.daily_tokens);
+    /// With `--qps auto` the levels are the search's probes, numbered in search order.
+    pub fn new(mut results: Vec<LevelReport>, o: &ReportOptions) -> Self {
+        let mut summary = summarize(&results, &o.policy, o.pricing, o.daily_tokens);
+        if let Some(a) = o.search {
+            for (i, l) in results.iter_mut().enumerate() {
+                l.search_probe = Some(i + 1);
+            }
+            summary.search = Some(search::summarize(&search::plan(a), &results));
+        }
         Report {
             tool: "redline",
             version: env!("CARGO_PKG_VERSION"),

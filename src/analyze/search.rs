@@ -20,6 +20,7 @@
 
 use crate::analyze::level::LevelReport;
 use crate::analyze::verdict::Verdict;
+use crate::config::AutoQps;
 use serde::Serialize;
 
 /// Shortest probe, seconds.
@@ -39,6 +40,16 @@ pub struct Plan {
     pub duration_s: f64,
     /// Endpoint seconds the whole search may use.
     pub budget_s: Option<f64>,
+}
+
+/// The plan of `--qps auto`.
+pub fn plan(a: AutoQps) -> Plan {
+    Plan {
+        start_qps: a.start_qps,
+        tolerance: a.tolerance,
+        duration_s: a.duration_s,
+        budget_s: a.budget_s,
+    }
 }
 
 /// What to do next.
@@ -64,6 +75,8 @@ pub enum Stop {
     MaxProbes,
     /// A probe was interrupted.
     Interrupted,
+    /// More probes were due (a run still going, or cut short).
+    Unfinished,
 }
 
 /// A probe as the search sees it.
@@ -221,6 +234,15 @@ pub struct SearchSummary {
     /// Seconds the endpoint was under load (levels' durations, drain included).
     pub endpoint_seconds: f64,
     pub tolerance_pct: f64,
+}
+
+/// The summary of the search that ran `levels` (in search order).
+pub fn summarize(plan: &Plan, levels: &[LevelReport]) -> SearchSummary {
+    let stopped = match next(plan, levels) {
+        Next::Done(stop) => stop,
+        Next::Probe { .. } => Stop::Unfinished,
+    };
+    summary(plan, levels, stopped)
 }
 
 /// The summary of a search over `levels` (in search order) that stopped for `stopped`.

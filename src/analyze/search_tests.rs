@@ -23,6 +23,7 @@ fn search(engine: &EngineConfig, plan: &Plan, policy: Policy) -> (Vec<LevelRepor
         pricing: None,
         policy,
         daily_tokens: None,
+        search: None,
     };
     let mut levels = Vec::new();
     loop {

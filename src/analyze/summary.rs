@@ -9,6 +9,7 @@
 //! interrupted levels are skipped with a note. Recommended limit = maximum sustainable x (1 - headroom).
 
 use crate::analyze::level::LevelReport;
+use crate::analyze::search::SearchSummary;
 use crate::analyze::verdict::{Cause, Verdict};
 use crate::config::{Policy, Pricing};
 use serde::Serialize;
@@ -45,6 +46,9 @@ pub struct Summary {
     pub cost_per_million_at_recommended: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity_plan: Option<CapacityPlan>,
+    /// `--qps auto`: the search's answer (filled by `report.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchSummary>,
     pub notes: Vec<String>,
 }
 
@@ -114,6 +118,7 @@ pub fn summarize(
         recommended_qps,
         cost_per_million_at_recommended,
         capacity_plan,
+        search: None,
         notes,
     }
 }

@@ -13,6 +13,7 @@ fn lvl(qps: f64, success: f64) -> LevelReport {
         pricing: None,
         policy: Policy::default(),
         daily_tokens: None,
+        search: None,
     };
     let mut l = level_report(&run, &opts);
     l.qps_target = qps;

@@ -1,6 +1,6 @@
 //! The flags of `redline report`, `redline demo` and `redline calibrate`.
 
-use super::{defaults, PolicyArgs, SimModelArgs};
+use super::{defaults, PolicyArgs, QpsArg, SimModelArgs};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -35,14 +35,14 @@ pub struct ReportArgs {
 /// `redline demo`: a short sweep of the built-in endpoint.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// QPS levels.
+    /// QPS levels, or `auto` to search for the capacity.
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "5,10,20,30,40,50,60",
         allow_negative_numbers = true
     )]
-    pub qps: Vec<f64>,
+    pub qps: Vec<QpsArg>,
     /// Seconds per level.
     #[arg(long, default_value_t = 5.0, allow_negative_numbers = true)]
     pub duration: f64,

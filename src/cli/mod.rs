@@ -32,6 +32,38 @@ pub mod defaults {
     pub const PASS_THRESHOLD: f64 = 99.0;
     pub const WARN_THRESHOLD: f64 = 90.0;
     pub const HEADROOM: f64 = 25.0;
+    /// `--qps auto`: first rate, and the final bracket's width in percent.
+    pub const QPS_START: f64 = 1.0;
+    pub const QPS_TOLERANCE: f64 = 5.0;
+}
+
+/// One `--qps` value: a rate, or `auto`. Spaces around values are allowed (`--qps "1, 5"`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum QpsArg {
+    Rate(f64),
+    Auto,
+}
+
+impl std::str::FromStr for QpsArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(QpsArg::Auto);
+        }
+        s.parse()
+            .map(QpsArg::Rate)
+            .map_err(|_| format!("{s:?} is neither a rate (e.g. 5 or 0.5) nor auto"))
+    }
+}
+
+impl std::fmt::Display for QpsArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QpsArg::Rate(r) => write!(f, "{r}"),
+            QpsArg::Auto => f.write_str("auto"),
+        }
+    }
 }
 
 /// How arrivals are spaced within a level.
@@ -102,14 +134,24 @@ pub struct BenchArgs {
     /// Conversations dataset: a JSON array of samples, or JSON Lines.
     #[arg(long, required = true)]
     pub dataset: Option<PathBuf>,
-    /// Target QPS levels, comma separated (fractions allowed: 0.1).
+    /// Target QPS levels, comma separated (fractions allowed: 0.1), or `auto` to search for the
+    /// highest rate that meets the objectives (see --qps-start, --qps-tolerance, --search-budget).
     #[arg(
         long,
         value_delimiter = ',',
-        default_values_t = defaults::QPS,
+        default_value = "1,5,10,20",
         allow_negative_numbers = true
     )]
-    pub qps: Vec<f64>,
+    pub qps: Vec<QpsArg>,
+    /// With --qps auto: the first rate probed.
+    #[arg(long, default_value_t = defaults::QPS_START, allow_negative_numbers = true)]
+    pub qps_start: f64,
+    /// With --qps auto: stop when the last PASS and the first FAIL are within this many percent.
+    #[arg(long, default_value_t = defaults::QPS_TOLERANCE, allow_negative_numbers = true)]
+    pub qps_tolerance: f64,
+    /// With --qps auto: seconds of endpoint time the whole search may use (default: no limit).
+    #[arg(long, allow_negative_numbers = true)]
+    pub search_budget: Option<f64>,
     /// Seconds of sending per level.
     #[arg(long, default_value_t = defaults::DURATION_S, allow_negative_numbers = true)]
     pub duration: f64,
@@ -257,7 +299,10 @@ impl BenchArgs {
             api_key_env: None,
             model: Some(model.to_string()),
             dataset: Some(dataset),
-            qps: defaults::QPS.to_vec(),
+            qps: defaults::QPS.map(QpsArg::Rate).to_vec(),
+            qps_start: defaults::QPS_START,
+            qps_tolerance: defaults::QPS_TOLERANCE,
+            search_budget: None,
             duration: defaults::DURATION_S,
             percentiles: defaults::PERCENTILES.to_vec(),
             show_tokens: false,

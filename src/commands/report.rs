@@ -63,6 +63,7 @@ fn options(a: &ReportArgs, m: &Metadata) -> Result<ReportOptions> {
         pricing,
         policy,
         daily_tokens,
+        search: m.search,
     })
 }
 
@@ -107,7 +108,12 @@ fn levels(dir: &Path, meta: &Metadata) -> Result<Vec<LevelRun>> {
                 Some(info) => info.partial.then_some(info.send_window_s),
                 None => Some(recs.iter().filter_map(|r| r.sent_s).fold(1e-6, f64::max)),
             };
-            LevelRun::new(qps, meta.duration, recs, stopped_at)
+            let planned = meta
+                .levels
+                .get(i)
+                .and_then(|info| info.duration_s)
+                .unwrap_or(meta.duration);
+            LevelRun::new(qps, planned, recs, stopped_at)
         })
         .collect())
 }

@@ -13,7 +13,7 @@ pub mod slo;
 pub use connection::{bypass, Header, Proxy, TlsSettings};
 pub use slo::{Metric, Objective};
 
-use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs};
+use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs, QpsArg};
 use anyhow::{bail, Context, Result};
 use reqwest::Url;
 use serde_json::{Map, Value};
@@ -77,13 +77,27 @@ impl Default for Policy {
     }
 }
 
-/// How the numbers are summarised: the user's percentiles, pricing and verdict policy.
+/// How the numbers are summarised: the user's percentiles, pricing and verdict policy, and the
+/// search when the levels were `--qps auto` probes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportOptions {
     pub percentiles: Vec<f64>,
     pub pricing: Option<Pricing>,
     pub policy: Policy,
     pub daily_tokens: Option<u64>,
+    pub search: Option<AutoQps>,
+}
+
+/// `--qps auto`: how the search runs (`analyze/search.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AutoQps {
+    pub start_qps: f64,
+    /// Relative width of the final bracket (0.05 = 5%).
+    pub tolerance: f64,
+    /// Seconds of a full-length probe (`--duration`).
+    pub duration_s: f64,
+    /// Endpoint seconds the whole search may use.
+    pub budget_s: Option<f64>,
 }
 
 /// A validated benchmark configuration.
@@ -93,7 +107,9 @@ pub struct Config {
     pub api_key: Option<String>,
     pub model: String,
     pub dataset: PathBuf,
+    /// The levels; empty with `--qps auto`, whose probes `search` chooses.
     pub qps: Vec<f64>,
+    pub search: Option<AutoQps>,
     pub duration: Duration,
     pub percentiles: Vec<f64>,
     pub show_tokens: bool,
@@ -129,9 +145,9 @@ impl Config {
         if model.trim().is_empty() {
             bail!("--model is empty; give the model name the endpoint serves");
         }
-        qps_levels("--qps", &a.qps)?;
         seconds("--duration", a.duration, "e.g. --duration 60")?;
-        let top = a.qps.iter().copied().fold(0.0, f64::max);
+        let (qps, search) = qps_plan(a)?;
+        let top = qps.iter().copied().fold(0.0, f64::max);
         if top * a.duration > MAX_REQUESTS_PER_LEVEL {
             bail!(
                 "--qps {top} x --duration {} = {:.0} requests in one level; redline keeps a record of each (about 0.5 KB) and accepts up to {MAX_REQUESTS_PER_LEVEL:.0}: shorten --duration",
@@ -177,7 +193,8 @@ impl Config {
             api_key,
             model,
             dataset,
-            qps: a.qps.clone(),
+            qps,
+            search,
             duration: Duration::from_secs_f64(a.duration),
             percentiles: a.percentiles.clone(),
             show_tokens: a.show_tokens,
@@ -216,6 +233,7 @@ impl Config {
             pricing: self.pricing,
             policy: self.policy.clone(),
             daily_tokens: self.daily_tokens,
+            search: self.search,
         }
     }
 
@@ -292,6 +310,44 @@ pub fn policy(
         ..base.clone()
     };
     Ok((policy, daily))
+}
+
+/// `--qps`: rates, or `auto` alone with its search settings.
+fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
+    if !a.qps.contains(&QpsArg::Auto) {
+        let rates: Vec<f64> = a
+            .qps
+            .iter()
+            .filter_map(|q| match q {
+                QpsArg::Rate(r) => Some(*r),
+                QpsArg::Auto => None,
+            })
+            .collect();
+        qps_levels("--qps", &rates)?;
+        return Ok((rates, None));
+    }
+    if a.qps.len() > 1 {
+        bail!("--qps auto searches on its own; give either auto or a list of rates");
+    }
+    qps_levels("--qps-start", &[a.qps_start])?;
+    if !(a.qps_tolerance.is_finite() && a.qps_tolerance > 0.0 && a.qps_tolerance < 100.0) {
+        bail!(
+            "--qps-tolerance {}: a percentage above 0 and below 100, e.g. --qps-tolerance 5",
+            a.qps_tolerance
+        );
+    }
+    if let Some(b) = a.search_budget {
+        seconds("--search-budget", b, "e.g. --search-budget 1800")?;
+    }
+    Ok((
+        Vec::new(),
+        Some(AutoQps {
+            start_qps: a.qps_start,
+            tolerance: a.qps_tolerance / 100.0,
+            duration_s: a.duration,
+            budget_s: a.search_budget,
+        }),
+    ))
 }
 
 /// Rates for levels or probes: numbers above 0, up to 1,000,000.

@@ -4,7 +4,8 @@
 //! target vs actual QPS with success rate; TTFT p50/p90/p95/p99; E2E p50/p90/p95/p99; generation
 //! speed (per-request tokens/s percentiles on the left axis, aggregate output throughput as a bold
 //! purple line on the right); with pricing, cost per million tokens and errors by kind; and a text
-//! panel with the verdicts and recommendations. Levels are the x axis; the maximum sustainable level
+//! panel with the verdicts and recommendations. With objectives, goodput is drawn beside the
+//! throughput; with `--qps auto`, each probe is numbered in search order. Levels are the x axis; the maximum sustainable level
 //! and the saturation point are marked on every plot. Text uses DejaVu Sans compiled into the binary,
 //! so the chart is the same on a machine with no fonts. Written to a temp file, then renamed.
 
@@ -274,6 +275,28 @@ fn qps_panel(area: &Area<'_>, levels: &[LevelReport], m: &Marks) -> Result<()> {
         3,
         "served / s (first tokens, steady part)",
     )?;
+    // With objectives: requests per second that met every one of them.
+    let goodput = points(levels, |l| l.goodput_qps);
+    if !goodput.is_empty() {
+        line(
+            &mut c,
+            goodput,
+            GREEN_OK,
+            4,
+            "goodput (met every objective) / s",
+        )?;
+    }
+    // With --qps auto: each probe's number, in search order, above its point.
+    for l in levels {
+        if let Some(n) = l.search_probe {
+            c.draw_series(std::iter::once(Text::new(
+                format!("#{n}"),
+                (l.qps_target, l.actual_qps),
+                text(22),
+            )))
+            .map_err(err)?;
+        }
+    }
     let success = points(levels, |l| Some(l.success_rate));
     c.draw_secondary_series(LineSeries::new(success.clone(), RED.stroke_width(3)))
         .map_err(err)?

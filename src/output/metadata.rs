@@ -2,7 +2,7 @@
 //! `redline report` can rebuild the run. The reference tool's keys, plus what redline adds; never
 //! the API key.
 
-use crate::config::{redact_url, slo, Config, Metric, Objective, Policy};
+use crate::config::{redact_url, slo, AutoQps, Config, Metric, Objective, Policy};
 use crate::measure::client::Route;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +43,9 @@ pub struct Metadata {
     /// Every objective, success included, as `--slo` takes them (absent without objectives).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<String>,
+    /// `--qps auto`: how the search ran; `qps_levels` then lists its probes as they ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<AutoQps>,
     /// The levels run so far.
     #[serde(default)]
     pub levels: Vec<LevelInfo>,
@@ -89,6 +92,9 @@ pub struct LevelInfo {
     pub qps: f64,
     pub send_window_s: f64,
     pub partial: bool,
+    /// The level's planned duration when it differs from `duration` (a short search probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
 }
 
 impl Metadata {
@@ -129,6 +135,7 @@ impl Metadata {
             max_ttft_p95: cfg.policy.objective(Metric::Ttft, 95.0).map(|o| o.bound),
             max_e2e_p95: cfg.policy.objective(Metric::E2e, 95.0).map(|o| o.bound),
             slo: (!cfg.policy.objectives.is_empty()).then(|| cfg.policy.slo_text()),
+            search: cfg.search,
             levels: Vec::new(),
             completed: false,
             connection: ConnectionInfo {

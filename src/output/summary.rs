@@ -2,6 +2,7 @@
 //! `QPS 45.0: PASS - 99.8% success, 70,500 total tok/s, $0.0100/M`, then the answer.
 
 use crate::analyze::report::Report;
+use crate::analyze::search::{SearchSummary, Stop};
 use std::fmt::Write;
 
 /// `1234567.8` -> `1,234,568`.
@@ -86,6 +87,9 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    if let Some(search) = &s.search {
+        out.push_str(&search_line(search));
+    }
     if let Some(q) = s.saturation_qps {
         let l = report.results.iter().find(|l| l.qps_target == q);
         let how = l
@@ -127,6 +131,48 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "Note: {n}");
     }
     out
+}
+
+/// The search's answer: capacity, its bracket and what bound it, what it cost, why it stopped.
+fn search_line(s: &SearchSummary) -> String {
+    let why = match s.stopped {
+        Stop::Converged => format!("the last PASS and the first FAIL are within {}%", s.tolerance_pct),
+        Stop::ClientLimit => "stopped: a probe was client-limited, so higher rates would measure this machine, not the endpoint".into(),
+        Stop::FailsAtStart => "stopped: the endpoint failed even at the start rate (--qps-start)".into(),
+        Stop::Budget => "stopped: the next probe would overrun --search-budget".into(),
+        Stop::MaxProbes => "stopped: the probe limit was reached".into(),
+        Stop::Interrupted => "stopped: interrupted".into(),
+        Stop::Unfinished => "unfinished: more probes were due".into(),
+    };
+    let capacity = match s.capacity_qps {
+        Some(q) => format!("{q:.1} QPS"),
+        None => "not found".into(),
+    };
+    let mut line = format!("Capacity (--qps auto): {capacity}");
+    match (s.last_pass_qps, s.first_fail_qps) {
+        (Some(p), Some(f)) => {
+            let _ = write!(
+                line,
+                ", between {p:.1} (PASS) and {f:.1} (the first level that did not pass)"
+            );
+        }
+        (None, Some(f)) => {
+            let _ = write!(line, ", first FAIL at {f:.1}");
+        }
+        (Some(p), None) => {
+            let _ = write!(line, ", highest PASS {p:.1}, no FAIL yet");
+        }
+        (None, None) => {}
+    }
+    if let Some(b) = &s.bound_by {
+        let _ = write!(line, "; bound by: {b}");
+    }
+    let _ = writeln!(
+        line,
+        "; {} probes, {:.0} s of endpoint time; {why}",
+        s.probes, s.endpoint_seconds
+    );
+    line
 }
 
 #[cfg(test)]

@@ -66,6 +66,9 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
             row.push(show(l.slo_attainment_pct, 1));
             row.push(show(l.goodput_qps, 2));
         }
+        if let Some(n) = l.search_probe {
+            row.push(format!("(probe {n})"));
+        }
         if l.partial {
             row.push("(partial)".into());
         }
@@ -143,6 +146,7 @@ mod tests {
             pricing: None,
             policy: Policy::default(),
             daily_tokens: None,
+            search: None,
         };
         let mut l = crate::analyze::level::level_report(&run, &opts);
         l.errors.insert("HTTP 503".into(), 145);
