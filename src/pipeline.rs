@@ -95,16 +95,15 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
             duration,
             schedule::level_seed(cfg.seed, i),
         );
-        let of = match plan {
-            Some(_) => "search probe".to_string(),
-            None => format!("{}", cfg.qps.len()),
+        let label = match plan {
+            Some(_) => format!("Probe {}", i + 1),
+            None => format!("Level {}/{}", i + 1, cfg.qps.len()),
         };
         eprintln!(
-            "Level {}/{of}: QPS {qps} ({} arrivals, {}, {:?})",
-            i + 1,
+            "{label}: QPS {qps} ({} arrivals, {}, {}s)",
             offsets.len(),
             cfg.arrival,
-            duration
+            (duration.as_secs_f64() * 10.0).round() / 10.0
         );
         if plan.is_some() {
             meta.qps_levels.push(qps);

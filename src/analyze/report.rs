@@ -11,6 +11,7 @@
 use crate::analyze::level::{level_report, LevelReport};
 use crate::analyze::search;
 use crate::analyze::summary::{summarize, Summary};
+use crate::analyze::verdict::Verdict;
 use crate::config::ReportOptions;
 use crate::measure::record::LevelRun;
 use serde::Serialize;
@@ -27,7 +28,19 @@ impl Report {
     /// The run's answer from levels already judged (by [`level_report`] with the same options).
     /// With `--qps auto` the levels are the search's probes, numbered in search order.
     pub fn new(mut results: Vec<LevelReport>, o: &ReportOptions) -> Self {
-        let mut summary = summarize(&results, &o.policy, o.pricing, o.daily_tokens);
+        // A search's short growth probes find the bracket; only full-length probes may set the
+        // maximum (a FAIL, short or not, is a FAIL).
+        let answer: Vec<LevelReport> = match o.search {
+            Some(a) => results
+                .iter()
+                .filter(|l| {
+                    l.assessment.verdict != Verdict::Pass || search::full_length(l, a.duration_s)
+                })
+                .cloned()
+                .collect(),
+            None => results.clone(),
+        };
+        let mut summary = summarize(&answer, &o.policy, o.pricing, o.daily_tokens);
         if let Some(a) = o.search {
             for (i, l) in results.iter_mut().enumerate() {
                 l.search_probe = Some(i + 1);

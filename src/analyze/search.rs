@@ -87,13 +87,18 @@ struct Probe {
     full: bool,
 }
 
+/// Whether a level ran the full probe length (`--duration`), not a short growth probe.
+pub fn full_length(l: &LevelReport, duration_s: f64) -> bool {
+    l.send_window_s + 1e-6 >= duration_s
+}
+
 fn probes(levels: &[LevelReport], plan: &Plan) -> Vec<Probe> {
     levels
         .iter()
         .map(|l| Probe {
             qps: l.qps_target,
             pass: l.assessment.verdict == Verdict::Pass,
-            full: l.send_window_s + 1e-6 >= plan.duration_s,
+            full: full_length(l, plan.duration_s),
         })
         .collect()
 }
@@ -187,9 +192,9 @@ fn served_qps(l: &LevelReport) -> f64 {
 
 /// Whether `qps` was already probed at full length (a short growth probe proves nothing there).
 fn probed(levels: &[LevelReport], plan: &Plan, qps: f64) -> bool {
-    levels.iter().any(|l| {
-        (l.qps_target - qps).abs() <= qps * 1e-3 && l.send_window_s + 1e-6 >= plan.duration_s
-    })
+    levels
+        .iter()
+        .any(|l| (l.qps_target - qps).abs() <= qps * 1e-3 && full_length(l, plan.duration_s))
 }
 
 /// A probe at `qps` (rounded to 3 significant digits), full length or a growth probe, unless it

@@ -64,6 +64,9 @@ pub struct DemoArgs {
     /// Number of GPUs (with --gpu-rate).
     #[arg(long)]
     pub num_gpus: Option<u32>,
+    /// Verdict thresholds, objectives (--slo), headroom and capacity plan.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Simulated endpoint settings.
     #[command(flatten)]
     pub sim: SimModelArgs,

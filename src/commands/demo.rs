@@ -29,6 +29,7 @@ pub async fn run(d: &DemoArgs) -> Result<Outcome> {
     args.plot = d.plot;
     args.gpu_rate = d.gpu_rate;
     args.num_gpus = d.num_gpus;
+    args.policy = d.policy.clone();
     let mut cfg = Config::from_args(&args)?;
     // No key: the simulator needs none, and a real one (OPENAI_API_KEY) is never sent to it.
     cfg.api_key = None;
