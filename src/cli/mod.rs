@@ -107,7 +107,7 @@ pub enum Command {
     /// Serve the built-in simulated OpenAI-compatible endpoint.
     Sim(SimArgs),
     /// Start the simulator in-process and benchmark it with the bundled dataset.
-    Demo(DemoArgs),
+    Demo(Box<DemoArgs>),
     /// Rebuild the table, JSON and chart of a results folder from its requests.jsonl and
     /// metadata.json, without sending a request (optionally with new percentiles or pricing).
     Report(ReportArgs),
