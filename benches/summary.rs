@@ -4,7 +4,7 @@
 
 use redline::analyze::level::level_report;
 use redline::analyze::report::Report;
-use redline::config::{Policy, ReportOptions};
+use redline::config::ReportOptions;
 use redline::measure::record::{LevelRun, RequestRecord};
 use std::time::Instant;
 
@@ -48,10 +48,7 @@ fn main() {
     let run = LevelRun::new(3000.0, n as f64 / 3000.0, recs, None);
     let opts = ReportOptions {
         percentiles: vec![50.0, 95.0, 99.0],
-        pricing: None,
-        policy: Policy::default(),
-        daily_tokens: None,
-        search: None,
+        ..ReportOptions::default()
     };
     let t = Instant::now();
     let level = level_report(&run, &opts);

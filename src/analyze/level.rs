@@ -242,16 +242,13 @@ pub fn cost(p: Pricing, duration_s: f64, input: u64, output: u64) -> CostAnalysi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Policy;
     use crate::measure::record::ErrorKind;
 
     fn opts(percentiles: &[f64], pricing: Option<Pricing>) -> ReportOptions {
         ReportOptions {
             percentiles: percentiles.to_vec(),
             pricing,
-            policy: Policy::default(),
-            daily_tokens: None,
-            search: None,
+            ..ReportOptions::default()
         }
     }
 

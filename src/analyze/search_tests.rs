@@ -20,10 +20,8 @@ fn search(engine: &EngineConfig, plan: &Plan, policy: Policy) -> (Vec<LevelRepor
     let prompts = prompts();
     let opts = ReportOptions {
         percentiles: vec![50.0, 95.0, 99.0],
-        pricing: None,
         policy,
-        daily_tokens: None,
-        search: None,
+        ..ReportOptions::default()
     };
     let mut levels = Vec::new();
     loop {

@@ -10,10 +10,7 @@ fn lvl(qps: f64, success: f64) -> LevelReport {
     let run = LevelRun::new(qps, 1.0, vec![], None);
     let opts = ReportOptions {
         percentiles: vec![],
-        pricing: None,
-        policy: Policy::default(),
-        daily_tokens: None,
-        search: None,
+        ..ReportOptions::default()
     };
     let mut l = level_report(&run, &opts);
     l.qps_target = qps;

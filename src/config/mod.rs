@@ -88,6 +88,19 @@ pub struct ReportOptions {
     pub search: Option<AutoQps>,
 }
 
+impl Default for ReportOptions {
+    /// The reference defaults: percentiles 50, 95, 99; no pricing, objectives or search.
+    fn default() -> Self {
+        ReportOptions {
+            percentiles: defaults::PERCENTILES.to_vec(),
+            pricing: None,
+            policy: Policy::default(),
+            daily_tokens: None,
+            search: None,
+        }
+    }
+}
+
 /// `--qps auto`: how the search runs (`analyze/search.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AutoQps {

@@ -136,17 +136,14 @@ pub fn render_errors(levels: &[LevelReport]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Policy, ReportOptions};
+    use crate::config::ReportOptions;
     use crate::measure::record::LevelRun;
 
     fn level(qps: f64) -> LevelReport {
         let run = LevelRun::new(qps, 1.0, vec![], None);
         let opts = ReportOptions {
             percentiles: vec![50.0, 95.0, 99.0],
-            pricing: None,
-            policy: Policy::default(),
-            daily_tokens: None,
-            search: None,
+            ..ReportOptions::default()
         };
         let mut l = crate::analyze::level::level_report(&run, &opts);
         l.errors.insert("HTTP 503".into(), 145);
