@@ -46,8 +46,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             .map(|_| ExitCode::SUCCESS),
         None => {
             let cfg = Config::from_args(&cli.bench)?;
-            let conversations = dataset::load(&cfg.dataset)?;
-            bench(cfg, conversations).await.map(|o| o.exit_code())
+            let data = dataset::load(&cfg.dataset, cfg.dataset_format)?;
+            bench(cfg, data).await.map(|o| o.exit_code())
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::analyze::level::{level_report, LevelReport};
 use crate::analyze::report::Report;
 use crate::analyze::search;
 use crate::config::{self, Config};
-use crate::dataset::Conversation;
+use crate::dataset::{self, Conversation, Dataset};
 use crate::measure::client::Target;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::runner::{self, Cancel, Level, Observer};
@@ -42,7 +42,9 @@ impl Outcome {
 }
 
 /// Benchmarks the endpoint at each QPS level, writing the results folder as it goes.
-pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outcome> {
+pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
+    let format = data.format;
+    let conversations = samples(&cfg, data);
     if cfg.show_tokens {
         eprintln!("note: --show-tokens is deprecated and does nothing; tokens/sec is always shown");
     }
@@ -71,6 +73,7 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
     let now = chrono::Local::now();
     let dir = files::create_run_dir(&cfg.results_dir, now)?;
     let mut meta = Metadata::new(&cfg, conversations.len(), now, &Target::route_of(&cfg));
+    meta.dataset_format = Some(format);
     let meta_path = dir.join("metadata.json");
     files::write_json_atomic(&meta_path, &meta)?;
     let mut records = JsonlWriter::create(&dir.join("requests.jsonl"))
@@ -154,6 +157,30 @@ pub async fn bench(cfg: Config, conversations: Vec<Conversation>) -> Result<Outc
         report,
         exit_signal,
     })
+}
+
+/// The samples sent: `--shuffle` (seeded by the run's seed) and `--max-samples` applied, said in
+/// the console with the format they were read as.
+fn samples(cfg: &Config, data: Dataset) -> Vec<Conversation> {
+    let total = data.conversations.len();
+    let picked = dataset::select(
+        data.conversations,
+        cfg.max_samples,
+        cfg.shuffle.then_some(cfg.seed),
+    );
+    let of = if picked.len() < total {
+        format!(" of {total}")
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "Dataset: {} ({} format), {} conversations{of}{}",
+        cfg.dataset.display(),
+        data.format,
+        picked.len(),
+        if cfg.shuffle { ", shuffled" } else { "" }
+    );
+    picked
 }
 
 /// The rate and duration of level `i`: the next of `--qps`, or the search's next probe.

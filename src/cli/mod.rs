@@ -37,6 +37,36 @@ pub mod defaults {
     pub const QPS_TOLERANCE: f64 = 5.0;
 }
 
+/// A dataset's format (`--dataset-format`); `dataset/mod.rs` describes each.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetFormat {
+    /// Whatever the first sample shows (a text file: one prompt per line).
+    Auto,
+    /// The reference tool's `prompt_content` + `cut_chat_history`.
+    Reference,
+    /// ShareGPT: `conversations` of `{from, value}`.
+    Sharegpt,
+    /// OpenAI chat: `{"messages": [...]}` per line.
+    Openai,
+    /// `{"prompt": "..."}` per line, or a text file with one prompt per line.
+    Prompts,
+}
+
+impl std::fmt::Display for DatasetFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DatasetFormat::Auto => "auto",
+            DatasetFormat::Reference => "reference",
+            DatasetFormat::Sharegpt => "sharegpt",
+            DatasetFormat::Openai => "openai",
+            DatasetFormat::Prompts => "prompts",
+        })
+    }
+}
+
 /// One `--qps` value: a rate, or `auto`. Spaces around values are allowed (`--qps "1, 5"`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum QpsArg {
@@ -131,9 +161,19 @@ pub struct BenchArgs {
     /// Model name sent in every request.
     #[arg(long, required = true)]
     pub model: Option<String>,
-    /// Conversations dataset: a JSON array of samples, or JSON Lines.
+    /// Dataset: the reference format, ShareGPT, OpenAI chat JSONL or prompts (a JSON array, JSON
+    /// Lines, or a text file with one prompt per line).
     #[arg(long, required = true)]
     pub dataset: Option<PathBuf>,
+    /// The dataset's format (default: what its first sample shows).
+    #[arg(long, value_enum, default_value_t = DatasetFormat::Auto)]
+    pub dataset_format: DatasetFormat,
+    /// Send only the first N samples (after --shuffle).
+    #[arg(long, value_name = "N")]
+    pub max_samples: Option<usize>,
+    /// Shuffle the samples (seeded by --seed) before taking them.
+    #[arg(long)]
+    pub shuffle: bool,
     /// Target QPS levels, comma separated (fractions allowed: 0.1), or `auto` to search for the
     /// highest rate that meets the objectives (see --qps-start, --qps-tolerance, --search-budget).
     #[arg(
@@ -299,6 +339,9 @@ impl BenchArgs {
             api_key_env: None,
             model: Some(model.to_string()),
             dataset: Some(dataset),
+            dataset_format: DatasetFormat::Auto,
+            max_samples: None,
+            shuffle: false,
             qps: defaults::QPS.map(QpsArg::Rate).to_vec(),
             qps_start: defaults::QPS_START,
             qps_tolerance: defaults::QPS_TOLERANCE,

@@ -2,7 +2,7 @@
 //! dataset, through the same `bench` pipeline as a real run, so a newcomer sees PASS levels, the
 //! saturation point and 503s without an endpoint.
 
-use crate::cli::{BenchArgs, DemoArgs};
+use crate::cli::{BenchArgs, DatasetFormat, DemoArgs};
 use crate::config::Config;
 use crate::dataset;
 use crate::pipeline::{bench, Outcome};
@@ -13,10 +13,17 @@ use anyhow::Result;
 pub async fn run(d: &DemoArgs) -> Result<Outcome> {
     let sim_args = d.sim.clone();
     let addr = sim::spawn(&sim_args, ([127, 0, 0, 1], 0).into()).await?;
-    let (conversations, dataset_name) = match &d.dataset {
-        Some(p) => (dataset::load(p)?, p.display().to_string()),
+    let (data, dataset_name) = match &d.dataset {
+        Some(p) => (
+            dataset::load(p, DatasetFormat::Auto)?,
+            p.display().to_string(),
+        ),
         None => (
-            dataset::parse(dataset::BUNDLED, "bundled data/conversations.json")?,
+            dataset::parse_as(
+                dataset::BUNDLED,
+                "bundled data/conversations.json",
+                DatasetFormat::Auto,
+            )?,
             "data/conversations.json (bundled)".to_string(),
         ),
     };
@@ -37,5 +44,5 @@ pub async fn run(d: &DemoArgs) -> Result<Outcome> {
         "redline demo: simulated endpoint ({}) at {endpoint}; `redline sim --profile {} --print-config` shows its parameters",
         sim_args.profile, sim_args.profile
     );
-    bench(cfg, conversations).await
+    bench(cfg, data).await
 }

@@ -13,7 +13,7 @@ pub mod slo;
 pub use connection::{bypass, Header, Proxy, TlsSettings};
 pub use slo::{Metric, Objective};
 
-use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs, QpsArg};
+use crate::cli::{defaults, Arrival, BenchArgs, DatasetFormat, PolicyArgs, QpsArg};
 use anyhow::{bail, Context, Result};
 use reqwest::Url;
 use serde_json::{Map, Value};
@@ -120,6 +120,11 @@ pub struct Config {
     pub api_key: Option<String>,
     pub model: String,
     pub dataset: PathBuf,
+    pub dataset_format: DatasetFormat,
+    /// `--max-samples`.
+    pub max_samples: Option<usize>,
+    /// `--shuffle`: samples shuffled with the run's seed.
+    pub shuffle: bool,
     /// The levels; empty with `--qps auto`, whose probes `search` chooses.
     pub qps: Vec<f64>,
     pub search: Option<AutoQps>,
@@ -177,6 +182,9 @@ impl Config {
             );
         }
         max_tokens(a.max_tokens)?;
+        if a.max_samples == Some(0) {
+            bail!("--max-samples 0: keep at least one sample, or leave the flag out for all");
+        }
         if a.max_concurrency == Some(0) {
             bail!("--max-concurrency 0: allow at least one request in flight, or leave the flag out for no cap");
         }
@@ -206,6 +214,9 @@ impl Config {
             api_key,
             model,
             dataset,
+            dataset_format: a.dataset_format,
+            max_samples: a.max_samples,
+            shuffle: a.shuffle,
             qps,
             search,
             duration: Duration::from_secs_f64(a.duration),

@@ -2,6 +2,7 @@
 //! `redline report` can rebuild the run. The reference tool's keys, plus what redline adds; never
 //! the API key.
 
+use crate::cli::DatasetFormat;
 use crate::config::{redact_url, slo, AutoQps, Config, Metric, Objective, Policy};
 use crate::measure::client::Route;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,9 @@ pub struct Metadata {
     pub gpu_rate: Option<f64>,
     pub num_gpus: Option<u32>,
     pub dataset_samples: usize,
+    /// The format the dataset was read as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_format: Option<DatasetFormat>,
     pub output: String,
     pub plot_output: String,
     pub pass_threshold: f64,
@@ -126,6 +130,7 @@ impl Metadata {
             gpu_rate: cfg.pricing.map(|p| p.gpu_rate),
             num_gpus: cfg.pricing.map(|p| p.num_gpus),
             dataset_samples: samples,
+            dataset_format: None,
             output: cfg.output.clone(),
             plot_output: cfg.plot_output.clone(),
             pass_threshold: cfg.policy.pass_pct,
