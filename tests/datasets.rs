@@ -30,7 +30,8 @@ async fn each_shipped_format_runs_and_is_recorded() {
         .await;
         assert_eq!(run.code(), Some(0), "{file}: {}", run.stderr());
         assert!(
-            run.stderr().contains(&format!("({format} format), 4 conversations")),
+            run.stderr()
+                .contains(&format!("({format} format), 4 conversations")),
             "{file}: {}",
             run.stderr()
         );

@@ -343,14 +343,15 @@ async fn http2_opens_connections_past_the_stream_limit_instead_of_queueing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_handshake_is_schedule_lag_and_marks_the_level() {
-    // Every connection waits 300 ms before its handshake; replies take 200 ms and one request is
-    // due every 50 ms, so the level needs new connections (on HTTP/2 too: 2 streams each), and
-    // their wait must show as lag.
+    // Every connection waits 3.2 s before its handshake: longer than redline waits for its spare
+    // connections before a level (3 s), and HTTP/2 allows one stream per connection. Replies take
+    // 200 ms and one request is due every 50 ms, so the level needs connections that are not
+    // open yet, and the requests that wait for them must show that wait as lag.
     let pki = Pki::new();
     let slow = ServerOptions {
-        handshake_delay: Duration::from_millis(300),
+        handshake_delay: Duration::from_millis(3200),
         ttft_ms: 200.0,
-        max_streams: 2,
+        max_streams: 1,
         ..ServerOptions::default()
     };
     let (url, _) = start_tls(&pki, slow).await;
@@ -371,6 +372,33 @@ async fn a_slow_handshake_is_schedule_lag_and_marks_the_level() {
         );
         assert_eq!(run.level(0)["client_limited"], true, "{extra:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spare_connections_keep_handshakes_off_the_requests_clock() {
+    // The same 200 ms replies at 20 req/s, with a 300 ms handshake: the spares opened before the
+    // level, and kept topped up, hold every handshake; no request waits for one.
+    let pki = Pki::new();
+    let slow = ServerOptions {
+        handshake_delay: Duration::from_millis(300),
+        ttft_ms: 200.0,
+        ..ServerOptions::default()
+    };
+    let (url, seen) = start_tls(&pki, slow).await;
+    let ca = pki.ca_pem();
+    let run = redline(&bench_args(
+        &url,
+        &["--qps", "20", "--duration", "1", "--cacert", &ca],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let lags: Vec<f64> = run
+        .records()
+        .iter()
+        .map(|r| r["sent_s"].as_f64().unwrap() - r["planned_s"].as_f64().unwrap())
+        .collect();
+    assert!(lags.iter().all(|&l| l < 0.3), "{lags:?}");
+    assert!(seen.connections.load(Ordering::SeqCst) >= 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

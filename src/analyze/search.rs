@@ -45,7 +45,8 @@ pub struct Plan {
 /// The plan of `--qps auto`.
 pub fn plan(a: AutoQps) -> Plan {
     Plan {
-        start_qps: a.start_qps,
+        // Probes run at rates rounded to 3 significant digits; so does the start.
+        start_qps: round3(a.start_qps),
         tolerance: a.tolerance,
         duration_s: a.duration_s,
         budget_s: a.budget_s,
@@ -92,9 +93,11 @@ pub fn full_length(l: &LevelReport, duration_s: f64) -> bool {
     l.send_window_s + 1e-6 >= duration_s
 }
 
+/// The probes whose verdict may bound the answer: trusted and whole.
 fn probes(levels: &[LevelReport], plan: &Plan) -> Vec<Probe> {
     levels
         .iter()
+        .filter(|l| l.assessment.trusted && !l.partial)
         .map(|l| Probe {
             qps: l.qps_target,
             pass: l.assessment.verdict == Verdict::Pass,
@@ -142,11 +145,7 @@ pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
     };
     // Reuse what the lowest FAIL showed: the rate it served. Probing just below and just above
     // that estimate closes the bracket in two probes when the estimate is right.
-    let estimate = levels
-        .iter()
-        .filter(|l| l.qps_target == fail)
-        .map(served_qps)
-        .find(|&q| q > 0.0);
+    let estimate = failing(levels, fail).map(served_qps).filter(|&q| q > 0.0);
     let margin = 0.4 * plan.tolerance;
     let below = estimate.map(|e| round3(e * (1.0 - margin)));
     let above = estimate.map(|e| round3(e * (1.0 + margin)));
@@ -164,9 +163,11 @@ pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
             .map(|p| p.qps)
             .fold(None, |m: Option<f64>, q| Some(m.map_or(q, |m| m.max(q))));
         return match short_pass {
-            Some(q) => probe(plan, q, true, spent),
-            None if fail <= plan.start_qps * (1.0 + 1e-9) => Next::Done(Stop::FailsAtStart),
-            None => probe(plan, plan.start_qps, true, spent),
+            Some(q) if !probed(levels, plan, q) => probe(plan, q, true, spent),
+            _ if fail <= plan.start_qps * (1.0 + 1e-9) || probed(levels, plan, plan.start_qps) => {
+                Next::Done(Stop::FailsAtStart)
+            }
+            _ => probe(plan, plan.start_qps, true, spent),
         };
     };
     if (fail - pass) / pass <= plan.tolerance {
@@ -178,7 +179,19 @@ pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
         (_, Some(a)) if inside(a) => a,
         _ => round3((pass + fail) / 2.0),
     };
+    if !inside(target) {
+        // Rounding left no rate strictly between the bracket's ends: it is as narrow as it gets.
+        return Next::Done(Stop::Converged);
+    }
     probe(plan, target, true, spent)
+}
+
+/// The level that failed at `qps` (a rate may also have a PASS, from a short growth probe).
+fn failing(levels: &[LevelReport], qps: f64) -> Option<&LevelReport> {
+    levels
+        .iter()
+        .filter(|l| l.assessment.trusted && !l.partial)
+        .find(|l| l.qps_target == qps && l.assessment.verdict != Verdict::Pass)
 }
 
 /// The rate a failing level actually served.
@@ -253,12 +266,9 @@ pub fn summarize(plan: &Plan, levels: &[LevelReport]) -> SearchSummary {
 /// The summary of a search over `levels` (in search order) that stopped for `stopped`.
 pub fn summary(plan: &Plan, levels: &[LevelReport], stopped: Stop) -> SearchSummary {
     let (pass, fail) = bracket(levels, plan);
-    let bound_by = fail.and_then(|f| {
-        levels
-            .iter()
-            .find(|l| l.qps_target == f)
-            .map(|l| l.assessment.reason.endpoint_text())
-    });
+    let bound_by = fail
+        .and_then(|f| failing(levels, f))
+        .map(|l| l.assessment.reason.endpoint_text());
     SearchSummary {
         capacity_qps: pass,
         last_pass_qps: pass,

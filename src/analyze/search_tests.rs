@@ -201,3 +201,45 @@ fn print_searches() {
         println!("{}", print(&levels));
     }
 }
+
+/// A judged level at `qps` with `verdict`, `full` length or a growth probe.
+fn judged(qps: f64, pass: bool, full: bool) -> LevelReport {
+    let window = if full { 60.0 } else { 20.0 };
+    let run = LevelRun::new(qps, window, vec![], None);
+    let mut l = level_report(&run, &ReportOptions::default());
+    l.qps_target = qps;
+    l.assessment.verdict = if pass { Verdict::Pass } else { Verdict::Fail };
+    l.assessment.trusted = true;
+    l.successful_qps = qps * 0.9;
+    l
+}
+
+#[test]
+fn never_probes_the_same_rate_again() {
+    // A start rate that rounds (66.67 -> 66.7) and fails: over, not probed again.
+    let p = Plan {
+        start_qps: round3(66.67),
+        ..plan(60.0)
+    };
+    assert_eq!(
+        next(&p, &[judged(66.7, false, true)]),
+        Next::Done(Stop::FailsAtStart)
+    );
+    // A bracket too narrow for a rounded rate between its ends: converged, not re-probed.
+    let narrow = Plan {
+        tolerance: 0.001,
+        ..plan(60.0)
+    };
+    let levels = [judged(100.0, true, true), judged(101.0, false, true)];
+    assert_eq!(next(&narrow, &levels), Next::Done(Stop::Converged));
+}
+
+#[test]
+fn an_untrusted_probe_ends_the_search_and_never_sets_the_capacity() {
+    let mut limited = judged(40.0, true, true);
+    limited.assessment.trusted = false;
+    let levels = [judged(20.0, true, true), limited];
+    assert_eq!(next(&plan(60.0), &levels), Next::Done(Stop::ClientLimit));
+    let s = summarize(&plan(60.0), &levels);
+    assert_eq!(s.capacity_qps, Some(20.0));
+}

@@ -37,6 +37,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// The longest a connection (TCP, TLS, HTTP/2 preface) may take to open, within `--timeout`.
+const MAX_CONNECT: Duration = Duration::from_secs(30);
 /// Redirects followed (307/308 keep the POST and its body) before a `Redirect error`.
 const MAX_REDIRECTS: usize = 5;
 
@@ -126,6 +128,7 @@ impl Target {
                     authority: format!("{host}:{port}"),
                     host,
                     tls,
+                    timeout: cfg.timeout.min(MAX_CONNECT),
                 };
                 if client == "redline-http2" {
                     Transport::Http2 {
@@ -222,8 +225,11 @@ impl Target {
         abort: &CancellationToken,
     ) {
         let attempt = Instant::now();
+        // Set by the transport when the bytes go out; kept here, so a timeout or an abort
+        // after the send still records when it was.
+        let mut sent_at = None;
         let outcome = tokio::select! {
-            r = self.exchange(rec, level_start) => r,
+            r = self.exchange(rec, level_start, &mut sent_at) => r,
             _ = tokio::time::sleep_until(attempt + self.timeout) => Err(Failure::new(
                 ErrorKind::Timeout,
                 format!("no complete response within {:?}", self.timeout),
@@ -231,9 +237,7 @@ impl Target {
             _ = abort.cancelled() => Err(Failure::new(ErrorKind::Interrupted, "run interrupted")),
         };
         // Never handed to a connection: sent when the attempt began.
-        if rec.sent_s.is_none() {
-            rec.sent_s = Some(since(attempt, level_start));
-        }
+        rec.sent_s = Some(since(sent_at.unwrap_or(attempt), level_start));
         if let Err(f) = outcome {
             rec.end_s = since(Instant::now(), level_start);
             rec.error = Some(f.kind);
@@ -283,7 +287,12 @@ impl Target {
             .map_err(|e| reqwest_failure(e, self.head.url.scheme() == "https"))
     }
 
-    async fn exchange(&self, rec: &mut RequestRecord, start: Instant) -> Result<(), Failure> {
+    async fn exchange(
+        &self,
+        rec: &mut RequestRecord,
+        start: Instant,
+        sent_at: &mut Option<Instant>,
+    ) -> Result<(), Failure> {
         // Until the first token, every wait is also bounded by --ttft-timeout.
         let ttft_deadline = self.ttft_timeout.map(|t| Instant::now() + t);
         let ttft_failure = || {
@@ -295,14 +304,13 @@ impl Target {
                 ),
             )
         };
-        let mut sent_at = None;
         let opened = match ttft_deadline {
-            Some(d) => tokio::time::timeout_at(d, self.open(rec.sample, &mut sent_at))
+            Some(d) => tokio::time::timeout_at(d, self.open(rec.sample, sent_at))
                 .await
                 .unwrap_or_else(|_| Err(ttft_failure())),
-            None => self.open(rec.sample, &mut sent_at).await,
+            None => self.open(rec.sample, sent_at).await,
         };
-        if let Some(t) = sent_at {
+        if let Some(t) = *sent_at {
             rec.sent_s = Some(since(t, start));
         }
         let mut resp = opened?;

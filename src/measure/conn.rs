@@ -10,6 +10,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -23,6 +24,8 @@ pub struct Dialer {
     /// The host, for messages and SNI.
     pub host: String,
     pub tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    /// The longest a connect and its TLS handshake may take.
+    pub timeout: Duration,
 }
 
 /// Why a connection could not be opened.
@@ -42,7 +45,21 @@ pub enum Conn {
 }
 
 impl Dialer {
+    /// Opens a connection (TCP, then TLS when configured) within the dialer's timeout.
     pub async fn connect(&self) -> Result<Conn, ConnectError> {
+        match tokio::time::timeout(self.timeout, self.open()).await {
+            Ok(result) => result,
+            Err(_) => Err(ConnectError::Tcp(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "no connection (TCP and TLS) to {} within {:?}",
+                    self.authority, self.timeout
+                ),
+            ))),
+        }
+    }
+
+    async fn open(&self) -> Result<Conn, ConnectError> {
         let tcp = TcpStream::connect(&self.authority)
             .await
             .map_err(ConnectError::Tcp)?;
@@ -68,14 +85,22 @@ impl Conn {
     }
 
     /// Whether an idle connection is still open and quiet: a closed socket reads 0 bytes, and any
-    /// bytes the server sent while idle (an error, a TLS close alert) make it unusable either way.
-    pub fn is_reusable(&self) -> bool {
-        let tcp = match self {
-            Conn::Tcp(t) => t,
-            Conn::Tls(t) => t.get_ref().0,
-        };
+    /// bytes the server sent while idle (an error response) make it unusable either way. On TLS
+    /// the check reads through rustls, which takes the session tickets a TLS 1.3 server sends
+    /// after the handshake (they are not application data) and reports a close alert as the end.
+    pub fn is_reusable(&mut self) -> bool {
         let mut probe = [0u8; 1];
-        matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        match self {
+            Conn::Tcp(t) => {
+                matches!(t.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            Conn::Tls(t) => {
+                use futures_util::FutureExt;
+                use tokio::io::AsyncReadExt;
+                // Pending: nothing to read, the connection is open and quiet.
+                t.read(&mut probe).now_or_never().is_none()
+            }
+        }
     }
 }
 

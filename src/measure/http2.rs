@@ -19,6 +19,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
+/// Most connections one `prepare` opens.
+const MAX_PREPARE_OPENS: usize = 64;
+/// The longest the HTTP/2 preface and the first PING may take on a new connection.
+const PREFACE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Receive windows: large enough that a slow reader on one stream never stalls the others.
 const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 16 << 20;
@@ -95,14 +100,23 @@ impl Http2 {
         Ok(())
     }
 
-    /// Spare streams for a level of `qps` (about 20 ms of arrivals), opened before it starts.
+    /// Spare streams for a level of `qps` (about 20 ms of arrivals), opened before it starts: at
+    /// most [`MAX_PREPARE_OPENS`] connections, and none more once one adds no free stream (a
+    /// server that allows none, or is draining).
     pub async fn prepare(&self, qps: f64) {
         let spare = ((qps * 0.02).ceil() as usize).clamp(2, 256);
         self.inner.spare.store(spare, Ordering::Release);
-        while self.free_streams() < spare {
+        for _ in 0..MAX_PREPARE_OPENS {
+            let before = self.free_streams();
+            if before >= spare {
+                return;
+            }
             match self.open().await {
                 Ok(conn) => self.add(conn),
-                Err(_) => break,
+                Err(_) => return,
+            }
+            if self.free_streams() <= before {
+                return;
             }
         }
     }
@@ -173,6 +187,19 @@ impl Http2 {
 
     /// A new connection, ready for streams, with the server's SETTINGS applied.
     async fn open(&self) -> Result<Arc<H2Conn>, SendError> {
+        match tokio::time::timeout(self.inner.dialer.timeout + PREFACE_TIMEOUT, self.open_now())
+            .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(SendError::Malformed(format!(
+                "no HTTP/2 connection to {} within {:?}",
+                self.inner.dialer.authority,
+                self.inner.dialer.timeout + PREFACE_TIMEOUT
+            ))),
+        }
+    }
+
+    async fn open_now(&self) -> Result<Arc<H2Conn>, SendError> {
         let dialer = &self.inner.dialer;
         let io = dialer.connect().await.map_err(SendError::Connect)?;
         if io.alpn() != Some(b"h2") {

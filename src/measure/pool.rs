@@ -18,6 +18,8 @@ use tokio::sync::Notify;
 /// Seconds of arrivals covered by spare connections.
 const SPARE_SECONDS: f64 = 0.02;
 const MAX_SPARES: usize = 256;
+/// How long top-ups pause after a spare failed to open.
+const FAILURE_PAUSE: Duration = Duration::from_millis(500);
 /// Longest wait for the spares before a level.
 const PREPARE_WAIT: Duration = Duration::from_secs(3);
 
@@ -36,6 +38,9 @@ struct Inner {
     /// Spares being opened now.
     connecting: AtomicUsize,
     opened: Notify,
+    /// Top-ups pause until this many milliseconds after `epoch` when a spare failed to open.
+    paused_until_ms: AtomicU64,
+    epoch: std::time::Instant,
 }
 
 impl Pool {
@@ -48,6 +53,8 @@ impl Pool {
                 open_us: AtomicU64::new(0),
                 connecting: AtomicUsize::new(0),
                 opened: Notify::new(),
+                paused_until_ms: AtomicU64::new(0),
+                epoch: std::time::Instant::now(),
             }),
         }
     }
@@ -56,6 +63,7 @@ impl Pool {
     /// most a few seconds).
     pub async fn prepare(&self, qps: f64) {
         self.inner.qps.store(qps.to_bits(), Ordering::Release);
+        self.prune();
         let spare = self.spare();
         self.top_up();
         let _ = tokio::time::timeout(PREPARE_WAIT, async {
@@ -120,7 +128,7 @@ impl Pool {
 
     fn checkout(&self) -> Option<Conn> {
         let mut idle = self.inner.idle.lock().ok()?;
-        while let Some(c) = idle.pop() {
+        while let Some(mut c) = idle.pop() {
             if c.is_reusable() {
                 return Some(c);
             }
@@ -128,20 +136,51 @@ impl Pool {
         None
     }
 
+    /// Drops idle connections the server has closed meanwhile (between levels, a server's
+    /// keep-alive timeout may have ended them), so they are not counted as spares.
+    fn prune(&self) {
+        if let Ok(mut idle) = self.inner.idle.lock() {
+            idle.retain_mut(|c| c.is_reusable());
+        }
+    }
+
     /// Opens connections, concurrently, until idle + opening reaches the spare count. A failed
-    /// open is not retried here: the next request's own attempt reports the endpoint's state.
+    /// open is not retried here, and stops top-ups for [`FAILURE_PAUSE`]: the requests' own
+    /// attempts report the endpoint's state, without a storm of spare connects beside them.
     fn top_up(&self) {
+        let paused_until = self.inner.paused_until_ms.load(Ordering::Acquire);
+        if paused_until > 0 && self.inner.epoch.elapsed().as_millis() as u64 <= paused_until {
+            return;
+        }
         let spare = self.spare();
-        let have = self.idle_count() + self.inner.connecting.load(Ordering::Acquire);
-        for _ in have..spare {
-            self.inner.connecting.fetch_add(1, Ordering::AcqRel);
+        let idle = self.idle_count();
+        loop {
+            // Reserve a slot before opening, so concurrent takes never open the shortfall twice.
+            let c = self.inner.connecting.load(Ordering::Acquire);
+            if idle + c >= spare {
+                return;
+            }
+            if self
+                .inner
+                .connecting
+                .compare_exchange(c, c + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue;
+            }
             let pool = self.clone();
             tokio::spawn(async move {
                 let result = pool.connect().await;
                 pool.inner.connecting.fetch_sub(1, Ordering::AcqRel);
                 match result {
                     Ok(c) => pool.put(c),
-                    Err(_) => pool.inner.opened.notify_waiters(),
+                    Err(_) => {
+                        let until = pool.inner.epoch.elapsed() + FAILURE_PAUSE;
+                        pool.inner
+                            .paused_until_ms
+                            .store(until.as_millis() as u64, Ordering::Release);
+                        pool.inner.opened.notify_waiters();
+                    }
                 }
             });
         }

@@ -3,6 +3,7 @@
 
 use crate::analyze::report::Report;
 use crate::analyze::search::{SearchSummary, Stop};
+use crate::analyze::verdict::Verdict;
 use std::fmt::Write;
 
 /// `1234567.8` -> `1,234,568`.
@@ -91,7 +92,10 @@ pub fn render(report: &Report) -> String {
         out.push_str(&search_line(search));
     }
     if let Some(q) = s.saturation_qps {
-        let l = report.results.iter().find(|l| l.qps_target == q);
+        let l = report
+            .results
+            .iter()
+            .find(|l| l.qps_target == q && l.assessment.verdict != Verdict::Pass);
         let how = l
             .map(|l| format!("{}, {}", l.assessment.verdict, l.assessment.reason))
             .unwrap_or_default();
