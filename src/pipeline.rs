@@ -92,12 +92,12 @@ pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
         if cancel.stop.is_cancelled() {
             break;
         }
-        let offsets = schedule::offsets(
-            cfg.arrival,
-            qps,
-            duration,
-            schedule::level_seed(cfg.seed, i),
-        );
+        let shape = schedule::Shape {
+            arrival: cfg.arrival,
+            burstiness: cfg.burstiness,
+            ramp_up_s: cfg.ramp_up_s,
+        };
+        let offsets = schedule::shaped(&shape, qps, duration, schedule::level_seed(cfg.seed, i));
         let label = match plan {
             Some(_) => format!("Probe {}", i + 1),
             None => format!("Level {}/{}", i + 1, cfg.qps.len()),

@@ -280,3 +280,64 @@ async fn base_url_forms_are_completed() {
         assert_eq!(run.level(0)["success_rate"], 100.0, "{endpoint}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gamma_arrivals_and_a_ramp_up_shape_the_schedule() {
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let planned = |r: &Run| {
+        let mut v: Vec<f64> = r
+            .records()
+            .iter()
+            .map(|x| x["planned_s"].as_f64().unwrap())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let cv = |t: &[f64]| {
+        let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        var.sqrt() / mean
+    };
+    let gamma = |b: &'static str| {
+        bench_args(
+            &sim,
+            &[
+                "--qps",
+                "100",
+                "--duration",
+                "4",
+                "--arrival",
+                "gamma",
+                "--burstiness",
+                b,
+                "--seed",
+                "3",
+            ],
+        )
+    };
+    let (bursty, smooth) = (redline(&gamma("0.25")).await, redline(&gamma("4")).await);
+    for run in [&bursty, &smooth] {
+        assert_eq!(run.code(), Some(0), "{}", run.stderr());
+        assert_eq!(run.level(0)["requests_scheduled"], 400);
+    }
+    assert!(cv(&planned(&bursty)) > 1.5 && cv(&planned(&smooth)) < 0.75);
+    let meta = read_json(&bursty.dir().join("metadata.json"));
+    assert_eq!(
+        (meta["arrival"].as_str(), meta["burstiness"].as_f64()),
+        (Some("gamma"), Some(0.25))
+    );
+
+    // 10 req/s for 4 s with a 2 s ramp: 10 x (4 - 1) = 30 requests, 10 of them in the ramp.
+    let ramp = redline(&bench_args(
+        &sim,
+        &["--qps", "10", "--duration", "4", "--ramp-up", "2"],
+    ))
+    .await;
+    assert_eq!(ramp.code(), Some(0), "{}", ramp.stderr());
+    let t = planned(&ramp);
+    assert_eq!(t.len(), 30);
+    assert_eq!(t.iter().filter(|&&x| x < 2.0).count(), 10);
+    let bad = redline(&bench_args(&sim, &["--burstiness", "0.5"])).await;
+    assert!(bad.stderr().contains("--arrival gamma"), "{}", bad.stderr());
+}

@@ -109,7 +109,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         success_rate: ratio(ok.len(), recs.len()) * 100.0,
         endpoint_success_rate: ratio(ok.len(), recs.len() - client_side_errors as usize) * 100.0,
         client_side_errors,
-        keep_up: keep_up(recs, run.send_window_s),
+        keep_up: keep_up(recs, run.send_window_s, o.ramp_up_s),
         measured: objectives::measure(&o.policy.objectives, &ok),
         lag_p99_s: None,
         requests_scheduled: recs.len() as u64,

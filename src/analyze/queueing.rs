@@ -50,11 +50,12 @@ pub struct KeepUp {
     pub queueing: bool,
 }
 
-/// Reads a level's records. `window_s` is its send window.
-pub fn keep_up(records: &[RequestRecord], window_s: f64) -> KeepUp {
+/// Reads a level's records. `window_s` is its send window; requests planned before `from_s` (a
+/// ramp-up) are left out, and the steady part is the second half of what remains.
+pub fn keep_up(records: &[RequestRecord], window_s: f64, from_s: f64) -> KeepUp {
     let mut ok: Vec<(f64, f64, f64)> = records
         .iter()
-        .filter(|r| r.succeeded())
+        .filter(|r| r.succeeded() && r.planned_s >= from_s)
         .filter_map(|r| Some((r.planned_s, r.sent_s?, r.first_token_s?)))
         .collect();
     ok.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -71,7 +72,10 @@ pub fn keep_up(records: &[RequestRecord], window_s: f64) -> KeepUp {
             queueing: false,
         };
     }
-    let steady: Vec<_> = ok.iter().filter(|r| r.0 >= window_s / 2.0).collect();
+    let steady: Vec<_> = ok
+        .iter()
+        .filter(|r| r.0 >= from_s + (window_s - from_s) / 2.0)
+        .collect();
     let rate = |times: Vec<f64>| {
         let (lo, hi) = times
             .iter()
@@ -132,7 +136,11 @@ mod tests {
 
     #[test]
     fn a_server_that_keeps_up_is_not_queueing() {
-        let k = keep_up(&level(100, 10.0, |i| 0.05 + 0.01 * (i % 3) as f64), 10.0);
+        let k = keep_up(
+            &level(100, 10.0, |i| 0.05 + 0.01 * (i % 3) as f64),
+            10.0,
+            0.0,
+        );
         assert!(!k.queueing, "{k:?}");
         assert!((k.served_ratio.unwrap() - 1.0).abs() < 0.05);
         assert!(k.ttft_slope.unwrap().abs() < 0.01);
@@ -142,7 +150,7 @@ mod tests {
     fn a_growing_queue_is_seen_although_all_succeed() {
         // Offered 32/s, served 13.3/s: each request waits (1/13.3 - 1/32) s longer than the last.
         let extra = 1.0 / 13.3 - 1.0 / 32.0;
-        let k = keep_up(&level(384, 32.0, |i| 0.03 + extra * i as f64), 12.0);
+        let k = keep_up(&level(384, 32.0, |i| 0.03 + extra * i as f64), 12.0, 0.0);
         assert!(k.queueing && k.fell_behind && k.ttft_rose);
         let ratio = k.served_ratio.unwrap();
         assert!((ratio - 13.3 / 32.0).abs() < 0.02, "{ratio}");
@@ -153,13 +161,13 @@ mod tests {
     #[test]
     fn a_rising_ttft_alone_is_queueing() {
         // Served rate still ~1 (a short burst), but TTFT climbs from 0.1 to ~0.6 s.
-        let k = keep_up(&level(100, 10.0, |i| 0.1 + 0.005 * i as f64), 10.0);
+        let k = keep_up(&level(100, 10.0, |i| 0.1 + 0.005 * i as f64), 10.0, 0.0);
         assert!(k.queueing && k.ttft_rose && !k.fell_behind, "{k:?}");
     }
 
     #[test]
     fn too_few_samples_give_no_judgement() {
-        let k = keep_up(&level(5, 1.0, |i| i as f64), 5.0);
+        let k = keep_up(&level(5, 1.0, |i| i as f64), 5.0, 0.0);
         assert!(!k.queueing && k.served_ratio.is_none());
     }
 }

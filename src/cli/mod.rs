@@ -106,6 +106,8 @@ pub enum Arrival {
     Constant,
     /// A Poisson process: exponential gaps with mean `1 / qps`.
     Poisson,
+    /// Gamma-distributed gaps of shape `--burstiness` (1 = Poisson, below 1 burstier).
+    Gamma,
 }
 
 impl std::fmt::Display for Arrival {
@@ -113,6 +115,7 @@ impl std::fmt::Display for Arrival {
         f.write_str(match self {
             Arrival::Constant => "constant",
             Arrival::Poisson => "poisson",
+            Arrival::Gamma => "gamma",
         })
     }
 }
@@ -240,6 +243,13 @@ pub struct BenchArgs {
     /// Arrival process within a level.
     #[arg(long, value_enum, default_value_t = Arrival::Constant)]
     pub arrival: Arrival,
+    /// With --arrival gamma: the gaps' shape (1 = Poisson, below 1 burstier; vLLM's definition).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub burstiness: f64,
+    /// Seconds over which each level's rate rises linearly from 0 to its target; excluded from
+    /// the judgement of whether the endpoint kept up.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub ramp_up: Option<f64>,
     /// Seed for the Poisson arrivals (random and recorded in metadata.json when not given).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -360,6 +370,8 @@ impl BenchArgs {
             timeout: defaults::TIMEOUT_S,
             ttft_timeout: None,
             arrival: Arrival::Constant,
+            burstiness: 1.0,
+            ramp_up: None,
             seed: None,
             max_concurrency: None,
             extra_body: None,

@@ -64,6 +64,7 @@ fn options(a: &ReportArgs, m: &Metadata) -> Result<ReportOptions> {
         policy,
         daily_tokens,
         search: m.search,
+        ramp_up_s: m.ramp_up_s.unwrap_or(0.0),
     })
 }
 

@@ -86,6 +86,8 @@ pub struct ReportOptions {
     pub policy: Policy,
     pub daily_tokens: Option<u64>,
     pub search: Option<AutoQps>,
+    /// Seconds of each level's ramp-up, left out of the keeping-up judgement.
+    pub ramp_up_s: f64,
 }
 
 impl Default for ReportOptions {
@@ -97,6 +99,7 @@ impl Default for ReportOptions {
             policy: Policy::default(),
             daily_tokens: None,
             search: None,
+            ramp_up_s: 0.0,
         }
     }
 }
@@ -141,6 +144,10 @@ pub struct Config {
     pub timeout: Duration,
     pub ttft_timeout: Option<Duration>,
     pub arrival: Arrival,
+    /// `--burstiness` (gamma arrivals).
+    pub burstiness: f64,
+    /// `--ramp-up`, seconds (0: none).
+    pub ramp_up_s: f64,
     pub seed: u64,
     pub max_concurrency: Option<usize>,
     pub extra_body: Option<Map<String, Value>>,
@@ -182,6 +189,20 @@ impl Config {
             );
         }
         max_tokens(a.max_tokens)?;
+        if !(a.burstiness.is_finite() && a.burstiness > 0.0 && a.burstiness <= 1000.0) {
+            bail!("--burstiness {}: the gamma shape must be above 0 (1 = Poisson, below 1 burstier), e.g. --burstiness 0.5", a.burstiness);
+        }
+        if a.burstiness != 1.0 && a.arrival != Arrival::Gamma {
+            bail!("--burstiness shapes gamma arrivals; add --arrival gamma");
+        }
+        if let Some(r) = a.ramp_up {
+            if !(r.is_finite() && r > 0.0 && r < a.duration) {
+                bail!(
+                    "--ramp-up {r}: seconds above 0 and below --duration ({}), e.g. --ramp-up 10",
+                    a.duration
+                );
+            }
+        }
         if a.max_samples == Some(0) {
             bail!("--max-samples 0: keep at least one sample, or leave the flag out for all");
         }
@@ -238,6 +259,8 @@ impl Config {
                 None => None,
             },
             arrival: a.arrival,
+            burstiness: a.burstiness,
+            ramp_up_s: a.ramp_up.unwrap_or(0.0),
             seed: a.seed.unwrap_or_else(rand::random),
             max_concurrency: a.max_concurrency,
             extra_body: a.extra_body.as_deref().map(extra_body).transpose()?,
@@ -258,6 +281,7 @@ impl Config {
             policy: self.policy.clone(),
             daily_tokens: self.daily_tokens,
             search: self.search,
+            ramp_up_s: self.ramp_up_s,
         }
     }
 

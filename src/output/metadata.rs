@@ -47,6 +47,12 @@ pub struct Metadata {
     /// Every objective, success included, as `--slo` takes them (absent without objectives).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<String>,
+    /// `--arrival gamma`: the gaps' shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burstiness: Option<f64>,
+    /// `--ramp-up`, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_up_s: Option<f64>,
     /// `--qps auto`: how the search ran; `qps_levels` then lists its probes as they ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<AutoQps>,
@@ -141,6 +147,8 @@ impl Metadata {
             max_e2e_p95: cfg.policy.objective(Metric::E2e, 95.0).map(|o| o.bound),
             slo: (!cfg.policy.objectives.is_empty()).then(|| cfg.policy.slo_text()),
             search: cfg.search,
+            burstiness: (cfg.arrival == crate::cli::Arrival::Gamma).then_some(cfg.burstiness),
+            ramp_up_s: (cfg.ramp_up_s > 0.0).then_some(cfg.ramp_up_s),
             levels: Vec::new(),
             completed: false,
             connection: ConnectionInfo {
