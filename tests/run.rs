@@ -341,3 +341,53 @@ async fn gamma_arrivals_and_a_ramp_up_shape_the_schedule() {
     let bad = redline(&bench_args(&sim, &["--burstiness", "0.5"])).await;
     assert!(bad.stderr().contains("--arrival gamma"), "{}", bad.stderr());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_completions_api_and_reasoning_replies_are_measured() {
+    // /v1/completions: the base URL is completed to it, and text chunks are the output.
+    let sim = fast_sim(&["--output-tokens", "4"]).await;
+    let run = redline(&bench_args(
+        &sim,
+        &["--qps", "8", "--duration", "0.5", "--api", "completions"],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let l = run.level(0);
+    assert_eq!(l["success_rate"], 100.0, "{l}");
+    assert_eq!(run.records()[0]["content_chunks"], 4);
+    assert!(read_json(&run.dir().join("metadata.json"))["endpoint"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v1/completions"));
+    // A reasoning model: 3 reasoning tokens 10 ms apart before the answer, 50 ms to the first.
+    let sim = start_sim(&[
+        "--profile",
+        "fixed",
+        "--ttft-ms",
+        "50",
+        "--itl-ms",
+        "10",
+        "--output-tokens",
+        "6",
+        "--reasoning-tokens",
+        "3",
+    ])
+    .await;
+    let run = redline(&bench_args(&sim, &["--qps", "8", "--duration", "0.5"])).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let l = run.level(0);
+    let (reasoning, answer, ttft) = (
+        l["ttft_reasoning_s"]["p50"].as_f64().unwrap(),
+        l["ttft_answer_s"]["p50"].as_f64().unwrap(),
+        l["ttft"]["p50"].as_f64().unwrap(),
+    );
+    // The first output token of either kind is the TTFT; the answer comes 3 tokens later.
+    assert_eq!(reasoning, ttft);
+    assert!(answer > reasoning, "{l}");
+    let r = &run.records()[0];
+    assert!(r["first_answer_s"].as_f64().unwrap() > r["first_reasoning_s"].as_f64().unwrap());
+    // Without reasoning the keys are absent.
+    let plain = fast_sim(&[]).await;
+    let run = redline(&bench_args(&plain, &["--qps", "8", "--duration", "0.3"])).await;
+    assert!(run.level(0).get("ttft_reasoning_s").is_none());
+}

@@ -81,6 +81,12 @@ pub struct LevelReport {
     pub total_throughput_tok_s: f64,
     pub itl_s: Percentiles,
     pub tpot_s: Percentiles,
+    /// Reasoning models (some reply streamed reasoning tokens): time to the first reasoning
+    /// token, and to the first answer token, from the planned send.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_reasoning_s: Option<Percentiles>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_answer_s: Option<Percentiles>,
     pub schedule_lag_s: LagSummary,
     /// Whether the endpoint kept up with the offered load (see `queueing.rs`).
     pub keep_up: KeepUp,
@@ -130,6 +136,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         ..evidence
     };
     let with_objectives = !o.policy.objectives.is_empty();
+    let reasoning = ok.iter().any(|r| r.first_reasoning_s.is_some());
     let met = recs
         .iter()
         .filter(|r| objectives::met(r, &o.policy.objectives))
@@ -166,6 +173,10 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         total_throughput_tok_s: (input + output) as f64 / duration,
         itl_s: pct(ok.iter().flat_map(|r| r.itl_s.iter().copied()).collect()),
         tpot_s: pct(ok.iter().filter_map(|r| r.tpot_s()).collect()),
+        ttft_reasoning_s: reasoning
+            .then(|| pct(ok.iter().filter_map(|r| r.ttft_reasoning_s()).collect())),
+        ttft_answer_s: reasoning
+            .then(|| pct(ok.iter().filter_map(|r| r.ttft_answer_s()).collect())),
         schedule_lag_s,
         keep_up: evidence.keep_up,
     }

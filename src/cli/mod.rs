@@ -37,6 +37,18 @@ pub mod defaults {
     pub const QPS_TOLERANCE: f64 = 5.0;
 }
 
+/// Which OpenAI API the requests use (`--api`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// `/v1/chat/completions` with `messages`; replies in `choices[].delta`.
+    Chat,
+    /// `/v1/completions` with `prompt` (the conversation's text); replies in `choices[].text`.
+    Completions,
+}
+
 /// A dataset's format (`--dataset-format`); `dataset/mod.rs` describes each.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
@@ -155,6 +167,10 @@ pub struct BenchArgs {
     /// Chat completions URL, or a base URL (`http://host:8000`, `.../v1`) to which the path is added.
     #[arg(long, required = true)]
     pub endpoint: Option<String>,
+    /// The API: chat (`/v1/chat/completions`) or completions (`/v1/completions`, the conversation
+    /// sent as one prompt text).
+    #[arg(long, value_enum, default_value_t = Api::Chat)]
+    pub api: Api,
     /// Bearer token for the endpoint. Falls back to OPENAI_API_KEY; with neither, no Authorization header.
     #[arg(long)]
     pub api_key: Option<String>,
@@ -345,6 +361,7 @@ impl BenchArgs {
     pub fn new(endpoint: &str, model: &str, dataset: PathBuf) -> Self {
         BenchArgs {
             endpoint: Some(endpoint.to_string()),
+            api: Api::Chat,
             api_key: None,
             api_key_env: None,
             model: Some(model.to_string()),

@@ -89,6 +89,10 @@ pub struct SimModelArgs {
     /// Seed of reply lengths, jitter and random failures.
     #[arg(long, default_value_t = 0)]
     pub sim_seed: u64,
+    /// Chat replies open with this many reasoning tokens (`delta.reasoning_content`), as reasoning
+    /// models stream them.
+    #[arg(long, default_value_t = 0)]
+    pub reasoning_tokens: u64,
     /// Model name reported by /v1/models and in replies.
     #[arg(long, default_value = "redline-sim")]
     pub served_model: String,

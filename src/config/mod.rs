@@ -13,7 +13,7 @@ pub mod slo;
 pub use connection::{bypass, Header, Proxy, TlsSettings};
 pub use slo::{Metric, Objective};
 
-use crate::cli::{defaults, Arrival, BenchArgs, DatasetFormat, PolicyArgs, QpsArg};
+use crate::cli::{defaults, Api, Arrival, BenchArgs, DatasetFormat, PolicyArgs, QpsArg};
 use anyhow::{bail, Context, Result};
 use reqwest::Url;
 use serde_json::{Map, Value};
@@ -120,6 +120,8 @@ pub struct AutoQps {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub endpoint: Url,
+    /// `--api`: chat completions or (legacy) completions.
+    pub api: Api,
     pub api_key: Option<String>,
     pub model: String,
     pub dataset: PathBuf,
@@ -212,7 +214,7 @@ impl Config {
         file_name("--output", &a.output)?;
         file_name("--plot-output", &a.plot_output)?;
         let (policy, daily_tokens) = policy(&a.policy, &Policy::default(), None)?;
-        let endpoint = chat_completions_url(endpoint)?;
+        let endpoint = endpoint_url(endpoint, a.api)?;
         let api_key = api_key(a)?;
         let c = &a.connection;
         if c.http2 && endpoint.scheme() != "https" {
@@ -232,6 +234,7 @@ impl Config {
         }
         Ok(Config {
             endpoint,
+            api: a.api,
             api_key,
             model,
             dataset,
@@ -541,7 +544,17 @@ fn extra_body(text: &str) -> Result<Map<String, Value>> {
 /// become `http://h:8000/v1/chat/completions`; a URL already ending in `/chat/completions`, or with any
 /// other path, is used as given.
 pub fn chat_completions_url(text: &str) -> Result<Url> {
-    let hint = "give the endpoint as http(s)://host[:port][/v1[/chat/completions]]";
+    endpoint_url(text, Api::Chat)
+}
+
+/// Completes a base URL to the API's path (`/v1/chat/completions` or `/v1/completions`); a URL with
+/// any other path is used as given.
+pub fn endpoint_url(text: &str, api: Api) -> Result<Url> {
+    let tail = match api {
+        Api::Chat => "chat/completions",
+        Api::Completions => "completions",
+    };
+    let hint = format!("give the endpoint as http(s)://host[:port][/v1[/{tail}]]");
     let mut url = Url::parse(text.trim()).map_err(|e| {
         anyhow::anyhow!(
             "--endpoint {:?} is not a valid URL ({e}); {hint}",
@@ -556,9 +569,9 @@ pub fn chat_completions_url(text: &str) -> Result<Url> {
     }
     let path = url.path().trim_end_matches('/').to_string();
     let completed = if path.is_empty() {
-        "/v1/chat/completions".to_string()
+        format!("/v1/{tail}")
     } else if path.ends_with("/v1") {
-        format!("{path}/chat/completions")
+        format!("{path}/{tail}")
     } else {
         path
     };

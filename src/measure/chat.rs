@@ -90,14 +90,22 @@ impl StreamState {
             rec.prompt_tokens = u.prompt_tokens.or(rec.prompt_tokens);
             rec.completion_tokens = u.completion_tokens.or(rec.completion_tokens);
         }
-        let has_text = chat.choices.iter().any(|c| {
-            non_empty(&c.text)
-                || c.delta.as_ref().is_some_and(|d| {
-                    non_empty(&d.content)
-                        || non_empty(&d.reasoning_content)
-                        || non_empty(&d.reasoning)
-                })
+        let answer = chat
+            .choices
+            .iter()
+            .any(|c| non_empty(&c.text) || c.delta.as_ref().is_some_and(|d| non_empty(&d.content)));
+        let reasoning = chat.choices.iter().any(|c| {
+            c.delta
+                .as_ref()
+                .is_some_and(|d| non_empty(&d.reasoning_content) || non_empty(&d.reasoning))
         });
+        if reasoning && rec.first_reasoning_s.is_none() {
+            rec.first_reasoning_s = Some(t);
+        }
+        if answer && rec.first_reasoning_s.is_some() && rec.first_answer_s.is_none() {
+            rec.first_answer_s = Some(t);
+        }
+        let has_text = answer || reasoning;
         if has_text {
             rec.content_chunks += 1;
             match rec.last_token_s {
@@ -156,6 +164,8 @@ mod tests {
         ]);
         assert!(st.done && st.failure.is_none());
         assert_eq!(rec.first_token_s, Some(0.05));
+        assert_eq!(rec.first_reasoning_s, Some(0.05));
+        assert_eq!(rec.first_answer_s, Some(0.06));
         assert_eq!(rec.last_token_s, Some(0.06));
         assert_eq!(rec.content_chunks, 2);
         assert_eq!(rec.chunks, 5);

@@ -131,6 +131,20 @@ pub struct RequestRecord {
     /// When the first chunk carrying output text arrived.
     #[serde(serialize_with = "crate::measure::time::micro::opt::serialize")]
     pub first_token_s: Option<f64>,
+    /// Reasoning models: when the first reasoning token (`reasoning_content`, `reasoning`) arrived.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::measure::time::micro::opt::serialize"
+    )]
+    pub first_reasoning_s: Option<f64>,
+    /// Reasoning models: when the first answer token (`content`, `text`) arrived after reasoning.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::measure::time::micro::opt::serialize"
+    )]
+    pub first_answer_s: Option<f64>,
     /// When the last chunk carrying output text arrived.
     #[serde(serialize_with = "crate::measure::time::micro::opt::serialize")]
     pub last_token_s: Option<f64>,
@@ -170,6 +184,8 @@ impl RequestRecord {
             sent_s: None,
             headers_s: None,
             first_token_s: None,
+            first_reasoning_s: None,
+            first_answer_s: None,
             last_token_s: None,
             end_s: planned_s,
             status: None,
@@ -190,6 +206,20 @@ impl RequestRecord {
     /// Time to first token, from the planned send time.
     pub fn ttft_s(&self) -> Option<f64> {
         self.first_token_s.map(|t| t - self.planned_s)
+    }
+
+    /// Time to the first reasoning token, from the planned send time (reasoning models).
+    pub fn ttft_reasoning_s(&self) -> Option<f64> {
+        self.first_reasoning_s.map(|t| t - self.planned_s)
+    }
+
+    /// Time to the first answer token, from the planned send time: after the reasoning, for a
+    /// reasoning model; the TTFT otherwise.
+    pub fn ttft_answer_s(&self) -> Option<f64> {
+        match self.first_reasoning_s {
+            Some(_) => self.first_answer_s.map(|t| t - self.planned_s),
+            None => self.ttft_s(),
+        }
     }
 
     /// End-to-end latency, from the planned send time.

@@ -4,6 +4,7 @@
 //! them to whichever transport carries the run: serialised into complete HTTP/1.1 requests for
 //! `http1.rs`, as an `http::Request` head for `http2.rs`, or to reqwest.
 
+use crate::cli::Api;
 use crate::config::Config;
 use crate::dataset::Conversation;
 use anyhow::{Context, Result};
@@ -81,14 +82,30 @@ impl RequestHead {
 }
 
 /// The JSON request body for one sample: the reference's fields, usage reporting, then --extra-body.
+/// With `--api completions` the conversation is one `prompt`: its messages' contents, in order,
+/// separated by blank lines.
 pub fn body(cfg: &Config, conv: &Conversation) -> Result<Bytes> {
-    let mut body = serde_json::json!({
-        "model": cfg.model,
-        "messages": conv.messages,
-        "max_tokens": cfg.max_tokens,
-        "temperature": cfg.temperature,
-        "stream": true,
-    });
+    let mut body = match cfg.api {
+        Api::Chat => serde_json::json!({
+            "model": cfg.model,
+            "messages": conv.messages,
+            "max_tokens": cfg.max_tokens,
+            "temperature": cfg.temperature,
+            "stream": true,
+        }),
+        Api::Completions => serde_json::json!({
+            "model": cfg.model,
+            "prompt": conv
+                .messages
+                .iter()
+                .map(|m| m.content.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+            "max_tokens": cfg.max_tokens,
+            "temperature": cfg.temperature,
+            "stream": true,
+        }),
+    };
     let obj = body.as_object_mut().expect("json! object literal");
     if cfg.stream_usage {
         obj.insert(

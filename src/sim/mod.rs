@@ -1,7 +1,9 @@
 //! The built-in simulated endpoint: an OpenAI-compatible chat completions server (streaming and not,
 //! with `usage`) for demos and tests.
 //!
-//! [`app`] builds the axum `Router` without binding a port; [`spawn`] binds `127.0.0.1:0` (or any
+//! Routes: `POST /v1/chat/completions` and `POST /v1/completions` (the same engine; chat replies can
+//! open with reasoning tokens, `--reasoning-tokens`), `GET /v1/models`, `/health`, `/metrics`,
+//! `/sim/stats`. [`app`] builds the axum `Router` without binding a port; [`spawn`] binds `127.0.0.1:0` (or any
 //! address) and returns the bound address; `redline sim` calls [`serve`]. What each request's timing
 //! is, and whether it is served at all, is decided behind one seam, [`model::ResponseModel`]: the
 //! batching engine (`engine.rs`, run by `driver.rs`) or the fixed-latency model. `profile.rs` turns
@@ -38,17 +40,30 @@ struct AppState {
     model: Box<dyn ResponseModel>,
     served_model: String,
     next_id: AtomicU64,
+    /// Chat replies open with this many reasoning tokens (`--reasoning-tokens`).
+    reasoning_tokens: u64,
 }
 
 /// The simulator's routes, ready to serve: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`.
 pub fn app(model: Box<dyn ResponseModel>, served_model: String) -> Router {
+    app_with(model, served_model, 0)
+}
+
+/// [`app`] whose chat replies open with `reasoning_tokens` reasoning tokens.
+pub fn app_with(
+    model: Box<dyn ResponseModel>,
+    served_model: String,
+    reasoning_tokens: u64,
+) -> Router {
     let state = Arc::new(AppState {
         model,
         served_model,
         next_id: AtomicU64::new(0),
+        reasoning_tokens,
     });
     Router::new()
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
         .route("/v1/models", get(models))
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -64,7 +79,7 @@ pub async fn spawn(args: &SimModelArgs, addr: SocketAddr) -> Result<SocketAddr> 
         }
         SimModel::Engine(cfg) => Box::new(driver::EngineHandle::start(cfg)),
     };
-    let router = app(model, args.served_model.clone());
+    let router = app_with(model, args.served_model.clone(), args.reasoning_tokens);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -117,6 +132,21 @@ struct ChatRequest {
 }
 
 #[derive(Deserialize)]
+struct CompletionRequest {
+    #[serde(default)]
+    model: Option<String>,
+    prompt: serde_json::Value,
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
+    stream: bool,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    ignore_eos: bool,
+}
+
+#[derive(Deserialize)]
 struct ChatMessage {
     #[serde(default)]
     content: serde_json::Value,
@@ -148,6 +178,38 @@ fn prompt_tokens(messages: &[ChatMessage]) -> u64 {
         .sum()
 }
 
+/// `POST /v1/completions`: the same engine, answering with `choices[].text`.
+async fn completions(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    let start = tokio::time::Instant::now();
+    let req: CompletionRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid request body: {e}"),
+                "invalid_request_error",
+            )
+        }
+    };
+    let prompt = match &req.prompt {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let sim_req = SimRequest {
+        prompt_tokens: message_tokens(&prompt),
+        max_tokens: req.max_tokens.unwrap_or(16),
+        ignore_eos: req.ignore_eos,
+    };
+    let meta = stream::Meta {
+        id: st.next_id.fetch_add(1, Ordering::Relaxed),
+        model: req.model.unwrap_or_else(|| st.served_model.clone()),
+        include_usage: req.stream_options.is_some_and(|o| o.include_usage),
+        completions: true,
+        reasoning_tokens: 0,
+    };
+    respond(&st, sim_req, meta, req.stream, start).await
+}
+
 async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     let start = tokio::time::Instant::now();
     let req: ChatRequest = match serde_json::from_slice(&body) {
@@ -176,10 +238,23 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         id: st.next_id.fetch_add(1, Ordering::Relaxed),
         model: req.model.unwrap_or_else(|| st.served_model.clone()),
         include_usage: req.stream_options.is_some_and(|o| o.include_usage),
+        completions: false,
+        reasoning_tokens: st.reasoning_tokens,
     };
+    respond(&st, sim_req, meta, req.stream, start).await
+}
+
+/// Admits a request and answers it: a stream, one JSON body, or an error.
+async fn respond(
+    st: &AppState,
+    sim_req: SimRequest,
+    meta: stream::Meta,
+    streaming: bool,
+    start: tokio::time::Instant,
+) -> Response {
     match st.model.admit(&sim_req) {
         Admission::Reject { status, message } => reject(status, &message),
-        Admission::Serve(plan) if req.stream => sse_response(Body::from_stream(stream::timed_sse(
+        Admission::Serve(plan) if streaming => sse_response(Body::from_stream(stream::timed_sse(
             meta,
             sim_req.prompt_tokens,
             plan,
@@ -190,7 +265,7 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         }
         // The status is chosen once the engine has either produced a first token or rejected.
         Admission::Queued(mut ticket) => match ticket.next().await {
-            Some(ReplyEvent::Token) if req.stream => {
+            Some(ReplyEvent::Token) if streaming => {
                 sse_response(Body::from_stream(stream::queued_sse(meta, ticket)))
             }
             Some(ReplyEvent::Token) => match stream::queued_json(meta, ticket).await {

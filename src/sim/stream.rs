@@ -15,24 +15,45 @@ pub struct Meta {
     pub id: u64,
     pub model: String,
     pub include_usage: bool,
+    /// `/v1/completions` (`choices[].text`) rather than chat (`choices[].delta`).
+    pub completions: bool,
+    /// The first this many tokens are reasoning (`delta.reasoning_content`), as reasoning models
+    /// stream them; chat only.
+    pub reasoning_tokens: u64,
 }
 
 impl Meta {
     fn chunk(&self, delta: serde_json::Value, finish: Option<&str>) -> String {
-        let v = json!({
-            "id": format!("chatcmpl-sim-{}", self.id),
-            "object": "chat.completion.chunk",
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        });
+        let v = if self.completions {
+            let text = delta.get("content").cloned().unwrap_or(json!(""));
+            json!({
+                "id": format!("cmpl-sim-{}", self.id),
+                "object": "text_completion",
+                "model": self.model,
+                "choices": [{"index": 0, "text": text, "finish_reason": finish}],
+            })
+        } else {
+            json!({
+                "id": format!("chatcmpl-sim-{}", self.id),
+                "object": "chat.completion.chunk",
+                "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            })
+        };
         format!("data: {v}\n\n")
     }
 
     fn role(&self) -> String {
+        if self.completions {
+            return String::new();
+        }
         self.chunk(json!({"role": "assistant", "content": ""}), None)
     }
 
     fn token(&self, i: u64) -> String {
+        if i < self.reasoning_tokens && !self.completions {
+            return self.chunk(json!({"reasoning_content": word(i)}), None);
+        }
         self.chunk(json!({"content": word(i)}), None)
     }
 
@@ -50,6 +71,15 @@ impl Meta {
 
     fn completion(&self, prompt_tokens: u64, completion_tokens: u64) -> serde_json::Value {
         let text: String = (0..completion_tokens).map(word).collect();
+        if self.completions {
+            return json!({
+                "id": format!("cmpl-sim-{}", self.id),
+                "object": "text_completion",
+                "model": self.model,
+                "choices": [{"index": 0, "text": text, "finish_reason": "length"}],
+                "usage": usage(prompt_tokens, completion_tokens),
+            });
+        }
         json!({
             "id": format!("chatcmpl-sim-{}", self.id),
             "object": "chat.completion",
@@ -91,6 +121,7 @@ pub fn timed_sse(
     futures_util::stream::unfold((meta, plan, 0u64), move |(meta, plan, step)| async move {
         let n = plan.output_tokens;
         let text = match step {
+            0 if meta.completions => String::new(),
             0 => meta.role(),
             s if s <= n => {
                 sleep_until(start + plan.ttft + plan.itl * (s - 1) as u32).await;
