@@ -12,6 +12,7 @@ use crate::analyze::search;
 use crate::config::{self, Config};
 use crate::dataset::{self, Conversation, Dataset};
 use crate::measure::client::Target;
+use crate::measure::closed;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::runner::{self, Cancel, Level, Observer};
 use crate::measure::schedule;
@@ -86,50 +87,75 @@ pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
     let results_path = dir.join(&cfg.output);
     let plan = cfg.search.map(search::plan);
     for i in 0.. {
-        let Some((qps, duration)) = next_level(&cfg, plan.as_ref(), &levels, i) else {
-            break;
-        };
         if cancel.stop.is_cancelled() {
             break;
         }
-        let shape = schedule::Shape {
-            arrival: cfg.arrival,
-            burstiness: cfg.burstiness,
-            ramp_up_s: cfg.ramp_up_s,
-        };
-        let offsets = schedule::shaped(&shape, qps, duration, schedule::level_seed(cfg.seed, i));
-        let label = match plan {
-            Some(_) => format!("Probe {}", i + 1),
-            None => format!("Level {}/{}", i + 1, cfg.qps.len()),
-        };
-        eprintln!(
-            "{label}: QPS {qps} ({} arrivals, {}, {}s)",
-            offsets.len(),
-            cfg.arrival,
-            (duration.as_secs_f64() * 10.0).round() / 10.0
-        );
-        if plan.is_some() {
-            meta.qps_levels.push(qps);
-        }
-        let level = Level {
-            index: i,
-            qps,
-            offsets,
-            duration,
-            max_concurrency: cfg.max_concurrency,
-        };
         let mut obs = RunObserver {
-            progress: LevelProgress::new(qps, level.offsets.len() as u64),
+            progress: LevelProgress::new(0.0, 0),
             records: &mut records,
         };
-        target.prepare(qps).await;
-        let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
+        let (run, duration_s) = if let Some(&workers) = cfg.concurrency.get(i) {
+            eprintln!(
+                "Level {}/{}: concurrency {workers} ({}s)",
+                i + 1,
+                cfg.concurrency.len(),
+                cfg.duration.as_secs_f64()
+            );
+            obs.progress = LevelProgress::new(workers as f64, 0);
+            target.prepare(workers as f64).await;
+            let run =
+                closed::run_level(target.clone(), i, workers, cfg.duration, &cancel, &mut obs);
+            (run.await, None)
+        } else {
+            let Some((qps, duration)) = next_level(&cfg, plan.as_ref(), &levels, i) else {
+                break;
+            };
+            let shape = schedule::Shape {
+                arrival: cfg.arrival,
+                burstiness: cfg.burstiness,
+                ramp_up_s: cfg.ramp_up_s,
+            };
+            let offsets =
+                schedule::shaped(&shape, qps, duration, schedule::level_seed(cfg.seed, i));
+            let label = match plan {
+                Some(_) => format!("Probe {}", i + 1),
+                None => format!("Level {}/{}", i + 1, cfg.qps.len()),
+            };
+            eprintln!(
+                "{label}: QPS {qps} ({} arrivals, {}, {}s)",
+                offsets.len(),
+                cfg.arrival,
+                (duration.as_secs_f64() * 10.0).round() / 10.0
+            );
+            obs.progress = LevelProgress::new(qps, offsets.len() as u64);
+            if plan.is_some() {
+                // Recorded before the probe runs, so a killed run can still be re-reported.
+                meta.qps_levels.push(qps);
+            }
+            let level = Level {
+                index: i,
+                qps,
+                offsets,
+                duration,
+                max_concurrency: cfg.max_concurrency,
+            };
+            target.prepare(qps).await;
+            let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
+            (
+                run,
+                (duration != cfg.duration).then_some(duration.as_secs_f64()),
+            )
+        };
         obs.progress.finish();
+        if !cfg.concurrency.is_empty() {
+            // A closed-loop level's rate is the one it achieved.
+            meta.qps_levels.push(run.qps);
+        }
         meta.levels.push(LevelInfo {
-            qps,
+            qps: run.qps,
             send_window_s: run.send_window_s,
             partial: run.partial,
-            duration_s: (duration != cfg.duration).then_some(duration.as_secs_f64()),
+            duration_s,
         });
         files::write_json_atomic(&meta_path, &meta)?;
         levels.push(level_report(&run, &opts));

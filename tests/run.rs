@@ -391,3 +391,75 @@ async fn the_completions_api_and_reasoning_replies_are_measured() {
     let run = redline(&bench_args(&plain, &["--qps", "8", "--duration", "0.3"])).await;
     assert!(run.level(0).get("ttft_reasoning_s").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_levels_keep_n_requests_in_flight_and_never_more() {
+    // Replies of ~100 ms (20 ms to the first of 9 tokens, 10 ms apart).
+    let sim = start_sim(&[
+        "--profile",
+        "fixed",
+        "--ttft-ms",
+        "20",
+        "--itl-ms",
+        "10",
+        "--output-tokens",
+        "9",
+    ])
+    .await;
+    let run = redline(&bench_args(
+        &sim,
+        &["--concurrency", "1,4", "--duration", "1.5"],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = run.results_json();
+    for (i, n) in [(0usize, 1usize), (1, 4)] {
+        let l = &json["results"][i];
+        assert_eq!(l["concurrency"], n, "{l}");
+        assert_eq!(l["success_rate"], 100.0);
+        let recs: Vec<serde_json::Value> = run
+            .records()
+            .into_iter()
+            .filter(|r| r["level"] == i)
+            .collect();
+        // In flight over time, from each request's send to its end.
+        let mut events: Vec<(f64, i32)> = recs
+            .iter()
+            .flat_map(|r| {
+                [
+                    (r["sent_s"].as_f64().unwrap(), 1),
+                    (r["end_s"].as_f64().unwrap(), -1),
+                ]
+            })
+            .collect();
+        events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let (mut now, mut max, mut busy, mut last) = (0i32, 0i32, 0.0, 0.0);
+        for (t, d) in &events {
+            busy += f64::from(now) * (t - last);
+            last = *t;
+            now += d;
+            max = max.max(now);
+        }
+        assert!(max as usize <= n, "level {i}: {max} in flight");
+        // N busy: the mean in flight over the level is N, less the gaps between a reply's end
+        // and the next send.
+        let mean = busy / last;
+        assert!(mean >= 0.95 * n as f64, "level {i}: mean {mean} in flight");
+        // The achieved rate is the level's QPS: about N / 0.1 s.
+        assert!(l["actual_qps"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(json["summary"]["max_sustainable_concurrency"], 4);
+    assert!(
+        run.stdout().contains("Maximum sustainable concurrency: 4"),
+        "{}",
+        run.stdout()
+    );
+    // redline report rebuilds it.
+    let before = std::fs::read(run.dir().join("benchmark_qps_results.json")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args(["report", &run.dir().display().to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(before == std::fs::read(run.dir().join("benchmark_qps_results.json")).unwrap());
+}

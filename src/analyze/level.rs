@@ -49,6 +49,10 @@ pub struct LevelReport {
     #[serde(flatten)]
     pub assessment: Assessment,
     pub partial: bool,
+    /// With `--concurrency`: this level's requests in flight (its `qps_target` is the rate it
+    /// achieved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
     /// With `--qps auto`: this level's place in the search (1 = first probe).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search_probe: Option<usize>,
@@ -115,7 +119,16 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         success_rate: ratio(ok.len(), recs.len()) * 100.0,
         endpoint_success_rate: ratio(ok.len(), recs.len() - client_side_errors as usize) * 100.0,
         client_side_errors,
-        keep_up: keep_up(recs, run.send_window_s, o.ramp_up_s),
+        // A closed loop sends only as fast as replies end: it cannot queue, so it is not judged.
+        keep_up: keep_up(
+            recs,
+            run.send_window_s,
+            if o.concurrency.is_empty() {
+                o.ramp_up_s
+            } else {
+                f64::INFINITY
+            },
+        ),
         measured: objectives::measure(&o.policy.objectives, &ok),
         lag_p99_s: None,
         requests_scheduled: recs.len() as u64,
@@ -152,6 +165,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         errors,
         assessment: assess(&evidence, &o.policy),
         partial: run.partial,
+        concurrency: None,
         search_probe: None,
         requests_scheduled: recs.len() as u64,
         requests_sent: sent,

@@ -28,6 +28,9 @@ impl Report {
     /// The run's answer from levels already judged (by [`level_report`] with the same options).
     /// With `--qps auto` the levels are the search's probes, numbered in search order.
     pub fn new(mut results: Vec<LevelReport>, o: &ReportOptions) -> Self {
+        for (l, &n) in results.iter_mut().zip(&o.concurrency) {
+            l.concurrency = Some(n);
+        }
         // A search's short growth probes find the bracket; only full-length probes may set the
         // maximum (a FAIL, short or not, is a FAIL).
         let answer: Vec<LevelReport> = match o.search {

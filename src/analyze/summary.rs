@@ -38,6 +38,9 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<String>,
     pub max_sustainable_qps: Option<f64>,
+    /// With `--concurrency`: the requests in flight at the maximum sustainable level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_sustainable_concurrency: Option<usize>,
     pub saturation_qps: Option<f64>,
     /// Why the saturation point is not PASS: errors, queueing or latency_objective.
     pub saturation_cause: Option<Cause>,
@@ -113,6 +116,7 @@ pub fn summarize(
         headroom_pct: p.headroom_pct,
         slo: (!p.objectives.is_empty()).then(|| crate::config::slo::to_text(&p.objectives)),
         max_sustainable_qps: max_ok.map(|l| l.qps_target),
+        max_sustainable_concurrency: max_ok.and_then(|l| l.concurrency),
         saturation_qps: saturation.map(|l| l.qps_target),
         saturation_cause: saturation.and_then(|l| l.assessment.saturation_cause),
         recommended_qps,

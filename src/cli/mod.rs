@@ -202,6 +202,10 @@ pub struct BenchArgs {
         allow_negative_numbers = true
     )]
     pub qps: Vec<QpsArg>,
+    /// Closed-loop levels instead of rates: N requests in flight at once, each sent when the
+    /// previous one ended (comma separated, e.g. 1,8,32,64).
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub concurrency: Option<Vec<usize>>,
     /// With --qps auto: the first rate probed.
     #[arg(long, default_value_t = defaults::QPS_START, allow_negative_numbers = true)]
     pub qps_start: f64,
@@ -370,6 +374,7 @@ impl BenchArgs {
             max_samples: None,
             shuffle: false,
             qps: defaults::QPS.map(QpsArg::Rate).to_vec(),
+            concurrency: None,
             qps_start: defaults::QPS_START,
             qps_tolerance: defaults::QPS_TOLERANCE,
             search_budget: None,

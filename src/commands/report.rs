@@ -65,6 +65,7 @@ fn options(a: &ReportArgs, m: &Metadata) -> Result<ReportOptions> {
         daily_tokens,
         search: m.search,
         ramp_up_s: m.ramp_up_s.unwrap_or(0.0),
+        concurrency: m.concurrency_levels.clone().unwrap_or_default(),
     })
 }
 

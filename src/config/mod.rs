@@ -88,6 +88,8 @@ pub struct ReportOptions {
     pub search: Option<AutoQps>,
     /// Seconds of each level's ramp-up, left out of the keeping-up judgement.
     pub ramp_up_s: f64,
+    /// `--concurrency`: each level's requests in flight (closed loop: no keeping-up judgement).
+    pub concurrency: Vec<usize>,
 }
 
 impl Default for ReportOptions {
@@ -100,6 +102,7 @@ impl Default for ReportOptions {
             daily_tokens: None,
             search: None,
             ramp_up_s: 0.0,
+            concurrency: Vec::new(),
         }
     }
 }
@@ -133,6 +136,8 @@ pub struct Config {
     /// The levels; empty with `--qps auto`, whose probes `search` chooses.
     pub qps: Vec<f64>,
     pub search: Option<AutoQps>,
+    /// `--concurrency`: closed-loop levels (then `qps` is empty).
+    pub concurrency: Vec<usize>,
     pub duration: Duration,
     pub percentiles: Vec<f64>,
     pub show_tokens: bool,
@@ -174,6 +179,22 @@ impl Config {
         }
         seconds("--duration", a.duration, "e.g. --duration 60")?;
         let (qps, search) = qps_plan(a)?;
+        let concurrency = a.concurrency.clone().unwrap_or_default();
+        if a.concurrency.is_some() {
+            if search.is_some() {
+                bail!(
+                    "--concurrency runs closed-loop levels; it cannot be combined with --qps auto"
+                );
+            }
+            if concurrency.is_empty() || concurrency.iter().any(|&n| n == 0 || n > 100_000) {
+                bail!("--concurrency: give levels of 1 to 100,000 requests in flight, e.g. --concurrency 1,8,32");
+            }
+        }
+        let (qps, search) = if concurrency.is_empty() {
+            (qps, search)
+        } else {
+            (Vec::new(), None)
+        };
         let top = qps.iter().copied().fold(0.0, f64::max);
         if top * a.duration > MAX_REQUESTS_PER_LEVEL {
             bail!(
@@ -243,6 +264,7 @@ impl Config {
             shuffle: a.shuffle,
             qps,
             search,
+            concurrency,
             duration: Duration::from_secs_f64(a.duration),
             percentiles: a.percentiles.clone(),
             show_tokens: a.show_tokens,
@@ -285,6 +307,7 @@ impl Config {
             daily_tokens: self.daily_tokens,
             search: self.search,
             ramp_up_s: self.ramp_up_s,
+            concurrency: self.concurrency.clone(),
         }
     }
 

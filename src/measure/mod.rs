@@ -1,7 +1,8 @@
 //! The measuring stage: a planned send in, a `RequestRecord` out.
 //!
 //! `schedule` fixes each level's arrival offsets before it starts; `runner` fires each request at
-//! its absolute deadline (open loop) through `client::Target`, which sends what `request` built over
+//! its absolute deadline (open loop; `closed` is the closed loop of `--concurrency`) through
+//! `client::Target`, which sends what `request` built over
 //! the run's transport (`http1`: the hand-written HTTP/1.1 path with its `pool` of connections,
 //! `http2`: the HTTP/2 pool, both on `conn` connections with `tls`; or reqwest), reads the reply through `reply`, splits the body into
 //! SSE events (`sse`) and reads each as a chat-completion event (`chat`) into the request's
@@ -10,6 +11,7 @@
 
 pub mod chat;
 pub mod client;
+pub mod closed;
 pub mod conn;
 pub mod failure;
 pub mod http1;

@@ -47,6 +47,10 @@ pub struct Metadata {
     /// Every objective, success included, as `--slo` takes them (absent without objectives).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<String>,
+    /// `--concurrency`: each level's requests in flight; `qps_levels` then holds the rates they
+    /// achieved, as they ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_levels: Option<Vec<usize>>,
     /// `--arrival gamma`: the gaps' shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burstiness: Option<f64>,
@@ -147,6 +151,7 @@ impl Metadata {
             max_e2e_p95: cfg.policy.objective(Metric::E2e, 95.0).map(|o| o.bound),
             slo: (!cfg.policy.objectives.is_empty()).then(|| cfg.policy.slo_text()),
             search: cfg.search,
+            concurrency_levels: (!cfg.concurrency.is_empty()).then(|| cfg.concurrency.clone()),
             burstiness: (cfg.arrival == crate::cli::Arrival::Gamma).then_some(cfg.burstiness),
             ramp_up_s: (cfg.ramp_up_s > 0.0).then_some(cfg.ramp_up_s),
             levels: Vec::new(),

@@ -40,10 +40,13 @@ pub fn render(report: &Report) -> String {
         // The reason starts with the success rate, as the reference's lines do; client-limitation is
         // marked separately below.
         let reason = a.reason.endpoint_text();
+        let level = match l.concurrency {
+            Some(n) => format!("Concurrency {n} ({:.1} QPS)", l.qps_target),
+            None => format!("QPS {:.1}", l.qps_target),
+        };
         let _ = write!(
             out,
-            "QPS {:.1}: {} - {reason}, {} total tok/s",
-            l.qps_target,
+            "{level}: {} - {reason}, {} total tok/s",
             a.verdict,
             thousands(l.total_throughput_tok_s)
         );
@@ -74,6 +77,12 @@ pub fn render(report: &Report) -> String {
         None => format!(">= {pass}% success and keeping up"),
     };
     out.push('\n');
+    if let (Some(n), Some(q)) = (s.max_sustainable_concurrency, s.max_sustainable_qps) {
+        let _ = writeln!(
+            out,
+            "Maximum sustainable concurrency: {n} requests in flight, at {q:.1} QPS (highest PASS level: {rule})"
+        );
+    }
     match s.max_sustainable_qps {
         Some(q) => {
             let _ = writeln!(

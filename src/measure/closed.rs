@@ -1,0 +1,64 @@
+//! `--concurrency N`: the closed loop, the alternative to `runner.rs`'s open loop. N workers each
+//! send a request, wait for its reply to end, and send the next, until the level's duration has
+//! passed; so exactly N requests are in flight while the level runs, and the rate is whatever the
+//! endpoint sustains at that concurrency (reported as the level's achieved QPS).
+//!
+//! Each request's planned time is when its worker became free, so its lag is only the time to hand
+//! it to a connection. Records flow to the [`Observer`] as in the open loop; a stop (Ctrl-C) ends
+//! the workers' loops, and an abort their requests in flight.
+
+use crate::measure::client::Target;
+use crate::measure::record::{LevelRun, RequestRecord};
+use crate::measure::runner::{Cancel, Observer};
+use crate::measure::time;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Runs level `index` with `workers` requests in flight for `duration`.
+pub async fn run_level(
+    target: Arc<Target>,
+    index: usize,
+    workers: usize,
+    duration: Duration,
+    cancel: &Cancel,
+    observer: &mut dyn Observer,
+) -> LevelRun {
+    let start = Instant::now();
+    let end = start + duration;
+    let next = Arc::new(AtomicU64::new(0));
+    let (tx, mut rx) = mpsc::unbounded_channel::<RequestRecord>();
+    let samples = target.samples().max(1);
+    for _ in 0..workers {
+        let (target, next, tx, cancel) = (target.clone(), next.clone(), tx.clone(), cancel.clone());
+        tokio::spawn(async move {
+            while Instant::now() < end && !cancel.stop.is_cancelled() {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let planned = time::since(Instant::now(), start);
+                let mut rec =
+                    RequestRecord::new(index, workers as f64, i, i as usize % samples, planned);
+                target.measure(&mut rec, start, &cancel.abort).await;
+                if tx.send(rec).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut records = Vec::new();
+    while let Some(r) = rx.recv().await {
+        observer.sent();
+        observer.finished(&r);
+        records.push(r);
+    }
+    let stopped_at = cancel
+        .stop
+        .is_cancelled()
+        .then(|| time::since(Instant::now().min(end), start));
+    let window = duration.as_secs_f64();
+    let sent = records.len() as f64;
+    // The level's rate is what the endpoint sustained at this concurrency.
+    LevelRun::new(sent / window, window, records, stopped_at)
+}
