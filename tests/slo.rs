@@ -110,15 +110,8 @@ async fn qps_auto_finds_the_capacity_of_an_endpoint_that_sheds_load() {
         "{}",
         run.stdout()
     );
-    // redline report rebuilds the same answer from the records.
-    let before = std::fs::read(run.dir().join("benchmark_qps_results.json")).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(["report", &run.dir().display().to_string()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let after = std::fs::read(run.dir().join("benchmark_qps_results.json")).unwrap();
-    assert!(before == after, "redline report changed the search's JSON");
+    // redline report rebuilds the same JSON from the records.
+    assert!(re_reports_identically(&run.dir()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -158,6 +158,17 @@ struct StreamOptions {
     include_usage: bool,
 }
 
+/// A request body as JSON, or the 400 answer to it.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid request body: {e}"),
+            "invalid_request_error",
+        ))
+    })
+}
+
 fn error(status: StatusCode, message: &str, kind: &str) -> Response {
     let body = json!({"error": {"message": message, "type": kind, "code": status.as_u16()}});
     (status, Json(body)).into_response()
@@ -181,15 +192,9 @@ fn prompt_tokens(messages: &[ChatMessage]) -> u64 {
 /// `POST /v1/completions`: the same engine, answering with `choices[].text`.
 async fn completions(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     let start = tokio::time::Instant::now();
-    let req: CompletionRequest = match serde_json::from_slice(&body) {
+    let req: CompletionRequest = match parse_body(&body) {
         Ok(r) => r,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("invalid request body: {e}"),
-                "invalid_request_error",
-            )
-        }
+        Err(response) => return *response,
     };
     let prompt = match &req.prompt {
         serde_json::Value::String(s) => s.clone(),
@@ -212,15 +217,9 @@ async fn completions(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
 
 async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     let start = tokio::time::Instant::now();
-    let req: ChatRequest = match serde_json::from_slice(&body) {
+    let req: ChatRequest = match parse_body(&body) {
         Ok(r) => r,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("invalid request body: {e}"),
-                "invalid_request_error",
-            )
-        }
+        Err(response) => return *response,
     };
     if req.messages.is_empty() {
         return error(

@@ -149,3 +149,15 @@ pub fn only_run_dir(results: &Path) -> PathBuf {
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
+
+/// Runs `redline report` on a run's folder and says whether its results JSON came out byte for
+/// byte the same.
+pub fn re_reports_identically(dir: &Path) -> bool {
+    let path = dir.join("benchmark_qps_results.json");
+    let before = std::fs::read(&path).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args(["report", &dir.display().to_string()])
+        .output()
+        .unwrap();
+    out.status.success() && std::fs::read(&path).unwrap() == before
+}
