@@ -1,0 +1,71 @@
+//! The endpoint's URL: a base URL completed to the API's path, and credentials redacted wherever
+//! a URL is shown or saved.
+
+use crate::cli::Api;
+use anyhow::{bail, Result};
+use reqwest::Url;
+
+/// Completes a base URL to the chat completions path: `http://h:8000` and `http://h:8000/v1` both
+/// become `http://h:8000/v1/chat/completions`; a URL already ending in `/chat/completions`, or with any
+/// other path, is used as given.
+pub fn chat_completions_url(text: &str) -> Result<Url> {
+    endpoint_url(text, Api::Chat)
+}
+
+/// Completes a base URL to the API's path (`/v1/chat/completions` or `/v1/completions`); a URL with
+/// any other path is used as given.
+pub fn endpoint_url(text: &str, api: Api) -> Result<Url> {
+    let tail = match api {
+        Api::Chat => "chat/completions",
+        Api::Completions => "completions",
+    };
+    let hint = format!("give the endpoint as http(s)://host[:port][/v1[/{tail}]]");
+    let mut url = Url::parse(text.trim()).map_err(|e| {
+        anyhow::anyhow!(
+            "--endpoint {:?} is not a valid URL ({e}); {hint}",
+            redact_str(text)
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        bail!(
+            "--endpoint {:?}: only http and https URLs with a host are supported; {hint}",
+            redact_url(&url)
+        );
+    }
+    let path = url.path().trim_end_matches('/').to_string();
+    let completed = if path.is_empty() {
+        format!("/v1/{tail}")
+    } else if path.ends_with("/v1") {
+        format!("{path}/{tail}")
+    } else {
+        path
+    };
+    url.set_path(&completed);
+    Ok(url)
+}
+
+/// The URL with any password replaced and query values hidden, for display and files.
+pub fn redact_url(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some("REDACTED"));
+    }
+    if !u.username().is_empty() {
+        let _ = u.set_username("REDACTED");
+    }
+    if u.query().is_some() {
+        let pairs: Vec<String> = u
+            .query_pairs()
+            .map(|(k, _)| format!("{k}=REDACTED"))
+            .collect();
+        u.set_query(Some(&pairs.join("&")));
+    }
+    u.to_string()
+}
+
+pub(crate) fn redact_str(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(u) => redact_url(&u),
+        Err(_) => "<unparseable URL>".into(),
+    }
+}
