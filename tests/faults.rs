@@ -94,6 +94,13 @@ async fn serve(mut s: TcpStream) {
 async fn respond(s: &mut TcpStream, path: &str) -> bool {
     let sent = match path {
         "/ok" => s.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{OK_STREAM}", OK_STREAM.len()).as_bytes()).await,
+        // An interim 103 and the final response in one write: both already buffered.
+        "/early-hints" => s.write_all(format!("HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{OK_STREAM}", OK_STREAM.len()).as_bytes()).await,
+        // HTTP/1.0 without keep-alive: the server closes after it, so it is never reused.
+        "/http10" => {
+            let _ = s.write_all(format!("HTTP/1.0 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{OK_STREAM}", OK_STREAM.len()).as_bytes()).await;
+            return false;
+        }
         "/reset-before" => {
             reset(s);
             return false;
@@ -315,6 +322,15 @@ async fn gzip_and_one_byte_chunks_are_read_correctly() {
         let (level, rec) = fault("http", path, &[]).await;
         assert_eq!(level["success_rate"], 100.0, "{path}: {rec}");
         assert_eq!(rec["completion_tokens"], 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interim_responses_and_http_1_0_are_read_correctly() {
+    for path in ["/early-hints", "/http10"] {
+        let (level, rec) = fault("http", path, &[]).await;
+        assert_eq!(level["success_rate"], 100.0, "{path}: {rec}");
+        assert_eq!(rec["status"], 200, "{path}");
     }
 }
 

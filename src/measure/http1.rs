@@ -67,6 +67,8 @@ pub struct Http1 {
 /// A parsed response head.
 pub struct Head {
     pub status: u16,
+    /// An HTTP/1.0 response: its connection closes unless it says keep-alive.
+    pub http10: bool,
     /// Names lower-cased.
     pub headers: Vec<(String, String)>,
 }
@@ -137,25 +139,42 @@ impl Http1 {
         stream.write_all(request).await.map_err(SendError::Io)?;
         stream.flush().await.map_err(SendError::Io)?;
         let mut raw = Vec::with_capacity(READ_CHUNK);
+        // Read when what is buffered holds no complete head (an interim response may leave the
+        // final one already buffered).
+        let mut read = true;
         loop {
             if raw.len() > MAX_HEAD {
                 return Err(SendError::Malformed(format!(
                     "response head over {MAX_HEAD} bytes"
                 )));
             }
-            raw.reserve(READ_CHUNK);
-            let n = stream.read_buf(&mut raw).await.map_err(SendError::Io)?;
-            if n == 0 {
-                return Err(SendError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            if read || raw.is_empty() {
+                raw.reserve(READ_CHUNK);
+                let n = stream.read_buf(&mut raw).await.map_err(SendError::Io)?;
+                if n == 0 {
+                    return Err(SendError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                }
             }
+            read = true;
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut resp = httparse::Response::new(&mut headers);
             match resp.parse(&raw) {
                 Ok(httparse::Status::Partial) => continue,
                 Err(e) => return Err(SendError::Malformed(format!("invalid HTTP response: {e}"))),
+                Ok(httparse::Status::Complete(len))
+                    if resp
+                        .code
+                        .is_some_and(|c| (100..200).contains(&c) && c != 101) =>
+                {
+                    // An interim response (100 Continue, 103 Early Hints): the real one follows.
+                    raw.drain(..len);
+                    read = false;
+                    continue;
+                }
                 Ok(httparse::Status::Complete(len)) => {
                     let head = Head {
                         status: resp.code.unwrap_or(0),
+                        http10: resp.version == Some(0),
                         headers: resp
                             .headers
                             .iter()
@@ -188,7 +207,10 @@ impl Body {
             head.get(name)
                 .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         };
-        let framing = if has("transfer-encoding", "chunked") {
+        let no_body = head.status == 204 || head.status == 304 || (100..200).contains(&head.status);
+        let framing = if no_body {
+            Framing::Length(0)
+        } else if has("transfer-encoding", "chunked") {
             Framing::Chunked(ChunkedState::Size)
         } else if let Some(len) = head.get("content-length") {
             Framing::Length(
@@ -199,13 +221,17 @@ impl Body {
         } else {
             Framing::UntilClose
         };
-        let no_body = head.status == 204 || head.status == 304 || (100..200).contains(&head.status);
+        let keep_alive = if head.http10 {
+            has("connection", "keep-alive")
+        } else {
+            !has("connection", "close")
+        };
         Ok(Body {
             stream: Some(stream),
             raw,
             pos,
             complete: no_body || matches!(framing, Framing::Length(0)),
-            keep_alive: !has("connection", "close") && !matches!(framing, Framing::UntilClose),
+            keep_alive: keep_alive && !matches!(framing, Framing::UntilClose),
             framing,
             gzip: has("content-encoding", "gzip")
                 .then(|| flate2::write::GzDecoder::new(Vec::new())),
