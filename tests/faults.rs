@@ -94,6 +94,14 @@ async fn serve(mut s: TcpStream) {
 async fn respond(s: &mut TcpStream, path: &str) -> bool {
     let sent = match path {
         "/ok" => s.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{OK_STREAM}", OK_STREAM.len()).as_bytes()).await,
+        // The first request this server ever reads is dropped unanswered, as a server closing an
+        // idle connection just as the request arrives does; later ones are answered.
+        "/drop-first" => {
+            if !DROPPED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return false;
+            }
+            s.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{OK_STREAM}", OK_STREAM.len()).as_bytes()).await
+        }
         // An interim 103 and the final response in one write: both already buffered.
         "/early-hints" => s.write_all(format!("HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{OK_STREAM}", OK_STREAM.len()).as_bytes()).await,
         // HTTP/1.0 without keep-alive: the server closes after it, so it is never reused.
@@ -323,6 +331,16 @@ async fn gzip_and_one_byte_chunks_are_read_correctly() {
         assert_eq!(level["success_rate"], 100.0, "{path}: {rec}");
         assert_eq!(rec["completion_tokens"], 1);
     }
+}
+
+static DROPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_connection_closed_under_the_request_is_retried_on_a_new_one() {
+    // The level's first request goes out on a spare connection opened before the level; the
+    // server drops it without a byte of response, and the request is sent again on a new one.
+    let (level, rec) = fault("http", "/drop-first", &[]).await;
+    assert_eq!(level["success_rate"], 100.0, "{rec}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

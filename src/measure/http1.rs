@@ -129,67 +129,25 @@ impl Http1 {
 
     /// Writes `request` and reads the response head. `sent_at` is set when the request's bytes are
     /// handed to an open connection.
+    ///
+    /// A server may close an idle connection just as a request is written to it (its keep-alive
+    /// timeout racing the reuse). When a reused connection fails before any byte of a response,
+    /// the request is sent once more on a new connection, with its send time taken again: the
+    /// first attempt reached no server that answered it.
     pub async fn send(
         &self,
         request: &[u8],
         sent_at: &mut Option<Instant>,
     ) -> Result<(Head, Body), SendError> {
-        let mut stream = self.pool.take().await.map_err(SendError::Connect)?;
-        *sent_at = Some(Instant::now());
-        stream.write_all(request).await.map_err(SendError::Io)?;
-        stream.flush().await.map_err(SendError::Io)?;
-        let mut raw = Vec::with_capacity(READ_CHUNK);
-        // Read when what is buffered holds no complete head (an interim response may leave the
-        // final one already buffered).
-        let mut read = true;
-        loop {
-            if raw.len() > MAX_HEAD {
-                return Err(SendError::Malformed(format!(
-                    "response head over {MAX_HEAD} bytes"
-                )));
+        let (stream, reused) = self.pool.take().await.map_err(SendError::Connect)?;
+        match exchange_head(stream, request, sent_at).await {
+            Err((SendError::Io(_), true)) if reused => {
+                let stream = self.pool.fresh().await.map_err(SendError::Connect)?;
+                exchange_head(stream, request, sent_at)
+                    .await
+                    .map_err(|(e, _)| e)
             }
-            if read || raw.is_empty() {
-                raw.reserve(READ_CHUNK);
-                let n = stream.read_buf(&mut raw).await.map_err(SendError::Io)?;
-                if n == 0 {
-                    return Err(SendError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-                }
-            }
-            read = true;
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut resp = httparse::Response::new(&mut headers);
-            match resp.parse(&raw) {
-                Ok(httparse::Status::Partial) => continue,
-                Err(e) => return Err(SendError::Malformed(format!("invalid HTTP response: {e}"))),
-                Ok(httparse::Status::Complete(len))
-                    if resp
-                        .code
-                        .is_some_and(|c| (100..200).contains(&c) && c != 101) =>
-                {
-                    // An interim response (100 Continue, 103 Early Hints): the real one follows.
-                    raw.drain(..len);
-                    read = false;
-                    continue;
-                }
-                Ok(httparse::Status::Complete(len)) => {
-                    let head = Head {
-                        status: resp.code.unwrap_or(0),
-                        http10: resp.version == Some(0),
-                        headers: resp
-                            .headers
-                            .iter()
-                            .map(|h| {
-                                (
-                                    h.name.to_ascii_lowercase(),
-                                    String::from_utf8_lossy(h.value).into_owned(),
-                                )
-                            })
-                            .collect(),
-                    };
-                    let body = Body::new(&head, stream, raw, len)?;
-                    return Ok((head, body));
-                }
-            }
+            other => other.map_err(|(e, _)| e),
         }
     }
 
@@ -197,6 +155,83 @@ impl Http1 {
     pub fn release(&self, body: Body) {
         if let (true, true, Some(s)) = (body.complete, body.keep_alive, body.stream) {
             self.pool.put(s);
+        }
+    }
+}
+
+/// Writes `request` on `stream` and reads the response head. On failure, says whether no byte of a
+/// response had arrived.
+async fn exchange_head(
+    mut stream: Conn,
+    request: &[u8],
+    sent_at: &mut Option<Instant>,
+) -> Result<(Head, Body), (SendError, bool)> {
+    *sent_at = Some(Instant::now());
+    if let Err(e) = stream.write_all(request).await {
+        return Err((SendError::Io(e), true));
+    }
+    if let Err(e) = stream.flush().await {
+        return Err((SendError::Io(e), true));
+    }
+    let mut raw = Vec::with_capacity(READ_CHUNK);
+    // Whether any byte of a response arrived (an interim response counts).
+    let mut got_any = false;
+    // Read when what is buffered holds no complete head (an interim response may leave the final
+    // one already buffered).
+    let mut read = true;
+    loop {
+        if raw.len() > MAX_HEAD {
+            let m = format!("response head over {MAX_HEAD} bytes");
+            return Err((SendError::Malformed(m), false));
+        }
+        if read || raw.is_empty() {
+            raw.reserve(READ_CHUNK);
+            match stream.read_buf(&mut raw).await {
+                Ok(0) => {
+                    let eof = SendError::Io(std::io::ErrorKind::UnexpectedEof.into());
+                    return Err((eof, !got_any));
+                }
+                Ok(_) => got_any = true,
+                Err(e) => return Err((SendError::Io(e), !got_any)),
+            }
+        }
+        read = true;
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(&raw) {
+            Ok(httparse::Status::Partial) => continue,
+            Err(e) => {
+                let m = format!("invalid HTTP response: {e}");
+                return Err((SendError::Malformed(m), false));
+            }
+            Ok(httparse::Status::Complete(len))
+                if resp
+                    .code
+                    .is_some_and(|c| (100..200).contains(&c) && c != 101) =>
+            {
+                // An interim response (100 Continue, 103 Early Hints): the real one follows.
+                raw.drain(..len);
+                read = false;
+                continue;
+            }
+            Ok(httparse::Status::Complete(len)) => {
+                let head = Head {
+                    status: resp.code.unwrap_or(0),
+                    http10: resp.version == Some(0),
+                    headers: resp
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_ascii_lowercase(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
+                        .collect(),
+                };
+                let body = Body::new(&head, stream, raw, len).map_err(|e| (e, false))?;
+                return Ok((head, body));
+            }
         }
     }
 }

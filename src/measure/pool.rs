@@ -104,14 +104,20 @@ impl Pool {
         Ok(c)
     }
 
-    /// An idle connection that is still open, or a new one.
-    pub async fn take(&self) -> Result<Conn, ConnectError> {
+    /// An idle connection that is still open, or a new one; and whether it was reused (idle
+    /// before: opened in advance or kept from an earlier request).
+    pub async fn take(&self) -> Result<(Conn, bool), ConnectError> {
         let found = self.checkout();
         self.top_up();
         match found {
-            Some(c) => Ok(c),
-            None => self.connect().await,
+            Some(c) => Ok((c, true)),
+            None => self.connect().await.map(|c| (c, false)),
         }
+    }
+
+    /// A connection opened now, never reused.
+    pub async fn fresh(&self) -> Result<Conn, ConnectError> {
+        self.connect().await
     }
 
     /// Keeps a connection whose response was read to its end.
