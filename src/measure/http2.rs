@@ -2,23 +2,29 @@
 //! limit (`SETTINGS_MAX_CONCURRENT_STREAMS`), so no request ever waits for a stream slot.
 //!
 //! A request takes a lease on a connection with a free stream, or opens a new connection rather than
-//! wait; when the free streams run below about 20 ms of arrivals, another connection is opened in
-//! the background, so that wait is rare (TCP connect, TLS with ALPN `h2`, the HTTP/2 preface and one PING, whose answer comes after
+//! wait; when the free streams run below 20 ms of arrivals plus two connection-opening times,
+//! another connection is opened in the background, so that wait is rare (TCP connect, TLS with ALPN `h2`, the HTTP/2 preface and one PING, whose answer comes after
 //! the server's SETTINGS, so the stream limit is known before the connection is used). The send
 //! timestamp is taken when the stream is open and its headers queued for writing: `h2` holds a new
 //! stream back while the server's limit is reached, and `ready()` after `send_request` waits for
 //! exactly that, so any such wait shows as schedule lag. Bodies are read frame by frame, giving the
-//! flow-control window back as they go. Uses the `h2` crate directly (hyper and reqwest hide the
+//! flow-control window back as they go. A PING every 10 s finds a connection a middlebox dropped
+//! silently, and takes it out of the pool. Uses the `h2` crate directly (hyper and reqwest hide the
 //! stream limit and queue requests inside the client).
 
 use crate::measure::conn::{ConnectError, Dialer};
 use crate::measure::http1::SendError;
 use bytes::Bytes;
 use h2::client::SendRequest;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
+/// How often a connection is pinged, and how long its answer may take.
+const KEEPALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+const KEEPALIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Longest wait for the spare streams before a level.
+const PREPARE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Most connections one `prepare` opens.
 const MAX_PREPARE_OPENS: usize = 64;
 /// The longest the HTTP/2 preface and the first PING may take on a new connection.
@@ -36,8 +42,10 @@ pub struct Http2 {
 struct Inner {
     dialer: Dialer,
     conns: Mutex<Vec<Arc<H2Conn>>>,
-    /// Free streams to keep ready: below this, another connection is opened in the background.
-    spare: AtomicUsize,
+    /// The level's rate (bits of an f64) and the moving average time to open a connection (µs):
+    /// below `spare()` free streams, another connection is opened in the background.
+    qps: AtomicU64,
+    open_us: AtomicU64,
     opening: AtomicBool,
 }
 
@@ -73,7 +81,8 @@ impl Http2 {
             inner: Arc::new(Inner {
                 dialer,
                 conns: Mutex::new(Vec::new()),
-                spare: AtomicUsize::new(0),
+                qps: AtomicU64::new(0),
+                open_us: AtomicU64::new(0),
                 opening: AtomicBool::new(false),
             }),
         }
@@ -100,25 +109,37 @@ impl Http2 {
         Ok(())
     }
 
-    /// Spare streams for a level of `qps` (about 20 ms of arrivals), opened before it starts: at
+    /// Spare streams for a level of `qps`, opened before it starts: within [`PREPARE_WAIT`], at
     /// most [`MAX_PREPARE_OPENS`] connections, and none more once one adds no free stream (a
     /// server that allows none, or is draining).
     pub async fn prepare(&self, qps: f64) {
-        let spare = ((qps * 0.02).ceil() as usize).clamp(2, 256);
-        self.inner.spare.store(spare, Ordering::Release);
-        for _ in 0..MAX_PREPARE_OPENS {
-            let before = self.free_streams();
-            if before >= spare {
-                return;
+        self.inner.qps.store(qps.to_bits(), Ordering::Release);
+        let spare = self.spare();
+        let open_more = async {
+            for _ in 0..MAX_PREPARE_OPENS {
+                let before = self.free_streams();
+                if before >= spare {
+                    return;
+                }
+                match self.open().await {
+                    Ok(conn) => self.add(conn),
+                    Err(_) => return,
+                }
+                if self.free_streams() <= before {
+                    return;
+                }
             }
-            match self.open().await {
-                Ok(conn) => self.add(conn),
-                Err(_) => return,
-            }
-            if self.free_streams() <= before {
-                return;
-            }
-        }
+        };
+        // As long as the HTTP/1.1 pool waits for its spares, and no longer.
+        let _ = tokio::time::timeout(PREPARE_WAIT, open_more).await;
+    }
+
+    /// Free streams to keep ready: the arrivals of 20 ms plus two connection-opening times, as
+    /// the HTTP/1.1 pool keeps connections.
+    fn spare(&self) -> usize {
+        let qps = f64::from_bits(self.inner.qps.load(Ordering::Acquire));
+        let open_s = self.inner.open_us.load(Ordering::Acquire) as f64 / 1e6;
+        ((qps * (0.02 + 2.0 * open_s)).ceil() as usize).clamp(2, 256)
     }
 
     fn add(&self, conn: Arc<H2Conn>) {
@@ -172,7 +193,7 @@ impl Http2 {
     /// Opens another connection in the background when the free streams run below the spare
     /// count (one at a time).
     fn top_up(&self) {
-        let spare = self.inner.spare.load(Ordering::Acquire);
+        let spare = self.spare();
         if self.free_streams() >= spare || self.inner.opening.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -187,6 +208,18 @@ impl Http2 {
 
     /// A new connection, ready for streams, with the server's SETTINGS applied.
     async fn open(&self) -> Result<Arc<H2Conn>, SendError> {
+        let start = std::time::Instant::now();
+        let opened = self.open_timed().await;
+        if opened.is_ok() {
+            let took = start.elapsed().as_micros() as u64;
+            let old = self.inner.open_us.load(Ordering::Acquire);
+            let new = if old == 0 { took } else { (old * 4 + took) / 5 };
+            self.inner.open_us.store(new, Ordering::Release);
+        }
+        opened
+    }
+
+    async fn open_timed(&self) -> Result<Arc<H2Conn>, SendError> {
         match tokio::time::timeout(self.inner.dialer.timeout + PREFACE_TIMEOUT, self.open_now())
             .await
         {
@@ -226,6 +259,7 @@ impl Http2 {
             ping.ping(h2::Ping::opaque())
                 .await
                 .map_err(|e| SendError::Malformed(format!("HTTP/2 connection failed: {e}")))?;
+            tokio::spawn(keep_alive(ping, closed.clone()));
         }
         Ok(Arc::new(H2Conn {
             send,
@@ -265,6 +299,25 @@ impl Http2 {
                     retried = true;
                 }
                 Err(e) => return Err(SendError::Io(std::io::Error::other(e))),
+            }
+        }
+    }
+}
+
+/// Pings the connection every [`KEEPALIVE_EVERY`]; one unanswered within [`KEEPALIVE_WAIT`] (a
+/// middlebox dropped the flow silently) marks it closed, so no request is sent on it again. Ends
+/// when the connection does.
+async fn keep_alive(mut ping: h2::PingPong, closed: Arc<AtomicBool>) {
+    loop {
+        tokio::time::sleep(KEEPALIVE_EVERY).await;
+        if closed.load(Ordering::Acquire) {
+            return;
+        }
+        match tokio::time::timeout(KEEPALIVE_WAIT, ping.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_)) => {}
+            _ => {
+                closed.store(true, Ordering::Release);
+                return;
             }
         }
     }
