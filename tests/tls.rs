@@ -190,6 +190,14 @@ async fn start_tls(pki: &Pki, o: ServerOptions) -> (String, Arc<Seen>) {
     (format!("https://localhost:{}", addr.port()), seen)
 }
 
+/// Each request's schedule lag: sent minus planned.
+fn lags(run: &Run) -> Vec<f64> {
+    run.records()
+        .iter()
+        .map(|r| r["sent_s"].as_f64().unwrap() - r["planned_s"].as_f64().unwrap())
+        .collect()
+}
+
 fn files_text(run: &Run) -> String {
     let mut all = String::new();
     for e in std::fs::read_dir(run.dir()).unwrap() {
@@ -361,11 +369,7 @@ async fn a_slow_handshake_is_schedule_lag_and_marks_the_level() {
         flags.extend_from_slice(extra);
         let run = redline(&bench_args(&url, &flags)).await;
         assert_eq!(run.code(), Some(0), "{}", run.stderr());
-        let lags: Vec<f64> = run
-            .records()
-            .iter()
-            .map(|r| r["sent_s"].as_f64().unwrap() - r["planned_s"].as_f64().unwrap())
-            .collect();
+        let lags = lags(&run);
         assert!(
             lags.iter().any(|&l| l >= 0.3),
             "{extra:?}: the handshake wait is in the lag: {lags:?}"
@@ -392,11 +396,7 @@ async fn spare_connections_keep_handshakes_off_the_requests_clock() {
     ))
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let lags: Vec<f64> = run
-        .records()
-        .iter()
-        .map(|r| r["sent_s"].as_f64().unwrap() - r["planned_s"].as_f64().unwrap())
-        .collect();
+    let lags = lags(&run);
     assert!(lags.iter().all(|&l| l < 0.3), "{lags:?}");
     assert!(seen.connections.load(Ordering::SeqCst) >= 4);
 }
