@@ -82,7 +82,12 @@ pub struct Route {
 impl Target {
     pub fn new(cfg: &Config, conversations: &[Conversation]) -> Result<Target> {
         let https = cfg.endpoint.scheme() == "https";
-        let tls_for = |alpn| -> Result<_> { Ok(tls::client_config(&cfg.tls, alpn)?) };
+        // Built once (the system store is read once); each transport offers its own protocols.
+        let tls = if https {
+            Some(tls::client_config(&cfg.tls)?)
+        } else {
+            None
+        };
         let mut builder = reqwest::Client::builder()
             .pool_max_idle_per_host(usize::MAX)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -90,11 +95,10 @@ impl Target {
             .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .user_agent(USER_AGENT_VALUE)
             .no_proxy();
-        if https {
+        if let Some(base) = &tls {
             // reqwest takes the configuration itself, not an Arc of it.
             let alpn = if cfg.http2 { Alpn::Both } else { Alpn::Http1 };
-            let config: rustls::ClientConfig = tls_for(alpn)?.as_ref().clone();
-            builder = builder.use_preconfigured_tls(config);
+            builder = builder.use_preconfigured_tls(tls::offering(base, alpn));
         }
         if !cfg.http2 {
             builder = builder.http1_only();
@@ -114,15 +118,15 @@ impl Target {
             client => {
                 let host = cfg.endpoint.host_str().unwrap_or("localhost").to_string();
                 let port = cfg.endpoint.port_or_known_default().unwrap_or(80);
-                let tls = match https {
-                    true => {
+                let tls = match &tls {
+                    Some(base) => {
                         let name = tls::server_name(&host).with_context(|| {
                             format!("--endpoint: {host:?} is not a valid TLS server name")
                         })?;
                         let alpn = if cfg.http2 { Alpn::Http2 } else { Alpn::Http1 };
-                        Some((tls_for(alpn)?, name))
+                        Some((std::sync::Arc::new(tls::offering(base, alpn)), name))
                     }
-                    false => None,
+                    None => None,
                 };
                 let dialer = Dialer {
                     authority: format!("{host}:{port}"),
@@ -310,9 +314,6 @@ impl Target {
                 .unwrap_or_else(|_| Err(ttft_failure())),
             None => self.open(rec.sample, sent_at).await,
         };
-        if let Some(t) = *sent_at {
-            rec.sent_s = Some(since(t, start));
-        }
         let mut resp = opened?;
         rec.headers_s = Some(since(Instant::now(), start));
         let status = resp.status();

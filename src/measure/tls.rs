@@ -55,11 +55,9 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The client configuration for `settings`, offering `alpn`.
-pub fn client_config(
-    settings: &TlsSettings,
-    alpn: Alpn,
-) -> Result<Arc<ClientConfig>, TlsSetupError> {
+/// The client configuration for `settings` (trust, client certificate), offering no protocol yet:
+/// [`offering`] gives each transport its copy.
+pub fn client_config(settings: &TlsSettings) -> Result<ClientConfig, TlsSetupError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions");
@@ -70,7 +68,7 @@ pub fn client_config(
     } else {
         builder.with_root_certificates(roots(settings.cacert.as_deref())?)
     };
-    let mut config = match &settings.client_auth {
+    let config = match &settings.client_auth {
         Some((cert, key)) => {
             let chain = certificates("--cert", cert)?;
             let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsSetupError::Pem {
@@ -85,12 +83,18 @@ pub fn client_config(
         }
         None => builder.with_no_client_auth(),
     };
+    Ok(config)
+}
+
+/// A copy of `base` that offers `alpn` in the handshake.
+pub fn offering(base: &ClientConfig, alpn: Alpn) -> ClientConfig {
+    let mut config = base.clone();
     config.alpn_protocols = match alpn {
         Alpn::Http1 => vec![b"http/1.1".to_vec()],
         Alpn::Http2 => vec![b"h2".to_vec()],
         Alpn::Both => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
     };
-    Ok(Arc::new(config))
+    config
 }
 
 fn certificates(
