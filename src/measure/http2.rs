@@ -14,9 +14,10 @@
 
 use crate::measure::conn::{ConnectError, Dialer};
 use crate::measure::http1::SendError;
+use crate::measure::pool::SpareTarget;
 use bytes::Bytes;
 use h2::client::SendRequest;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
@@ -42,10 +43,8 @@ pub struct Http2 {
 struct Inner {
     dialer: Dialer,
     conns: Mutex<Vec<Arc<H2Conn>>>,
-    /// The level's rate (bits of an f64) and the moving average time to open a connection (µs):
-    /// below `spare()` free streams, another connection is opened in the background.
-    qps: AtomicU64,
-    open_us: AtomicU64,
+    /// Below this many free streams, another connection is opened in the background.
+    target: SpareTarget,
     opening: AtomicBool,
 }
 
@@ -81,8 +80,7 @@ impl Http2 {
             inner: Arc::new(Inner {
                 dialer,
                 conns: Mutex::new(Vec::new()),
-                qps: AtomicU64::new(0),
-                open_us: AtomicU64::new(0),
+                target: SpareTarget::default(),
                 opening: AtomicBool::new(false),
             }),
         }
@@ -113,8 +111,8 @@ impl Http2 {
     /// most [`MAX_PREPARE_OPENS`] connections, and none more once one adds no free stream (a
     /// server that allows none, or is draining).
     pub async fn prepare(&self, qps: f64) {
-        self.inner.qps.store(qps.to_bits(), Ordering::Release);
-        let spare = self.spare();
+        self.inner.target.set_rate(qps);
+        let spare = self.inner.target.count();
         let open_more = async {
             for _ in 0..MAX_PREPARE_OPENS {
                 let before = self.free_streams();
@@ -132,14 +130,6 @@ impl Http2 {
         };
         // As long as the HTTP/1.1 pool waits for its spares, and no longer.
         let _ = tokio::time::timeout(PREPARE_WAIT, open_more).await;
-    }
-
-    /// Free streams to keep ready: the arrivals of 20 ms plus two connection-opening times, as
-    /// the HTTP/1.1 pool keeps connections.
-    fn spare(&self) -> usize {
-        let qps = f64::from_bits(self.inner.qps.load(Ordering::Acquire));
-        let open_s = self.inner.open_us.load(Ordering::Acquire) as f64 / 1e6;
-        ((qps * (0.02 + 2.0 * open_s)).ceil() as usize).clamp(2, 256)
     }
 
     fn add(&self, conn: Arc<H2Conn>) {
@@ -193,7 +183,7 @@ impl Http2 {
     /// Opens another connection in the background when the free streams run below the spare
     /// count (one at a time).
     fn top_up(&self) {
-        let spare = self.spare();
+        let spare = self.inner.target.count();
         if self.free_streams() >= spare || self.inner.opening.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -211,10 +201,7 @@ impl Http2 {
         let start = std::time::Instant::now();
         let opened = self.open_timed().await;
         if opened.is_ok() {
-            let took = start.elapsed().as_micros() as u64;
-            let old = self.inner.open_us.load(Ordering::Acquire);
-            let new = if old == 0 { took } else { (old * 4 + took) / 5 };
-            self.inner.open_us.store(new, Ordering::Release);
+            self.inner.target.opened_in(start.elapsed());
         }
         opened
     }

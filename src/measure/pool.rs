@@ -28,13 +28,42 @@ pub struct Pool {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    dialer: Dialer,
-    idle: Mutex<Vec<Conn>>,
+/// How many connections (or HTTP/2 streams) to keep ready: the arrivals of [`SPARE_SECONDS`] plus
+/// two connection-opening times, from the level's rate and a moving average of the time a
+/// connection takes to open. Shared by this pool and the HTTP/2 pool.
+#[derive(Default)]
+pub struct SpareTarget {
     /// The level's rate, requests per second (as bits of an f64).
     qps: AtomicU64,
     /// Moving average of the time to open a connection, microseconds.
     open_us: AtomicU64,
+}
+
+impl SpareTarget {
+    pub fn set_rate(&self, qps: f64) {
+        self.qps.store(qps.to_bits(), Ordering::Release);
+    }
+
+    /// Folds one connection's opening time into the average.
+    pub fn opened_in(&self, took: Duration) {
+        let took = took.as_micros() as u64;
+        let old = self.open_us.load(Ordering::Acquire);
+        let new = if old == 0 { took } else { (old * 4 + took) / 5 };
+        self.open_us.store(new, Ordering::Release);
+    }
+
+    /// The number to keep ready now.
+    pub fn count(&self) -> usize {
+        let qps = f64::from_bits(self.qps.load(Ordering::Acquire));
+        let open_s = self.open_us.load(Ordering::Acquire) as f64 / 1e6;
+        ((qps * (SPARE_SECONDS + 2.0 * open_s)).ceil() as usize).clamp(2, MAX_SPARES)
+    }
+}
+
+struct Inner {
+    dialer: Dialer,
+    idle: Mutex<Vec<Conn>>,
+    target: SpareTarget,
     /// Spares being opened now.
     connecting: AtomicUsize,
     opened: Notify,
@@ -49,8 +78,7 @@ impl Pool {
             inner: Arc::new(Inner {
                 dialer,
                 idle: Mutex::new(Vec::new()),
-                qps: AtomicU64::new(0),
-                open_us: AtomicU64::new(0),
+                target: SpareTarget::default(),
                 connecting: AtomicUsize::new(0),
                 opened: Notify::new(),
                 paused_until_ms: AtomicU64::new(0),
@@ -62,7 +90,7 @@ impl Pool {
     /// The spares for a level of `qps` requests per second, opened before it starts (waiting at
     /// most a few seconds).
     pub async fn prepare(&self, qps: f64) {
-        self.inner.qps.store(qps.to_bits(), Ordering::Release);
+        self.inner.target.set_rate(qps);
         self.prune();
         let spare = self.spare();
         self.top_up();
@@ -88,19 +116,14 @@ impl Pool {
 
     /// Idle connections to keep ready now.
     fn spare(&self) -> usize {
-        let qps = f64::from_bits(self.inner.qps.load(Ordering::Acquire));
-        let open_s = self.inner.open_us.load(Ordering::Acquire) as f64 / 1e6;
-        ((qps * (SPARE_SECONDS + 2.0 * open_s)).ceil() as usize).clamp(2, MAX_SPARES)
+        self.inner.target.count()
     }
 
     /// Opens a connection, keeping the average opening time.
     async fn connect(&self) -> Result<Conn, ConnectError> {
         let start = std::time::Instant::now();
         let c = self.inner.dialer.connect().await?;
-        let took = start.elapsed().as_micros() as u64;
-        let old = self.inner.open_us.load(Ordering::Acquire);
-        let new = if old == 0 { took } else { (old * 4 + took) / 5 };
-        self.inner.open_us.store(new, Ordering::Release);
+        self.inner.target.opened_in(start.elapsed());
         Ok(c)
     }
 
