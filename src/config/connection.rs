@@ -21,12 +21,12 @@ pub struct TlsSettings {
     pub client_auth: Option<(PathBuf, PathBuf)>,
 }
 
-/// A header sent with every request.
+/// A header sent with every request, validated once here; its value is marked sensitive.
 #[derive(Clone, PartialEq)]
 pub struct Header {
     /// Lower-cased.
-    pub name: String,
-    pub value: String,
+    pub name: http::HeaderName,
+    pub value: http::HeaderValue,
 }
 
 impl std::fmt::Debug for Header {
@@ -60,8 +60,7 @@ const RESERVED: [&str; 9] = [
 pub fn headers(given: &[String], from_env: &[String], has_key: bool) -> Result<Vec<Header>> {
     let mut out = Vec::new();
     for text in given {
-        let (name, value) = split_header("--header", text, "\"X-Tenant: blue\"")?;
-        out.push(Header { name, value });
+        out.push(split_header("--header", text, "\"X-Tenant: blue\"")?);
     }
     for text in from_env {
         let (name, var) = split_header("--header-env", text, "\"api-key: AZURE_KEY\"")?;
@@ -71,29 +70,27 @@ pub fn headers(given: &[String], from_env: &[String], has_key: bool) -> Result<V
                 "--header-env {name}: the environment variable {var} is not set (or not valid UTF-8); export it"
             ),
         };
-        out.push(Header { name, value });
+        out.push((name, value));
     }
-    for h in &out {
-        if RESERVED.contains(&h.name.as_str()) {
-            bail!(
-                "--header {}: redline sets this header itself; leave it out",
-                h.name
-            );
+    let mut checked = Vec::new();
+    for (name, value) in out {
+        if RESERVED.contains(&name.as_str()) {
+            bail!("--header {name}: redline sets this header itself; leave it out");
         }
-        if h.name == "authorization" && has_key {
+        if name == "authorization" && has_key {
             bail!("--header authorization: give either an Authorization header or --api-key (OPENAI_API_KEY), not both");
         }
-        if http::HeaderValue::from_str(&h.value).is_err() {
-            bail!(
-                "--header {}: the value holds characters not allowed in an HTTP header",
-                h.name
-            );
-        }
+        let Ok(mut value) = http::HeaderValue::from_str(&value) else {
+            bail!("--header {name}: the value holds characters not allowed in an HTTP header");
+        };
+        value.set_sensitive(true);
+        checked.push(Header { name, value });
     }
-    Ok(out)
+    Ok(checked)
 }
 
-fn split_header(flag: &str, text: &str, example: &str) -> Result<(String, String)> {
+/// The name (validated, lower-cased) and the text after the colon.
+fn split_header(flag: &str, text: &str, example: &str) -> Result<(http::HeaderName, String)> {
     let Some((name, value)) = text.split_once(':') else {
         bail!(
             "{flag} {:?}: write it as \"Name: value\", e.g. {flag} {example}",
@@ -101,10 +98,10 @@ fn split_header(flag: &str, text: &str, example: &str) -> Result<(String, String
         );
     };
     let name = name.trim().to_ascii_lowercase();
-    if name.is_empty() || http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+    let Ok(parsed) = http::HeaderName::from_bytes(name.as_bytes()) else {
         bail!("{flag} {name:?}: not a valid header name, e.g. {flag} {example}");
-    }
-    Ok((name, value.trim().to_string()))
+    };
+    Ok((parsed, value.trim().to_string()))
 }
 
 /// Only the part before the first colon: a header's value is never shown.
@@ -311,7 +308,7 @@ mod tests {
     fn headers_parse_and_never_show_values() {
         let h = headers(&["X-Tenant: blue".into()], &[], false).unwrap();
         assert_eq!(
-            (h[0].name.as_str(), h[0].value.as_str()),
+            (h[0].name.as_str(), h[0].value.to_str().unwrap()),
             ("x-tenant", "blue")
         );
         assert!(!format!("{h:?}").contains("blue"));

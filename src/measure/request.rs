@@ -44,18 +44,12 @@ impl RequestHead {
             v.set_sensitive(true);
             headers.push((AUTHORIZATION, v));
         }
-        for h in &cfg.headers {
-            let name = HeaderName::from_bytes(h.name.as_bytes())
-                .with_context(|| format!("--header {:?}: not a valid header name", h.name))?;
-            let mut value = HeaderValue::from_str(&h.value).with_context(|| {
-                format!(
-                    "--header {}: the value holds characters not allowed in an HTTP header",
-                    h.name
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.push((name, value));
-        }
+        // Validated and marked sensitive by `config`.
+        headers.extend(
+            cfg.headers
+                .iter()
+                .map(|h| (h.name.clone(), h.value.clone())),
+        );
         Ok(RequestHead {
             url,
             target,

@@ -165,7 +165,7 @@ impl Metadata {
                     extra_ca: cfg.tls.cacert.is_some(),
                     client_certificate: cfg.tls.client_auth.is_some(),
                 }),
-                headers: cfg.headers.iter().map(|h| h.name.clone()).collect(),
+                headers: cfg.headers.iter().map(|h| h.name.to_string()).collect(),
                 proxy: cfg
                     .proxy
                     .as_ref()
