@@ -205,13 +205,7 @@ async fn completions(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         max_tokens: req.max_tokens.unwrap_or(16),
         ignore_eos: req.ignore_eos,
     };
-    let meta = stream::Meta {
-        id: st.next_id.fetch_add(1, Ordering::Relaxed),
-        model: req.model.unwrap_or_else(|| st.served_model.clone()),
-        include_usage: req.stream_options.is_some_and(|o| o.include_usage),
-        completions: true,
-        reasoning_tokens: 0,
-    };
+    let meta = st.meta(req.model, req.stream_options, true);
     respond(&st, sim_req, meta, req.stream, start).await
 }
 
@@ -233,14 +227,31 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         max_tokens: req.max_tokens.or(req.max_completion_tokens).unwrap_or(16),
         ignore_eos: req.ignore_eos,
     };
-    let meta = stream::Meta {
-        id: st.next_id.fetch_add(1, Ordering::Relaxed),
-        model: req.model.unwrap_or_else(|| st.served_model.clone()),
-        include_usage: req.stream_options.is_some_and(|o| o.include_usage),
-        completions: false,
-        reasoning_tokens: st.reasoning_tokens,
-    };
+    let meta = st.meta(req.model, req.stream_options, false);
     respond(&st, sim_req, meta, req.stream, start).await
+}
+
+impl AppState {
+    /// What every chunk of a reply shares: its id, the model named (else the served one), usage
+    /// when asked, and the API's shape (chat replies open with the reasoning tokens).
+    fn meta(
+        &self,
+        model: Option<String>,
+        options: Option<StreamOptions>,
+        completions: bool,
+    ) -> stream::Meta {
+        stream::Meta {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            model: model.unwrap_or_else(|| self.served_model.clone()),
+            include_usage: options.is_some_and(|o| o.include_usage),
+            completions,
+            reasoning_tokens: if completions {
+                0
+            } else {
+                self.reasoning_tokens
+            },
+        }
+    }
 }
 
 /// Admits a request and answers it: a stream, one JSON body, or an error.

@@ -51,7 +51,7 @@ impl Meta {
     }
 
     fn token(&self, i: u64) -> String {
-        if i < self.reasoning_tokens && !self.completions {
+        if i < self.reasoning_tokens {
             return self.chunk(json!({"reasoning_content": word(i)}), None);
         }
         self.chunk(json!({"content": word(i)}), None)
@@ -121,7 +121,6 @@ pub fn timed_sse(
     futures_util::stream::unfold((meta, plan, 0u64), move |(meta, plan, step)| async move {
         let n = plan.output_tokens;
         let text = match step {
-            0 if meta.completions => String::new(),
             0 => meta.role(),
             s if s <= n => {
                 sleep_until(start + plan.ttft + plan.itl * (s - 1) as u32).await;
