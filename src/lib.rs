@@ -10,8 +10,9 @@
 //! | 3 | `measure` | planned send -> `RequestRecord` (schedule, runner, client, transport, SSE) |
 //! | 4 | `analyze` | records -> `Report` (stats, queueing, verdicts, summary) |
 //! | 5 | `output`, `sim` | adapters that write and show the report; the built-in endpoint |
-//! | 6 | `pipeline`, `process` | the bench pipeline; signals and the open-file limit |
-//! | 7 | `commands` | `redline demo`, `redline report`, `redline calibrate` |
+//! | 6 | `process`, `workload` | signals and the open-file limit; what the levels send |
+//! | 7 | `pipeline` | the bench pipeline |
+//! | 8 | `commands` | `redline demo`, `redline report`, `redline calibrate` |
 //!
 //! A module imports only from its own layer or lower ones, and never in a circle. [`run`] is the
 //! dispatch `main.rs` calls.
@@ -26,6 +27,7 @@ pub mod output;
 pub mod pipeline;
 pub mod process;
 pub mod sim;
+pub mod workload;
 
 use anyhow::Result;
 use cli::{Cli, Command};
@@ -46,8 +48,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             .map(|_| ExitCode::SUCCESS),
         None => {
             let cfg = Config::from_args(&cli.bench)?;
-            let data = dataset::load(&cfg.dataset, cfg.dataset_format)?;
-            bench(cfg, data).await.map(|o| o.exit_code())
+            bench(cfg, None).await.map(|o| o.exit_code())
         }
     }
 }

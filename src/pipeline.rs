@@ -9,18 +9,22 @@
 use crate::analyze::level::{level_report, LevelReport};
 use crate::analyze::report::Report;
 use crate::analyze::search;
+use crate::cli::IgnoreEos;
 use crate::config::{self, Config};
-use crate::dataset::{self, Conversation, Dataset};
+use crate::dataset::Dataset;
 use crate::measure::client::Target;
 use crate::measure::closed;
 use crate::measure::record::{ErrorKind, RequestRecord};
-use crate::measure::runner::{self, Cancel, Level, Observer};
+use crate::measure::runner::{self, Level, Observer};
 use crate::measure::schedule;
+use crate::measure::work::Cancel;
+use crate::measure::work::Work;
 use crate::output::jsonl::JsonlWriter;
 use crate::output::metadata::{LevelInfo, Metadata};
 use crate::output::progress::LevelProgress;
 use crate::output::{ceiling, console, files};
 use crate::process;
+use crate::workload::{self, Prepared};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,10 +46,10 @@ impl Outcome {
     }
 }
 
-/// Benchmarks the endpoint at each QPS level, writing the results folder as it goes.
-pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
-    let format = data.format;
-    let conversations = samples(&cfg, data);
+/// Benchmarks the endpoint at each QPS level, writing the results folder as it goes. `data` is a
+/// dataset already loaded (`redline demo`); else the configuration says what to send.
+pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
+    let prepared = workload::prepare(&cfg, data)?;
     if cfg.show_tokens {
         eprintln!("note: --show-tokens is deprecated and does nothing; tokens/sec is always shown");
     }
@@ -70,11 +74,17 @@ pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
     if let Some(cap) = cfg.max_concurrency.filter(|&c| c as u64 > streams) {
         eprintln!("warning: --max-concurrency {cap} exceeds the ~{streams} streams this process can hold open");
     }
-    let target = Arc::new(connect(&cfg, &conversations).await?);
+    let target = Arc::new(connect(&cfg, &prepared).await?);
     let now = chrono::Local::now();
     let dir = files::create_run_dir(&cfg.results_dir, now)?;
-    let mut meta = Metadata::new(&cfg, conversations.len(), now, &Target::route_of(&cfg));
-    meta.dataset_format = Some(format);
+    let mut meta = Metadata::new(&cfg, prepared.samples(), now, &Target::route_of(&cfg));
+    meta.describe_workload(
+        &cfg,
+        prepared.format(),
+        prepared.trace_format(),
+        prepared.tokenizer.clone(),
+        target.template.ignore_eos(),
+    );
     let meta_path = dir.join("metadata.json");
     files::write_json_atomic(&meta_path, &meta)?;
     let mut records = JsonlWriter::create(&dir.join("requests.jsonl"))
@@ -103,9 +113,37 @@ pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
             );
             obs.progress = LevelProgress::new(workers as f64, 0);
             target.prepare(workers as f64).await;
-            let run =
-                closed::run_level(target.clone(), i, workers, cfg.duration, &cancel, &mut obs);
+            let run = closed::run_level(
+                target.clone(),
+                i,
+                workers,
+                cfg.duration,
+                prepared.work.clone(),
+                &cancel,
+                &mut obs,
+            );
             (run.await, None)
+        } else if let Some(trace) = &prepared.trace {
+            if i > 0 {
+                break;
+            }
+            eprintln!(
+                "Trace: {} requests over {:.1} s",
+                trace.offsets.len(),
+                trace.window.as_secs_f64()
+            );
+            obs.progress = LevelProgress::new(trace.qps, trace.offsets.len() as u64);
+            let level = Level {
+                index: i,
+                qps: trace.qps,
+                offsets: trace.offsets.clone(),
+                duration: trace.window,
+                max_concurrency: cfg.max_concurrency,
+                work: prepared.work.clone(),
+            };
+            target.prepare(trace.qps).await;
+            let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
+            (run, Some(trace.window.as_secs_f64()))
         } else {
             let Some((qps, duration)) = next_level(&cfg, plan.as_ref(), &levels, i) else {
                 break;
@@ -121,8 +159,12 @@ pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
                 Some(_) => format!("Probe {}", i + 1),
                 None => format!("Level {}/{}", i + 1, cfg.qps.len()),
             };
+            let arrivals = match prepared.work {
+                Work::Sessions(_) => "sessions",
+                _ => "arrivals",
+            };
             eprintln!(
-                "{label}: QPS {qps} ({} arrivals, {}, {}s)",
+                "{label}: QPS {qps} ({} {arrivals}, {}, {}s)",
                 offsets.len(),
                 cfg.arrival,
                 (duration.as_secs_f64() * 10.0).round() / 10.0
@@ -138,6 +180,7 @@ pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
                 offsets,
                 duration,
                 max_concurrency: cfg.max_concurrency,
+                work: prepared.work.clone(),
             };
             target.prepare(qps).await;
             let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
@@ -147,8 +190,8 @@ pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
             )
         };
         obs.progress.finish();
-        if !cfg.concurrency.is_empty() {
-            // A closed-loop level's rate is the one it achieved.
+        if !cfg.concurrency.is_empty() || prepared.trace.is_some() {
+            // A closed-loop level's rate is the one it achieved; a trace's, its own.
             meta.qps_levels.push(run.qps);
         }
         meta.levels.push(LevelInfo {
@@ -185,30 +228,6 @@ pub async fn bench(cfg: Config, data: Dataset) -> Result<Outcome> {
     })
 }
 
-/// The samples sent: `--shuffle` (seeded by the run's seed) and `--max-samples` applied, said in
-/// the console with the format they were read as.
-fn samples(cfg: &Config, data: Dataset) -> Vec<Conversation> {
-    let total = data.conversations.len();
-    let picked = dataset::select(
-        data.conversations,
-        cfg.max_samples,
-        cfg.shuffle.then_some(cfg.seed),
-    );
-    let of = if picked.len() < total {
-        format!(" of {total}")
-    } else {
-        String::new()
-    };
-    eprintln!(
-        "Dataset: {} ({} format), {} conversations{of}{}",
-        cfg.dataset.display(),
-        data.format,
-        picked.len(),
-        if cfg.shuffle { ", shuffled" } else { "" }
-    );
-    picked
-}
-
 /// The rate and duration of level `i`: the next of `--qps`, or the search's next probe.
 fn next_level(
     cfg: &Config,
@@ -228,9 +247,10 @@ fn next_level(
 }
 
 /// The run's transport, said in the console, with its first connection opened (https): a
-/// certificate problem stops the run here, with its cause and the flag that fixes it.
-async fn connect(cfg: &Config, conversations: &[Conversation]) -> Result<Target> {
-    let target = Target::new(cfg, conversations)?;
+/// certificate problem stops the run here, with its cause and the flag that fixes it. Then the
+/// samples' requests, with `ignore_eos` where it is wanted and accepted.
+async fn connect(cfg: &Config, prepared: &Prepared) -> Result<Target> {
+    let mut target = Target::new(cfg)?;
     let route = Target::route_of(cfg);
     if cfg.tls.insecure {
         eprintln!("warning: --insecure: the endpoint's certificate is not verified; anyone on the path could answer instead of it");
@@ -254,7 +274,32 @@ async fn connect(cfg: &Config, conversations: &[Conversation]) -> Result<Target>
             f.kind, f.detail
         );
     }
+    let ignore_eos = ignore_eos(cfg, &target).await;
+    target.load(&prepared.conversations, ignore_eos);
     Ok(target)
+}
+
+/// Whether requests carry `"ignore_eos": true`: always with `--ignore-eos on`; with `auto`, when
+/// the prompts have target reply lengths and the endpoint names a server known to accept it.
+async fn ignore_eos(cfg: &Config, target: &Target) -> bool {
+    const ACCEPTING: [&str; 5] = ["vllm", "sglang", "llamacpp", "llama.cpp", "redline"];
+    match cfg.workload.ignore_eos {
+        IgnoreEos::On => true,
+        IgnoreEos::Off => false,
+        IgnoreEos::Auto if !cfg.workload.has_output_lengths() => false,
+        IgnoreEos::Auto => {
+            let owner = target.owner().await;
+            let accepts = owner
+                .as_deref()
+                .is_some_and(|o| ACCEPTING.contains(&o.to_ascii_lowercase().as_str()));
+            match (&owner, accepts) {
+                (Some(o), true) => eprintln!("Reply lengths: pinned with max_tokens and ignore_eos (the endpoint says it is {o:?}, which accepts ignore_eos)"),
+                (Some(o), false) => eprintln!("Reply lengths: max_tokens only; the endpoint says it is {o:?}, not known to accept ignore_eos, so replies may end early (--ignore-eos on sends it anyway)"),
+                (None, _) => eprintln!("Reply lengths: max_tokens only; the endpoint does not say which server it is, so ignore_eos is not sent and replies may end early (--ignore-eos on sends it anyway)"),
+            }
+            accepts
+        }
+    }
 }
 
 /// Sends each finished record to the progress bar and `requests.jsonl`.

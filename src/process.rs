@@ -1,7 +1,7 @@
 //! Process-level setup for a run: the open-file limit (how many streams the client can hold) and
 //! the signal handling that turns Ctrl-C and SIGTERM into a clean stop.
 
-use crate::measure::runner::Cancel;
+use crate::measure::work::Cancel;
 use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;

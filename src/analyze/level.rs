@@ -16,6 +16,7 @@ use crate::analyze::objectives;
 use crate::analyze::queueing::{keep_up, KeepUp};
 use crate::analyze::stats::{LagSummary, Percentiles};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
+use crate::analyze::workload::{self, SessionSummary, TokenLengths};
 use crate::config::{Metric, Objective, Policy, Pricing, ReportOptions};
 use crate::measure::record::{LevelRun, RequestRecord};
 use serde::Serialize;
@@ -94,6 +95,13 @@ pub struct LevelReport {
     pub schedule_lag_s: LagSummary,
     /// Whether the endpoint kept up with the offered load (see `queueing.rs`).
     pub keep_up: KeepUp,
+    /// Synthetic prompts and traces: the token lengths asked for against those reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_lengths: Option<TokenLengths>,
+    /// `--sessions`: the sessions, and the figures of each turn. The level's `qps_target` and
+    /// `actual_qps` are then sessions started per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionSummary>,
 }
 
 /// Summarises and judges one level: the user's `--percentiles`, pricing and verdict policy.
@@ -111,17 +119,27 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let usage_output: u64 = with_usage.filter_map(|r| r.completion_tokens).sum();
     let output: u64 = ok.iter().map(|r| r.output_tokens()).sum();
     let sent = recs.iter().filter(|r| r.sent_s.is_some()).count() as u64;
+    // Sessions arrive on the schedule; their later turns follow their replies. Rates and
+    // keeping up are judged on the arrivals (every request otherwise).
+    let session_arrivals: Vec<RequestRecord>;
+    let arrivals: &[RequestRecord] = if recs.iter().any(|r| r.session.is_some()) {
+        session_arrivals = recs.iter().filter(|r| r.is_arrival()).cloned().collect();
+        &session_arrivals
+    } else {
+        recs
+    };
+    let arrivals_sent = arrivals.iter().filter(|r| r.sent_s.is_some()).count() as u64;
     let duration = run.duration_s.max(f64::EPSILON);
     let pct = |v: Vec<f64>| Percentiles::of(v, &o.percentiles);
     let evidence = Evidence {
         qps_target: run.qps,
-        actual_qps: sent as f64 / run.send_window_s.max(f64::EPSILON),
+        actual_qps: arrivals_sent as f64 / run.send_window_s.max(f64::EPSILON),
         success_rate: ratio(ok.len(), recs.len()) * 100.0,
         endpoint_success_rate: ratio(ok.len(), recs.len() - client_side_errors as usize) * 100.0,
         client_side_errors,
         // A closed loop sends only as fast as replies end: it cannot queue, so it is not judged.
         keep_up: keep_up(
-            recs,
+            arrivals,
             run.send_window_s,
             if o.concurrency.is_empty() {
                 o.ramp_up_s
@@ -134,9 +152,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         requests_scheduled: recs.len() as u64,
         requests_sent: sent,
         delivered_ratio: delivered(
-            sent,
+            arrivals_sent,
             run.send_window_s,
-            recs.len() as u64,
+            arrivals.len() as u64,
             run.planned_window_s,
         ),
         partial: run.partial,
@@ -193,6 +211,8 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
             .then(|| pct(ok.iter().filter_map(|r| r.ttft_answer_s()).collect())),
         schedule_lag_s,
         keep_up: evidence.keep_up,
+        token_lengths: workload::token_lengths(&ok, &o.percentiles),
+        sessions: workload::sessions(recs, run.duration_s, &o.percentiles),
     }
 }
 

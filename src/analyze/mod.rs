@@ -3,7 +3,9 @@
 //! `requests.jsonl` back) build the same report.
 //!
 //! `stats` (percentiles), `queueing` (did the endpoint keep up?) and `objectives` (the level against
-//! `--slo`, and goodput) read records; `verdict` holds the rules and `reason` their text; `level` summarises and judges one level; `summary` gives the run's
+//! `--slo`, and goodput) and `workload` (token lengths asked against reported; sessions and their
+//! turns) read records; `verdict` holds the rules and `reason` their text; `level` summarises and
+//! judges one level; `summary` gives the run's
 //! answer from the judged levels; `search` picks the next probe of `--qps auto` from the judged
 //! probes; `report` is the output contract that `output/` renders. Imports
 //! point one way: report -> summary -> level -> verdict -> queueing -> stats.
@@ -17,3 +19,4 @@ pub mod search;
 pub mod stats;
 pub mod summary;
 pub mod verdict;
+pub mod workload;

@@ -182,7 +182,7 @@ pub struct BenchArgs {
     pub model: Option<String>,
     /// Dataset: the reference format, ShareGPT, OpenAI chat JSONL or prompts (a JSON array, JSON
     /// Lines, or a text file with one prompt per line).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present_any = ["synthetic", "trace"])]
     pub dataset: Option<PathBuf>,
     /// The dataset's format (default: what its first sample shows).
     #[arg(long, value_enum, default_value_t = DatasetFormat::Auto)]
@@ -284,9 +284,79 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_stream_usage: bool,
     #[command(flatten)]
+    pub workload: WorkloadArgs,
+    #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+}
+
+/// What is sent besides a dataset: synthetic prompts, a trace, multi-turn sessions.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct WorkloadArgs {
+    /// Synthetic prompts of exact lengths instead of a dataset, e.g. "input=1024,output=128"
+    /// (also input_std=, output_std= for normal spreads, prefix=N for a shared prompt prefix,
+    /// prefixes=K distinct prefixes, turns=T with --sessions). Lengths are in the model's tokens
+    /// with --tokenizer, else approximate.
+    #[arg(long, value_name = "SPEC", conflicts_with_all = ["dataset", "trace"])]
+    pub synthetic: Option<String>,
+    /// The model's tokenizer.json (Hugging Face format), to build --synthetic and --trace
+    /// prompts of exact token lengths. Read from disk; nothing is downloaded.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// Send each conversation as a user session: its turns one after another, each with the
+    /// real replies so far in its history. Sessions start at the level's rate.
+    #[arg(long)]
+    pub sessions: bool,
+    /// With --sessions: seconds between a reply's end and the session's next turn [default: 0].
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub think_time: Option<f64>,
+    /// Replay a request trace on its own timestamps as one level: Mooncake JSONL (timestamp ms,
+    /// input_length, output_length, hash_ids) or CSV (timestamp, input tokens, output tokens).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dataset", "qps", "concurrency"])]
+    pub trace: Option<PathBuf>,
+    /// With --trace: replay this many times faster (2 = twice the rate).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub trace_speed: f64,
+    /// Send "ignore_eos": true so replies run to max_tokens: auto (with --synthetic or --trace,
+    /// when the endpoint says it is vLLM, SGLang, llama.cpp or redline's simulator), on, off.
+    #[arg(long, value_enum, default_value_t = IgnoreEos::Auto)]
+    pub ignore_eos: IgnoreEos,
+}
+
+impl Default for WorkloadArgs {
+    fn default() -> Self {
+        WorkloadArgs {
+            synthetic: None,
+            tokenizer: None,
+            sessions: false,
+            think_time: None,
+            trace: None,
+            trace_speed: 1.0,
+            ignore_eos: IgnoreEos::Auto,
+        }
+    }
+}
+
+/// When to send `ignore_eos`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum IgnoreEos {
+    /// With target output lengths, where the endpoint is known to accept it.
+    #[default]
+    Auto,
+    On,
+    Off,
 }
 
 /// How requests reach the endpoint: HTTP version, TLS trust, headers, proxy.
@@ -398,6 +468,7 @@ impl BenchArgs {
             max_concurrency: None,
             extra_body: None,
             no_stream_usage: false,
+            workload: WorkloadArgs::default(),
             connection: ConnectionArgs::default(),
             policy: PolicyArgs::default(),
         }

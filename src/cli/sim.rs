@@ -96,6 +96,15 @@ pub struct SimModelArgs {
     /// Model name reported by /v1/models and in replies.
     #[arg(long, default_value = "redline-sim")]
     pub served_model: String,
+    /// Count prompt tokens with this tokenizer.json (Hugging Face format) instead of 4
+    /// characters a token.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<std::path::PathBuf>,
+    /// Reuse cached prompt blocks as vLLM's prefix caching does: a request whose leading blocks
+    /// (of earlier prompts, or of a conversation's earlier turns and replies) are cached skips
+    /// their prefill. Engine profiles only.
+    #[arg(long)]
+    pub prefix_caching: bool,
 }
 
 /// A limit that may be switched off: a number, or `none`.

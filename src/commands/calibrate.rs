@@ -11,8 +11,10 @@ use crate::cli::{Arrival, BenchArgs, CalibrateArgs};
 use crate::config::{self, Config};
 use crate::dataset;
 use crate::measure::client::Target;
-use crate::measure::runner::{self, Cancel, Level, Observer};
+use crate::measure::runner::{self, Level, Observer};
 use crate::measure::schedule;
+use crate::measure::work::Cancel;
+use crate::measure::work::Work;
 use crate::output::ceiling::{self, Calibration, Step};
 use crate::output::files;
 use crate::process;
@@ -81,7 +83,9 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
     args.max_tokens = a.output_tokens;
     let cfg = Config::from_args(&args)?;
     let conversations = dataset::parse(dataset::BUNDLED, "bundled")?;
-    let target = Arc::new(Target::new(&cfg, &conversations)?);
+    let mut target = Target::new(&cfg)?;
+    target.load(&conversations, false);
+    let target = Arc::new(target);
     process::raise_open_file_limit();
     println!(
         "{:>8} {:>10} {:>12} {:>12} {:>12} {:>14} {:>14} {:>8}",
@@ -103,6 +107,7 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
             offsets: schedule::offsets(Arrival::Constant, rate, duration, 0),
             duration,
             max_concurrency: None,
+            work: Work::Samples,
         };
         let _ = sim_stats(&http, &base).await; // reset
         target.prepare(rate).await;

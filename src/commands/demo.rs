@@ -44,5 +44,5 @@ pub async fn run(d: &DemoArgs) -> Result<Outcome> {
         "redline demo: simulated endpoint ({}) at {endpoint}; `redline sim --profile {} --print-config` shows its parameters",
         sim_args.profile, sim_args.profile
     );
-    bench(cfg, data).await
+    bench(cfg, Some(data)).await
 }

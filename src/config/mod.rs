@@ -13,6 +13,7 @@ mod connection;
 mod endpoint;
 pub mod slo;
 mod validate;
+mod workload;
 
 pub use connection::{bypass, Header, Proxy, TlsSettings};
 pub(crate) use endpoint::redact_str;
@@ -22,6 +23,7 @@ pub use validate::{
     daily_tokens, file_name, max_tokens, percentiles, policy, pricing, qps_levels, seconds,
 };
 use validate::{extra_body, qps_plan};
+pub use workload::{Source, SyntheticSpec, Workload};
 
 use crate::cli::{defaults, Api, Arrival, BenchArgs, DatasetFormat};
 use anyhow::{bail, Context, Result};
@@ -137,8 +139,11 @@ pub struct Config {
     pub api: Api,
     pub api_key: Option<String>,
     pub model: String,
+    /// `--dataset` or `--trace`; `synthetic` with `--synthetic`.
     pub dataset: PathBuf,
     pub dataset_format: DatasetFormat,
+    /// What is sent: the dataset, synthetic prompts or a trace, and as sessions or not.
+    pub workload: Workload,
     /// `--max-samples`.
     pub max_samples: Option<usize>,
     /// `--shuffle`: samples shuffled with the run's seed.
@@ -183,7 +188,7 @@ impl Config {
     pub fn from_args(a: &BenchArgs) -> Result<Config> {
         let endpoint = a.endpoint.as_deref().context("missing --endpoint")?;
         let model = a.model.clone().context("missing --model")?;
-        let dataset = a.dataset.clone().context("missing --dataset")?;
+        let (workload, dataset) = workload::workload(&a.workload, a.dataset.as_ref())?;
         if model.trim().is_empty() {
             bail!("--model is empty; give the model name the endpoint serves");
         }
@@ -200,10 +205,18 @@ impl Config {
                 bail!("--concurrency: give levels of 1 to 100,000 requests in flight, e.g. --concurrency 1,8,32");
             }
         }
-        let (qps, search) = if concurrency.is_empty() {
-            (qps, search)
-        } else {
+        let (qps, search) = if !concurrency.is_empty() {
             (Vec::new(), None)
+        } else if matches!(workload.source, Source::Trace { .. }) {
+            if search.is_some() {
+                bail!("--trace replays the trace's own rate; it cannot be combined with --qps auto (use --trace-speed to scale it)");
+            }
+            if a.arrival != Arrival::Constant || a.ramp_up.is_some() {
+                bail!("--trace sends on the trace's own timestamps; leave out --arrival and --ramp-up");
+            }
+            (Vec::new(), None)
+        } else {
+            (qps, search)
         };
         let top = qps.iter().copied().fold(0.0, f64::max);
         if top * a.duration > MAX_REQUESTS_PER_LEVEL {
@@ -270,6 +283,7 @@ impl Config {
             model,
             dataset,
             dataset_format: a.dataset_format,
+            workload,
             max_samples: a.max_samples,
             shuffle: a.shuffle,
             qps,

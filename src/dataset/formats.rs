@@ -40,6 +40,7 @@ fn user_only(content: String) -> Conversation {
             role: "user",
             content,
         }],
+        lengths: None,
     }
 }
 
@@ -141,7 +142,10 @@ fn finish(mut messages: Vec<Message>, at: &str) -> Result<Conversation, FieldPro
             "has no user turn; a request needs at least one".into(),
         ));
     }
-    Ok(Conversation { messages })
+    Ok(Conversation {
+        messages,
+        lengths: None,
+    })
 }
 
 fn array(v: Option<&Value>, at: impl Fn() -> String) -> Result<&Vec<Value>, FieldProblem> {
@@ -206,7 +210,10 @@ fn reference(sample: &Value, loc: Loc) -> Result<Conversation, FieldProblem> {
             "has no user or assistant turn; a request needs at least one".into(),
         ));
     }
-    Ok(Conversation { messages })
+    Ok(Conversation {
+        messages,
+        lengths: None,
+    })
 }
 
 pub(super) fn string_field(

@@ -17,6 +17,9 @@
 //! request bodies from the result.
 
 mod formats;
+pub mod synthetic;
+pub mod tokenizer;
+pub mod trace;
 
 use crate::cli::DatasetFormat;
 use rand::seq::SliceRandom;
@@ -37,10 +40,20 @@ pub struct Message {
     pub content: String,
 }
 
-/// A validated sample: the messages to send, in order.
+/// A validated sample: the messages to send, in order, and the lengths it was built to (synthetic
+/// prompts and traces).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conversation {
     pub messages: Vec<Message>,
+    pub lengths: Option<Lengths>,
+}
+
+/// The lengths a prompt was built to, in tokens: the whole prompt (of its first turn), and the
+/// reply asked for (sent as its `max_tokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lengths {
+    pub input_tokens: u64,
+    pub output_tokens: u32,
 }
 
 /// A loaded dataset and the format it was read as.

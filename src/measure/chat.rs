@@ -17,6 +17,19 @@ use std::borrow::Cow;
 pub struct StreamState {
     pub done: bool,
     pub failure: Option<Failure>,
+    /// The reply's answer text so far (not its reasoning), kept only when asked for: a session
+    /// sends it back in the next turn's history.
+    pub reply: Option<String>,
+}
+
+impl StreamState {
+    /// A state that keeps the reply's text.
+    pub fn keeping_reply() -> Self {
+        StreamState {
+            reply: Some(String::new()),
+            ..StreamState::default()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -94,6 +107,12 @@ impl StreamState {
             .choices
             .iter()
             .any(|c| non_empty(&c.text) || c.delta.as_ref().is_some_and(|d| non_empty(&d.content)));
+        if let (Some(reply), true) = (&mut self.reply, answer) {
+            for c in &chat.choices {
+                let delta = c.delta.as_ref().and_then(|d| d.content.as_deref());
+                reply.push_str(c.text.as_deref().or(delta).unwrap_or(""));
+            }
+        }
         let reasoning = chat.choices.iter().any(|c| {
             c.delta
                 .as_ref()
@@ -123,7 +142,7 @@ mod tests {
 
     fn feed(events: &[(&str, &str, f64)]) -> (RequestRecord, StreamState) {
         let mut rec = RequestRecord::new(0, 1.0, 0, 0, 0.0);
-        let mut st = StreamState::default();
+        let mut st = StreamState::keeping_reply();
         for (event, data, t) in events {
             st.on_event(
                 Event {
@@ -163,6 +182,11 @@ mod tests {
             ("message", "[DONE]", 0.07),
         ]);
         assert!(st.done && st.failure.is_none());
+        assert_eq!(
+            st.reply.as_deref(),
+            Some("a"),
+            "the answer, not the reasoning"
+        );
         assert_eq!(rec.first_token_s, Some(0.05));
         assert_eq!(rec.first_reasoning_s, Some(0.05));
         assert_eq!(rec.first_answer_s, Some(0.06));

@@ -19,7 +19,7 @@
 //! short detail that never holds the API key or a header value.
 
 use crate::config::Config;
-use crate::dataset::Conversation;
+use crate::dataset::{Conversation, Lengths};
 use crate::measure::chat::StreamState;
 use crate::measure::conn::{ConnectError, Dialer};
 use crate::measure::failure::{connect_failure, reqwest_failure, truncate, Failure};
@@ -27,7 +27,7 @@ use crate::measure::http1::{self, Http1, SendError};
 use crate::measure::http2::Http2;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::reply::{error_message, retry_after, Reply};
-use crate::measure::request::{self, RequestHead, USER_AGENT_VALUE};
+use crate::measure::request::{BodyTemplate, RequestHead, USER_AGENT_VALUE};
 use crate::measure::sse::SseParser;
 use crate::measure::time::since;
 use crate::measure::tls::{self, Alpn};
@@ -56,13 +56,25 @@ enum Transport {
     Reqwest,
 }
 
+/// What one request sends: a dataset sample's body, built once before the first level, or a body
+/// built for it (a session's turn, a trace request).
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Sample(usize),
+    Body(Bytes),
+}
+
 /// Where and what to send: the run's transport, one body per dataset sample, and reqwest for
 /// what the fast paths hand over.
 pub struct Target {
     client: reqwest::Client,
     head: RequestHead,
     headers: http::HeaderMap,
+    /// Builds the bodies of sessions' turns and trace requests.
+    pub template: BodyTemplate,
     bodies: Vec<Bytes>,
+    /// The lengths each sample was built to (synthetic prompts).
+    lengths: Vec<Option<Lengths>>,
     timeout: Duration,
     ttft_timeout: Option<Duration>,
     transport: Transport,
@@ -80,7 +92,8 @@ pub struct Route {
 }
 
 impl Target {
-    pub fn new(cfg: &Config, conversations: &[Conversation]) -> Result<Target> {
+    /// The run's transport, with no samples yet ([`Target::load`] adds them).
+    pub fn new(cfg: &Config) -> Result<Target> {
         let https = cfg.endpoint.scheme() == "https";
         // Built once (the system store is read once); each transport offers its own protocols.
         let tls = if https {
@@ -109,10 +122,7 @@ impl Target {
         }
         let client = builder.build().context("cannot build the HTTP client")?;
         let head = RequestHead::new(cfg)?;
-        let bodies: Vec<Bytes> = conversations
-            .iter()
-            .map(|c| request::body(cfg, c))
-            .collect::<Result<_>>()?;
+        let template = BodyTemplate::new(cfg, false);
         let transport = match Target::route_of(cfg).client {
             "reqwest" => Transport::Reqwest,
             client => {
@@ -140,13 +150,9 @@ impl Target {
                         head: head.http2()?,
                     }
                 } else {
-                    let requests = bodies
-                        .iter()
-                        .map(|b| http1::request_bytes(&head.target, &head.host, &head.headers, b))
-                        .collect();
                     Transport::Http1 {
                         pool: Http1::new(dialer),
-                        requests,
+                        requests: Vec::new(),
                     }
                 }
             }
@@ -155,7 +161,9 @@ impl Target {
             client,
             headers: head.header_map(),
             head,
-            bodies,
+            template,
+            bodies: Vec::new(),
+            lengths: Vec::new(),
             timeout: cfg.timeout,
             ttft_timeout: cfg.ttft_timeout,
             transport,
@@ -184,8 +192,59 @@ impl Target {
         }
     }
 
+    /// Builds each sample's request once, before the first level; `ignore_eos` as decided for
+    /// this endpoint.
+    pub fn load(&mut self, conversations: &[Conversation], ignore_eos: bool) {
+        self.template.set_ignore_eos(ignore_eos);
+        self.bodies = conversations
+            .iter()
+            .map(|c| self.template.sample(c))
+            .collect();
+        self.lengths = conversations.iter().map(|c| c.lengths).collect();
+        if let Transport::Http1 { requests, .. } = &mut self.transport {
+            let h = &self.head;
+            *requests = self
+                .bodies
+                .iter()
+                .map(|b| http1::request_bytes(&h.target, &h.host, &h.headers, b))
+                .collect();
+        }
+    }
+
+    /// Who the endpoint says serves the model (`owned_by` of `GET /v1/models`: `vllm`,
+    /// `llamacpp`, `sglang`, `redline`, ...), asked with the run's TLS, proxy and headers; `None`
+    /// when it does not say.
+    pub async fn owner(&self) -> Option<String> {
+        let mut url = self.head.url.clone();
+        let path = url.path().to_string();
+        let base = path
+            .strip_suffix("/chat/completions")
+            .or_else(|| path.strip_suffix("/completions"))?;
+        url.set_path(&format!("{base}/models"));
+        url.set_query(None);
+        let get = self.client.get(url).headers(self.headers.clone()).send();
+        let resp = tokio::time::timeout(Duration::from_secs(5), get)
+            .await
+            .ok()?
+            .ok()?;
+        let bytes = tokio::time::timeout(Duration::from_secs(5), resp.bytes())
+            .await
+            .ok()?
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        v.get("data")?
+            .as_array()?
+            .iter()
+            .find_map(|m| m.get("owned_by")?.as_str().map(str::to_string))
+    }
+
     pub fn samples(&self) -> usize {
         self.bodies.len()
+    }
+
+    /// The lengths sample `i` was built to, if it was.
+    pub fn lengths(&self, i: usize) -> Option<Lengths> {
+        self.lengths.get(i).copied().flatten()
     }
 
     /// Opens a first connection before the first level (https only): a certificate problem stops
@@ -228,12 +287,27 @@ impl Target {
         level_start: Instant,
         abort: &CancellationToken,
     ) {
+        let sample = Payload::Sample(rec.sample);
+        self.measure_payload(rec, &sample, false, level_start, abort)
+            .await;
+    }
+
+    /// [`Target::measure`] with any payload; returns the reply's answer text when `keep_reply`
+    /// and the request succeeded.
+    pub async fn measure_payload(
+        &self,
+        rec: &mut RequestRecord,
+        payload: &Payload,
+        keep_reply: bool,
+        level_start: Instant,
+        abort: &CancellationToken,
+    ) -> Option<String> {
         let attempt = Instant::now();
         // Set by the transport when the bytes go out; kept here, so a timeout or an abort
         // after the send still records when it was.
         let mut sent_at = None;
         let outcome = tokio::select! {
-            r = self.exchange(rec, level_start, &mut sent_at) => r,
+            r = self.exchange(rec, payload, keep_reply, level_start, &mut sent_at) => r,
             _ = tokio::time::sleep_until(attempt + self.timeout) => Err(Failure::new(
                 ErrorKind::Timeout,
                 format!("no complete response within {:?}", self.timeout),
@@ -242,10 +316,14 @@ impl Target {
         };
         // Never handed to a connection: sent when the attempt began.
         rec.sent_s = Some(since(sent_at.unwrap_or(attempt), level_start));
-        if let Err(f) = outcome {
-            rec.end_s = since(Instant::now(), level_start);
-            rec.error = Some(f.kind);
-            rec.error_detail = Some(truncate(&f.detail));
+        match outcome {
+            Ok(reply) => reply,
+            Err(f) => {
+                rec.end_s = since(Instant::now(), level_start);
+                rec.error = Some(f.kind);
+                rec.error_detail = Some(truncate(&f.detail));
+                None
+            }
         }
     }
 
@@ -253,12 +331,29 @@ impl Target {
     /// which follows it). `sent_at` is set when the request goes out.
     async fn open(
         &self,
-        sample: usize,
+        payload: &Payload,
         sent_at: &mut Option<Instant>,
     ) -> Result<Reply<'_>, Failure> {
+        let body = match payload {
+            Payload::Sample(i) => &self.bodies[*i],
+            Payload::Body(b) => b,
+        };
         match &self.transport {
             Transport::Http1 { pool, requests } => {
-                match pool.send(&requests[sample], sent_at).await {
+                let built;
+                let request = match payload {
+                    Payload::Sample(i) => &requests[*i],
+                    Payload::Body(b) => {
+                        built = http1::request_bytes(
+                            &self.head.target,
+                            &self.head.host,
+                            &self.head.headers,
+                            b,
+                        );
+                        &built
+                    }
+                };
+                match pool.send(request, sent_at).await {
                     Ok((head, body)) if !matches!(head.status, 307 | 308) => {
                         return Ok(Reply::Raw { head, body, pool })
                     }
@@ -266,22 +361,20 @@ impl Target {
                     Err(e) => return Err(send_error(e, &self.head.host)),
                 }
             }
-            Transport::Http2 { pool, head } => {
-                match pool.send(head, &self.bodies[sample], sent_at).await {
-                    Ok((parts, body)) if !matches!(parts.status.as_u16(), 307 | 308) => {
-                        return Ok(Reply::Http2 { parts, body })
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Err(send_error(e, &self.head.host)),
+            Transport::Http2 { pool, head } => match pool.send(head, body, sent_at).await {
+                Ok((parts, body)) if !matches!(parts.status.as_u16(), 307 | 308) => {
+                    return Ok(Reply::Http2 { parts, body })
                 }
-            }
+                Ok(_) => {}
+                Err(e) => return Err(send_error(e, &self.head.host)),
+            },
             Transport::Reqwest => {}
         }
         let req = self
             .client
             .post(self.head.url.clone())
             .headers(self.headers.clone())
-            .body(self.bodies[sample].clone());
+            .body(body.clone());
         if sent_at.is_none() {
             *sent_at = Some(Instant::now());
         }
@@ -294,9 +387,11 @@ impl Target {
     async fn exchange(
         &self,
         rec: &mut RequestRecord,
+        payload: &Payload,
+        keep_reply: bool,
         start: Instant,
         sent_at: &mut Option<Instant>,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<String>, Failure> {
         // Until the first token, every wait is also bounded by --ttft-timeout.
         let ttft_deadline = self.ttft_timeout.map(|t| Instant::now() + t);
         let ttft_failure = || {
@@ -309,10 +404,10 @@ impl Target {
             )
         };
         let opened = match ttft_deadline {
-            Some(d) => tokio::time::timeout_at(d, self.open(rec.sample, sent_at))
+            Some(d) => tokio::time::timeout_at(d, self.open(payload, sent_at))
                 .await
                 .unwrap_or_else(|_| Err(ttft_failure())),
-            None => self.open(rec.sample, sent_at).await,
+            None => self.open(payload, sent_at).await,
         };
         let mut resp = opened?;
         rec.headers_s = Some(since(Instant::now(), start));
@@ -331,7 +426,11 @@ impl Target {
             .unwrap_or("none")
             .to_string();
         let mut parser = SseParser::new();
-        let mut stream = StreamState::default();
+        let mut stream = if keep_reply {
+            StreamState::keeping_reply()
+        } else {
+            StreamState::default()
+        };
         loop {
             let next = match ttft_deadline.filter(|_| rec.first_token_s.is_none()) {
                 Some(d) => tokio::time::timeout_at(d, resp.next_bytes())
@@ -359,7 +458,7 @@ impl Target {
                 let drain = async { while let Ok(Some(_)) = resp.next_bytes().await {} };
                 let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
                 resp.finish();
-                return Ok(());
+                return Ok(stream.reply.take());
             }
         }
         if rec.chunks == 0 {

@@ -8,50 +8,65 @@
 //! the workers' loops, and an abort their requests in flight.
 
 use crate::measure::client::Target;
-use crate::measure::record::{LevelRun, RequestRecord};
-use crate::measure::runner::{Cancel, Observer};
+use crate::measure::record::LevelRun;
+use crate::measure::runner::Observer;
 use crate::measure::time;
+use crate::measure::work::{Cancel, Ctx, Msg, Work};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// Runs level `index` with `workers` requests in flight for `duration`.
+/// Runs level `index` with `workers` arrivals in flight for `duration` (a request each, or a
+/// session each with `Work::Sessions`).
 pub async fn run_level(
     target: Arc<Target>,
     index: usize,
     workers: usize,
     duration: Duration,
+    work: Work,
     cancel: &Cancel,
     observer: &mut dyn Observer,
 ) -> LevelRun {
     let start = Instant::now();
     let end = start + duration;
     let next = Arc::new(AtomicU64::new(0));
-    let (tx, mut rx) = mpsc::unbounded_channel::<RequestRecord>();
-    let samples = target.samples().max(1);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let ctx = Ctx {
+        target,
+        level: index,
+        qps: workers as f64,
+        start,
+        cancel: cancel.clone(),
+        cap: None,
+        tx,
+        next_index: Arc::new(AtomicU64::new(0)),
+    };
     for _ in 0..workers {
-        let (target, next, tx, cancel) = (target.clone(), next.clone(), tx.clone(), cancel.clone());
+        let (ctx, next, work) = (ctx.clone(), next.clone(), work.clone());
         tokio::spawn(async move {
-            while Instant::now() < end && !cancel.stop.is_cancelled() {
+            while Instant::now() < end && !ctx.cancel.stop.is_cancelled() && !ctx.tx.is_closed() {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let planned = time::since(Instant::now(), start);
-                let mut rec =
-                    RequestRecord::new(index, workers as f64, i, i as usize % samples, planned);
-                target.measure(&mut rec, start, &cancel.abort).await;
-                if tx.send(rec).is_err() {
-                    return;
+                let single = work.single().then(|| (work.record(&ctx, i, planned), None));
+                if single.is_some() {
+                    let _ = ctx.tx.send(Msg::Sent);
                 }
+                work.arrive(&ctx, i, planned, single).await;
             }
         });
     }
-    drop(tx);
+    drop(ctx);
     let mut records = Vec::new();
-    while let Some(r) = rx.recv().await {
-        observer.sent();
-        observer.finished(&r);
-        records.push(r);
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Sent => observer.sent(),
+            Msg::Done(r) => {
+                observer.finished(&r);
+                records.push(*r);
+            }
+        }
     }
     let stopped_at = cancel
         .stop

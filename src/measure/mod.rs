@@ -25,3 +25,4 @@ pub mod schedule;
 pub mod sse;
 pub mod time;
 pub mod tls;
+pub mod work;

@@ -117,8 +117,22 @@ pub struct RequestRecord {
     pub qps_target: f64,
     /// Position in the level's schedule (0-based).
     pub index: u64,
-    /// Dataset sample used.
+    /// Dataset sample used (with `--trace`: the trace's request).
     pub sample: usize,
+    /// With `--sessions`: the session (its place in the level's schedule) and the turn (1-based)
+    /// of this request, and how many turns the session has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_turns: Option<u32>,
+    /// The prompt and reply lengths asked for, in tokens (synthetic prompts and traces; a
+    /// session's later turns carry no input length, their history being the replies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_output_tokens: Option<u32>,
     /// When the schedule wanted it sent.
     #[serde(serialize_with = "crate::measure::time::micro::serialize")]
     pub planned_s: f64,
@@ -180,6 +194,11 @@ impl RequestRecord {
             qps_target,
             index,
             sample,
+            session: None,
+            turn: None,
+            session_turns: None,
+            requested_input_tokens: None,
+            requested_output_tokens: None,
             planned_s,
             sent_s: None,
             headers_s: None,
@@ -201,6 +220,12 @@ impl RequestRecord {
 
     pub fn succeeded(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// An arrival of the level's schedule: any request but a session's later turns (which are
+    /// sent when the previous reply ends, not on the schedule).
+    pub fn is_arrival(&self) -> bool {
+        self.turn.is_none_or(|t| t <= 1)
     }
 
     /// Time to first token, from the planned send time.
@@ -281,7 +306,12 @@ impl LevelRun {
         records: Vec<RequestRecord>,
         stopped_at: Option<f64>,
     ) -> Self {
-        let last_sent = records.iter().filter_map(|r| r.sent_s).fold(0.0, f64::max);
+        // A session's later turns follow its replies, so only arrivals can stretch the window.
+        let last_sent = records
+            .iter()
+            .filter(|r| r.is_arrival())
+            .filter_map(|r| r.sent_s)
+            .fold(0.0, f64::max);
         let send_window_s = match stopped_at {
             Some(t) => t.max(1e-6),
             None => duration_s.max(last_sent),

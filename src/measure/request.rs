@@ -6,7 +6,7 @@
 
 use crate::cli::Api;
 use crate::config::Config;
-use crate::dataset::Conversation;
+use crate::dataset::{Conversation, Message};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
@@ -75,44 +75,91 @@ impl RequestHead {
     }
 }
 
-/// The JSON request body for one sample: the reference's fields, usage reporting, then --extra-body.
-/// With `--api completions` the conversation is one `prompt`: its messages' contents, in order,
-/// separated by blank lines.
-pub fn body(cfg: &Config, conv: &Conversation) -> Result<Bytes> {
-    let mut body = match cfg.api {
-        Api::Chat => serde_json::json!({
-            "model": cfg.model,
-            "messages": conv.messages,
-            "max_tokens": cfg.max_tokens,
-            "temperature": cfg.temperature,
-            "stream": true,
-        }),
-        Api::Completions => serde_json::json!({
-            "model": cfg.model,
-            "prompt": conv
-                .messages
-                .iter()
-                .map(|m| m.content.as_str())
-                .collect::<Vec<_>>()
-                .join("\n\n"),
-            "max_tokens": cfg.max_tokens,
-            "temperature": cfg.temperature,
-            "stream": true,
-        }),
-    };
-    let obj = body.as_object_mut().expect("json! object literal");
-    if cfg.stream_usage {
-        obj.insert(
-            "stream_options".into(),
-            serde_json::json!({"include_usage": true}),
-        );
-    }
-    if let Some(extra) = &cfg.extra_body {
-        for (k, v) in extra {
-            obj.insert(k.clone(), v.clone());
+/// What every request body shares: the model, sampling settings, usage reporting,
+/// `ignore_eos` when it is sent, and `--extra-body`.
+#[derive(Debug, Clone)]
+pub struct BodyTemplate {
+    api: Api,
+    model: String,
+    max_tokens: u32,
+    temperature: f64,
+    stream_usage: bool,
+    ignore_eos: bool,
+    extra: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl BodyTemplate {
+    /// The run's body settings; `ignore_eos` as decided for this endpoint (`--ignore-eos`).
+    pub fn new(cfg: &Config, ignore_eos: bool) -> Self {
+        BodyTemplate {
+            api: cfg.api,
+            model: cfg.model.clone(),
+            max_tokens: cfg.max_tokens,
+            temperature: cfg.temperature,
+            stream_usage: cfg.stream_usage,
+            ignore_eos,
+            extra: cfg.extra_body.clone(),
         }
     }
-    Ok(Bytes::from(serde_json::to_vec(&body)?))
+
+    pub fn set_ignore_eos(&mut self, on: bool) {
+        self.ignore_eos = on;
+    }
+
+    /// Whether bodies carry `"ignore_eos": true`.
+    pub fn ignore_eos(&self) -> bool {
+        self.ignore_eos
+    }
+
+    /// The JSON body for `messages`: the reference's fields, usage reporting, `ignore_eos`, then
+    /// --extra-body. `max_tokens` is the sample's own reply length when it has one (synthetic
+    /// prompts, traces), else `--max-tokens`. With `--api completions` the conversation is one
+    /// `prompt`: its messages' contents, in order, separated by blank lines.
+    pub fn build(&self, messages: &[Message], max_tokens: Option<u32>) -> Bytes {
+        let max_tokens = max_tokens.unwrap_or(self.max_tokens);
+        let mut body = match self.api {
+            Api::Chat => serde_json::json!({
+                "model": self.model,
+                "messages": messages,
+                "max_tokens": max_tokens,
+                "temperature": self.temperature,
+                "stream": true,
+            }),
+            Api::Completions => serde_json::json!({
+                "model": self.model,
+                "prompt": messages
+                    .iter()
+                    .map(|m| m.content.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+                "max_tokens": max_tokens,
+                "temperature": self.temperature,
+                "stream": true,
+            }),
+        };
+        let obj = body.as_object_mut().expect("json! object literal");
+        if self.stream_usage {
+            obj.insert(
+                "stream_options".into(),
+                serde_json::json!({"include_usage": true}),
+            );
+        }
+        if self.ignore_eos {
+            obj.insert("ignore_eos".into(), true.into());
+        }
+        if let Some(extra) = &self.extra {
+            for (k, v) in extra {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        // Serialising a `Value` cannot fail: its map keys are strings.
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    }
+
+    /// The body of a dataset sample.
+    pub fn sample(&self, conv: &Conversation) -> Bytes {
+        self.build(&conv.messages, conv.lengths.map(|l| l.output_tokens))
+    }
 }
 
 /// The `Host` header: the host, and the port when it is not the scheme's default.

@@ -8,13 +8,14 @@
 //! for in-flight requests (each bounded by `--timeout`), so levels never overlap.
 
 use crate::measure::client::Target;
-use crate::measure::record::{ErrorKind, LevelRun, RequestRecord};
+use crate::measure::record::{LevelRun, RequestRecord};
 use crate::measure::time;
+use crate::measure::work::{Cancel, Ctx, Msg, Work};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// Time between setting a level up and its first deadline, so the first send is not late.
 const LEAD: Duration = Duration::from_millis(20);
@@ -25,13 +26,6 @@ pub trait Observer {
     fn finished(&mut self, _record: &RequestRecord) {}
 }
 
-/// Ctrl-C handling: `stop` ends sending; `abort` ends requests still in flight.
-#[derive(Clone, Default)]
-pub struct Cancel {
-    pub stop: CancellationToken,
-    pub abort: CancellationToken,
-}
-
 /// One level's plan.
 pub struct Level {
     /// Position in the run (0-based).
@@ -40,11 +34,8 @@ pub struct Level {
     pub offsets: Vec<Duration>,
     pub duration: Duration,
     pub max_concurrency: Option<usize>,
-}
-
-enum Msg {
-    Sent,
-    Done(Box<RequestRecord>),
+    /// What each arrival sends.
+    pub work: Work,
 }
 
 pub async fn run_level(
@@ -56,14 +47,18 @@ pub async fn run_level(
     let start = Instant::now() + LEAD;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let schedule = Schedule {
-        target,
-        level: level.index,
-        qps: level.qps,
+        ctx: Ctx {
+            target,
+            level: level.index,
+            qps: level.qps,
+            start,
+            cancel: cancel.clone(),
+            cap: level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
+            tx,
+            next_index: Arc::new(AtomicU64::new(0)),
+        },
         offsets: level.offsets.clone(),
-        cap: level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
-        start,
-        cancel: cancel.clone(),
-        tx,
+        work: level.work.clone(),
         runtime: tokio::runtime::Handle::current(),
     };
     let scheduler = tokio::task::spawn_blocking(move || schedule.run());
@@ -87,14 +82,9 @@ pub async fn run_level(
 /// never waits for a reply. Returns when sending was stopped early (seconds since `start`), or
 /// `None` when the whole schedule went out.
 struct Schedule {
-    target: Arc<Target>,
-    level: usize,
-    qps: f64,
+    ctx: Ctx,
     offsets: Vec<Duration>,
-    cap: Option<Arc<Semaphore>>,
-    start: Instant,
-    cancel: Cancel,
-    tx: mpsc::UnboundedSender<Msg>,
+    work: Work,
     runtime: tokio::runtime::Handle,
 }
 
@@ -103,16 +93,15 @@ const POLL: Duration = Duration::from_millis(20);
 
 impl Schedule {
     fn since_start(&self) -> f64 {
-        time::since(Instant::now(), self.start)
+        time::since(Instant::now(), self.ctx.start)
     }
 
     fn run(self) -> Option<f64> {
-        let start = self.start.into_std();
-        let samples = self.target.samples();
+        let start = self.ctx.start.into_std();
         for (i, offset) in self.offsets.iter().enumerate() {
             let deadline = start + *offset;
             loop {
-                if self.cancel.stop.is_cancelled() {
+                if self.ctx.cancel.stop.is_cancelled() {
                     return Some(self.since_start());
                 }
                 let now = std::time::Instant::now();
@@ -121,44 +110,27 @@ impl Schedule {
                 }
                 std::thread::sleep((deadline - now).min(POLL));
             }
-            let rec = RequestRecord::new(
-                self.level,
-                self.qps,
-                i as u64,
-                i % samples,
-                offset.as_secs_f64(),
-            );
-            self.send(rec);
+            self.send(i as u64, offset.as_secs_f64());
         }
         None
     }
 
-    fn send(&self, mut rec: RequestRecord) {
-        let permit = match &self.cap {
-            None => None,
-            Some(sem) => match sem.clone().try_acquire_owned() {
-                Ok(p) => Some(p),
-                Err(_) => {
-                    rec.end_s = self.since_start();
-                    rec.error = Some(ErrorKind::ConcurrencyLimit);
-                    rec.error_detail =
-                        Some("--max-concurrency requests were already in flight; not sent".into());
-                    let _ = self.tx.send(Msg::Done(Box::new(rec)));
-                    return;
-                }
-            },
+    /// Arrival `i`: a single request is checked against the cap and counted as sent here, on
+    /// time; a session does both for each of its turns.
+    fn send(&self, i: u64, planned_s: f64) {
+        let single = if self.work.single() {
+            let rec = self.work.record(&self.ctx, i, planned_s);
+            let Some(held) = self.ctx.permit(rec) else {
+                return;
+            };
+            let _ = self.ctx.tx.send(Msg::Sent);
+            Some(held)
+        } else {
+            None
         };
-        let _ = self.tx.send(Msg::Sent);
-        let (tx, target, abort, start) = (
-            self.tx.clone(),
-            self.target.clone(),
-            self.cancel.abort.clone(),
-            self.start,
-        );
+        let (ctx, work) = (self.ctx.clone(), self.work.clone());
         self.runtime.spawn(async move {
-            target.measure(&mut rec, start, &abort).await;
-            drop(permit);
-            let _ = tx.send(Msg::Done(Box::new(rec)));
+            work.arrive(&ctx, i, planned_s, single).await;
         });
     }
 }

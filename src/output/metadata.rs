@@ -3,7 +3,11 @@
 //! the API key.
 
 use crate::cli::DatasetFormat;
-use crate::config::{redact_url, slo, AutoQps, Config, Metric, Objective, Policy};
+use crate::config::{
+    redact_url, slo, AutoQps, Config, Metric, Objective, Policy, Source, SyntheticSpec,
+};
+use crate::dataset::tokenizer::TokenizerInfo;
+use crate::dataset::trace::TraceFormat;
 use crate::measure::client::Route;
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +73,33 @@ pub struct Metadata {
     /// How requests reached the endpoint.
     #[serde(default)]
     pub connection: ConnectionInfo,
+    /// `--synthetic`: the prompts' spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<SyntheticSpec>,
+    /// `--trace`: its format and speed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceInfo>,
+    /// `--sessions`: conversations sent as multi-turn sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionsInfo>,
+    /// `--tokenizer`: which tokenizer measured the prompts (its hash identifies it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<TokenizerInfo>,
+    /// Requests carried `"ignore_eos": true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_eos: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceInfo {
+    pub format: TraceFormat,
+    pub speed: f64,
+    pub requests: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionsInfo {
+    pub think_time_s: f64,
 }
 
 /// How requests reached the endpoint: protocol, client, TLS, header names, proxy. No secret.
@@ -172,7 +203,46 @@ impl Metadata {
                     .map(|p| format!("{} (from {})", redact_url(&p.url), p.source)),
                 http2_stream_limits: Vec::new(),
             },
+            synthetic: None,
+            trace: None,
+            sessions: None,
+            tokenizer: None,
+            ignore_eos: false,
         }
+    }
+
+    /// Records what the run sends: the dataset's format, the synthetic spec or the trace, sessions,
+    /// the tokenizer, and whether `ignore_eos` was sent.
+    pub fn describe_workload(
+        &mut self,
+        cfg: &Config,
+        dataset_format: Option<DatasetFormat>,
+        trace_requests: Option<(TraceFormat, usize)>,
+        tokenizer: Option<TokenizerInfo>,
+        ignore_eos: bool,
+    ) {
+        self.dataset_format = dataset_format;
+        match &cfg.workload.source {
+            Source::Dataset => {}
+            Source::Synthetic(spec) => {
+                self.synthetic = Some(*spec);
+                self.dataset = format!("synthetic:{}", spec.to_text());
+            }
+            Source::Trace { speed } => {
+                self.trace = trace_requests.map(|(format, requests)| TraceInfo {
+                    format,
+                    speed: *speed,
+                    requests,
+                });
+                self.qps_levels.clear();
+            }
+        }
+        self.sessions = cfg
+            .workload
+            .sessions
+            .map(|think_time_s| SessionsInfo { think_time_s });
+        self.tokenizer = tokenizer;
+        self.ignore_eos = ignore_eos;
     }
 }
 

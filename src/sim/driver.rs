@@ -76,7 +76,14 @@ async fn run(
                 match cmd {
                     Cmd::Submit { id, req, reply } => {
                         clients.insert(id, reply);
-                        engine.submit(now(), id, req.prompt_tokens, req.max_tokens, req.ignore_eos);
+                        engine.submit_keyed(
+                            now(),
+                            id,
+                            req.prompt_tokens,
+                            req.max_tokens,
+                            req.ignore_eos,
+                            req.key,
+                        );
                     }
                     Cmd::Cancel(id) => {
                         if clients.remove(&id).is_some() {
@@ -135,6 +142,8 @@ fn record(engine: &mut Engine, m: &mut Metrics) {
     m.generation_tokens = c.generation_tokens;
     m.success = c.finished;
     m.rejected = c.rejected;
+    m.prefix_queries = c.prefix_queries;
+    m.prefix_hits = c.prefix_hits;
     for t in c.ttft.drain(..) {
         m.ttft_count += 1;
         m.ttft_sum += t;

@@ -8,11 +8,14 @@
 //! `base + per_seq x decoding + per_ctx_token x their context + prefill_tokens / prefill_rate`,
 //! times seeded jitter. A sequence's first token comes out of the step that finishes its prompt.
 //! Backpressure: a request arriving to a full queue (`max_waiting`) is rejected at once; one waiting
-//! longer than `queue_timeout_s` is rejected then. Nothing here reads a clock: `driver.rs` steps it
-//! with the real one, the tests with virtual time.
+//! longer than `queue_timeout_s` is rejected then. With `prefix_caching`, a request whose leading
+//! prompt blocks are in the prefix cache (`prefix.rs`) starts its prefill after them. Nothing here
+//! reads a clock: `driver.rs` steps it with the real one, the tests with virtual time.
 
+use super::prefix::{PrefixCache, PromptKey};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct EngineConfig {
@@ -34,6 +37,9 @@ pub struct EngineConfig {
     /// Each step's duration is multiplied by a uniform factor in [1 - jitter, 1 + jitter].
     pub jitter: f64,
     pub seed: u64,
+    /// Reuse cached prompt blocks (vLLM's automatic prefix caching; `prefix.rs`).
+    #[serde(default)]
+    pub prefix_caching: bool,
 }
 
 /// What happened to a request, at time `t` (seconds of virtual time).
@@ -71,6 +77,7 @@ struct Seq {
     generated: u64,
     arrived: f64,
     queued_at: f64,
+    key: Option<Arc<PromptKey>>,
 }
 
 impl Seq {
@@ -88,6 +95,9 @@ pub struct Counters {
     pub rejected: u64,
     /// Engine-side time to first token (arrival to first token) of every request, seconds.
     pub ttft: Vec<f64>,
+    /// Prompt tokens looked up in the prefix cache, and those found (vLLM counts tokens).
+    pub prefix_queries: u64,
+    pub prefix_hits: u64,
 }
 
 pub struct Engine {
@@ -97,6 +107,7 @@ pub struct Engine {
     waiting: VecDeque<Seq>,
     running: Vec<Seq>,
     kv_used: u64,
+    cache: PrefixCache,
     /// End time of the step in progress, and for each running sequence in it: the prompt tokens it
     /// prefills (0 = it decodes one token).
     step: Option<(f64, Vec<(u64, u64)>)>,
@@ -112,6 +123,7 @@ impl Engine {
             waiting: VecDeque::new(),
             running: Vec::new(),
             kv_used: 0,
+            cache: PrefixCache::default(),
             step: None,
             counters: Counters::default(),
         }
@@ -129,12 +141,30 @@ impl Engine {
         self.waiting.len() + self.arriving.len()
     }
 
+    /// Tokens held by the prefix cache.
+    pub fn cache_tokens(&self) -> u64 {
+        self.cache.tokens()
+    }
+
     pub fn kv_usage(&self) -> f64 {
         self.kv_used as f64 / self.cfg.kv_cache_tokens.max(1) as f64
     }
 
     /// A request arrives at `now`. Its reply length is drawn here (seeded).
     pub fn submit(&mut self, now: f64, id: u64, prompt: u64, max_tokens: u64, ignore_eos: bool) {
+        self.submit_keyed(now, id, prompt, max_tokens, ignore_eos, None);
+    }
+
+    /// [`Engine::submit`] with the prompt's blocks, for the prefix cache.
+    pub fn submit_keyed(
+        &mut self,
+        now: f64,
+        id: u64,
+        prompt: u64,
+        max_tokens: u64,
+        ignore_eos: bool,
+        key: Option<Arc<PromptKey>>,
+    ) {
         let max_tokens = max_tokens.max(1);
         let target = if ignore_eos {
             max_tokens
@@ -152,6 +182,7 @@ impl Engine {
             generated: 0,
             arrived: now,
             queued_at: now,
+            key: key.filter(|_| self.cfg.prefix_caching),
         };
         self.arriving
             .push_back((now + self.cfg.request_overhead_s, seq));
@@ -264,10 +295,24 @@ impl Engine {
             if self.kv_used + front.reserve() > self.cfg.kv_cache_tokens {
                 break;
             }
-            let s = self.waiting.pop_front().expect("checked front");
+            let mut s = self.waiting.pop_front().expect("checked front");
             self.kv_used += s.reserve();
+            if let Some(key) = &s.key {
+                // The last prompt token is always computed: it yields the first output token.
+                let hit = self.cache.lookup(&key.blocks).min(s.prompt - 1);
+                s.prefilled = hit;
+                self.counters.prefix_queries += s.prompt;
+                self.counters.prefix_hits += hit;
+            }
             self.running.push(s);
         }
+        self.fit_cache();
+    }
+
+    /// The prefix cache keeps only the KV memory that running requests do not hold.
+    fn fit_cache(&mut self) {
+        self.cache
+            .shrink_to(self.cfg.kv_cache_tokens.saturating_sub(self.kv_used));
     }
 
     fn start_step(&mut self, t: f64) {
@@ -313,6 +358,11 @@ impl Engine {
         let Some((t, plan)) = self.step.take() else {
             return;
         };
+        self.finish_plan(t, plan, out);
+        self.fit_cache();
+    }
+
+    fn finish_plan(&mut self, t: f64, plan: Vec<(u64, u64)>, out: &mut Vec<Event>) {
         for (id, chunk) in plan {
             // A sequence cancelled during the step is simply gone.
             let Some(i) = self.running.iter().position(|s| s.id == id) else {
@@ -326,6 +376,9 @@ impl Engine {
                     continue;
                 }
                 self.counters.ttft.push(t - s.arrived);
+                if let Some(key) = &s.key {
+                    self.cache.insert(&key.blocks);
+                }
             }
             out.push(Event {
                 id,
@@ -337,6 +390,9 @@ impl Engine {
             if s.generated >= s.target {
                 let s = self.running.remove(i);
                 self.kv_used -= s.reserve();
+                if let Some(key) = &s.key {
+                    self.cache.insert(&key.with_reply(s.generated));
+                }
                 self.counters.finished += 1;
                 out.push(Event {
                     id,

@@ -21,6 +21,7 @@ fn decode_bound() -> EngineConfig {
         mean_output_tokens: 100.0,
         jitter: 0.0,
         seed: 1,
+        prefix_caching: false,
     }
 }
 
@@ -211,4 +212,88 @@ fn reply_lengths_are_seeded_and_bounded() {
     assert_eq!(a, lengths(7), "same seed, same lengths and timings");
     assert_ne!(a, lengths(8));
     assert!(a.iter().all(|(n, _)| (50..=120).contains(n)), "{a:?}");
+}
+
+/// The first-token time of request `id`.
+fn first_token(events: &[Event], id: u64) -> f64 {
+    events
+        .iter()
+        .find(|e| e.id == id && e.kind == EventKind::Token { index: 0 })
+        .map(|e| e.t)
+        .unwrap()
+}
+
+#[test]
+fn a_cached_prefix_skips_its_prefill_and_a_reply_joins_the_cache() {
+    use crate::sim::prefix::{PromptKey, BLOCK_TOKENS};
+    // 2,000-token prompts prefill in 0.2 s when nothing is cached.
+    let cfg = |caching| EngineConfig {
+        prefill_tokens_per_s: 10_000.0,
+        prefix_caching: caching,
+        ..decode_bound()
+    };
+    let blocks: Vec<u64> = (0..2000 / BLOCK_TOKENS).collect();
+    // The blocks of the conversation once the reply is part of it (its full blocks).
+    let key = |b: Vec<u64>| {
+        Arc::new(PromptKey::new(b, |n| {
+            (0..2000 / BLOCK_TOKENS + n / BLOCK_TOKENS).collect()
+        }))
+    };
+    let run = |caching: bool| {
+        let mut e = Engine::new(cfg(caching));
+        let mut out = Vec::new();
+        e.submit_keyed(0.0, 1, 2000, 100, true, Some(key(blocks.clone())));
+        // A second turn at 5 s: the first prompt, its 100-token reply, 192 new tokens.
+        e.advance(5.0, &mut out);
+        let next: Vec<u64> = (0..2300 / BLOCK_TOKENS).collect();
+        e.submit_keyed(5.0, 2, 2300, 100, true, Some(key(next)));
+        e.advance(f64::INFINITY, &mut out);
+        (
+            first_token(&out, 1),
+            first_token(&out, 2) - 5.0,
+            e.counters.clone(),
+        )
+    };
+    let (cold, second, counters) = run(true);
+    assert!((cold - 0.21).abs() < 1e-9, "{cold}");
+    // 2,096 cached tokens (2,000 + the reply's 6 full blocks); 204 left to prefill.
+    assert!(
+        (second - (0.01 + 204.0 / 10_000.0)).abs() < 1e-9,
+        "{second}"
+    );
+    assert_eq!(
+        (counters.prefix_queries, counters.prefix_hits),
+        (4300, 2096)
+    );
+    let (_, uncached, counters) = run(false);
+    assert!((uncached - 0.24).abs() < 1e-9, "{uncached}");
+    assert_eq!(counters.prefix_hits, 0);
+}
+
+#[test]
+fn the_prefix_cache_gives_memory_back_to_running_requests() {
+    use crate::sim::prefix::{PromptKey, BLOCK_TOKENS};
+    let cfg = EngineConfig {
+        kv_cache_tokens: 4200,
+        prefix_caching: true,
+        ..decode_bound()
+    };
+    let mut e = Engine::new(cfg);
+    let mut out = Vec::new();
+    let key = |from: u64, n: u64| {
+        Arc::new(PromptKey::new(
+            (from..from + n / BLOCK_TOKENS).collect(),
+            |_| Vec::new(),
+        ))
+    };
+    e.submit_keyed(0.0, 1, 2000, 100, true, Some(key(0, 2000)));
+    e.advance(5.0, &mut out);
+    assert_eq!(e.cache_tokens(), 2000);
+    // A 3,000-token prompt reserves 3,100 of the 4,200 tokens: the cache keeps what is left.
+    e.submit_keyed(5.0, 2, 3000, 100, true, Some(key(1000, 3000)));
+    e.advance(5.001, &mut out);
+    assert_eq!(e.running(), 1);
+    assert_eq!(e.cache_tokens(), 1100 / BLOCK_TOKENS * BLOCK_TOKENS);
+    e.advance(f64::INFINITY, &mut out);
+    assert_eq!(e.counters.finished, 2);
 }

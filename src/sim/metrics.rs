@@ -20,6 +20,9 @@ pub struct Metrics {
     pub generation_tokens: u64,
     pub success: u64,
     pub rejected: u64,
+    /// Prompt tokens looked up in the prefix cache, and found there.
+    pub prefix_queries: u64,
+    pub prefix_hits: u64,
     pub ttft_buckets: [u64; TTFT_BUCKETS.len()],
     pub ttft_count: u64,
     pub ttft_sum: f64,
@@ -77,6 +80,18 @@ pub fn render(m: &Metrics, model: &str) -> String {
             "counter",
             "Count of successfully processed requests.",
             m.success.to_string(),
+        ),
+        (
+            "vllm:prefix_cache_queries_total",
+            "counter",
+            "Prefix cache queries, in terms of number of queried tokens.",
+            m.prefix_queries.to_string(),
+        ),
+        (
+            "vllm:prefix_cache_hits_total",
+            "counter",
+            "Prefix cache hits, in terms of number of cached tokens.",
+            m.prefix_hits.to_string(),
         ),
         (
             "redline_sim:request_rejected_total",

@@ -8,14 +8,17 @@
 //! is, and whether it is served at all, is decided behind one seam, [`model::ResponseModel`]: the
 //! batching engine (`engine.rs`, run by `driver.rs`) or the fixed-latency model. `profile.rs` turns
 //! flags (`cli::SimModelArgs`) and presets into one of them; `metrics.rs` renders `/metrics`;
-//! `sweep.rs` runs the engine through a redline level in virtual time. Prompt tokens are counted by a
-//! fixed rule: ceil(characters / 4) + 4 per message. Imports within `sim/` point one way:
-//! mod -> stream/profile -> driver -> model -> metrics, engine.
+//! `sweep.rs` runs the engine through a redline level in virtual time. Prompt tokens are counted
+//! per message as its content's tokens + 4: by `--tokenizer` when given, else ceil(characters /
+//! 4); `prefix.rs` turns prompts into the blocks of the prefix cache (`--prefix-caching`).
+//! Imports within `sim/` point one way: mod -> stream/profile -> driver -> model -> metrics,
+//! engine -> prefix.
 
 pub mod driver;
 pub mod engine;
 pub mod metrics;
 pub mod model;
+pub mod prefix;
 pub mod profile;
 mod stream;
 pub mod sweep;
@@ -29,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use model::{Admission, FixedLatency, ReplyEvent, ResponseModel, SimRequest};
+use prefix::{PromptKey, Tokens};
 pub use profile::SimModel;
 use serde::Deserialize;
 use serde_json::json;
@@ -42,24 +46,34 @@ struct AppState {
     next_id: AtomicU64,
     /// Chat replies open with this many reasoning tokens (`--reasoning-tokens`).
     reasoning_tokens: u64,
+    /// How prompts are counted (`--tokenizer`).
+    tokens: Tokens,
+    /// Give each request its prompt's blocks (`--prefix-caching`).
+    prefix_caching: bool,
+}
+
+/// How the simulator reads prompts: `--reasoning-tokens`, `--tokenizer`, `--prefix-caching`.
+#[derive(Clone, Default)]
+pub struct Reading {
+    pub reasoning_tokens: u64,
+    pub tokens: Tokens,
+    pub prefix_caching: bool,
 }
 
 /// The simulator's routes, ready to serve: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`.
 pub fn app(model: Box<dyn ResponseModel>, served_model: String) -> Router {
-    app_with(model, served_model, 0)
+    app_with(model, served_model, Reading::default())
 }
 
-/// [`app`] whose chat replies open with `reasoning_tokens` reasoning tokens.
-pub fn app_with(
-    model: Box<dyn ResponseModel>,
-    served_model: String,
-    reasoning_tokens: u64,
-) -> Router {
+/// [`app`] reading prompts as `reading` says.
+pub fn app_with(model: Box<dyn ResponseModel>, served_model: String, reading: Reading) -> Router {
     let state = Arc::new(AppState {
         model,
         served_model,
         next_id: AtomicU64::new(0),
-        reasoning_tokens,
+        reasoning_tokens: reading.reasoning_tokens,
+        tokens: reading.tokens,
+        prefix_caching: reading.prefix_caching,
     });
     Router::new()
         .route("/v1/chat/completions", post(chat))
@@ -73,13 +87,27 @@ pub fn app_with(
 
 /// Binds `addr` and serves the simulator in the background. Call within a tokio runtime.
 pub async fn spawn(args: &SimModelArgs, addr: SocketAddr) -> Result<SocketAddr> {
-    let model: Box<dyn ResponseModel> = match profile::resolve(args)? {
-        SimModel::Fixed(view) => {
-            Box::new(FixedLatency::new(view.cfg.expect("resolved fixed config")))
+    let (model, prefix_caching): (Box<dyn ResponseModel>, bool) = match profile::resolve(args)? {
+        SimModel::Fixed(view) => (
+            Box::new(FixedLatency::new(view.cfg.expect("resolved fixed config"))),
+            false,
+        ),
+        SimModel::Engine(cfg) => {
+            let caching = cfg.prefix_caching;
+            (Box::new(driver::EngineHandle::start(cfg)), caching)
         }
-        SimModel::Engine(cfg) => Box::new(driver::EngineHandle::start(cfg)),
     };
-    let router = app_with(model, args.served_model.clone(), args.reasoning_tokens);
+    let tokenizer = args
+        .tokenizer
+        .as_deref()
+        .map(crate::dataset::tokenizer::Tokenizer::load)
+        .transpose()?;
+    let reading = Reading {
+        reasoning_tokens: args.reasoning_tokens,
+        tokens: Tokens::new(tokenizer),
+        prefix_caching,
+    };
+    let router = app_with(model, args.served_model.clone(), reading);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -148,8 +176,23 @@ struct CompletionRequest {
 
 #[derive(Deserialize)]
 struct ChatMessage {
+    #[serde(default = "user")]
+    role: String,
     #[serde(default)]
     content: serde_json::Value,
+}
+
+fn user() -> String {
+    "user".into()
+}
+
+impl ChatMessage {
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.content {
+            serde_json::Value::String(s) => s.into(),
+            other => other.to_string().into(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -174,19 +217,34 @@ fn error(status: StatusCode, message: &str, kind: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// The simulator's token rule for one message: ceil(characters / 4) + 4.
+/// The simulator's token rule for one message without a tokenizer: ceil(characters / 4) + 4.
 pub fn message_tokens(content: &str) -> u64 {
     (content.chars().count() as u64).div_ceil(4) + 4
 }
 
-fn prompt_tokens(messages: &[ChatMessage]) -> u64 {
-    messages
-        .iter()
-        .map(|m| match &m.content {
-            serde_json::Value::String(s) => message_tokens(s),
-            other => message_tokens(&other.to_string()),
-        })
-        .sum()
+impl AppState {
+    /// A prompt's tokens (each message's content + 4), and with `--prefix-caching` its blocks and
+    /// those of the conversation once the reply is appended, as the next turn sends it back.
+    fn prompt(&self, messages: &[(&str, &str)]) -> (u64, Option<Arc<PromptKey>>) {
+        if !self.prefix_caching {
+            let n = messages.iter().map(|(_, t)| self.tokens.count(t) + 4).sum();
+            return (n, None);
+        }
+        let mut seq = Vec::new();
+        for (role, text) in messages {
+            self.tokens.message(role, text, &mut seq);
+        }
+        let (tokens, reasoning) = (self.tokens.clone(), self.reasoning_tokens);
+        let blocks = prefix::block_hashes(&seq);
+        let n = seq.len() as u64;
+        let key = PromptKey::new(blocks, move |generated| {
+            let reply = stream::reply_text(reasoning, generated);
+            let mut seq = seq.clone();
+            tokens.message("assistant", &reply, &mut seq);
+            prefix::block_hashes(&seq)
+        });
+        (n, Some(Arc::new(key)))
+    }
 }
 
 /// `POST /v1/completions`: the same engine, answering with `choices[].text`.
@@ -200,10 +258,12 @@ async fn completions(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    let (prompt_tokens, key) = st.prompt(&[("user", &prompt)]);
     let sim_req = SimRequest {
-        prompt_tokens: message_tokens(&prompt),
+        prompt_tokens,
         max_tokens: req.max_tokens.unwrap_or(16),
         ignore_eos: req.ignore_eos,
+        key,
     };
     let meta = st.meta(req.model, req.stream_options, true);
     respond(&st, sim_req, meta, req.stream, start).await
@@ -222,10 +282,19 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
             "invalid_request_error",
         );
     }
+    let texts: Vec<_> = req.messages.iter().map(|m| m.text()).collect();
+    let messages: Vec<(&str, &str)> = req
+        .messages
+        .iter()
+        .zip(&texts)
+        .map(|(m, t)| (m.role.as_str(), t.as_ref()))
+        .collect();
+    let (prompt_tokens, key) = st.prompt(&messages);
     let sim_req = SimRequest {
-        prompt_tokens: prompt_tokens(&req.messages),
+        prompt_tokens,
         max_tokens: req.max_tokens.or(req.max_completion_tokens).unwrap_or(16),
         ignore_eos: req.ignore_eos,
+        key,
     };
     let meta = st.meta(req.model, req.stream_options, false);
     respond(&st, sim_req, meta, req.stream, start).await

@@ -6,6 +6,7 @@
 //! (`sim/mod.rs`, `sim/stream.rs`) serves either.
 
 use super::metrics::{render, Metrics};
+use super::prefix::PromptKey;
 use crate::analyze::stats::select_percentiles;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +31,8 @@ pub struct SimRequest {
     pub max_tokens: u64,
     /// Generate exactly max_tokens (vLLM's `ignore_eos`).
     pub ignore_eos: bool,
+    /// The prompt's blocks, with `--prefix-caching`.
+    pub key: Option<Arc<PromptKey>>,
 }
 
 /// The model's decision.
@@ -270,6 +273,7 @@ mod tests {
             prompt_tokens: 5,
             max_tokens: 7,
             ignore_eos: false,
+            key: None,
         };
         let Admission::Serve(plan) = m.admit(&req) else {
             panic!("first is served")
@@ -294,6 +298,7 @@ mod tests {
             prompt_tokens: 5,
             max_tokens: 7,
             ignore_eos: false,
+            key: None,
         };
         assert!(matches!(
             m.admit(&req),

@@ -28,6 +28,7 @@ pub fn llama_8b_h100() -> EngineConfig {
         mean_output_tokens: 256.0,
         jitter: 0.05,
         seed: 0,
+        prefix_caching: false,
     }
 }
 
@@ -49,6 +50,7 @@ pub fn llama_70b_h100() -> EngineConfig {
         mean_output_tokens: 256.0,
         jitter: 0.05,
         seed: 0,
+        prefix_caching: false,
     }
 }
 
@@ -200,6 +202,7 @@ fn engine(a: &SimModelArgs, mut c: EngineConfig) -> Result<EngineConfig> {
         c.jitter = v;
     }
     c.seed = a.sim_seed;
+    c.prefix_caching = a.prefix_caching;
     ensure!(c.max_num_seqs >= 1, "--max-num-seqs must be at least 1");
     ensure!(c.max_batched_tokens >= c.max_num_seqs as u64, "--max-batched-tokens ({}) must be at least --max-num-seqs ({}), so every running sequence can decode in a step", c.max_batched_tokens, c.max_num_seqs);
     ensure!(

@@ -95,6 +95,12 @@ fn usage(prompt: u64, completion: u64) -> serde_json::Value {
 }
 
 /// The word streamed as token `i`.
+/// The answer text of a reply of `n` tokens whose first `reasoning` are reasoning: what a client
+/// collects from its `content` deltas.
+pub fn reply_text(reasoning: u64, n: u64) -> String {
+    (reasoning.min(n)..n).map(word).collect()
+}
+
 fn word(i: u64) -> &'static str {
     const WORDS: [&str; 8] = [
         "the ",

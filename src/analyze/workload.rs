@@ -1,0 +1,206 @@
+//! What a level's workload was, beyond its latencies: the token lengths asked for against those
+//! the endpoint reported (`usage`), for synthetic prompts and traces; and for `--sessions`, how
+//! many sessions ran and finished, and the figures of each turn (a prefix cache shows as later
+//! turns answering faster than first ones). `level.rs` adds both to the level's report.
+
+use crate::analyze::stats::Percentiles;
+use crate::measure::record::RequestRecord;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Requested against measured lengths, over successful requests that asked for a length and
+/// whose stream reported `usage`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenLengths {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<LengthFit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<LengthFit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LengthFit {
+    pub requests: u64,
+    pub requested_mean: f64,
+    pub measured_mean: f64,
+    /// (measured - requested) / requested of the means, percent.
+    pub mean_error_pct: f64,
+    pub measured: Percentiles,
+}
+
+/// The level's lengths, or `None` when no request asked for one.
+pub fn token_lengths(ok: &[&RequestRecord], percentiles: &[f64]) -> Option<TokenLengths> {
+    let fit = |pairs: Vec<(f64, f64)>| {
+        if pairs.is_empty() {
+            return None;
+        }
+        let n = pairs.len() as f64;
+        let requested = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+        let measured = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+        Some(LengthFit {
+            requests: pairs.len() as u64,
+            requested_mean: requested,
+            measured_mean: measured,
+            mean_error_pct: (measured - requested) / requested.max(f64::MIN_POSITIVE) * 100.0,
+            measured: Percentiles::of(pairs.iter().map(|p| p.1).collect(), percentiles),
+        })
+    };
+    let input = fit(ok
+        .iter()
+        .filter_map(|r| Some((r.requested_input_tokens? as f64, r.prompt_tokens? as f64)))
+        .collect());
+    let output = fit(ok
+        .iter()
+        .filter_map(|r| {
+            Some((
+                f64::from(r.requested_output_tokens?),
+                r.completion_tokens? as f64,
+            ))
+        })
+        .collect());
+    let asked = ok
+        .iter()
+        .any(|r| r.requested_input_tokens.is_some() || r.requested_output_tokens.is_some());
+    asked.then_some(TokenLengths { input, output })
+}
+
+/// `--sessions`: the level's sessions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionSummary {
+    /// Sessions whose first turn was scheduled.
+    pub sessions: u64,
+    /// Sessions whose every turn succeeded.
+    pub completed: u64,
+    /// Requests of all turns, and per session on average.
+    pub requests: u64,
+    pub mean_turns_sent: f64,
+    /// Requests per second over the level's duration (sessions multiply the arrival rate).
+    pub request_rate_qps: f64,
+    pub by_turn: Vec<TurnReport>,
+}
+
+/// One turn index across the level's sessions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TurnReport {
+    pub turn: u32,
+    pub requests: u64,
+    pub succeeded: u64,
+    pub ttft: Percentiles,
+    pub e2e_latency: Percentiles,
+    /// Mean prompt tokens the endpoint reported (the history grows turn by turn).
+    pub input_tokens_mean: Option<f64>,
+}
+
+/// The level's sessions, or `None` when its requests were not sessions.
+pub fn sessions(
+    recs: &[RequestRecord],
+    duration_s: f64,
+    percentiles: &[f64],
+) -> Option<SessionSummary> {
+    let mut by_session: BTreeMap<u64, (u32, u32, bool)> = BTreeMap::new();
+    let mut by_turn: BTreeMap<u32, Vec<&RequestRecord>> = BTreeMap::new();
+    for r in recs {
+        let (Some(s), Some(t)) = (r.session, r.turn) else {
+            continue;
+        };
+        let e = by_session
+            .entry(s)
+            .or_insert((0, r.session_turns.unwrap_or(t), true));
+        e.0 += 1;
+        e.2 &= r.succeeded();
+        by_turn.entry(t).or_default().push(r);
+    }
+    if by_session.is_empty() {
+        return None;
+    }
+    let requests: u64 = by_session.values().map(|e| u64::from(e.0)).sum();
+    let turns = by_turn
+        .into_iter()
+        .map(|(turn, rs)| {
+            let ok: Vec<&&RequestRecord> = rs.iter().filter(|r| r.succeeded()).collect();
+            let inputs: Vec<f64> = ok
+                .iter()
+                .filter_map(|r| r.prompt_tokens)
+                .map(|t| t as f64)
+                .collect();
+            TurnReport {
+                turn,
+                requests: rs.len() as u64,
+                succeeded: ok.len() as u64,
+                ttft: Percentiles::of(ok.iter().filter_map(|r| r.ttft_s()).collect(), percentiles),
+                e2e_latency: Percentiles::of(ok.iter().map(|r| r.e2e_s()).collect(), percentiles),
+                input_tokens_mean: (!inputs.is_empty())
+                    .then(|| inputs.iter().sum::<f64>() / inputs.len() as f64),
+            }
+        })
+        .collect();
+    Some(SessionSummary {
+        sessions: by_session.len() as u64,
+        completed: by_session.values().filter(|e| e.2 && e.0 >= e.1).count() as u64,
+        requests,
+        mean_turns_sent: requests as f64 / by_session.len() as f64,
+        request_rate_qps: requests as f64 / duration_s.max(f64::EPSILON),
+        by_turn: turns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(session: u64, turn: u32, of: u32, ok: bool, ttft: f64, prompt: u64) -> RequestRecord {
+        let mut r = RequestRecord::new(0, 1.0, session * 10 + u64::from(turn), 0, session as f64);
+        r.session = Some(session);
+        r.turn = Some(turn);
+        r.session_turns = Some(of);
+        r.sent_s = Some(r.planned_s);
+        r.first_token_s = Some(r.planned_s + ttft);
+        r.end_s = r.planned_s + 1.0;
+        r.prompt_tokens = Some(prompt);
+        r.completion_tokens = Some(10);
+        if !ok {
+            r.error = Some(crate::measure::record::ErrorKind::Http(503));
+        }
+        r
+    }
+
+    #[test]
+    fn sessions_count_completions_and_split_by_turn() {
+        let recs = vec![
+            turn(0, 1, 2, true, 0.4, 100),
+            turn(0, 2, 2, true, 0.1, 220),
+            turn(1, 1, 2, true, 0.6, 100),
+            turn(1, 2, 2, false, 0.1, 0),
+            turn(2, 1, 2, true, 0.5, 100),
+        ];
+        let s = sessions(&recs, 10.0, &[50.0]).unwrap();
+        assert_eq!((s.sessions, s.completed, s.requests), (3, 1, 5));
+        assert!((s.request_rate_qps - 0.5).abs() < 1e-12);
+        assert_eq!(s.by_turn.len(), 2);
+        assert_eq!((s.by_turn[0].requests, s.by_turn[0].succeeded), (3, 3));
+        assert!((s.by_turn[0].ttft.get(50.0).unwrap() - 0.5).abs() < 1e-9);
+        assert!((s.by_turn[1].ttft.get(50.0).unwrap() - 0.1).abs() < 1e-9);
+        assert_eq!(s.by_turn[1].input_tokens_mean, Some(220.0));
+        assert!(sessions(&[RequestRecord::new(0, 1.0, 0, 0, 0.0)], 1.0, &[]).is_none());
+    }
+
+    #[test]
+    fn lengths_compare_what_was_asked_with_usage() {
+        let mut a = RequestRecord::new(0, 1.0, 0, 0, 0.0);
+        a.requested_input_tokens = Some(100);
+        a.requested_output_tokens = Some(10);
+        a.prompt_tokens = Some(104);
+        a.completion_tokens = Some(10);
+        let mut b = a.clone();
+        b.prompt_tokens = Some(102);
+        let l = token_lengths(&[&a, &b], &[]).unwrap();
+        let input = l.input.unwrap();
+        assert_eq!(
+            (input.requests, input.requested_mean, input.measured_mean),
+            (2, 100.0, 103.0)
+        );
+        assert!((input.mean_error_pct - 3.0).abs() < 1e-9);
+        assert_eq!(l.output.unwrap().mean_error_pct, 0.0);
+        assert!(token_lengths(&[&RequestRecord::new(0, 1.0, 0, 0, 0.0)], &[]).is_none());
+    }
+}

@@ -1,0 +1,291 @@
+//! What one arrival sends, whichever loop made it arrive (`runner.rs`'s open loop on deadlines,
+//! `closed.rs`'s workers): the mode is data, an arrival process times a [`Work`], and both loops
+//! hand every arrival to [`Work::arrive`].
+//!
+//! - [`Work::Samples`]: one request with sample `i mod n`, its body built before the first level.
+//! - [`Work::Trace`]: one request with trace request `i`'s prompt and reply length.
+//! - [`Work::Sessions`]: a user session: conversation `i mod n`'s user turns one after another,
+//!   each planned `--think-time` after the previous reply ended, with the real replies so far in
+//!   its history (as a chat client sends them, so an endpoint's prefix cache sees what it would
+//!   in production). A failed turn ends its session. Each turn is one record, with its session
+//!   and turn number.
+//!
+//! Every request ends as one `RequestRecord` sent to the level's collector as a [`Msg`].
+
+use crate::dataset::trace::TracePrompts;
+use crate::dataset::{Conversation, Lengths, Message};
+use crate::measure::client::{Payload, Target};
+use crate::measure::record::{ErrorKind, RequestRecord};
+use crate::measure::time::since;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Ctrl-C handling: `stop` ends sending; `abort` ends requests still in flight.
+#[derive(Clone, Default)]
+pub struct Cancel {
+    pub stop: CancellationToken,
+    pub abort: CancellationToken,
+}
+
+/// What each arrival of a level sends.
+#[derive(Clone)]
+pub enum Work {
+    Samples,
+    Trace(Arc<TracePrompts>),
+    Sessions(Arc<Sessions>),
+}
+
+/// What the level's collector hears.
+pub enum Msg {
+    Sent,
+    Done(Box<RequestRecord>),
+}
+
+/// `--sessions`: the conversations as sessions, and the pause between a reply and the next turn.
+pub struct Sessions {
+    pub scripts: Vec<Script>,
+    pub think_time_s: f64,
+}
+
+/// One session: the messages that open every request (system prompts), the user turns in order,
+/// and the lengths its prompts were built to.
+pub struct Script {
+    pub opening: Vec<Message>,
+    pub turns: Vec<Message>,
+    pub lengths: Option<Lengths>,
+}
+
+impl Sessions {
+    /// Each conversation as a session: its leading system messages open every turn, each user
+    /// message is a turn, and its recorded assistant replies are replaced by the real ones.
+    pub fn new(conversations: &[Conversation], think_time_s: f64) -> Sessions {
+        let scripts = conversations
+            .iter()
+            .map(|c| {
+                let opening: Vec<Message> = c
+                    .messages
+                    .iter()
+                    .take_while(|m| m.role == "system")
+                    .cloned()
+                    .collect();
+                let turns = c.messages[opening.len()..]
+                    .iter()
+                    .filter(|m| m.role == "user")
+                    .cloned()
+                    .collect();
+                Script {
+                    opening,
+                    turns,
+                    lengths: c.lengths,
+                }
+            })
+            .filter(|s| !s.turns.is_empty())
+            .collect();
+        Sessions {
+            scripts,
+            think_time_s,
+        }
+    }
+
+    /// Mean turns per session.
+    pub fn mean_turns(&self) -> f64 {
+        let n = self.scripts.len().max(1) as f64;
+        self.scripts.iter().map(|s| s.turns.len()).sum::<usize>() as f64 / n
+    }
+}
+
+/// A request's record, and its place under `--max-concurrency` while it is in flight.
+pub type Held = (RequestRecord, Option<OwnedSemaphorePermit>);
+
+/// What every arrival of a level shares.
+#[derive(Clone)]
+pub struct Ctx {
+    pub target: Arc<Target>,
+    pub level: usize,
+    pub qps: f64,
+    /// The level's start: every time is seconds since it.
+    pub start: Instant,
+    pub cancel: Cancel,
+    /// `--max-concurrency`.
+    pub cap: Option<Arc<Semaphore>>,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    /// Numbers the requests of sessions (one arrival, several requests).
+    pub next_index: Arc<AtomicU64>,
+}
+
+impl Ctx {
+    /// A permit for one more request in flight; `None` when refused (the refusal's record is sent).
+    pub fn permit(&self, rec: RequestRecord) -> Option<Held> {
+        let Some(sem) = &self.cap else {
+            return Some((rec, None));
+        };
+        match sem.clone().try_acquire_owned() {
+            Ok(p) => Some((rec, Some(p))),
+            Err(_) => {
+                let mut rec = rec;
+                rec.end_s = since(Instant::now(), self.start);
+                rec.error = Some(ErrorKind::ConcurrencyLimit);
+                rec.error_detail =
+                    Some("--max-concurrency requests were already in flight; not sent".into());
+                let _ = self.tx.send(Msg::Done(Box::new(rec)));
+                None
+            }
+        }
+    }
+}
+
+impl Work {
+    /// Whether arrivals run one request each (the loop may check the cap before spawning them).
+    pub fn single(&self) -> bool {
+        !matches!(self, Work::Sessions(_))
+    }
+
+    /// The record of arrival `i` planned at `planned_s`, for a single-request arrival.
+    pub fn record(&self, ctx: &Ctx, i: u64, planned_s: f64) -> RequestRecord {
+        let (sample, lengths) = match self {
+            Work::Trace(t) => {
+                let r = t.requests.get(i as usize);
+                (
+                    i as usize,
+                    r.map(|r| Lengths {
+                        input_tokens: r.input_tokens,
+                        output_tokens: r.output_tokens,
+                    }),
+                )
+            }
+            _ => {
+                let s = i as usize % ctx.target.samples().max(1);
+                (s, ctx.target.lengths(s))
+            }
+        };
+        let mut rec = RequestRecord::new(ctx.level, ctx.qps, i, sample, planned_s);
+        rec.requested_input_tokens = lengths.map(|l| l.input_tokens);
+        rec.requested_output_tokens = lengths.map(|l| l.output_tokens);
+        rec
+    }
+
+    /// Runs arrival `i`, planned at `planned_s`: a request whose record (from [`Work::record`])
+    /// already holds its permit, or a whole session.
+    pub async fn arrive(&self, ctx: &Ctx, i: u64, planned_s: f64, single: Option<Held>) {
+        match (self, single) {
+            (Work::Sessions(s), _) => session(s, ctx, i, planned_s).await,
+            (_, None) => {}
+            (work, Some((mut rec, permit))) => {
+                let payload = match work {
+                    Work::Trace(t) => {
+                        let messages = [Message {
+                            role: "user",
+                            content: t.prompt(i as usize),
+                        }];
+                        Payload::Body(
+                            ctx.target
+                                .template
+                                .build(&messages, rec.requested_output_tokens),
+                        )
+                    }
+                    _ => Payload::Sample(rec.sample),
+                };
+                ctx.target
+                    .measure_payload(&mut rec, &payload, false, ctx.start, &ctx.cancel.abort)
+                    .await;
+                drop(permit);
+                let _ = ctx.tx.send(Msg::Done(Box::new(rec)));
+            }
+        }
+    }
+}
+
+/// Session `i`: its turns in order until one fails, the run stops, or they are done.
+async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
+    let Some(script) = s.scripts.get(i as usize % s.scripts.len().max(1)) else {
+        return;
+    };
+    let mut history = script.opening.clone();
+    let mut planned = first_planned_s;
+    let turns = script.turns.len() as u32;
+    for (k, user) in script.turns.iter().enumerate() {
+        if k > 0 {
+            let due = ctx.start + Duration::from_secs_f64(planned.max(0.0));
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => {}
+                _ = ctx.cancel.stop.cancelled() => return,
+            }
+        }
+        history.push(user.clone());
+        let index = ctx.next_index.fetch_add(1, Ordering::Relaxed);
+        let mut rec = RequestRecord::new(
+            ctx.level,
+            ctx.qps,
+            index,
+            i as usize % s.scripts.len(),
+            planned,
+        );
+        rec.session = Some(i);
+        rec.turn = Some(k as u32 + 1);
+        rec.session_turns = Some(turns);
+        rec.requested_input_tokens = script.lengths.filter(|_| k == 0).map(|l| l.input_tokens);
+        rec.requested_output_tokens = script.lengths.map(|l| l.output_tokens);
+        let Some((mut rec, permit)) = ctx.permit(rec) else {
+            return;
+        };
+        let body = ctx
+            .target
+            .template
+            .build(&history, rec.requested_output_tokens);
+        let _ = ctx.tx.send(Msg::Sent);
+        let reply = ctx
+            .target
+            .measure_payload(
+                &mut rec,
+                &Payload::Body(body),
+                true,
+                ctx.start,
+                &ctx.cancel.abort,
+            )
+            .await;
+        drop(permit);
+        let ended = rec.end_s;
+        let _ = ctx.tx.send(Msg::Done(Box::new(rec)));
+        let Some(reply) = reply else {
+            return;
+        };
+        history.push(Message {
+            role: "assistant",
+            content: reply,
+        });
+        planned = ended + s.think_time_s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(role: &'static str, content: &str) -> Message {
+        Message {
+            role,
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn a_conversation_becomes_its_user_turns_after_its_system_prompt() {
+        let c = Conversation {
+            messages: vec![
+                m("system", "S"),
+                m("user", "u1"),
+                m("assistant", "recorded"),
+                m("user", "u2"),
+            ],
+            lengths: None,
+        };
+        let s = Sessions::new(&[c], 0.5);
+        assert_eq!(s.scripts[0].opening, vec![m("system", "S")]);
+        assert_eq!(s.scripts[0].turns, vec![m("user", "u1"), m("user", "u2")]);
+        assert_eq!(s.mean_turns(), 2.0);
+    }
+}

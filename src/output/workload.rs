@@ -1,0 +1,73 @@
+//! The console's workload sections, after the results table: each level's token lengths asked for
+//! against those the endpoint reported (synthetic prompts, traces), and with `--sessions` each
+//! level's sessions and a table of its figures by turn. Nothing is printed for a plain dataset run.
+
+use crate::analyze::level::LevelReport;
+use crate::analyze::workload::LengthFit;
+use std::fmt::Write;
+
+/// The token-lengths and sessions sections, or an empty string.
+pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
+    let mut out = String::new();
+    if levels.iter().any(|l| l.token_lengths.is_some()) {
+        out.push_str("\nToken lengths, requested -> reported by the endpoint (mean):\n");
+        for l in levels {
+            let Some(t) = &l.token_lengths else { continue };
+            let part = |name: &str, f: &Option<LengthFit>| match f {
+                Some(f) => format!(
+                    "{name} {:.0} -> {:.1} ({:+.1}%)",
+                    f.requested_mean, f.measured_mean, f.mean_error_pct
+                ),
+                None => format!("{name} - (no usage reported)"),
+            };
+            let _ = writeln!(
+                out,
+                "  QPS {:.1}: {}, {}",
+                l.qps_target,
+                part("input", &t.input),
+                part("output", &t.output)
+            );
+        }
+    }
+    for l in levels {
+        let Some(s) = &l.sessions else { continue };
+        let _ = writeln!(
+            out,
+            "\nQPS {:.1} - Sessions: {} started, {} completed every turn, {:.1} turns each, {:.2} requests/s",
+            l.qps_target, s.sessions, s.completed, s.mean_turns_sent, s.request_rate_qps
+        );
+        let mut header = vec!["Turn".to_string(), "Requests".into(), "Success%".into()];
+        for name in ["TTFT", "E2E"] {
+            header.extend(percentiles.iter().map(|p| format!("{name} P{p}(s)")));
+        }
+        header.push("Input tok".into());
+        row(&mut out, &header);
+        for t in &s.by_turn {
+            let mut cells = vec![
+                t.turn.to_string(),
+                t.requests.to_string(),
+                format!(
+                    "{:.1}",
+                    t.succeeded as f64 / t.requests.max(1) as f64 * 100.0
+                ),
+            ];
+            for p in [&t.ttft, &t.e2e_latency] {
+                cells.extend(percentiles.iter().map(|&q| match p.get(q) {
+                    Some(v) => format!("{v:.3}"),
+                    None => "-".into(),
+                }));
+            }
+            cells.push(
+                t.input_tokens_mean
+                    .map_or("-".into(), |v| format!("{v:.0}")),
+            );
+            row(&mut out, &cells);
+        }
+    }
+    out
+}
+
+fn row(out: &mut String, cells: &[String]) {
+    let line: Vec<String> = cells.iter().map(|c| format!("{c:<12}")).collect();
+    let _ = writeln!(out, "  {}", line.join(" ").trim_end());
+}

@@ -1,0 +1,239 @@
+//! Turns the workload settings (`config::Workload`) into what the levels send: the dataset's
+//! conversations, synthetic prompts of exact lengths (`dataset/synthetic.rs`) or a trace's prompts
+//! and schedule (`dataset/trace.rs`), as single requests or sessions (`measure::work::Work`), with
+//! the tokenizer that measured them. It says in the console what it built, so a user always knows
+//! what was sent and whether its lengths are exact. `pipeline.rs` runs the levels with the result.
+
+use crate::config::{Config, Source};
+use crate::dataset::synthetic::{self, Corpus};
+use crate::dataset::tokenizer::{Counter, Tokenizer, TokenizerInfo};
+use crate::dataset::trace::{self, TraceFormat, TracePrompts};
+use crate::dataset::{self, Conversation, Dataset};
+use crate::measure::work::{Sessions, Work};
+use anyhow::Result;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the levels send.
+pub struct Prepared {
+    /// The samples whose bodies are built once (empty for a trace).
+    pub conversations: Vec<Conversation>,
+    pub work: Work,
+    /// How the samples were made, for metadata.json (`dataset_format`, `synthetic`, `trace`).
+    pub origin: Origin,
+    pub tokenizer: Option<TokenizerInfo>,
+    /// A trace's one level: its arrival offsets and its window.
+    pub trace: Option<TraceLevel>,
+}
+
+/// Where the samples came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    Dataset(crate::cli::DatasetFormat),
+    Synthetic,
+    Trace(TraceFormat),
+}
+
+/// The single level of `--trace`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceLevel {
+    pub offsets: Vec<Duration>,
+    /// The window the trace spans: its last arrival plus one mean gap, so that rate x window is
+    /// the number of requests.
+    pub window: Duration,
+    pub qps: f64,
+}
+
+impl Prepared {
+    /// The dataset file's format, when the samples came from one.
+    pub fn format(&self) -> Option<crate::cli::DatasetFormat> {
+        match self.origin {
+            Origin::Dataset(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// A trace's format and number of requests.
+    pub fn trace_format(&self) -> Option<(TraceFormat, usize)> {
+        match self.origin {
+            Origin::Trace(f) => Some((f, self.samples())),
+            _ => None,
+        }
+    }
+
+    /// Samples (or trace requests) each level cycles through.
+    pub fn samples(&self) -> usize {
+        match &self.work {
+            Work::Trace(t) => t.len(),
+            _ => self.conversations.len(),
+        }
+    }
+}
+
+/// Builds what the run sends; `data` is a dataset already loaded (`redline demo`), else the one
+/// `--dataset` names is read.
+pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
+    let counter = match &cfg.workload.tokenizer {
+        Some(path) => {
+            let t = Tokenizer::load(path)?;
+            eprintln!(
+                "Tokenizer: {} (vocabulary {}, sha256 {}...)",
+                t.info.path,
+                t.info.vocab_size,
+                &t.info.sha256[..12]
+            );
+            Counter::Exact(t)
+        }
+        None => Counter::Approx,
+    };
+    let tokenizer = counter.tokenizer().map(|t| t.info.clone());
+    let (conversations, origin, trace) = match &cfg.workload.source {
+        Source::Dataset => {
+            let data = match data {
+                Some(d) => d,
+                None => dataset::load(&cfg.dataset, cfg.dataset_format)?,
+            };
+            let format = data.format;
+            (samples(cfg, data), Origin::Dataset(format), None)
+        }
+        Source::Synthetic(spec) => {
+            let count = cfg
+                .max_samples
+                .unwrap_or_else(|| synthetic::default_count(spec));
+            let corpus = Corpus::new(&counter);
+            let convs = synthetic::generate(spec, &corpus, cfg.seed, count);
+            eprintln!(
+                "Synthetic prompts: {count} of {} ({}), cycled like a dataset's samples",
+                spec.to_text(),
+                lengths_note(&counter)
+            );
+            (convs, Origin::Synthetic, None)
+        }
+        Source::Trace { speed } => {
+            let t = trace::load(&cfg.dataset, *speed)?;
+            let corpus = Corpus::new(&counter);
+            let prompts = TracePrompts::build(&t, &corpus, cfg.seed);
+            let level = trace_level(&prompts);
+            eprintln!(
+                "Trace: {} ({}), {} requests over {:.1} s ({:.2} req/s{}), {} shared 512-token blocks; prompts {}{}",
+                cfg.dataset.display(),
+                t.format,
+                prompts.len(),
+                level.window.as_secs_f64(),
+                level.qps,
+                if *speed != 1.0 { format!(", at {speed}x") } else { String::new() },
+                prompts.blocks,
+                lengths_note(&counter),
+                if t.reordered { "; the file was not in time order, so it was sorted" } else { "" }
+            );
+            let origin = Origin::Trace(t.format);
+            return Ok(Prepared {
+                conversations: Vec::new(),
+                work: Work::Trace(Arc::new(prompts)),
+                origin,
+                tokenizer,
+                trace: Some(level),
+            });
+        }
+    };
+    let work = match cfg.workload.sessions {
+        Some(think) => {
+            let sessions = Sessions::new(&conversations, think);
+            eprintln!(
+                "Sessions: {} conversations of {:.1} turns on average; each turn waits for the previous reply{}",
+                sessions.scripts.len(),
+                sessions.mean_turns(),
+                if think > 0.0 { format!(" and {think} s of think time") } else { String::new() }
+            );
+            Work::Sessions(Arc::new(sessions))
+        }
+        None => Work::Samples,
+    };
+    Ok(Prepared {
+        conversations,
+        work,
+        origin,
+        tokenizer,
+        trace,
+    })
+}
+
+fn lengths_note(counter: &Counter) -> &'static str {
+    match counter {
+        Counter::Exact(_) => "token-exact by the tokenizer",
+        Counter::Approx => {
+            "lengths approximate, about 4 characters a token: give --tokenizer for exact ones"
+        }
+    }
+}
+
+/// The trace's arrivals as one level.
+fn trace_level(prompts: &TracePrompts) -> TraceLevel {
+    let offsets: Vec<Duration> = prompts
+        .requests
+        .iter()
+        .map(|r| Duration::from_secs_f64(r.at_s))
+        .collect();
+    let n = offsets.len().max(1) as f64;
+    let span = offsets.last().map_or(0.0, Duration::as_secs_f64);
+    let window = if n > 1.0 && span > 0.0 {
+        span * n / (n - 1.0)
+    } else {
+        1.0
+    };
+    TraceLevel {
+        offsets,
+        window: Duration::from_secs_f64(window),
+        qps: n / window,
+    }
+}
+
+/// The samples sent: `--shuffle` (seeded by the run's seed) and `--max-samples` applied, said in
+/// the console with the format they were read as.
+fn samples(cfg: &Config, data: Dataset) -> Vec<Conversation> {
+    let total = data.conversations.len();
+    let picked = dataset::select(
+        data.conversations,
+        cfg.max_samples,
+        cfg.shuffle.then_some(cfg.seed),
+    );
+    let of = if picked.len() < total {
+        format!(" of {total}")
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "Dataset: {} ({} format), {} conversations{of}{}",
+        cfg.dataset.display(),
+        data.format,
+        picked.len(),
+        if cfg.shuffle { ", shuffled" } else { "" }
+    );
+    picked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::trace::TraceRequest;
+
+    #[test]
+    fn a_trace_level_offers_its_requests_over_its_window() {
+        let req = |at_s| TraceRequest {
+            at_s,
+            input_tokens: 1,
+            output_tokens: 1,
+            hash_ids: Vec::new(),
+        };
+        let trace = trace::Trace {
+            requests: vec![req(0.0), req(1.0), req(4.0)],
+            format: TraceFormat::Csv,
+            reordered: false,
+        };
+        let prompts = TracePrompts::build(&trace, &Corpus::new(&Counter::Approx), 0);
+        let l = trace_level(&prompts);
+        assert_eq!(l.offsets.len(), 3);
+        assert_eq!(l.window, Duration::from_secs(6));
+        assert!((l.qps - 0.5).abs() < 1e-12);
+    }
+}
