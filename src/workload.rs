@@ -115,7 +115,7 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
             let prompts = TracePrompts::build(&t, &corpus, cfg.seed);
             let level = trace_level(&prompts);
             eprintln!(
-                "Trace: {} ({}), {} requests over {:.1} s ({:.2} req/s{}), {} shared 512-token blocks; prompts {}{}",
+                "Trace: {} ({}), {} requests over {:.1} s ({:.2} req/s{}), {} distinct 512-token blocks; prompts {}{}",
                 cfg.dataset.display(),
                 t.format,
                 prompts.len(),

@@ -73,7 +73,8 @@ pub async fn run_level(
         .is_cancelled()
         .then(|| time::since(Instant::now().min(end), start));
     let window = duration.as_secs_f64();
-    let sent = records.len() as f64;
+    // Arrivals: requests, or sessions (whose later turns are not arrivals).
+    let sent = records.iter().filter(|r| r.is_arrival()).count() as f64;
     // The level's rate is what the endpoint sustained at this concurrency.
     LevelRun::new(sent / window, window, records, stopped_at)
 }

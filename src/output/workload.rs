@@ -15,7 +15,7 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
             let Some(t) = &l.token_lengths else { continue };
             let part = |name: &str, f: &Option<LengthFit>| match f {
                 Some(f) => format!(
-                    "{name} {:.0} -> {:.1} ({:+.1}%)",
+                    "{name} {:.1} -> {:.1} ({:+.1}%)",
                     f.requested_mean, f.measured_mean, f.mean_error_pct
                 ),
                 None => format!("{name} - (no usage reported)"),
