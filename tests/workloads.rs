@@ -50,8 +50,17 @@ async fn synthetic_prompts_have_their_length_by_the_simulators_tokenizer() {
     ])
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    assert!(run.stderr().contains("token-exact by the tokenizer"), "{}", run.stderr());
-    assert!(run.stderr().contains("pinned with max_tokens and ignore_eos"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("token-exact by the tokenizer"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains("pinned with max_tokens and ignore_eos"),
+        "{}",
+        run.stderr()
+    );
     // The simulator counts each message's tokens + 4 (its chat template): 1,028 for a 1,024-token
     // prompt, within 1% of the target by the same tokenizer.
     for r in run.records() {
@@ -59,13 +68,20 @@ async fn synthetic_prompts_have_their_length_by_the_simulators_tokenizer() {
         let measured = r["prompt_tokens"].as_f64().unwrap();
         assert_eq!(measured, 1028.0, "{r}");
         assert!((measured - 1024.0).abs() / 1024.0 < 0.01);
-        assert_eq!(r["completion_tokens"], 16, "ignore_eos pins the reply length");
+        assert_eq!(
+            r["completion_tokens"], 16,
+            "ignore_eos pins the reply length"
+        );
     }
     let lengths = &run.level(0)["token_lengths"];
     assert_eq!(lengths["input"]["requested_mean"], 1024.0);
     assert_eq!(lengths["input"]["measured_mean"], 1028.0);
     assert_eq!(lengths["output"]["mean_error_pct"], 0.0);
-    assert!(run.stdout().contains("input 1024.0 -> 1028.0 (+0.4%)"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("input 1024.0 -> 1028.0 (+0.4%)"),
+        "{}",
+        run.stdout()
+    );
     let meta = read_json(&run.dir().join("metadata.json"));
     assert_eq!(meta["synthetic"]["prefix"], 256);
     assert_eq!(meta["tokenizer"]["vocab_size"], 2048);
@@ -93,7 +109,11 @@ async fn without_a_tokenizer_lengths_are_approximate_and_the_run_says_so() {
     ])
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    assert!(run.stderr().contains("lengths approximate"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("lengths approximate"),
+        "{}",
+        run.stderr()
+    );
     let meta = read_json(&run.dir().join("metadata.json"));
     assert!(meta.get("tokenizer").is_none() && meta.get("ignore_eos").is_none());
     // Without a tokenizer, 100 tokens are 400 characters: the simulator's rule counts 100 + 4.
@@ -116,11 +136,14 @@ fn recording_endpoint() -> (Router, Arc<Mutex<Vec<Value>>>) {
                 seen.len() - 1
             };
             let chunk = json!({"choices": [{"delta": {"content": format!("reply-{n}")}}]});
-            let usage = json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 1}});
+            let usage =
+                json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 1}});
             Response::builder()
                 .status(StatusCode::OK)
                 .header("content-type", "text/event-stream")
-                .body(Body::from(format!("data: {chunk}\n\ndata: {usage}\n\ndata: [DONE]\n\n")))
+                .body(Body::from(format!(
+                    "data: {chunk}\n\ndata: {usage}\n\ndata: [DONE]\n\n"
+                )))
                 .unwrap()
         }
     };
@@ -146,7 +169,11 @@ async fn each_session_turn_carries_the_real_previous_replies() {
             {"role": "user", "content": format!("Third question {i}")},
         ]})
     };
-    std::fs::write(&dataset, json!((0..4).map(turns).collect::<Vec<_>>()).to_string()).unwrap();
+    std::fs::write(
+        &dataset,
+        json!((0..4).map(turns).collect::<Vec<_>>()).to_string(),
+    )
+    .unwrap();
     let run = redline(&[
         "--endpoint",
         &endpoint,
@@ -173,10 +200,22 @@ async fn each_session_turn_carries_the_real_previous_replies() {
     let mut carried = 0;
     for msgs in &seen {
         let msgs = msgs.as_array().unwrap();
-        for (j, m) in msgs.iter().enumerate().filter(|(_, m)| m["role"] == "assistant") {
+        for (j, m) in msgs
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m["role"] == "assistant")
+        {
             let text = m["content"].as_str().unwrap();
-            let n: usize = text.strip_prefix("reply-").unwrap_or_else(|| panic!("{text}")).parse().unwrap();
-            assert_eq!(seen[n].as_array().unwrap()[..], msgs[..j], "history before {text}");
+            let n: usize = text
+                .strip_prefix("reply-")
+                .unwrap_or_else(|| panic!("{text}"))
+                .parse()
+                .unwrap();
+            assert_eq!(
+                seen[n].as_array().unwrap()[..],
+                msgs[..j],
+                "history before {text}"
+            );
             assert_eq!(msgs[j + 1]["role"], "user");
             carried += 1;
         }
@@ -241,7 +280,12 @@ async fn later_turns_are_faster_on_the_prefix_cached_simulator() {
     for t in &turns[1..] {
         assert!(ttft(t) < ttft(&turns[0]) * 0.5, "{turns:?}");
     }
-    let metrics = reqwest::get(format!("{sim}/metrics")).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{sim}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let counter = |name: &str| -> f64 {
         metrics
             .lines()
@@ -261,7 +305,10 @@ async fn later_turns_are_faster_on_the_prefix_cached_simulator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_replays_on_its_own_timestamps() {
     let sim = fast_sim(&[]).await;
-    for (file, n, format) in [("trace-mooncake.jsonl", 60, "mooncake"), ("trace.csv", 40, "csv")] {
+    for (file, n, format) in [
+        ("trace-mooncake.jsonl", 60, "mooncake"),
+        ("trace.csv", 40, "csv"),
+    ] {
         let trace = data(file);
         let run = redline(&[
             "--endpoint",
@@ -289,7 +336,12 @@ async fn a_trace_replays_on_its_own_timestamps() {
         times.sort_by(f64::total_cmp);
         let mut planned: Vec<(u64, f64)> = records
             .iter()
-            .map(|r| (r["index"].as_u64().unwrap(), r["planned_s"].as_f64().unwrap()))
+            .map(|r| {
+                (
+                    r["index"].as_u64().unwrap(),
+                    r["planned_s"].as_f64().unwrap(),
+                )
+            })
             .collect();
         planned.sort_by_key(|p| p.0);
         for (i, (_, p)) in planned.iter().enumerate() {
@@ -298,13 +350,19 @@ async fn a_trace_replays_on_its_own_timestamps() {
         }
         let level = run.level(0);
         assert_eq!(level["success_rate"], 100.0, "{file}");
-        assert_eq!(level["client_limited"], false, "{file}: lag {}", level["schedule_lag_s"]);
+        assert_eq!(
+            level["client_limited"], false,
+            "{file}: lag {}",
+            level["schedule_lag_s"]
+        );
         assert_eq!(level["requests_scheduled"], n);
         let meta = read_json(&run.dir().join("metadata.json"));
         assert_eq!(meta["trace"]["format"], format);
         assert_eq!(meta["trace"]["requests"], n);
         // Reply lengths come from the trace.
-        assert!(records.iter().all(|r| r["requested_output_tokens"] == r["completion_tokens"]));
+        assert!(records
+            .iter()
+            .all(|r| r["requested_output_tokens"] == r["completion_tokens"]));
         assert!(re_reports_identically(&run.dir()));
     }
 }
@@ -318,13 +376,39 @@ async fn bad_workload_flags_are_refused_before_any_request() {
     let e = "http://127.0.0.1:9";
     for (args, says) in [
         (vec!["--synthetic", "input=10"], "--synthetic needs output="),
-        (vec!["--synthetic", "input=10,output=2,turns=3"], "add --sessions"),
-        (vec!["--synthetic", "input=10,output=2", "--tokenizer", "/nonexistent/t.json"], "--tokenizer /nonexistent/t.json: no such file"),
-        (vec!["--trace", "/nonexistent/trace.jsonl"], "cannot read dataset /nonexistent/trace.jsonl"),
-        (vec!["--trace", &bad_trace], "line 1: not a Mooncake trace line"),
-        (vec!["--trace", &bad_trace, "--sessions"], "--sessions cannot replay a --trace"),
-        (vec!["--dataset", DATASET, "--think-time", "2"], "add --sessions"),
-        (vec!["--dataset", DATASET, "--trace-speed", "2"], "add --trace FILE"),
+        (
+            vec!["--synthetic", "input=10,output=2,turns=3"],
+            "add --sessions",
+        ),
+        (
+            vec![
+                "--synthetic",
+                "input=10,output=2",
+                "--tokenizer",
+                "/nonexistent/t.json",
+            ],
+            "--tokenizer /nonexistent/t.json: no such file",
+        ),
+        (
+            vec!["--trace", "/nonexistent/trace.jsonl"],
+            "cannot read dataset /nonexistent/trace.jsonl",
+        ),
+        (
+            vec!["--trace", &bad_trace],
+            "line 1: not a Mooncake trace line",
+        ),
+        (
+            vec!["--trace", &bad_trace, "--sessions"],
+            "--sessions cannot replay a --trace",
+        ),
+        (
+            vec!["--dataset", DATASET, "--think-time", "2"],
+            "add --sessions",
+        ),
+        (
+            vec!["--dataset", DATASET, "--trace-speed", "2"],
+            "add --trace FILE",
+        ),
     ] {
         let mut full = vec!["--endpoint", e, "--model", "m"];
         full.extend(args.iter().copied());
@@ -334,6 +418,16 @@ async fn bad_workload_flags_are_refused_before_any_request() {
         assert_eq!(run.run_dirs(), 0, "{args:?}: nothing written");
     }
     // Two sources at once is a usage error.
-    let run = redline(&["--endpoint", e, "--model", "m", "--dataset", DATASET, "--synthetic", "input=1,output=1"]).await;
+    let run = redline(&[
+        "--endpoint",
+        e,
+        "--model",
+        "m",
+        "--dataset",
+        DATASET,
+        "--synthetic",
+        "input=1,output=1",
+    ])
+    .await;
     assert_eq!(run.code(), Some(2), "{}", run.stderr());
 }
