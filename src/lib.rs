@@ -10,7 +10,7 @@
 //! | 3 | `measure` | planned send -> `RequestRecord` (schedule, runner, client, transport, SSE) |
 //! | 4 | `analyze` | records -> `Report` (stats, queueing, verdicts, summary) |
 //! | 5 | `output`, `sim` | adapters that write and show the report; the built-in endpoint |
-//! | 6 | `process`, `workload` | signals and the open-file limit; what the levels send |
+//! | 6 | `process`, `workload`, `preflight` | signals and the open-file limit; what the levels send; the request that fails fast |
 //! | 7 | `pipeline` | the bench pipeline |
 //! | 8 | `commands` | `redline demo`, `redline report`, `redline calibrate` |
 //!
@@ -25,6 +25,7 @@ pub mod dataset;
 pub mod measure;
 pub mod output;
 pub mod pipeline;
+pub mod preflight;
 pub mod process;
 pub mod sim;
 pub mod workload;

@@ -6,6 +6,7 @@
 //! It lives outside `lib.rs` so that the commands built on it (`commands/demo.rs`) import it from
 //! below, and `lib.rs` (the dispatch) only imports downwards.
 
+use crate::analyze::cause;
 use crate::analyze::level::{level_report, LevelReport};
 use crate::analyze::report::Report;
 use crate::analyze::search;
@@ -23,6 +24,7 @@ use crate::output::jsonl::JsonlWriter;
 use crate::output::metadata::{LevelInfo, Metadata};
 use crate::output::progress::LevelProgress;
 use crate::output::{ceiling, console, files};
+use crate::preflight;
 use crate::process;
 use crate::workload::{self, Prepared};
 use anyhow::{Context, Result};
@@ -38,11 +40,17 @@ pub struct Outcome {
     pub report: Report,
     /// 130 or 143 when a signal stopped the run, else 0.
     pub exit_signal: u8,
+    /// Why the run stopped early: a level whose every request failed with one misconfiguration.
+    pub stopped: Option<String>,
 }
 
 impl Outcome {
+    /// The signal's status, 1 when a misconfiguration stopped the run, else 0.
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(self.exit_signal)
+        match (self.exit_signal, &self.stopped) {
+            (0, Some(_)) => ExitCode::FAILURE,
+            (code, _) => ExitCode::from(code),
+        }
     }
 }
 
@@ -74,7 +82,11 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     if let Some(cap) = cfg.max_concurrency.filter(|&c| c as u64 > streams) {
         eprintln!("warning: --max-concurrency {cap} exceeds the ~{streams} streams this process can hold open");
     }
+    files::ensure_results_root(&cfg.results_dir)?;
     let target = Arc::new(connect(&cfg, &prepared).await?);
+    if cfg.preflight {
+        preflight::check(&target, &prepared.first_messages(), &cfg.model).await?;
+    }
     let now = chrono::Local::now();
     let dir = files::create_run_dir(&cfg.results_dir, now)?;
     let mut meta = Metadata::new(&cfg, prepared.samples(), now, &Target::route_of(&cfg));
@@ -96,6 +108,7 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     let mut report = Report::new(Vec::new(), &opts);
     let results_path = dir.join(&cfg.output);
     let plan = cfg.search.map(search::plan);
+    let mut stopped = None;
     for i in 0.. {
         if cancel.stop.is_cancelled() {
             break;
@@ -207,6 +220,15 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         if run.partial {
             break;
         }
+        if let Some((cause, what)) = levels.last().and_then(cause::level_misconfigured) {
+            // No other rate fixes a wrong key, path or model name: say so now.
+            stopped = Some(format!(
+                "stopped after QPS {:.1}: every request failed with {what}\n  {}",
+                run.qps,
+                cause.advice()
+            ));
+            break;
+        }
     }
     let exit_signal = signal_code.load(Ordering::SeqCst);
     meta.connection.http2_stream_limits = target.http2_connections();
@@ -221,10 +243,17 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     );
     flushed
         .map_err(|e| anyhow::anyhow!("requests.jsonl in {} is incomplete: {e}", dir.display()))?;
+    if let Some(why) = &stopped {
+        eprintln!(
+            "error: {why}\n  (the levels run so far are saved in {})",
+            dir.display()
+        );
+    }
     Ok(Outcome {
         dir,
         report,
         exit_signal,
+        stopped,
     })
 }
 
@@ -288,7 +317,10 @@ async fn ignore_eos(cfg: &Config, target: &Target) -> bool {
         IgnoreEos::Off => false,
         IgnoreEos::Auto if !cfg.workload.has_output_lengths() => false,
         IgnoreEos::Auto => {
-            let owner = target.owner().await;
+            let owner = target
+                .models()
+                .await
+                .and_then(|m| m.into_iter().find_map(|(_, owner)| owner));
             let accepts = owner
                 .as_deref()
                 .is_some_and(|o| ACCEPTING.contains(&o.to_ascii_lowercase().as_str()));

@@ -8,7 +8,7 @@ use crate::config::{Config, Source};
 use crate::dataset::synthetic::{self, Corpus};
 use crate::dataset::tokenizer::{Counter, Tokenizer, TokenizerInfo};
 use crate::dataset::trace::{self, TraceFormat, TracePrompts};
-use crate::dataset::{self, Conversation, Dataset};
+use crate::dataset::{self, Conversation, Dataset, Message};
 use crate::measure::work::{Sessions, Work};
 use anyhow::Result;
 use std::sync::Arc;
@@ -58,6 +58,26 @@ impl Prepared {
         match self.origin {
             Origin::Trace(f) => Some((f, self.samples())),
             _ => None,
+        }
+    }
+
+    /// The first prompt the run sends (for the preflight request).
+    pub fn first_messages(&self) -> Vec<Message> {
+        match &self.work {
+            Work::Trace(t) => vec![Message {
+                role: "user",
+                content: t.prompt(0),
+            }],
+            Work::Sessions(s) => s
+                .scripts
+                .first()
+                .map(|s| [&s.opening[..], &s.turns[..1]].concat())
+                .unwrap_or_default(),
+            Work::Samples => self
+                .conversations
+                .first()
+                .map(|c| c.messages.clone())
+                .unwrap_or_default(),
         }
     }
 

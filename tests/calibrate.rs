@@ -47,7 +47,17 @@ async fn calibrate_measures_each_rate_against_the_simulators_own_ttft_and_saves_
         // The simulator's own TTFT record was read, so the client's error could be computed.
         assert!(s["ttft_p50_error_ms"].is_number(), "{s}");
     }
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Client ceiling"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Both rates passed, so the ceiling is above the highest one tried, not at it.
+    if steps.iter().all(|s| s["ok"] == true) {
+        assert!(
+            stdout.contains("at least") && stdout.contains("highest rate tried"),
+            "{stdout}"
+        );
+        assert_eq!(saved["ceiling_is_lower_bound"], true);
+    } else {
+        assert!(stdout.contains("Client ceiling"), "{stdout}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -179,3 +179,139 @@ async fn absurd_values_and_broken_datasets_are_refused_with_a_reason() {
         assert_eq!(run.run_dirs(), 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_things_a_new_user_runs_into() {
+    // `redline` alone points at the demo and the README's first example.
+    let out = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("redline demo") && err.contains("--endpoint https://"),
+        "{err}"
+    );
+    // A missing dataset names the OS error once.
+    let run = redline(&[
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--model",
+        "m",
+        "--dataset",
+        "/nonexistent/d.json",
+    ])
+    .await;
+    assert_eq!(run.code(), Some(1));
+    assert_eq!(
+        run.stderr().matches("No such file or directory").count(),
+        1,
+        "{}",
+        run.stderr()
+    );
+    // Lists with spaces are read as the reference tool reads them, and a p99.9 column keeps its
+    // header above its values.
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let run = redline(&bench_args(
+        &sim,
+        &[
+            "--qps",
+            "2, 4",
+            "--percentiles",
+            "50, 99.9",
+            "--duration",
+            "0.5",
+        ],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    assert_eq!(run.results_json()["results"].as_array().unwrap().len(), 2);
+    let stdout = run.stdout();
+    let header = stdout
+        .lines()
+        .find(|l| l.starts_with("QPS Target"))
+        .unwrap();
+    let row = stdout.lines().find(|l| l.starts_with("2.0 ")).unwrap();
+    // Every column's value starts where its header starts.
+    let starts = |line: &str| -> Vec<usize> {
+        let b = line.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] != b' ' && (i == 0 || b[i - 1] == b' '))
+            .collect()
+    };
+    let mut header_starts = starts(header);
+    // Headers are words with spaces inside ("TTFT P99.9(s)"): keep the first word of each.
+    header_starts.retain(|&i| {
+        !header[..i].ends_with("QPS ")
+            && !header[..i].ends_with("Actual ")
+            && !["TTFT ", "E2E ", "Tok/s ", "Target "]
+                .iter()
+                .any(|w| header[..i].ends_with(w))
+    });
+    assert_eq!(header_starts, starts(row), "{header}\n{row}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_with_other_settings_says_what_it_changed_in_metadata() {
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let run = redline(&bench_args(
+        &sim,
+        &[
+            "--qps",
+            "2",
+            "--duration",
+            "0.5",
+            "--gpu-rate",
+            "2.3",
+            "--num-gpus",
+            "1",
+        ],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let dir = run.dir();
+    let report = |extra: &[&str]| {
+        let mut args = vec!["report".to_string(), dir.display().to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The same settings change nothing.
+    let before = std::fs::read(dir.join("metadata.json")).unwrap();
+    assert!(report(&[]).status.success());
+    assert_eq!(std::fs::read(dir.join("metadata.json")).unwrap(), before);
+    let out = report(&["--gpu-rate", "3"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("gpu_rate 2.3 -> 3.0"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = read_json(&dir.join("metadata.json"));
+    // The folder agrees with itself: metadata holds the price the results JSON was built with,
+    // and what the report changed.
+    assert_eq!(meta["gpu_rate"], 3.0);
+    assert_eq!(meta["reports"][0]["changed"]["gpu_rate"]["from"], 2.3);
+    assert_eq!(meta["reports"][0]["output"], "benchmark_qps_results.json");
+    let results = read_json(&dir.join("benchmark_qps_results.json"));
+    let c = &results["results"][0]["cost_analysis"];
+    assert!(
+        (c["gpu_cost"].as_f64().unwrap() / results["results"][0]["duration_s"].as_f64().unwrap()
+            * 3600.0
+            - 3.0)
+            .abs()
+            < 1e-9
+    );
+    // A report into another file leaves the run's settings as they were, and says so.
+    let out = report(&["--gpu-rate", "5", "--output", "five.json"]);
+    assert!(out.status.success());
+    let meta = read_json(&dir.join("metadata.json"));
+    assert_eq!(meta["gpu_rate"], 3.0);
+    assert_eq!(meta["reports"][1]["output"], "five.json");
+}

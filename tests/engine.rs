@@ -81,6 +81,8 @@ async fn metrics_and_print_config() {
         "5",
         "--duration",
         "1",
+        // Counted below: only the level's requests, not the preflight's.
+        "--no-preflight",
     ])
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());

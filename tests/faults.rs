@@ -207,16 +207,25 @@ async fn start_raw_counting() -> (String, Arc<AtomicUsize>) {
     (format!("127.0.0.1:{port}"), accepted)
 }
 
-/// One request against `path` (2 QPS for 0.5 s); returns the level's JSON and the record.
+/// One request against `path` (2 QPS for 0.5 s); returns the level's JSON and the record. No
+/// preflight: the level itself must record the fault. A fault that is a misconfiguration (404, not
+/// a stream, redirects) stops the run with status 1 after its level, saying why.
 async fn fault(scheme: &str, path: &str, extra: &[&str]) -> (serde_json::Value, serde_json::Value) {
     let endpoint = format!("{scheme}://{}{path}", start_raw().await);
-    let mut args = bench_args(&endpoint, &["--qps", "2", "--duration", "0.5"]);
+    let mut args = bench_args(
+        &endpoint,
+        &["--qps", "2", "--duration", "0.5", "--no-preflight"],
+    );
     args.extend_from_slice(extra);
     if !extra.contains(&"--timeout") {
         args.extend_from_slice(&["--timeout", "2"]);
     }
     let run = redline(&args).await;
-    assert_eq!(run.code(), Some(0), "{path}: {}", run.stderr());
+    let stopped = run.code() == Some(1)
+        && run
+            .stderr()
+            .contains("stopped after QPS 2.0: every request failed with");
+    assert!(run.code() == Some(0) || stopped, "{path}: {}", run.stderr());
     let recs = run.records();
     assert_eq!(recs.len(), 1, "{path}: one record per scheduled request");
     (run.level(0), recs[0].clone())

@@ -14,7 +14,10 @@ use tokio::sync::Notify;
 fn long_run(base: &str) -> (tempfile::TempDir, std::process::Child) {
     let results = tempfile::tempdir().unwrap();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(bench_args(base, &["--qps", "10", "--duration", "60"]))
+        .args(bench_args(
+            base,
+            &["--qps", "10", "--duration", "60", "--no-preflight"],
+        ))
         .args(["--results-dir", &results.path().display().to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Each top-level module's layer; the crate root (`lib.rs`) is above them all.
-const LAYERS: [(&str, u8); 11] = [
+const LAYERS: [(&str, u8); 12] = [
     ("cli", 0),
     ("config", 1),
     ("dataset", 2),
@@ -17,6 +17,7 @@ const LAYERS: [(&str, u8); 11] = [
     ("sim", 5),
     ("process", 6),
     ("workload", 6),
+    ("preflight", 6),
     ("pipeline", 7),
     ("commands", 8),
 ];

@@ -206,7 +206,8 @@ async fn the_chart_draws_every_panel_standard_and_with_cost() {
 /// levels, latency objectives, pricing, a capacity plan and a p99.9 column. `redline report` must
 /// reproduce every figure of their JSON; only the verdicts' wording and trust (`verdict_reason`,
 /// `verdict_trusted`, the summary's `notes`) may have changed since, by design, and keys added
-/// since (goodput and objective attainment, for a run that had latency objectives) are new.
+/// since (goodput and objective attainment, for a run that had latency objectives; a sample of
+/// the server's message per error kind) are new.
 #[test]
 fn folders_written_by_an_earlier_version_re_report_every_figure() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v0.1.0");
@@ -233,6 +234,7 @@ fn folders_written_by_an_earlier_version_re_report_every_figure() {
                     "verdict_trusted",
                     "slo_attainment_pct",
                     "goodput_qps",
+                    "error_samples",
                 ] {
                     l.remove(k);
                 }

@@ -267,9 +267,37 @@ async fn connection_refused_is_a_connection_error() {
         l.local_addr().unwrap().port()
     };
     let endpoint = format!("http://127.0.0.1:{port}");
-    let run = redline(&bench_args(&endpoint, &["--qps", "2", "--duration", "0.5"])).await;
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    // The preflight request finds nothing listening: the run stops before it measures anything.
+    let run = redline(&bench_args(
+        &endpoint,
+        &["--qps", "2,4", "--duration", "0.5"],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("Connection refused")
+            && run.stderr().contains("nothing accepted the connection"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.run_dirs(), 0);
+    // Without it, the first level records the refusal and the run stops there, saying why.
+    let run = redline(&bench_args(
+        &endpoint,
+        &["--qps", "2,4", "--duration", "0.5", "--no-preflight"],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
     assert_eq!(run.level(0)["errors"]["Connection error"], 1);
+    assert!(
+        run.results_json()["results"].get(1).is_none(),
+        "stopped after the first level"
+    );
+    assert!(
+        run.stderr().contains("stopped after QPS 2.0: every request failed with Connection error (1 requests): cannot connect"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,7 +26,9 @@ async fn the_key_is_in_no_output_even_when_requests_fail() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
     };
-    for endpoint in [sim.clone(), refused] {
+    // Without the preflight, so that the levels record the failures: the refused endpoint's
+    // level stops the run (status 1), the other completes.
+    for (endpoint, code) in [(sim.clone(), 0), (refused.clone(), 1)] {
         let run = redline(&bench_args(
             &endpoint,
             &[
@@ -37,13 +39,33 @@ async fn the_key_is_in_no_output_even_when_requests_fail() {
                 "--api-key",
                 KEY,
                 "--plot",
+                "--no-preflight",
             ],
         ))
         .await;
-        assert_eq!(run.code(), Some(0), "{}", run.stderr());
+        assert_eq!(run.code(), Some(code), "{}", run.stderr());
         let all = all_output(&run);
         assert!(
             !all.contains(KEY) && !all.contains("LEAKCHECK"),
+            "the key leaked via {endpoint}"
+        );
+    }
+    // The preflight's own failure messages hold no key either.
+    let rejecting = fast_sim(&["--failure-rate", "1", "--failure-status", "401"]).await;
+    for endpoint in [rejecting, refused] {
+        let run = redline(&bench_args(
+            &endpoint,
+            &["--qps", "8", "--duration", "0.5", "--api-key", KEY],
+        ))
+        .await;
+        assert_eq!(run.code(), Some(1), "{}", run.stderr());
+        assert!(
+            run.stderr().contains("preflight request failed"),
+            "{}",
+            run.stderr()
+        );
+        assert!(
+            !all_output(&run).contains("LEAKCHECK"),
             "the key leaked via {endpoint}"
         );
     }

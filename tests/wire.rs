@@ -57,10 +57,15 @@ async fn fake() -> (String, Seen) {
     (start_fake(app).await, seen)
 }
 
+/// A level against the fake's `path`, without the preflight request (the level's own requests are
+/// what is checked).
 async fn one(path: &str, extra: &[&str]) -> (Run, Seen) {
     let (base, seen) = fake().await;
     let endpoint = format!("{base}{path}");
-    let mut args = bench_args(&endpoint, &["--qps", "4", "--duration", "0.5"]);
+    let mut args = bench_args(
+        &endpoint,
+        &["--qps", "4", "--duration", "0.5", "--no-preflight"],
+    );
     args.extend_from_slice(extra);
     (redline(&args).await, seen)
 }
@@ -97,6 +102,29 @@ async fn request_body_is_the_references_plus_stream_usage_and_extra_body() {
     let l = run.level(0);
     assert_eq!(l["success_rate"], 100.0);
     assert_eq!(l["total_input_tokens"], 24);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preflight_sends_the_first_prompt_once_for_one_token() {
+    let (base, seen) = fake().await;
+    let run = redline(&bench_args(
+        &format!("{base}/ok"),
+        &["--qps", "4", "--duration", "0.5"],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("Preflight: the endpoint answered \"redline-sim\""),
+        "{}",
+        run.stderr()
+    );
+    let seen = seen.lock().unwrap();
+    // The preflight, then the level's two requests; only the level's are recorded.
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[0].1["max_tokens"], 1);
+    assert_eq!(seen[0].1["messages"], seen[1].1["messages"]);
+    assert_eq!(run.records().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,15 +168,16 @@ async fn missing_usage_is_a_success_with_a_counted_warning() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_streams_get_named_error_kinds() {
-    for (path, kind) in [
-        ("/no-done", "Stream interrupted"),
-        ("/json", "Invalid response"),
-        ("/bad-chunk", "Invalid response"),
-        ("/stream-error", "Stream error"),
-        ("/503", "HTTP 503"),
+    // Not a chat stream at all is a misconfiguration: the run stops after the level, status 1.
+    for (path, kind, code) in [
+        ("/no-done", "Stream interrupted", 0),
+        ("/json", "Invalid response", 1),
+        ("/bad-chunk", "Invalid response", 1),
+        ("/stream-error", "Stream error", 0),
+        ("/503", "HTTP 503", 0),
     ] {
         let (run, _) = one(path, &[]).await;
-        assert_eq!(run.code(), Some(0), "{path}: {}", run.stderr());
+        assert_eq!(run.code(), Some(code), "{path}: {}", run.stderr());
         let l = run.level(0);
         assert_eq!(l["errors"][kind], 2, "{path}: {l}");
         assert_eq!(l["success_rate"], 0.0, "{path}");

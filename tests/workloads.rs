@@ -188,6 +188,8 @@ async fn each_session_turn_carries_the_real_previous_replies() {
         "4",
         "--duration",
         "1",
+        // Every request the endpoint sees is then a session's turn.
+        "--no-preflight",
     ])
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());

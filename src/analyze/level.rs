@@ -46,6 +46,10 @@ pub struct LevelReport {
     pub cost_analysis: Option<CostAnalysis>,
     pub errors: BTreeMap<String, u64>,
     // redline's additions.
+    /// The server's message (or the failure's detail) of the first failure of each kind in
+    /// `errors`, so the console can say why without opening requests.jsonl.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_samples: BTreeMap<String, String>,
     /// `verdict` (PASS/WARN/FAIL), `client_limited`, `verdict_reason`.
     #[serde(flatten)]
     pub assessment: Assessment,
@@ -109,9 +113,16 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let recs = &run.records;
     let ok: Vec<&RequestRecord> = recs.iter().filter(|r| r.succeeded()).collect();
     let mut errors = BTreeMap::new();
+    let mut error_samples = BTreeMap::new();
     let mut client_side_errors = 0;
-    for kind in recs.iter().filter_map(|r| r.error) {
+    for r in recs {
+        let Some(kind) = r.error else { continue };
         *errors.entry(kind.to_string()).or_insert(0u64) += 1;
+        if let Some(d) = r.error_detail.as_ref().filter(|d| !d.is_empty()) {
+            error_samples
+                .entry(kind.to_string())
+                .or_insert_with(|| d.clone());
+        }
         client_side_errors += u64::from(kind.is_client_side());
     }
     let with_usage = ok.iter().filter(|r| r.completion_tokens.is_some());
@@ -181,6 +192,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         tokens_per_sec: pct(ok.iter().filter_map(|r| r.tokens_per_sec()).collect()),
         cost_analysis: o.pricing.map(|p| cost(p, duration, input, usage_output)),
         errors,
+        error_samples,
         assessment: assess(&evidence, &o.policy),
         partial: run.partial,
         concurrency: None,

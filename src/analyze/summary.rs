@@ -8,6 +8,7 @@
 //! verdict is not trusted (a PASS the client did not deliver, a FAIL its lag could explain) and
 //! interrupted levels are skipped with a note. Recommended limit = maximum sustainable x (1 - headroom).
 
+use crate::analyze::cause;
 use crate::analyze::level::LevelReport;
 use crate::analyze::search::SearchSummary;
 use crate::analyze::verdict::{Cause, Verdict};
@@ -94,10 +95,18 @@ pub fn summarize(
         }
     }
     match (max_ok, saturation) {
-        (None, Some(s)) => notes.push(format!(
-            "even the lowest trusted level (QPS {:.1}) did not pass: test lower rates, and check the endpoint, model name and key",
-            s.qps_target
-        )),
+        (None, Some(s)) => notes.push(match cause::level_misconfigured(s) {
+            // Advice that fits the cause: no lower rate fixes a wrong key or model name.
+            Some((cause, what)) => format!(
+                "even the lowest trusted level (QPS {:.1}) did not pass, every request failing with {what}: {}",
+                s.qps_target,
+                cause.advice()
+            ),
+            None => format!(
+                "even the lowest trusted level (QPS {:.1}) did not pass: the endpoint is overloaded even there; test lower rates",
+                s.qps_target
+            ),
+        }),
         (Some(_), None) => notes.push("no level saturated the endpoint: add higher --qps levels to find its limit".into()),
         _ => {}
     }

@@ -1,6 +1,6 @@
 //! The flags of `redline report`, `redline demo` and `redline calibrate`.
 
-use super::{defaults, PolicyArgs, QpsArg, SimModelArgs};
+use super::{defaults, trimmed, PolicyArgs, QpsArg, SimModelArgs};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ pub struct ReportArgs {
     /// A run's results folder (results/<timestamp>).
     pub dir: PathBuf,
     /// Percentiles for the table (default: the run's).
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, value_parser = trimmed::<f64>)]
     pub percentiles: Option<Vec<f64>>,
     /// GPU cost per hour (default: the run's).
     #[arg(long, allow_negative_numbers = true)]
@@ -76,7 +76,12 @@ pub struct DemoArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CalibrateArgs {
     /// Rates to try, requests per second.
-    #[arg(long, value_delimiter = ',', default_value = "250,500,1000,2000,3000")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "250,500,1000,2000,3000",
+        value_parser = trimmed::<f64>
+    )]
     pub rates: Vec<f64>,
     /// Seconds per rate.
     #[arg(long, default_value_t = 3.0)]

@@ -79,6 +79,14 @@ impl std::fmt::Display for DatasetFormat {
     }
 }
 
+/// A number of a comma-separated list, spaces around it allowed (`--percentiles "50, 99"`), as
+/// the reference tool's parsing accepts.
+pub fn trimmed<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{:?} is not a number", s.trim()))
+}
+
 /// One `--qps` value: a rate, or `auto`. Spaces around values are allowed (`--qps "1, 5"`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum QpsArg {
@@ -204,7 +212,7 @@ pub struct BenchArgs {
     pub qps: Vec<QpsArg>,
     /// Closed-loop levels instead of rates: N requests in flight at once, each sent when the
     /// previous one ended (comma separated, e.g. 1,8,32,64).
-    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    #[arg(long, value_delimiter = ',', value_name = "N,...", value_parser = trimmed::<usize>)]
     pub concurrency: Option<Vec<usize>>,
     /// With --qps auto: the first rate probed.
     #[arg(long, default_value_t = defaults::QPS_START, allow_negative_numbers = true)]
@@ -223,7 +231,8 @@ pub struct BenchArgs {
         long,
         value_delimiter = ',',
         default_values_t = defaults::PERCENTILES,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = trimmed::<f64>
     )]
     pub percentiles: Vec<f64>,
     /// Deprecated: tokens/sec is always shown.
@@ -283,6 +292,10 @@ pub struct BenchArgs {
     /// Do not send stream_options (for servers that reject it); tokens then come from chunk counts.
     #[arg(long)]
     pub no_stream_usage: bool,
+    /// Skip the request that checks, before the first level, that the endpoint answers this
+    /// model (a wrong key, path, model name or address otherwise stops the run at once).
+    #[arg(long)]
+    pub no_preflight: bool,
     #[command(flatten)]
     pub workload: WorkloadArgs,
     #[command(flatten)]
@@ -468,6 +481,7 @@ impl BenchArgs {
             max_concurrency: None,
             extra_body: None,
             no_stream_usage: false,
+            no_preflight: false,
             workload: WorkloadArgs::default(),
             connection: ConnectionArgs::default(),
             policy: PolicyArgs::default(),

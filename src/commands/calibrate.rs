@@ -158,14 +158,20 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
         .take_while(|s| s.ok)
         .last()
         .map(|s| s.target_qps);
+    let every_rate_passed = steps.iter().all(|s| s.ok);
     let c = Calibration {
         ceiling_qps: ceiling,
+        ceiling_is_lower_bound: every_rate_passed,
         measured_at: chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         output_tokens: a.output_tokens,
         steps,
     };
     match ceiling {
+        // Every rate passed: the ceiling is above the highest rate tried, not at it.
+        Some(q) if every_rate_passed => println!(
+            "\nClient ceiling on this machine: at least {q} req/s (the highest rate tried; add higher --rates to find it)"
+        ),
         Some(q) => println!("\nClient ceiling on this machine: {q} req/s"),
         None => println!(
             "\nClient ceiling: below the lowest rate tried ({} req/s)",

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 pub fn run(args: &ReportArgs) -> Result<Report> {
-    let meta: Metadata = read_metadata(&args.dir)?;
+    let mut meta: Metadata = read_metadata(&args.dir)?;
     let opts = options(args, &meta)?;
     let runs = levels(&args.dir, &meta)?;
     let report = Report::from_runs(&runs, &opts);
@@ -28,6 +28,24 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
     config::file_name("--output", &output)?;
     config::file_name("--plot-output", &plot_output)?;
     files::write_json_atomic(&args.dir.join(&output), &report)?;
+    // The folder must not contradict itself: metadata.json says what this report changed.
+    let changed = meta.rereported(&opts, &output, chrono::Local::now());
+    if !changed.is_empty() {
+        files::write_json_atomic(&args.dir.join("metadata.json"), &meta)?;
+        let list: Vec<String> = changed
+            .iter()
+            .map(|(k, v)| format!("{k} {} -> {}", v["from"], v["to"]))
+            .collect();
+        eprintln!(
+            "Rebuilt {output} with {}; recorded in metadata.json (under \"reports\"{})",
+            list.join(", "),
+            if output == meta.output {
+                ", and its settings now match"
+            } else {
+                ""
+            }
+        );
+    }
     console::present(
         &report,
         &opts,

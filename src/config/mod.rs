@@ -174,6 +174,8 @@ pub struct Config {
     pub max_concurrency: Option<usize>,
     pub extra_body: Option<Map<String, Value>>,
     pub stream_usage: bool,
+    /// Check with one request that the endpoint answers the model before the first level.
+    pub preflight: bool,
     pub policy: Policy,
     pub daily_tokens: Option<u64>,
     /// `--http2`.
@@ -314,6 +316,7 @@ impl Config {
             max_concurrency: a.max_concurrency,
             extra_body: a.extra_body.as_deref().map(extra_body).transpose()?,
             stream_usage: !a.no_stream_usage,
+            preflight: !a.no_preflight,
             policy,
             daily_tokens,
             http2: c.http2,

@@ -65,11 +65,8 @@ pub struct Dataset {
 
 #[derive(Debug, Error)]
 pub enum DatasetError {
-    #[error("cannot read dataset {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read dataset {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error("dataset {path} is not valid JSON: {message} at line {line}, column {column}")]
     Syntax {
         path: String,
@@ -123,9 +120,9 @@ pub fn load(path: &Path, format: DatasetFormat) -> Result<Dataset, DatasetError>
             });
         }
     }
-    let bytes = std::fs::read(path).map_err(|source| DatasetError::Read {
+    let bytes = std::fs::read(path).map_err(|cause| DatasetError::Read {
         path: name.clone(),
-        source,
+        cause,
     })?;
     parse_as(&bytes, &name, format)
 }

@@ -74,9 +74,9 @@ struct MooncakeLine {
 /// Reads a trace file, its times divided by `speed`.
 pub fn load(path: &Path, speed: f64) -> Result<Trace, DatasetError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| DatasetError::Read {
+    let bytes = std::fs::read(path).map_err(|cause| DatasetError::Read {
         path: name.clone(),
-        source,
+        cause,
     })?;
     parse(&bytes, &name, speed)
 }

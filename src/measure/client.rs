@@ -211,10 +211,10 @@ impl Target {
         }
     }
 
-    /// Who the endpoint says serves the model (`owned_by` of `GET /v1/models`: `vllm`,
-    /// `llamacpp`, `sglang`, `redline`, ...), asked with the run's TLS, proxy and headers; `None`
-    /// when it does not say.
-    pub async fn owner(&self) -> Option<String> {
+    /// The models the endpoint serves and who says it serves them (`GET /v1/models`: each
+    /// `id` and `owned_by`, e.g. `vllm`, `llamacpp`, `sglang`, `redline`), asked with the run's
+    /// TLS, proxy and headers; `None` when it does not answer that.
+    pub async fn models(&self) -> Option<Vec<(String, Option<String>)>> {
         let mut url = self.head.url.clone();
         let path = url.path().to_string();
         let base = path
@@ -232,10 +232,16 @@ impl Target {
             .ok()?
             .ok()?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        v.get("data")?
-            .as_array()?
-            .iter()
-            .find_map(|m| m.get("owned_by")?.as_str().map(str::to_string))
+        let list = v.get("data")?.as_array()?;
+        Some(
+            list.iter()
+                .filter_map(|m| {
+                    let id = m.get("id")?.as_str()?.to_string();
+                    let owner = m.get("owned_by").and_then(|o| o.as_str()).map(String::from);
+                    Some((id, owner))
+                })
+                .collect(),
+        )
     }
 
     pub fn samples(&self) -> usize {

@@ -21,19 +21,17 @@ use std::sync::Arc;
 /// Why the TLS settings could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
-    #[error(
-        "{flag} {path}: cannot read a PEM {what} from it ({source}); give a readable PEM file"
-    )]
+    #[error("{flag} {path}: cannot read a PEM {what} from it ({cause}); give a readable PEM file")]
     Pem {
         flag: &'static str,
         path: String,
         what: &'static str,
-        source: rustls::pki_types::pem::Error,
+        cause: rustls::pki_types::pem::Error,
     },
     #[error("--cacert {0}: the file holds no certificate; give a PEM bundle (-----BEGIN CERTIFICATE-----)")]
     NoCaCertificate(String),
-    #[error("--cacert {path}: certificate not usable as a trust anchor ({source})")]
-    BadCa { path: String, source: rustls::Error },
+    #[error("--cacert {path}: certificate not usable as a trust anchor ({cause})")]
+    BadCa { path: String, cause: rustls::Error },
     #[error("--cert/--key: the client certificate and key do not form a usable pair ({0})")]
     ClientAuth(rustls::Error),
     #[error(
@@ -71,11 +69,11 @@ pub fn client_config(settings: &TlsSettings) -> Result<ClientConfig, TlsSetupErr
     let config = match &settings.client_auth {
         Some((cert, key)) => {
             let chain = certificates("--cert", cert)?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsSetupError::Pem {
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|cause| TlsSetupError::Pem {
                 flag: "--key",
                 path: key.display().to_string(),
                 what: "private key",
-                source,
+                cause,
             })?;
             builder
                 .with_client_auth_cert(chain, key)
@@ -101,11 +99,11 @@ fn certificates(
     flag: &'static str,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let pem = |source| TlsSetupError::Pem {
+    let pem = |cause| TlsSetupError::Pem {
         flag,
         path: path.display().to_string(),
         what: "certificate",
-        source,
+        cause,
     };
     CertificateDer::pem_file_iter(path)
         .map_err(pem)?
@@ -126,9 +124,9 @@ fn roots(cacert: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
             return Err(TlsSetupError::NoCaCertificate(path.display().to_string()));
         }
         for c in certs {
-            store.add(c).map_err(|source| TlsSetupError::BadCa {
+            store.add(c).map_err(|cause| TlsSetupError::BadCa {
                 path: path.display().to_string(),
-                source,
+                cause,
             })?;
         }
     }

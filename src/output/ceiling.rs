@@ -23,6 +23,9 @@ pub struct Step {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Calibration {
     pub ceiling_qps: Option<f64>,
+    /// Every rate tried passed: the ceiling is at least `ceiling_qps`, not at it.
+    #[serde(default)]
+    pub ceiling_is_lower_bound: bool,
     pub measured_at: String,
     pub cpus: usize,
     pub output_tokens: u32,
@@ -47,10 +50,15 @@ pub fn warn_if_over_ceiling(qps: &[f64]) {
         return;
     };
     let top = qps.iter().copied().fold(0.0, f64::max);
-    if let Some(ceiling) = c.ceiling_qps.filter(|&c| top > c) {
-        eprintln!(
+    match c.ceiling_qps.filter(|&c| top > c) {
+        Some(ceiling) if c.ceiling_is_lower_bound => eprintln!(
+            "note: QPS {top} is above the highest rate calibrated on this machine ({ceiling} req/s, all of which passed; redline calibrate, {}); run redline calibrate --rates with higher rates to know whether this client keeps up",
+            c.measured_at
+        ),
+        Some(ceiling) => eprintln!(
             "warning: QPS {top} is above this machine's calibrated client ceiling of {ceiling} req/s (redline calibrate, {}); levels beyond it may be client-limited",
             c.measured_at
-        );
+        ),
+        None => {}
     }
 }

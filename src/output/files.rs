@@ -6,15 +6,21 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Creates a new, empty run folder under `root`, named after `now`. Fails (before any request is
-/// sent) if the folder cannot be created or written.
-pub fn create_run_dir(root: &Path, now: chrono::DateTime<chrono::Local>) -> Result<PathBuf> {
+/// Creates the folder that holds the runs' folders (`--results-dir`), so a run can check it
+/// before it sends anything.
+pub fn ensure_results_root(root: &Path) -> Result<()> {
     std::fs::create_dir_all(root).with_context(|| {
         format!(
             "cannot create the results folder {}; choose a writable one with --results-dir",
             root.display()
         )
-    })?;
+    })
+}
+
+/// Creates a new, empty run folder under `root`, named after `now`. Fails (before any request is
+/// sent) if the folder cannot be created or written.
+pub fn create_run_dir(root: &Path, now: chrono::DateTime<chrono::Local>) -> Result<PathBuf> {
+    ensure_results_root(root)?;
     let stamp = now.format("%Y-%m-%d_%H-%M-%S").to_string();
     for n in 1.. {
         let name = if n == 1 {

@@ -88,6 +88,20 @@ pub struct Metadata {
     /// Requests carried `"ignore_eos": true`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignore_eos: bool,
+    /// What each `redline report` that changed a setting changed, oldest first (the settings
+    /// above are the current ones, those the results JSON was last written with).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reports: Vec<ReportChange>,
+}
+
+/// One `redline report` that rebuilt the results with other settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportChange {
+    pub timestamp: String,
+    /// The results file it wrote.
+    pub output: String,
+    /// Each setting it changed: `{"gpu_rate": {"from": 2.3, "to": 3.0}}`.
+    pub changed: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,6 +222,7 @@ impl Metadata {
             sessions: None,
             tokenizer: None,
             ignore_eos: false,
+            reports: Vec::new(),
         }
     }
 
@@ -247,6 +262,94 @@ impl Metadata {
 }
 
 impl Metadata {
+    /// Takes the settings `redline report` rebuilt the results with, and records what changed
+    /// (from what, to what). Returns the changes, empty when none.
+    pub fn rereported(
+        &mut self,
+        opts: &crate::config::ReportOptions,
+        output: &str,
+        now: chrono::DateTime<chrono::Local>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let p = &opts.policy;
+        let slo = (!p.objectives.is_empty()).then(|| p.slo_text());
+        let settings = [
+            (
+                "percentiles",
+                serde_json::json!(opts.percentiles),
+                serde_json::json!(self.percentiles),
+            ),
+            (
+                "gpu_rate",
+                serde_json::json!(opts.pricing.map(|p| p.gpu_rate)),
+                serde_json::json!(self.gpu_rate),
+            ),
+            (
+                "num_gpus",
+                serde_json::json!(opts.pricing.map(|p| p.num_gpus)),
+                serde_json::json!(self.num_gpus),
+            ),
+            (
+                "pass_threshold",
+                serde_json::json!(p.pass_pct),
+                serde_json::json!(self.pass_threshold),
+            ),
+            (
+                "warn_threshold",
+                serde_json::json!(p.warn_pct),
+                serde_json::json!(self.warn_threshold),
+            ),
+            (
+                "headroom",
+                serde_json::json!(p.headroom_pct),
+                serde_json::json!(self.headroom),
+            ),
+            (
+                "daily_tokens",
+                serde_json::json!(opts.daily_tokens),
+                serde_json::json!(self.daily_tokens),
+            ),
+            (
+                "slo",
+                serde_json::json!(slo),
+                serde_json::json!(self.policy_slo_text()),
+            ),
+        ];
+        let mut changed = serde_json::Map::new();
+        for (name, to, from) in settings {
+            if to != from {
+                changed.insert(name.into(), serde_json::json!({"from": from, "to": to}));
+            }
+        }
+        if changed.is_empty() {
+            return changed;
+        }
+        self.reports.push(ReportChange {
+            timestamp: now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+            output: output.into(),
+            changed: changed.clone(),
+        });
+        if output == self.output {
+            // The run's own results file now holds these settings: so does this file.
+            self.percentiles = opts.percentiles.clone();
+            self.gpu_rate = opts.pricing.map(|p| p.gpu_rate);
+            self.num_gpus = opts.pricing.map(|p| p.num_gpus);
+            self.pass_threshold = p.pass_pct;
+            self.warn_threshold = p.warn_pct;
+            self.headroom = p.headroom_pct;
+            self.daily_tokens = opts.daily_tokens;
+            self.max_ttft_p95 = p.objective(Metric::Ttft, 95.0).map(|o| o.bound);
+            self.max_e2e_p95 = p.objective(Metric::E2e, 95.0).map(|o| o.bound);
+            self.slo = slo;
+        }
+        changed
+    }
+
+    /// The run's objectives as `--slo` text (success included), or `None` without any.
+    fn policy_slo_text(&self) -> Option<String> {
+        let p = self.policy();
+        (!p.objectives.is_empty()).then(|| p.slo_text())
+    }
+
     /// The verdict policy the run used: its `slo`, or (before there was one) its latency
     /// objectives.
     pub fn policy(&self) -> Policy {

@@ -32,7 +32,7 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
     if slo {
         header.extend(["SLO met%".into(), "Goodput".into()]);
     }
-    push_row(&mut out, &header);
+    let mut rows = vec![header];
     for l in levels {
         let mut row = vec![
             format!("{:.1}", l.qps_target),
@@ -79,9 +79,36 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
                 "(client-limited)".into()
             });
         }
-        push_row(&mut out, &row);
+        rows.push(row);
+    }
+    // The reference's widths: the Success% column is narrower than the others.
+    out.push_str(&aligned(&rows, "", |i| if i == 2 { 10 } else { 12 }));
+    out
+}
+
+/// Rows as columns, each `indent`ed: a column is `base(i)` wide, or wider where a header or value
+/// needs it (`TTFT P99.9(s)`), so headers stay above their values.
+pub fn aligned(rows: &[Vec<String>], indent: &str, base: fn(usize) -> usize) -> String {
+    let widths = widths(rows, base);
+    let mut out = String::new();
+    for row in rows {
+        out.push_str(indent);
+        push_row(&mut out, row, &widths);
     }
     out
+}
+
+fn widths(rows: &[Vec<String>], base: fn(usize) -> usize) -> Vec<usize> {
+    let columns = rows.first().map_or(0, Vec::len);
+    (0..columns)
+        .map(|i| {
+            let base = base(i);
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .fold(base, usize::max)
+        })
+        .collect()
 }
 
 type Metric = (&'static str, fn(&LevelReport) -> &Percentiles);
@@ -92,14 +119,23 @@ const METRICS: [Metric; 3] = [
     ("Tok/s", |l| &l.tokens_per_sec),
 ];
 
-fn push_row(out: &mut String, cells: &[String]) {
+fn push_row(out: &mut String, cells: &[String], widths: &[usize]) {
     for (i, c) in cells.iter().enumerate() {
-        // The reference's widths: the Success% column is narrower than the others.
-        let width = if i == 2 { 10 } else { 12 };
+        // Cells past the header (level notes such as "(probe 3)") need no column.
+        let width = widths.get(i).copied().unwrap_or(0);
         let _ = write!(out, "{c:<width$} ");
     }
     out.truncate(out.trim_end().len());
     out.push('\n');
+}
+
+/// `s` on one line, at most `max` characters.
+pub fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &flat[..i]),
+        None => flat,
+    }
 }
 
 /// "QPS 20.0 - Errors (178 total):" blocks, most frequent kind first, plus usage warnings.
@@ -112,7 +148,13 @@ pub fn render_errors(levels: &[LevelReport]) -> String {
             let mut kinds: Vec<_> = l.errors.iter().collect();
             kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             for (kind, n) in kinds {
-                let _ = writeln!(out, "  - {kind}: {n} occurrences");
+                // The server's own words, shortened to a line.
+                let said = l
+                    .error_samples
+                    .get(kind)
+                    .map(|m| format!(": {}", one_line(m, 160)))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "  - {kind}: {n} occurrences{said}");
             }
             if l.client_side_errors > 0 {
                 let _ = writeln!(

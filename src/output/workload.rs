@@ -4,6 +4,7 @@
 
 use crate::analyze::level::LevelReport;
 use crate::analyze::workload::LengthFit;
+use crate::output::table;
 use std::fmt::Write;
 
 /// The token-lengths and sessions sections, or an empty string.
@@ -41,7 +42,7 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
             header.extend(percentiles.iter().map(|p| format!("{name} P{p}(s)")));
         }
         header.push("Input tok".into());
-        row(&mut out, &header);
+        let mut rows = vec![header];
         for t in &s.by_turn {
             let mut cells = vec![
                 t.turn.to_string(),
@@ -61,13 +62,9 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
                 t.input_tokens_mean
                     .map_or("-".into(), |v| format!("{v:.0}")),
             );
-            row(&mut out, &cells);
+            rows.push(cells);
         }
+        out.push_str(&table::aligned(&rows, "  ", |_| 12));
     }
     out
-}
-
-fn row(out: &mut String, cells: &[String]) {
-    let line: Vec<String> = cells.iter().map(|c| format!("{c:<12}")).collect();
-    let _ = writeln!(out, "  {}", line.join(" ").trim_end());
 }

@@ -1,0 +1,64 @@
+//! Fail fast: before the first level, one request (the first prompt the run would send, with
+//! `max_tokens` 1) checks that the endpoint answers this model. A misconfiguration (the key, the
+//! path or model name, a refused body, nothing listening, TLS, not a chat stream; see
+//! `analyze/cause.rs`) stops the run at once with the server's own message and the likely fix,
+//! instead of running every level to advise "test lower rates"; a busy endpoint only gets a
+//! warning, since measuring it is the point. `--no-preflight` skips it. `pipeline.rs` calls [`check`].
+
+use crate::analyze::cause::{classify, Cause};
+use crate::dataset::Message;
+use crate::measure::client::{Payload, Target};
+use crate::measure::record::RequestRecord;
+use anyhow::{bail, Result};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Sends `messages` once and judges the answer; `Err` when the run cannot measure anything.
+pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result<()> {
+    let body = target.template.build(messages, Some(1));
+    let mut rec = RequestRecord::new(0, 0.0, 0, 0, 0.0);
+    let start = Instant::now();
+    target
+        .measure_payload(
+            &mut rec,
+            &Payload::Body(body),
+            false,
+            start,
+            &CancellationToken::new(),
+        )
+        .await;
+    let Some(kind) = rec.error else {
+        eprintln!(
+            "Preflight: the endpoint answered {model:?} (first token after {:.3} s)",
+            rec.ttft_s().unwrap_or(rec.e2e_s())
+        );
+        return Ok(());
+    };
+    let detail = rec.error_detail.unwrap_or_default();
+    let cause = classify(kind, Some(&detail));
+    if !cause.is_misconfiguration() {
+        eprintln!(
+            "warning: preflight request failed ({kind}: {detail}); the endpoint may be busy, so the levels will measure how requests fare"
+        );
+        return Ok(());
+    }
+    let served = match cause {
+        Cause::NotFound | Cause::BadRequest => served_models(target).await,
+        _ => String::new(),
+    };
+    bail!(
+        "the endpoint cannot serve this run: the preflight request failed with {kind}: {detail}\n  {}{served}\n  (nothing was measured; --no-preflight skips this check)",
+        cause.advice()
+    )
+}
+
+/// "; it serves: a, b" from `GET /v1/models`, or nothing.
+async fn served_models(target: &Target) -> String {
+    match target.models().await {
+        Some(m) if !m.is_empty() => {
+            let ids: Vec<String> = m.into_iter().take(10).map(|(id, _)| id).collect();
+            format!("; GET /v1/models lists: {}", ids.join(", "))
+        }
+        _ => String::new(),
+    }
+}
