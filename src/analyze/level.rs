@@ -14,6 +14,7 @@
 
 use crate::analyze::objectives;
 use crate::analyze::queueing::{keep_up, KeepUp};
+use crate::analyze::server::{self, ServerMetrics};
 use crate::analyze::stats::{LagSummary, Percentiles};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
 use crate::analyze::workload::{self, SessionSummary, TokenLengths};
@@ -106,6 +107,9 @@ pub struct LevelReport {
     /// `actual_qps` are then sessions started per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sessions: Option<SessionSummary>,
+    /// `--metrics-url`: the endpoint's own view of the level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerMetrics>,
 }
 
 /// Summarises and judges one level: the user's `--percentiles`, pricing and verdict policy.
@@ -177,6 +181,13 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         lag_p99_s: schedule_lag_s.p99,
         ..evidence
     };
+    let ttfts: Vec<f64> = ok.iter().filter_map(|r| r.ttft_s()).collect();
+    let ttft_mean = (!ttfts.is_empty()).then(|| ttfts.iter().sum::<f64>() / ttfts.len() as f64);
+    let server = server::summarize(&run.server, run.send_window_s, ttft_mean);
+    let mut assessment = assess(&evidence, &o.policy);
+    if assessment.verdict != crate::analyze::verdict::Verdict::Pass {
+        assessment.reason.server = server.as_ref().and_then(|s| s.explanation.clone());
+    }
     let with_objectives = !o.policy.objectives.is_empty();
     let reasoning = ok.iter().any(|r| r.first_reasoning_s.is_some());
     let met = recs
@@ -193,7 +204,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         cost_analysis: o.pricing.map(|p| cost(p, duration, input, usage_output)),
         errors,
         error_samples,
-        assessment: assess(&evidence, &o.policy),
+        assessment,
         partial: run.partial,
         concurrency: None,
         search_probe: None,
@@ -225,6 +236,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         keep_up: evidence.keep_up,
         token_lengths: workload::token_lengths(&ok, &o.percentiles),
         sessions: workload::sessions(recs, run.duration_s, &o.percentiles),
+        server,
     }
 }
 

@@ -48,6 +48,9 @@ impl Reason {
                 ));
             }
         }
+        if let Some(server) = &self.server {
+            s.push_str(&format!("; server: {server}"));
+        }
         s
     }
 }

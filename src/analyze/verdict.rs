@@ -115,6 +115,8 @@ pub struct Reason {
     pub stands: bool,
     /// The level was interrupted.
     pub partial: bool,
+    /// What the endpoint's own metrics say about a level that did not pass (`--metrics-url`).
+    pub server: Option<String>,
 }
 
 /// What showed that the endpoint did not keep up.

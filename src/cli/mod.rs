@@ -292,6 +292,11 @@ pub struct BenchArgs {
     /// Do not send stream_options (for servers that reject it); tokens then come from chunk counts.
     #[arg(long)]
     pub no_stream_usage: bool,
+    /// The endpoint's Prometheus metrics page (vLLM and SGLang serve it at /metrics of the same
+    /// host, llama.cpp's server with --metrics), scraped once a second during every level: the
+    /// server's queue, KV cache, preemptions, tokens/s and TTFT are reported with each level.
+    #[arg(long, value_name = "URL")]
+    pub metrics_url: Option<String>,
     /// Skip the request that checks, before the first level, that the endpoint answers this
     /// model (a wrong key, path, model name or address otherwise stops the run at once).
     #[arg(long)]
@@ -481,6 +486,7 @@ impl BenchArgs {
             max_concurrency: None,
             extra_body: None,
             no_stream_usage: false,
+            metrics_url: None,
             no_preflight: false,
             workload: WorkloadArgs::default(),
             connection: ConnectionArgs::default(),

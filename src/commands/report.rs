@@ -8,10 +8,12 @@
 use crate::analyze::report::Report;
 use crate::cli::ReportArgs;
 use crate::config::{self, ReportOptions};
+use crate::measure::prometheus::Scrape;
 use crate::measure::record::{LevelRun, RequestRecord};
 use crate::output::console;
 use crate::output::files;
 use crate::output::metadata::Metadata;
+use crate::pipeline::SERVER_METRICS;
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -111,6 +113,7 @@ fn levels(dir: &Path, meta: &Metadata) -> Result<Vec<LevelRun>> {
             if skipped.len() > 1 { ", ..." } else { "" }
         );
     }
+    let mut scrapes = server_scrapes(dir, by_level.len());
     // Levels that ran, plus one cut short by a killed process (it has records but no window).
     let ran = meta.levels.len().max(
         by_level
@@ -133,7 +136,26 @@ fn levels(dir: &Path, meta: &Metadata) -> Result<Vec<LevelRun>> {
                 .get(i)
                 .and_then(|info| info.duration_s)
                 .unwrap_or(meta.duration);
-            LevelRun::new(qps, planned, recs, stopped_at)
+            let mut run = LevelRun::new(qps, planned, recs, stopped_at);
+            run.server = std::mem::take(&mut scrapes[i]);
+            run
         })
         .collect())
+}
+
+/// `server_metrics.jsonl` (a run with `--metrics-url`), by level: empty without it. A line cut
+/// short by a killed process is skipped.
+fn server_scrapes(dir: &Path, levels: usize) -> Vec<Vec<Scrape>> {
+    let mut by_level = vec![Vec::new(); levels];
+    let Ok(text) = std::fs::read(dir.join(SERVER_METRICS)) else {
+        return by_level;
+    };
+    for line in text.split(|&b| b == b'\n') {
+        if let Ok(s) = serde_json::from_slice::<Scrape>(line) {
+            if let Some(l) = by_level.get_mut(s.level) {
+                l.push(s);
+            }
+        }
+    }
+    by_level
 }

@@ -176,6 +176,8 @@ pub struct Config {
     pub stream_usage: bool,
     /// Check with one request that the endpoint answers the model before the first level.
     pub preflight: bool,
+    /// `--metrics-url`: the endpoint's Prometheus page.
+    pub metrics_url: Option<Url>,
     pub policy: Policy,
     pub daily_tokens: Option<u64>,
     /// `--http2`.
@@ -317,6 +319,7 @@ impl Config {
             extra_body: a.extra_body.as_deref().map(extra_body).transpose()?,
             stream_usage: !a.no_stream_usage,
             preflight: !a.no_preflight,
+            metrics_url: a.metrics_url.as_deref().map(metrics_url).transpose()?,
             policy,
             daily_tokens,
             http2: c.http2,
@@ -356,6 +359,23 @@ fn api_key(a: &BenchArgs) -> Result<Option<String>> {
         (None, None) => std::env::var("OPENAI_API_KEY").ok(),
     };
     Ok(key.filter(|k| !k.trim().is_empty()))
+}
+
+/// `--metrics-url`: an http(s) URL.
+fn metrics_url(text: &str) -> Result<Url> {
+    let url = Url::parse(text.trim()).map_err(|e| {
+        anyhow::anyhow!(
+            "--metrics-url {:?} is not a valid URL ({e}); give the Prometheus page, e.g. http://host:8000/metrics",
+            redact_str(text)
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        bail!(
+            "--metrics-url {:?}: give an http or https URL with a host, e.g. http://host:8000/metrics",
+            redact_url(&url)
+        );
+    }
+    Ok(url)
 }
 
 /// Whether a key sent to this endpoint would cross the network unencrypted.

@@ -244,6 +244,37 @@ impl Target {
         )
     }
 
+    /// The text at `url` (a `GET` with the run's TLS and proxy; the key and `--header`s only when
+    /// `url` is on the endpoint's own origin, so they never travel elsewhere), within `timeout`.
+    pub async fn fetch_text(
+        &self,
+        url: &reqwest::Url,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let same_origin = url.origin() == self.head.url.origin();
+        let mut get = self.client.get(url.clone());
+        if same_origin {
+            get = get.headers(self.headers.clone());
+        }
+        let fetch = async {
+            let resp = get
+                .send()
+                .await
+                .map_err(|e| reqwest_failure(e, url.scheme() == "https").detail)?;
+            if !resp.status().is_success() {
+                return Err(format!("HTTP {}", resp.status().as_u16()));
+            }
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| format!("body read failed: {e}"))?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        tokio::time::timeout(timeout, fetch)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+    }
+
     pub fn samples(&self) -> usize {
         self.bodies.len()
     }

@@ -295,6 +295,8 @@ pub struct LevelRun {
     pub in_flight_at_send_end: u64,
     /// Interrupted before every scheduled request was sent and finished.
     pub partial: bool,
+    /// `--metrics-url`: the endpoint's metrics, scraped during the level.
+    pub server: Vec<crate::measure::prometheus::Scrape>,
 }
 
 impl LevelRun {
@@ -333,6 +335,7 @@ impl LevelRun {
             in_flight_at_send_end,
             partial,
             records,
+            server: Vec::new(),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::analyze::report::Report;
 use crate::config::ReportOptions;
-use crate::output::{chart, summary, table, workload};
+use crate::output::{chart, server, summary, table, workload};
 use std::path::Path;
 
 /// Prints the table, errors, verdicts and summary, and draws the chart when `plot` names its file.
@@ -14,6 +14,7 @@ pub fn present(report: &Report, opts: &ReportOptions, dir: &Path, plot: Option<&
         table::render(&report.results, &opts.percentiles, opts.pricing.is_some())
     );
     print!("{}", workload::render(&report.results, &opts.percentiles));
+    print!("{}", server::render(&report.results));
     print!("{}", table::render_errors(&report.results));
     print!("{}", summary::render(report));
     if let Some(name) = plot {

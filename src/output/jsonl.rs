@@ -1,9 +1,10 @@
-//! `requests.jsonl`: one `RequestRecord` per line, appended as requests finish. Each line is written
+//! `requests.jsonl` (and `server_metrics.jsonl`): one `RequestRecord` (or server-metrics scrape)
+//! per line, appended as requests finish. Each line is written
 //! whole and the buffer is flushed at least once a second, so a killed process leaves the file valid
 //! up to its last complete line and loses at most about a second of records. A write failure is
 //! remembered and reported at the end; it never stops the measurement.
 
-use crate::measure::record::RequestRecord;
+use serde::Serialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -26,7 +27,7 @@ impl JsonlWriter {
         })
     }
 
-    pub fn write(&mut self, rec: &RequestRecord) {
+    pub fn write<T: Serialize>(&mut self, rec: &T) {
         if self.error.is_some() {
             return;
         }

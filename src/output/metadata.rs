@@ -85,6 +85,9 @@ pub struct Metadata {
     /// `--tokenizer`: which tokenizer measured the prompts (its hash identifies it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<TokenizerInfo>,
+    /// `--metrics-url`, credentials redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_url: Option<String>,
     /// Requests carried `"ignore_eos": true`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignore_eos: bool,
@@ -221,6 +224,7 @@ impl Metadata {
             trace: None,
             sessions: None,
             tokenizer: None,
+            metrics_url: cfg.metrics_url.as_ref().map(redact_url),
             ignore_eos: false,
             reports: Vec::new(),
         }

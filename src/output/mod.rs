@@ -2,7 +2,7 @@
 //!
 //! `files` (results folder, atomic JSON writes), `metadata` (`metadata.json`), `jsonl` (request
 //! records), `progress` (live bar), `table` (console results table and errors), `summary` (verdict
-//! lines and the answer), `workload` (token lengths and sessions by turn), `chart` (the PNG), `console` (prints table, summary and chart at the end),
+//! lines and the answer), `workload` (token lengths and sessions by turn), `server` (the endpoint's metrics), `chart` (the PNG), `console` (prints table, summary and chart at the end),
 //! `ceiling` (this machine's saved client ceiling). `pipeline.rs` and the commands wire them up.
 
 pub mod ceiling;
@@ -12,6 +12,7 @@ pub mod files;
 pub mod jsonl;
 pub mod metadata;
 pub mod progress;
+pub mod server;
 pub mod summary;
 pub mod table;
 pub mod workload;

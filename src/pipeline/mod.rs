@@ -1,13 +1,14 @@
-//! The bench pipeline: for each QPS level, schedule -> run (open loop) -> records -> report ->
-//! files, then the console. One screenful that wires the stages together: `measure/` sends and
-//! records, `analyze/` turns records into the `Report`, `output/` writes and shows it. A run and
-//! `redline demo` both come through [`bench`].
+//! The bench pipeline: for each level, plan (`plan.rs`: a rate, a probe, a trace or closed-loop
+//! workers) -> run (with the server's metrics scraped alongside, `--metrics-url`) -> records ->
+//! report -> files, then the console. It wires the stages together: `measure/` sends and records,
+//! `analyze/` turns records into the `Report`, `output/` writes and shows it. A run and `redline
+//! demo` both come through [`bench`].
 //!
 //! It lives outside `lib.rs` so that the commands built on it (`commands/demo.rs`) import it from
 //! below, and `lib.rs` (the dispatch) only imports downwards.
 
 use crate::analyze::cause;
-use crate::analyze::level::{level_report, LevelReport};
+use crate::analyze::level::level_report;
 use crate::analyze::report::Report;
 use crate::analyze::search;
 use crate::cli::IgnoreEos;
@@ -15,11 +16,11 @@ use crate::config::{self, Config};
 use crate::dataset::Dataset;
 use crate::measure::client::Target;
 use crate::measure::closed;
+use crate::measure::prometheus::Scrape;
 use crate::measure::record::{ErrorKind, RequestRecord};
-use crate::measure::runner::{self, Level, Observer};
-use crate::measure::schedule;
+use crate::measure::runner::{self, Observer};
+use crate::measure::scrape::Scraper;
 use crate::measure::work::Cancel;
-use crate::measure::work::Work;
 use crate::output::jsonl::JsonlWriter;
 use crate::output::metadata::{LevelInfo, Metadata};
 use crate::output::progress::LevelProgress;
@@ -27,12 +28,18 @@ use crate::output::{ceiling, console, files};
 use crate::preflight;
 use crate::process;
 use crate::workload::{self, Prepared};
+use plan::LevelPlan;
+use tokio::time::Instant;
+
+mod plan;
+
+/// The file of `--metrics-url`'s scrapes in a run's folder.
+pub const SERVER_METRICS: &str = "server_metrics.jsonl";
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What a finished (or interrupted) benchmark produced.
 pub struct Outcome {
@@ -101,6 +108,7 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     files::write_json_atomic(&meta_path, &meta)?;
     let mut records = JsonlWriter::create(&dir.join("requests.jsonl"))
         .with_context(|| format!("cannot create requests.jsonl in {}", dir.display()))?;
+    let mut server_metrics = ServerMetricsFile::new(&cfg, &dir)?;
     let cancel = Cancel::default();
     let signal_code = process::watch_interrupts(cancel.clone())?;
     let opts = cfg.report_options();
@@ -113,95 +121,45 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         if cancel.stop.is_cancelled() {
             break;
         }
+        let Some(level_plan) = plan::level(&cfg, &prepared, plan.as_ref(), &levels, i) else {
+            break;
+        };
+        if plan.is_some() {
+            // Recorded before the probe runs, so a killed run can still be re-reported.
+            meta.qps_levels.push(level_plan.rate());
+        }
         let mut obs = RunObserver {
-            progress: LevelProgress::new(0.0, 0),
+            progress: LevelProgress::new(level_plan.rate(), level_plan.arrivals()),
             records: &mut records,
         };
-        let (run, duration_s) = if let Some(&workers) = cfg.concurrency.get(i) {
-            eprintln!(
-                "Level {}/{}: concurrency {workers} ({}s)",
-                i + 1,
-                cfg.concurrency.len(),
-                cfg.duration.as_secs_f64()
-            );
-            obs.progress = LevelProgress::new(workers as f64, 0);
-            target.prepare(workers as f64).await;
-            let run = closed::run_level(
-                target.clone(),
-                i,
-                workers,
-                cfg.duration,
-                prepared.work.clone(),
-                &cancel,
-                &mut obs,
-            );
-            (run.await, None)
-        } else if let Some(trace) = &prepared.trace {
-            if i > 0 {
-                break;
+        target.prepare(level_plan.rate()).await;
+        let scraper = cfg
+            .metrics_url
+            .clone()
+            .map(|url| Scraper::start(target.clone(), url, i, Instant::now()));
+        let (mut run, duration_s) = match level_plan {
+            LevelPlan::Closed { workers } => {
+                let work = prepared.work.clone();
+                let run = closed::run_level(
+                    target.clone(),
+                    i,
+                    workers,
+                    cfg.duration,
+                    work,
+                    &cancel,
+                    &mut obs,
+                );
+                (run.await, None)
             }
-            eprintln!(
-                "Trace: {} requests over {:.1} s",
-                trace.offsets.len(),
-                trace.window.as_secs_f64()
-            );
-            obs.progress = LevelProgress::new(trace.qps, trace.offsets.len() as u64);
-            let level = Level {
-                index: i,
-                qps: trace.qps,
-                offsets: trace.offsets.clone(),
-                duration: trace.window,
-                max_concurrency: cfg.max_concurrency,
-                work: prepared.work.clone(),
-            };
-            target.prepare(trace.qps).await;
-            let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
-            (run, Some(trace.window.as_secs_f64()))
-        } else {
-            let Some((qps, duration)) = next_level(&cfg, plan.as_ref(), &levels, i) else {
-                break;
-            };
-            let shape = schedule::Shape {
-                arrival: cfg.arrival,
-                burstiness: cfg.burstiness,
-                ramp_up_s: cfg.ramp_up_s,
-            };
-            let offsets =
-                schedule::shaped(&shape, qps, duration, schedule::level_seed(cfg.seed, i));
-            let label = match plan {
-                Some(_) => format!("Probe {}", i + 1),
-                None => format!("Level {}/{}", i + 1, cfg.qps.len()),
-            };
-            let arrivals = match prepared.work {
-                Work::Sessions(_) => "sessions",
-                _ => "arrivals",
-            };
-            eprintln!(
-                "{label}: QPS {qps} ({} {arrivals}, {}, {}s)",
-                offsets.len(),
-                cfg.arrival,
-                (duration.as_secs_f64() * 10.0).round() / 10.0
-            );
-            obs.progress = LevelProgress::new(qps, offsets.len() as u64);
-            if plan.is_some() {
-                // Recorded before the probe runs, so a killed run can still be re-reported.
-                meta.qps_levels.push(qps);
-            }
-            let level = Level {
-                index: i,
-                qps,
-                offsets,
-                duration,
-                max_concurrency: cfg.max_concurrency,
-                work: prepared.work.clone(),
-            };
-            target.prepare(qps).await;
-            let run = runner::run_level(target.clone(), &level, &cancel, &mut obs).await;
-            (
-                run,
-                (duration != cfg.duration).then_some(duration.as_secs_f64()),
-            )
+            LevelPlan::Open { level, duration_s } => (
+                runner::run_level(target.clone(), &level, &cancel, &mut obs).await,
+                duration_s,
+            ),
         };
+        if let Some(scraper) = scraper {
+            run.server = scraper.finish().await;
+            server_metrics.record(&run.server);
+        }
         obs.progress.finish();
         if !cfg.concurrency.is_empty() || prepared.trace.is_some() {
             // A closed-loop level's rate is the one it achieved; a trace's, its own.
@@ -234,7 +192,7 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     meta.connection.http2_stream_limits = target.http2_connections();
     meta.completed = exit_signal == 0 && meta.levels.len() == meta.qps_levels.len();
     files::write_json_atomic(&meta_path, &meta)?;
-    let flushed = records.flush();
+    let flushed = records.flush().and(server_metrics.flush());
     console::present(
         &report,
         &opts,
@@ -255,24 +213,6 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         exit_signal,
         stopped,
     })
-}
-
-/// The rate and duration of level `i`: the next of `--qps`, or the search's next probe.
-fn next_level(
-    cfg: &Config,
-    plan: Option<&search::Plan>,
-    levels: &[LevelReport],
-    i: usize,
-) -> Option<(f64, Duration)> {
-    match plan {
-        None => cfg.qps.get(i).map(|&q| (q, cfg.duration)),
-        Some(plan) => match search::next(plan, levels) {
-            search::Next::Probe { qps, duration_s } => {
-                Some((qps, Duration::from_secs_f64(duration_s)))
-            }
-            search::Next::Done(_) => None,
-        },
-    }
 }
 
 /// The run's transport, said in the console, with its first connection opened (https): a
@@ -331,6 +271,56 @@ async fn ignore_eos(cfg: &Config, target: &Target) -> bool {
             }
             accepts
         }
+    }
+}
+
+/// `server_metrics.jsonl` (with `--metrics-url`): every scrape, so `redline report` can rebuild the
+/// server's view; and a warning the first time the page cannot be read.
+struct ServerMetricsFile {
+    out: Option<JsonlWriter>,
+    warned: bool,
+}
+
+impl ServerMetricsFile {
+    fn new(cfg: &Config, dir: &std::path::Path) -> Result<Self> {
+        let out = match &cfg.metrics_url {
+            Some(url) => {
+                eprintln!(
+                    "Server metrics: {} (scraped every second during each level)",
+                    config::redact_url(url)
+                );
+                let path = dir.join(SERVER_METRICS);
+                Some(
+                    JsonlWriter::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?,
+                )
+            }
+            None => None,
+        };
+        Ok(ServerMetricsFile { out, warned: false })
+    }
+
+    fn record(&mut self, scrapes: &[Scrape]) {
+        let Some(out) = &mut self.out else { return };
+        for s in scrapes {
+            out.write(s);
+        }
+        let failed = scrapes.iter().filter(|s| s.error.is_some()).count();
+        if failed > 0 && !self.warned {
+            self.warned = true;
+            let why = scrapes
+                .iter()
+                .find_map(|s| s.error.as_deref())
+                .unwrap_or("?");
+            eprintln!(
+                "warning: --metrics-url: {failed} of {} scrapes of this level failed ({why}); the run goes on, and the levels report what the scrapes that worked show",
+                scrapes.len()
+            );
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.out.as_mut().map_or(Ok(()), JsonlWriter::flush)
     }
 }
 
