@@ -1,6 +1,6 @@
 //! The flags of `redline report`, `redline demo` and `redline calibrate`.
 
-use super::{defaults, trimmed, PolicyArgs, QpsArg, SimModelArgs};
+use super::{defaults, trimmed, PlotFormat, PolicyArgs, QpsArg, SimModelArgs};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -27,6 +27,9 @@ pub struct ReportArgs {
     /// Chart file name (default: the run's --plot-output).
     #[arg(long)]
     pub plot_output: Option<String>,
+    /// The chart's format: png, svg or both; implies --plot.
+    #[arg(long, value_enum)]
+    pub plot_format: Option<PlotFormat>,
     /// Verdict thresholds, headroom, latency objectives and capacity plan (defaults: the run's).
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -58,6 +61,9 @@ pub struct DemoArgs {
     /// Draw the results chart.
     #[arg(long)]
     pub plot: bool,
+    /// The chart's format: png, svg or both; implies --plot.
+    #[arg(long, value_enum)]
+    pub plot_format: Option<PlotFormat>,
     /// GPU cost per hour, for cost per million tokens (with --num-gpus).
     #[arg(long)]
     pub gpu_rate: Option<f64>,

@@ -253,6 +253,9 @@ pub struct BenchArgs {
     /// Chart file name, inside the run's results folder.
     #[arg(long, default_value = defaults::PLOT_OUTPUT)]
     pub plot_output: String,
+    /// The chart's format: png, svg (for reports and wikis) or both; implies --plot.
+    #[arg(long, value_enum)]
+    pub plot_format: Option<PlotFormat>,
     /// GPU cost per hour in dollars (with --num-gpus: cost per million tokens).
     #[arg(long, allow_negative_numbers = true)]
     pub gpu_rate: Option<f64>,
@@ -354,6 +357,15 @@ impl Default for WorkloadArgs {
             ignore_eos: IgnoreEos::Auto,
         }
     }
+}
+
+/// The chart's file format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlotFormat {
+    #[default]
+    Png,
+    Svg,
+    Both,
 }
 
 /// When to send `ignore_eos`.
@@ -474,6 +486,7 @@ impl BenchArgs {
             plot: false,
             output: defaults::OUTPUT.into(),
             plot_output: defaults::PLOT_OUTPUT.into(),
+            plot_format: None,
             gpu_rate: None,
             num_gpus: None,
             results_dir: defaults::RESULTS_DIR.into(),

@@ -34,6 +34,7 @@ pub async fn run(d: &DemoArgs) -> Result<Outcome> {
     args.max_tokens = d.max_tokens;
     args.results_dir = d.results_dir.clone();
     args.plot = d.plot;
+    args.plot_format = d.plot_format;
     args.gpu_rate = d.gpu_rate;
     args.num_gpus = d.num_gpus;
     args.policy = d.policy.clone();

@@ -52,7 +52,8 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
         &report,
         &opts,
         &args.dir,
-        args.plot.then_some(plot_output.as_str()),
+        (args.plot || args.plot_format.is_some())
+            .then_some((plot_output.as_str(), args.plot_format.unwrap_or_default())),
     );
     Ok(report)
 }

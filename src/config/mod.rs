@@ -25,7 +25,7 @@ pub use validate::{
 use validate::{extra_body, qps_plan};
 pub use workload::{Source, SyntheticSpec, Workload};
 
-use crate::cli::{defaults, Api, Arrival, BenchArgs, DatasetFormat};
+use crate::cli::{defaults, Api, Arrival, BenchArgs, DatasetFormat, PlotFormat};
 use anyhow::{bail, Context, Result};
 use reqwest::Url;
 use serde_json::{Map, Value};
@@ -159,6 +159,7 @@ pub struct Config {
     pub max_tokens: u32,
     pub temperature: f64,
     pub plot: bool,
+    pub plot_format: PlotFormat,
     pub output: String,
     pub plot_output: String,
     pub pricing: Option<Pricing>,
@@ -298,7 +299,8 @@ impl Config {
             show_tokens: a.show_tokens,
             max_tokens: a.max_tokens,
             temperature: a.temperature,
-            plot: a.plot,
+            plot: a.plot || a.plot_format.is_some(),
+            plot_format: a.plot_format.unwrap_or_default(),
             output: a.output.clone(),
             plot_output: a.plot_output.clone(),
             pricing: pricing(a.gpu_rate, a.num_gpus)?,

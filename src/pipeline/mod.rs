@@ -197,7 +197,8 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         &report,
         &opts,
         &dir,
-        cfg.plot.then_some(cfg.plot_output.as_str()),
+        cfg.plot
+            .then_some((cfg.plot_output.as_str(), cfg.plot_format)),
     );
     flushed
         .map_err(|e| anyhow::anyhow!("requests.jsonl in {} is incomplete: {e}", dir.display()))?;
