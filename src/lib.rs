@@ -12,7 +12,7 @@
 //! | 5 | `output`, `sim` | adapters that write and show the report; the built-in endpoint |
 //! | 6 | `process`, `workload`, `preflight` | signals and the open-file limit; what the levels send; the request that fails fast |
 //! | 7 | `pipeline` | the bench pipeline |
-//! | 8 | `commands` | `redline demo`, `redline report`, `redline calibrate` |
+//! | 8 | `commands` | `redline demo`, `redline report`, `redline compare`, `redline calibrate` |
 //!
 //! A module imports only from its own layer or lower ones, and never in a circle. [`run`] is the
 //! dispatch `main.rs` calls.
@@ -47,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Calibrate(args)) => commands::calibrate::run(&args)
             .await
             .map(|_| ExitCode::SUCCESS),
+        Some(Command::Compare(args)) => commands::compare::run(&args),
         None => {
             let cfg = Config::from_args(&cli.bench)?;
             bench(cfg, None).await.map(|o| o.exit_code())

@@ -109,3 +109,43 @@ pub struct CalibrateArgs {
     #[arg(long)]
     pub no_save: bool,
 }
+
+/// `redline compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Results folders (results/<timestamp>); the first is the baseline the others are measured
+    /// against.
+    #[arg(required = true, num_args = 2..)]
+    pub dirs: Vec<PathBuf>,
+    /// How to print the comparison.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+    /// Draw the runs overlaid (success, TTFT p95, E2E p95, throughput) to --plot-output.
+    #[arg(long)]
+    pub plot: bool,
+    /// The overlay chart's file.
+    #[arg(long, default_value = "compare.png")]
+    pub plot_output: PathBuf,
+    /// The chart's format: png, svg or both; implies --plot.
+    #[arg(long, value_enum)]
+    pub plot_format: Option<PlotFormat>,
+    /// Exit with status 3 when a later run is worse than the baseline by more than this, e.g.
+    /// 10% (in the metrics of --metrics), for use in CI pipelines.
+    #[arg(long, value_name = "PERCENT")]
+    pub fail_on_regression: Option<String>,
+    /// The metrics --fail-on-regression checks, comma separated: max_qps, capacity_qps,
+    /// saturation_qps, recommended_qps, cost_at_recommended, success, ttft_pNN, e2e_pNN,
+    /// tokens_per_sec_p50, throughput, output_throughput, goodput, cost
+    /// [default: max_qps,success,ttft_p95,e2e_p95,throughput].
+    #[arg(long, value_delimiter = ',')]
+    pub metrics: Option<Vec<String>>,
+}
+
+/// `redline compare --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    Table,
+    Markdown,
+    Csv,
+    Json,
+}

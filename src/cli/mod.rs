@@ -10,7 +10,7 @@
 mod commands;
 mod sim;
 
-pub use commands::{CalibrateArgs, DemoArgs, ReportArgs};
+pub use commands::{CalibrateArgs, CompareArgs, CompareFormat, DemoArgs, ReportArgs};
 pub use sim::{Limit, SimArgs, SimModelArgs};
 
 use clap::{Args, Parser, Subcommand};
@@ -167,6 +167,9 @@ pub enum Command {
     /// Measure this machine's client ceiling against the built-in simulator: the highest rate at
     /// which redline still sends on time and measures TTFT within 1 ms.
     Calibrate(CalibrateArgs),
+    /// Compare results folders side by side against the first: the settings that differ, the
+    /// summaries and each level, with each run's change; optionally fail on a regression.
+    Compare(CompareArgs),
 }
 
 /// The benchmark's flags. The first block is the reference tool's contract.

@@ -1,7 +1,9 @@
 //! The commands besides a plain run, built on the pipeline and the stages below it: `demo` (the
 //! simulator benchmarked in-process), `report` (`redline report`: a results folder rebuilt from its
-//! records) and `calibrate` (this machine's client ceiling). None calls back into `lib.rs`.
+//! records), `compare` (`redline compare`: results folders side by side) and `calibrate` (this
+//! machine's client ceiling). None calls back into `lib.rs`.
 
 pub mod calibrate;
+pub mod compare;
 pub mod demo;
 pub mod report;

@@ -3,10 +3,11 @@
 //! `files` (results folder, atomic JSON writes), `metadata` (`metadata.json`), `jsonl` (request
 //! records), `progress` (live bar), `table` (console results table and errors), `summary` (verdict
 //! lines and the answer), `workload` (token lengths and sessions by turn), `server` (the endpoint's metrics), `chart` (the PNG), `console` (prints table, summary and chart at the end),
-//! `ceiling` (this machine's saved client ceiling). `pipeline.rs` and the commands wire them up.
+//! `ceiling` (this machine's saved client ceiling), `compare` (`redline compare`'s formats). `pipeline.rs` and the commands wire them up.
 
 pub mod ceiling;
 pub mod chart;
+pub mod compare;
 pub mod console;
 pub mod files;
 pub mod jsonl;

@@ -98,18 +98,27 @@ pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[Entry]
     Ok(())
 }
 
-/// `s` in lines of at most `n` characters, broken between words (a longer word stands alone).
+/// `s` in lines of at most `n` characters, broken between words (a longer word is cut into
+/// pieces of `n`).
 pub fn wrap(s: &str, n: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut cur = String::new();
-    for word in s.split_whitespace() {
+    let n = n.max(1);
+    let words = s.split_whitespace().flat_map(|w| {
+        let chars: Vec<char> = w.chars().collect();
+        chars
+            .chunks(n)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+    });
+    for word in words {
         if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > n {
             lines.push(std::mem::take(&mut cur));
         }
         if !cur.is_empty() {
             cur.push(' ');
         }
-        cur.push_str(word);
+        cur.push_str(&word);
     }
     if !cur.is_empty() || lines.is_empty() {
         lines.push(cur);
@@ -127,9 +136,10 @@ mod tests {
         let lines = wrap(s, 22);
         assert!(lines.iter().all(|l| l.chars().count() <= 22), "{lines:?}");
         assert_eq!(lines.join(" "), s);
+        // A word longer than a line is cut, never let out of the column.
         assert_eq!(
-            wrap("a-very-long-unbreakable-word x", 5),
-            ["a-very-long-unbreakable-word", "x"]
+            wrap("a-very-long-word x", 5),
+            ["a-ver", "y-lon", "g-wor", "d x"]
         );
         assert_eq!(wrap("", 5), [""]);
     }

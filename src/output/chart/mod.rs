@@ -13,6 +13,7 @@
 //! `panels.rs`, the plotting helpers they share in `plot.rs`; `compare.rs` draws `redline
 //! compare`'s overlay.
 
+pub mod compare;
 mod legend;
 mod panels;
 mod plot;

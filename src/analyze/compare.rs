@@ -1,0 +1,447 @@
+//! `redline compare`: runs side by side, against the first (the baseline). Read from each folder's
+//! results JSON and metadata as written (any redline version: a key a run lacks is a blank), so
+//! this never recomputes a figure:
+//! - the settings that differ between the runs (model, dataset, lengths, arrival, endpoint, ...),
+//!   listed first so unlike runs are not compared by accident;
+//! - the summaries (maximum sustainable QPS, saturation, recommended limit, capacity, cost);
+//! - each level, matched across runs by its rate (or concurrency): success, TTFT, E2E, tokens/s,
+//!   throughput, goodput, cost and verdict, with each run's change against the baseline;
+//! - with a threshold, the regressions: a chosen metric worse than the baseline's by more than it.
+//!
+//! `output/compare.rs` renders a [`Comparison`] as a table, markdown, CSV or JSON;
+//! `output/chart/compare.rs` draws it.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One run: its label (A, B, ...), folder, metadata and results JSON.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub label: String,
+    pub dir: String,
+    pub meta: Value,
+    pub results: Value,
+}
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+/// One metric across the runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// As `--metrics` names it: `success`, `ttft_p95`, `max_qps`, ...
+    pub metric: String,
+    pub label: String,
+    pub better: Better,
+    pub values: Vec<Option<f64>>,
+    /// Against the baseline, percent (`None` for the baseline or where either value is missing).
+    pub change_pct: Vec<Option<f64>>,
+}
+
+/// A setting whose value is not the same in every run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingDiff {
+    pub setting: String,
+    pub values: Vec<Value>,
+}
+
+/// One level, matched across runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LevelRows {
+    /// `QPS 10.0` or `Concurrency 8`.
+    pub level: String,
+    /// Its rate (or concurrency), for a chart's x axis.
+    pub x: f64,
+    pub rows: Vec<Row>,
+    /// Each run's verdict there (`None` where it did not run this level).
+    pub verdicts: Vec<Option<String>>,
+}
+
+/// A metric that got worse than the baseline's by more than the threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Regression {
+    pub run: String,
+    /// `None` for a summary figure.
+    pub level: Option<String>,
+    pub metric: String,
+    pub baseline: f64,
+    pub value: f64,
+    pub change_pct: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// `A: results/...`, in order; the first is the baseline.
+    pub runs: Vec<(String, String)>,
+    pub settings: Vec<SettingDiff>,
+    pub summary: Vec<Row>,
+    pub levels: Vec<LevelRows>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_pct: Option<f64>,
+    pub regressions: Vec<Regression>,
+}
+
+/// Settings compared, as metadata.json names them (a `.` goes into an object).
+const SETTINGS: [&str; 22] = [
+    "model",
+    "dataset",
+    "dataset_format",
+    "synthetic",
+    "trace",
+    "sessions",
+    "tokenizer.sha256",
+    "max_tokens",
+    "temperature",
+    "arrival",
+    "burstiness",
+    "ramp_up_s",
+    "endpoint",
+    "connection.protocol",
+    "duration",
+    "qps_levels",
+    "concurrency_levels",
+    "extra_body",
+    "stream_usage",
+    "ignore_eos",
+    "gpu_rate",
+    "num_gpus",
+];
+
+/// The metrics `--fail-on-regression` checks when `--metrics` does not say.
+pub const DEFAULT_GATED: [&str; 5] = ["max_qps", "success", "ttft_p95", "e2e_p95", "throughput"];
+
+type Getter = fn(&Value) -> Option<f64>;
+
+/// Summary figures: id, label, better, where.
+const SUMMARY: [(&str, &str, Better, Getter); 6] = [
+    ("max_qps", "Max sustainable QPS", Better::Higher, |s| {
+        s["max_sustainable_qps"].as_f64()
+    }),
+    (
+        "max_concurrency",
+        "Max sustainable concurrency",
+        Better::Higher,
+        |s| s["max_sustainable_concurrency"].as_f64(),
+    ),
+    (
+        "capacity_qps",
+        "Capacity (--qps auto)",
+        Better::Higher,
+        |s| s["search"]["capacity_qps"].as_f64(),
+    ),
+    (
+        "saturation_qps",
+        "Saturation point (QPS)",
+        Better::Higher,
+        |s| s["saturation_qps"].as_f64(),
+    ),
+    (
+        "recommended_qps",
+        "Recommended limit (QPS)",
+        Better::Higher,
+        |s| s["recommended_qps"].as_f64(),
+    ),
+    (
+        "cost_at_recommended",
+        "$/M tokens at the limit",
+        Better::Lower,
+        |s| s["cost_per_million_at_recommended"].as_f64(),
+    ),
+];
+
+/// Level figures besides the latency percentiles.
+const LEVEL: [(&str, &str, Better, Getter); 5] = [
+    ("success", "Success%", Better::Higher, |l| {
+        l["success_rate"].as_f64()
+    }),
+    ("throughput", "Total tok/s", Better::Higher, |l| {
+        l["total_throughput_tok_s"].as_f64()
+    }),
+    ("output_throughput", "Output tok/s", Better::Higher, |l| {
+        l["output_throughput_tok_s"].as_f64()
+    }),
+    ("goodput", "Goodput req/s", Better::Higher, |l| {
+        l["goodput_qps"].as_f64()
+    }),
+    ("cost", "$/M tokens", Better::Lower, |l| {
+        l["cost_analysis"]["cost_per_million_tokens"].as_f64()
+    }),
+];
+
+/// The comparison of `runs` (at least two; the first is the baseline), with regressions beyond
+/// `threshold_pct` in `gated` metrics.
+pub fn compare(runs: &[Run], threshold_pct: Option<f64>, gated: &[String]) -> Comparison {
+    let mut c = Comparison {
+        runs: runs
+            .iter()
+            .map(|r| (r.label.clone(), r.dir.clone()))
+            .collect(),
+        settings: settings(runs),
+        summary: SUMMARY
+            .iter()
+            .map(|(id, label, better, get)| {
+                row(
+                    id,
+                    label,
+                    *better,
+                    runs.iter().map(|r| get(&r.results["summary"])).collect(),
+                )
+            })
+            .filter(|r| r.values.iter().any(Option::is_some))
+            .collect(),
+        levels: levels(runs),
+        threshold_pct,
+        regressions: Vec::new(),
+    };
+    if let Some(t) = threshold_pct {
+        c.regressions = regressions(&c, t, gated);
+    }
+    c
+}
+
+fn row(metric: &str, label: &str, better: Better, values: Vec<Option<f64>>) -> Row {
+    let base = values.first().copied().flatten();
+    let change_pct = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match (i, base, v) {
+            (0, _, _) => None,
+            (_, Some(b), Some(v)) if b != 0.0 => Some((v - b) / b.abs() * 100.0),
+            _ => None,
+        })
+        .collect();
+    Row {
+        metric: metric.into(),
+        label: label.into(),
+        better,
+        values,
+        change_pct,
+    }
+}
+
+fn settings(runs: &[Run]) -> Vec<SettingDiff> {
+    SETTINGS
+        .iter()
+        .filter_map(|path| {
+            let values: Vec<Value> = runs
+                .iter()
+                .map(|r| path.split('.').fold(&r.meta, |v, k| &v[k]).clone())
+                .collect();
+            values.iter().any(|v| *v != values[0]).then(|| SettingDiff {
+                setting: path.to_string(),
+                values,
+            })
+        })
+        .collect()
+}
+
+/// A level's key across runs: its concurrency, else its rate; and its label.
+fn key(l: &Value) -> Option<(f64, String)> {
+    match l["concurrency"].as_f64() {
+        Some(n) => Some((n, format!("Concurrency {n}"))),
+        None => l["qps_target"].as_f64().map(|q| (q, format!("QPS {q:.1}"))),
+    }
+}
+
+fn levels(runs: &[Run]) -> Vec<LevelRows> {
+    let list = |r: &Run| r.results["results"].as_array().cloned().unwrap_or_default();
+    let mut keys: Vec<(f64, String)> = runs
+        .iter()
+        .flat_map(|r| list(r).iter().filter_map(key).collect::<Vec<_>>())
+        .collect();
+    keys.sort_by(|a, b| a.0.total_cmp(&b.0));
+    keys.dedup_by(|a, b| same(a.0, b.0));
+    let percentiles = percentile_keys(runs);
+    keys.into_iter()
+        .map(|(k, label)| {
+            // The last level of that key in each run (a search may probe a rate once only).
+            let at: Vec<Option<Value>> = runs
+                .iter()
+                .map(|r| {
+                    list(r)
+                        .into_iter()
+                        .rev()
+                        .find(|l| key(l).is_some_and(|(x, _)| same(x, k)))
+                })
+                .collect();
+            let get = |f: &dyn Fn(&Value) -> Option<f64>| {
+                at.iter()
+                    .map(|l| l.as_ref().and_then(f))
+                    .collect::<Vec<_>>()
+            };
+            let mut rows = vec![];
+            let (id, name, better, f) = LEVEL[0];
+            rows.push(row(id, name, better, get(&f)));
+            for (metric, field, unit) in [("ttft", "ttft", "TTFT"), ("e2e", "e2e_latency", "E2E")] {
+                for p in &percentiles {
+                    let values = get(&|l: &Value| l[field][p].as_f64());
+                    rows.push(row(
+                        &format!("{metric}_{p}"),
+                        &format!("{unit} {}(s)", p.to_uppercase()),
+                        Better::Lower,
+                        values,
+                    ));
+                }
+            }
+            rows.push(row(
+                "tokens_per_sec_p50",
+                "Tok/s P50",
+                Better::Higher,
+                get(&|l: &Value| l["tokens_per_sec"]["p50"].as_f64()),
+            ));
+            for (id, name, better, f) in &LEVEL[1..] {
+                rows.push(row(id, name, *better, get(f)));
+            }
+            rows.retain(|r| r.values.iter().any(Option::is_some));
+            LevelRows {
+                level: label,
+                x: k,
+                rows,
+                verdicts: at
+                    .iter()
+                    .map(|l| {
+                        l.as_ref()
+                            .and_then(|l| l["verdict"].as_str().map(String::from))
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// The latency percentiles to show: p50, p95, p99 and any other the baseline reported.
+fn percentile_keys(runs: &[Run]) -> Vec<String> {
+    let mut keys: Vec<String> = vec!["p50".into(), "p95".into(), "p99".into()];
+    if let Some(obj) = runs[0].results["results"][0]["ttft"].as_object() {
+        for k in obj.keys() {
+            if k != "p90" && !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys
+}
+
+/// Gated metrics worse than the baseline's by more than `t` percent.
+fn regressions(c: &Comparison, t: f64, gated: &[String]) -> Vec<Regression> {
+    let mut out = Vec::new();
+    let rows = c.summary.iter().map(|r| (None, r)).chain(
+        c.levels
+            .iter()
+            .flat_map(|l| l.rows.iter().map(move |r| (Some(&l.level), r))),
+    );
+    for (level, r) in rows.filter(|(_, r)| gated.contains(&r.metric)) {
+        for (i, change) in r.change_pct.iter().enumerate() {
+            let Some(change) = *change else { continue };
+            let worse = match r.better {
+                Better::Higher => change < -t,
+                Better::Lower => change > t,
+            };
+            if worse {
+                out.push(Regression {
+                    run: c.runs[i].0.clone(),
+                    level: level.cloned(),
+                    metric: r.metric.clone(),
+                    baseline: r.values[0].unwrap_or_default(),
+                    value: r.values[i].unwrap_or_default(),
+                    change_pct: change,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Every metric id a comparison can gate, for `--metrics`'s error message.
+pub fn metric_ids() -> Vec<String> {
+    let mut ids: Vec<String> = SUMMARY.iter().map(|s| s.0.to_string()).collect();
+    ids.extend(LEVEL.iter().map(|l| l.0.to_string()));
+    ids.extend(["ttft_pNN", "e2e_pNN", "tokens_per_sec_p50"].map(String::from));
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(label: &str, model: &str, max: f64, ttft95: [f64; 2], success: [f64; 2]) -> Run {
+        let level = |q: f64, i: usize| {
+            json!({"qps_target": q, "success_rate": success[i], "verdict": if success[i] >= 99.0 {"PASS"} else {"FAIL"},
+                   "ttft": {"p50": 0.1, "p95": ttft95[i], "p99": 0.5, "p99.9": 0.6},
+                   "e2e_latency": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
+                   "tokens_per_sec": {"p50": 100.0}, "total_throughput_tok_s": 1000.0 * q})
+        };
+        Run {
+            label: label.into(),
+            dir: format!("results/{label}"),
+            meta: json!({"model": model, "max_tokens": 512, "arrival": "constant"}),
+            results: json!({"results": [level(10.0, 0), level(20.0, 1)],
+                            "summary": {"max_sustainable_qps": max, "saturation_qps": null}}),
+        }
+    }
+
+    #[test]
+    fn levels_are_matched_changes_computed_and_unlike_settings_listed() {
+        let runs = [
+            run("A", "llama-8b", 20.0, [0.2, 0.3], [100.0, 100.0]),
+            run("B", "llama-8b-fp8", 10.0, [0.25, 0.3], [100.0, 90.0]),
+        ];
+        let c = compare(&runs, None, &[]);
+        assert_eq!(c.settings.len(), 1);
+        assert_eq!(c.settings[0].setting, "model");
+        assert_eq!(c.summary[0].metric, "max_qps");
+        assert_eq!(c.summary[0].change_pct, [None, Some(-50.0)]);
+        assert_eq!(c.levels.len(), 2);
+        assert_eq!(c.levels[0].level, "QPS 10.0");
+        let ttft = c.levels[0]
+            .rows
+            .iter()
+            .find(|r| r.metric == "ttft_p95")
+            .unwrap();
+        assert!((ttft.change_pct[1].unwrap() - 25.0).abs() < 1e-9);
+        assert!(c.levels[0].rows.iter().any(|r| r.metric == "ttft_p99.9"));
+        assert_eq!(
+            c.levels[1].verdicts,
+            [Some("PASS".into()), Some("FAIL".into())]
+        );
+        assert!(c.regressions.is_empty());
+    }
+
+    #[test]
+    fn regressions_beyond_the_threshold_are_found_in_the_gated_metrics() {
+        let runs = [
+            run("A", "m", 20.0, [0.2, 0.3], [100.0, 100.0]),
+            run("B", "m", 19.0, [0.23, 0.3], [100.0, 100.0]),
+        ];
+        let gated: Vec<String> = DEFAULT_GATED.iter().map(|s| s.to_string()).collect();
+        let c = compare(&runs, Some(10.0), &gated);
+        // Max QPS -5%: within 10%. TTFT p95 at QPS 10: +15%, a regression.
+        assert_eq!(c.regressions.len(), 1, "{:?}", c.regressions);
+        let r = &c.regressions[0];
+        assert_eq!(
+            (r.run.as_str(), r.level.as_deref(), r.metric.as_str()),
+            ("B", Some("QPS 10.0"), "ttft_p95")
+        );
+        assert!((r.change_pct - 15.0).abs() < 1e-9);
+        let c = compare(&runs, Some(4.0), &["max_qps".to_string()]);
+        assert_eq!(c.regressions.len(), 1);
+        assert_eq!(c.regressions[0].level, None);
+        // An improvement is never a regression.
+        let c = compare(
+            &[runs[1].clone(), runs[0].clone()],
+            Some(1.0),
+            &["max_qps".to_string()],
+        );
+        assert!(c.regressions.is_empty());
+    }
+}

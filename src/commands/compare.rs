@@ -1,0 +1,129 @@
+//! `redline compare DIR...`: reads each results folder's metadata.json and results JSON, compares
+//! them against the first (`analyze/compare.rs`), prints the comparison in the chosen format
+//! (`output/compare.rs`), draws the overlay when asked, and with `--fail-on-regression` exits with
+//! status 3 when a gated metric got worse than the baseline's by more than the threshold.
+
+use crate::analyze::compare::{self, Comparison, Run, DEFAULT_GATED};
+use crate::cli::{CompareArgs, CompareFormat};
+use crate::output::chart;
+use crate::output::compare as format;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Status when a regression beyond the threshold was found (1 is an error).
+pub const EXIT_REGRESSION: u8 = 3;
+
+pub fn run(a: &CompareArgs) -> Result<ExitCode> {
+    let threshold = a.fail_on_regression.as_deref().map(percent).transpose()?;
+    let gated: Vec<String> = match &a.metrics {
+        Some(m) => m.iter().map(|s| s.trim().to_string()).collect(),
+        None => DEFAULT_GATED.iter().map(|s| s.to_string()).collect(),
+    };
+    for m in &gated {
+        let known = compare::metric_ids();
+        let pattern = |id: &str| {
+            id.strip_suffix("pNN")
+                .is_some_and(|p| m.starts_with(p) && m[p.len()..].starts_with('p'))
+        };
+        if !known.iter().any(|id| id == m || pattern(id)) {
+            bail!(
+                "--metrics {m:?} is not a metric redline compares; choose from {}",
+                known.join(", ")
+            );
+        }
+    }
+    let runs = a
+        .dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| read(dir, i))
+        .collect::<Result<Vec<_>>>()?;
+    let c = compare::compare(&runs, threshold, &gated);
+    print!(
+        "{}",
+        match a.format {
+            CompareFormat::Table => format::table(&c),
+            CompareFormat::Markdown => format::markdown(&c),
+            CompareFormat::Csv => format::csv(&c),
+            CompareFormat::Json => format::json(&c),
+        }
+    );
+    if a.plot || a.plot_format.is_some() {
+        match chart::compare::draw(&c, &a.plot_output, a.plot_format.unwrap_or_default()) {
+            Ok(files) => files
+                .iter()
+                .for_each(|f| eprintln!("Chart: {}", f.display())),
+            Err(e) => eprintln!("warning: the chart could not be drawn ({e:#})"),
+        }
+    }
+    Ok(verdict(&c))
+}
+
+fn verdict(c: &Comparison) -> ExitCode {
+    if c.regressions.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "{} regression(s) beyond {}%: exiting with status {EXIT_REGRESSION}",
+        c.regressions.len(),
+        c.threshold_pct.unwrap_or_default()
+    );
+    ExitCode::from(EXIT_REGRESSION)
+}
+
+/// `10%` or `10`: a positive percentage.
+fn percent(text: &str) -> Result<f64> {
+    let v: f64 = text
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .with_context(|| {
+            format!("--fail-on-regression {text:?}: give a percentage of 0 or more, e.g. 10%")
+        })?;
+    Ok(v)
+}
+
+/// A results folder as its run: label A, B, ... by position.
+fn read(dir: &Path, i: usize) -> Result<Run> {
+    let json = |name: &str| -> Result<serde_json::Value> {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read {}; give results folders (results/<timestamp>) written by redline",
+                path.display()
+            )
+        })?;
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not valid JSON", path.display()))
+    };
+    let meta = json("metadata.json")?;
+    let output = meta["output"]
+        .as_str()
+        .unwrap_or("benchmark_qps_results.json")
+        .to_string();
+    let results = json(&output)?;
+    if !results["results"].is_array() {
+        bail!(
+            "{} holds no levels; is it a redline results file?",
+            dir.join(output).display()
+        );
+    }
+    Ok(Run {
+        label: label(i),
+        dir: dir.display().to_string(),
+        meta,
+        results,
+    })
+}
+
+/// A, B, ..., Z, R27, R28, ...
+fn label(i: usize) -> String {
+    match u8::try_from(i).ok().filter(|&i| i < 26) {
+        Some(i) => char::from(b'A' + i).to_string(),
+        None => format!("R{}", i + 1),
+    }
+}

@@ -1,0 +1,182 @@
+//! `redline compare`: results folders side by side against the first, the settings that differ
+//! listed first, every format, the overlay chart, and the regression gate's exit status.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+/// `redline compare` with `args`.
+async fn compare(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+            .arg("compare")
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// A short two-level run against a fixed-latency simulator of `ttft_ms`, with `extra` flags.
+async fn run_against(ttft_ms: &str, extra: &[&str]) -> Run {
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", ttft_ms, "--itl-ms", "1"]).await;
+    let mut args = bench_args(&sim, &["--qps", "4,8", "--duration", "1"]);
+    args.extend_from_slice(extra);
+    let run = redline(&args).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlike_runs_are_flagged_first_and_every_format_holds_the_levels() {
+    let a = run_against("5", &[]).await;
+    let b = run_against("5", &["--temperature", "0"]).await;
+    let dirs = vec![a.dir().display().to_string(), b.dir().display().to_string()];
+    let out = compare(dirs.clone()).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let settings = text.find("Settings that differ").expect(&text);
+    assert!(
+        text[settings..].contains("temperature: A: 0.7, B: 0.0"),
+        "{text}"
+    );
+    assert!(
+        settings < text.find("QPS 4.0").unwrap(),
+        "settings come before the levels"
+    );
+    assert!(
+        text.contains("Success%") && text.contains("TTFT P95(s)") && text.contains("Verdict"),
+        "{text}"
+    );
+    // Markdown: a table per level, with the baseline marked.
+    let md = compare([dirs.clone(), vec!["--format".into(), "markdown".into()]].concat()).await;
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains("(baseline)") && md.contains("| QPS 8.0 | A | B |"),
+        "{md}"
+    );
+    // CSV: a row per run of every metric.
+    let csv = compare([dirs.clone(), vec!["--format".into(), "csv".into()]].concat()).await;
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(
+        csv.starts_with("block,metric,run,value,change_pct\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines().any(|l| l.starts_with("QPS 4.0,ttft_p95,B,")),
+        "{csv}"
+    );
+    // JSON: the comparison itself.
+    let json = compare([dirs.clone(), vec!["--format".into(), "json".into()]].concat()).await;
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["levels"].as_array().unwrap().len(), 2);
+    assert_eq!(v["settings"][0]["setting"], "temperature");
+    // The overlay chart.
+    let tmp = tempfile::tempdir().unwrap();
+    let png = tmp.path().join("c.png").display().to_string();
+    let out = compare(
+        [
+            dirs,
+            vec![
+                "--plot-format".into(),
+                "both".into(),
+                "--plot-output".into(),
+                png.clone(),
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (3200, 800));
+    assert!(tmp.path().join("c.svg").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regression_beyond_the_threshold_fails_with_status_3() {
+    let fast = run_against("5", &[]).await;
+    let slow = run_against("60", &[]).await;
+    let (fast, slow) = (
+        fast.dir().display().to_string(),
+        slow.dir().display().to_string(),
+    );
+    let gate = |a: &str, b: &str| {
+        vec![
+            a.to_string(),
+            b.to_string(),
+            "--fail-on-regression".into(),
+            "10%".into(),
+            "--metrics".into(),
+            "ttft_p95".into(),
+        ]
+    };
+    // TTFT p95 rose from ~5 ms to ~60 ms: a regression at both levels.
+    let out = compare(gate(&fast, &slow)).await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Regressions beyond 10%:"), "{text}");
+    assert!(text.contains("B at QPS 4.0: ttft_p95"), "{text}");
+    // The other way round it is an improvement.
+    let out = compare(gate(&slow, &fast)).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No regression beyond 10%."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_folders_and_flags_are_explained() {
+    let a = run_against("5", &[]).await;
+    let dir = a.dir().display().to_string();
+    let empty = tempfile::tempdir().unwrap();
+    let out = compare(vec![dir.clone(), empty.path().display().to_string()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("give results folders"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = compare(vec![dir.clone()]).await;
+    assert_eq!(out.status.code(), Some(2), "two folders at least");
+    let out = compare(vec![
+        dir.clone(),
+        dir.clone(),
+        "--metrics".into(),
+        "latency".into(),
+        "--fail-on-regression".into(),
+        "5".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("choose from"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = compare(vec![
+        dir.clone(),
+        dir,
+        "--fail-on-regression".into(),
+        "ten".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+}
