@@ -64,6 +64,12 @@ pub fn render(m: &Metrics, model: &str) -> String {
             m.kv_usage.to_string(),
         ),
         (
+            "vllm:num_preemptions_total",
+            "counter",
+            "Cumulative number of preemptions (the simulator reserves KV on admission, so never).",
+            "0".to_string(),
+        ),
+        (
             "vllm:prompt_tokens_total",
             "counter",
             "Number of prefill tokens processed.",
