@@ -12,7 +12,7 @@
 //! | 5 | `output`, `sim` | adapters that write and show the report; the built-in endpoint |
 //! | 6 | `process`, `workload`, `preflight` | signals and the open-file limit; what the levels send; the request that fails fast |
 //! | 7 | `pipeline` | the bench pipeline |
-//! | 8 | `commands` | `redline demo`, `redline report`, `redline compare`, `redline calibrate` |
+//! | 8 | `commands` | `redline demo`, `redline report`, `redline compare`, `redline merge`, `redline calibrate` |
 //!
 //! A module imports only from its own layer or lower ones, and never in a circle. [`run`] is the
 //! dispatch `main.rs` calls.
@@ -48,6 +48,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             .await
             .map(|_| ExitCode::SUCCESS),
         Some(Command::Compare(args)) => commands::compare::run(&args),
+        Some(Command::Merge(args)) => commands::merge::run(&args).map(|_| ExitCode::SUCCESS),
         None => {
             let cfg = Config::from_args(&cli.bench)?;
             bench(cfg, None).await.map(|o| o.exit_code())

@@ -72,3 +72,13 @@ pub fn watch_interrupts(cancel: Cancel) -> Result<Arc<AtomicU8>> {
     });
     Ok(code)
 }
+
+/// This machine's name (`$HOSTNAME`, else the kernel's), for a shard's metadata.
+pub fn host() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}

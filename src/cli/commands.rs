@@ -149,3 +149,27 @@ pub enum CompareFormat {
     Csv,
     Json,
 }
+
+/// `redline merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shards' results folders (runs made with --shard I/N of one plan).
+    #[arg(required = true, num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
+    /// Write the merged folder here (default: a new timestamped folder in --results-dir).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Folder in which the merged folder is created when --output-dir is not given.
+    #[arg(long, default_value = defaults::RESULTS_DIR)]
+    pub results_dir: PathBuf,
+    /// Merge even when shards are missing (the levels then offered that share of the plan's
+    /// rate, and the summary says so).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Draw the merged run's chart.
+    #[arg(long)]
+    pub plot: bool,
+    /// The chart's format: png, svg or both; implies --plot.
+    #[arg(long, value_enum)]
+    pub plot_format: Option<PlotFormat>,
+}

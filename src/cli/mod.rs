@@ -10,7 +10,7 @@
 mod commands;
 mod sim;
 
-pub use commands::{CalibrateArgs, CompareArgs, CompareFormat, DemoArgs, ReportArgs};
+pub use commands::{CalibrateArgs, CompareArgs, CompareFormat, DemoArgs, MergeArgs, ReportArgs};
 pub use sim::{Limit, SimArgs, SimModelArgs};
 
 use clap::{Args, Parser, Subcommand};
@@ -170,6 +170,9 @@ pub enum Command {
     /// Compare results folders side by side against the first: the settings that differ, the
     /// summaries and each level, with each run's change; optionally fail on a regression.
     Compare(CompareArgs),
+    /// Merge the results folders of a plan's shards (--shard I/N) into one results folder,
+    /// computed from the union of their records.
+    Merge(MergeArgs),
 }
 
 /// The benchmark's flags. The first block is the reference tool's contract.
@@ -310,6 +313,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub workload: WorkloadArgs,
     #[command(flatten)]
+    pub shard: ShardArgs,
+    #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -360,6 +365,32 @@ impl Default for WorkloadArgs {
             ignore_eos: IgnoreEos::Auto,
         }
     }
+}
+
+/// Running one plan on many machines: this process's slice and the common start.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct ShardArgs {
+    /// Run shard I of N of the plan ("0/3"): every Nth arrival (sessions by session, trace
+    /// requests by request; --concurrency splits its workers the same way), so the shards
+    /// together send exactly the single-process schedule. Needs --seed and a common start.
+    /// `redline merge` joins the shards' folders.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Wait until this time (RFC 3339, e.g. 2026-12-01T12:00:00Z) before the first level: the
+    /// common start of every shard.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// Start this many seconds after --created-at (the Job's creation time, passed in by the
+    /// manifest), instead of --start-at.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub start_after: Option<f64>,
+    /// The time --start-after counts from (RFC 3339).
+    #[arg(long, value_name = "TIME", env = "REDLINE_CREATED_AT")]
+    pub created_at: Option<String>,
+    /// With a common start: seconds between a level's send window and the next level's start, so
+    /// every shard starts each level together [default: --timeout, a level's longest drain].
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub level_gap: Option<f64>,
 }
 
 /// The chart's file format.
@@ -505,6 +536,7 @@ impl BenchArgs {
             metrics_url: None,
             no_preflight: false,
             workload: WorkloadArgs::default(),
+            shard: ShardArgs::default(),
             connection: ConnectionArgs::default(),
             policy: PolicyArgs::default(),
         }

@@ -108,6 +108,8 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
             duration,
             max_concurrency: None,
             work: Work::Samples,
+            shard: None,
+            start_at: None,
         };
         let _ = sim_stats(&http, &base).await; // reset
         target.prepare(rate).await;

@@ -58,7 +58,7 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
     Ok(report)
 }
 
-fn read_metadata(dir: &Path) -> Result<Metadata> {
+pub(crate) fn read_metadata(dir: &Path) -> Result<Metadata> {
     let path = dir.join("metadata.json");
     let bytes = std::fs::read(&path).with_context(|| {
         format!(
@@ -72,13 +72,22 @@ fn read_metadata(dir: &Path) -> Result<Metadata> {
 
 /// The run's options, with any the user gave instead.
 fn options(a: &ReportArgs, m: &Metadata) -> Result<ReportOptions> {
-    let percentiles = a
-        .percentiles
-        .clone()
-        .unwrap_or_else(|| m.percentiles.clone());
+    options_with(m, a.percentiles.clone(), a.gpu_rate, a.num_gpus, &a.policy)
+}
+
+/// The options metadata.json records, with those given instead (`None`, default `PolicyArgs`:
+/// the run's own).
+pub(crate) fn options_with(
+    m: &Metadata,
+    percentiles: Option<Vec<f64>>,
+    gpu_rate: Option<f64>,
+    num_gpus: Option<u32>,
+    policy: &crate::cli::PolicyArgs,
+) -> Result<ReportOptions> {
+    let percentiles = percentiles.unwrap_or_else(|| m.percentiles.clone());
     config::percentiles(&percentiles)?;
-    let pricing = config::pricing(a.gpu_rate.or(m.gpu_rate), a.num_gpus.or(m.num_gpus))?;
-    let (policy, daily_tokens) = config::policy(&a.policy, &m.policy(), m.daily_tokens)?;
+    let pricing = config::pricing(gpu_rate.or(m.gpu_rate), num_gpus.or(m.num_gpus))?;
+    let (policy, daily_tokens) = config::policy(policy, &m.policy(), m.daily_tokens)?;
     Ok(ReportOptions {
         percentiles,
         pricing,
@@ -92,28 +101,7 @@ fn options(a: &ReportArgs, m: &Metadata) -> Result<ReportOptions> {
 
 /// The records grouped by level, in the order they were written.
 fn levels(dir: &Path, meta: &Metadata) -> Result<Vec<LevelRun>> {
-    let path = dir.join("requests.jsonl");
-    let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut by_level: Vec<Vec<RequestRecord>> = vec![Vec::new(); meta.qps_levels.len()];
-    let mut skipped = Vec::new();
-    for (n, line) in text.split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<RequestRecord>(line) {
-            Ok(r) if r.level < by_level.len() => by_level[r.level].push(r),
-            _ => skipped.push(n + 1),
-        }
-    }
-    if !skipped.is_empty() {
-        eprintln!(
-            "warning: {} line(s) of {} are incomplete or not request records and were skipped (line {}{})",
-            skipped.len(),
-            path.display(),
-            skipped[0],
-            if skipped.len() > 1 { ", ..." } else { "" }
-        );
-    }
+    let by_level = records(dir, meta.qps_levels.len())?;
     let mut scrapes = server_scrapes(dir, by_level.len());
     // Levels that ran, plus one cut short by a killed process (it has records but no window).
     let ran = meta.levels.len().max(
@@ -144,9 +132,37 @@ fn levels(dir: &Path, meta: &Metadata) -> Result<Vec<LevelRun>> {
         .collect())
 }
 
+/// `requests.jsonl` of a folder, by level (`levels` of them; records of later levels are
+/// skipped), in the order they were written; incomplete lines are skipped with a warning.
+pub(crate) fn records(dir: &Path, levels: usize) -> Result<Vec<Vec<RequestRecord>>> {
+    let path = dir.join("requests.jsonl");
+    let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut by_level: Vec<Vec<RequestRecord>> = vec![Vec::new(); levels];
+    let mut skipped = Vec::new();
+    for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<RequestRecord>(line) {
+            Ok(r) if r.level < by_level.len() => by_level[r.level].push(r),
+            _ => skipped.push(n + 1),
+        }
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "warning: {} line(s) of {} are incomplete or not request records and were skipped (line {}{})",
+            skipped.len(),
+            path.display(),
+            skipped[0],
+            if skipped.len() > 1 { ", ..." } else { "" }
+        );
+    }
+    Ok(by_level)
+}
+
 /// `server_metrics.jsonl` (a run with `--metrics-url`), by level: empty without it. A line cut
 /// short by a killed process is skipped.
-fn server_scrapes(dir: &Path, levels: usize) -> Vec<Vec<Scrape>> {
+pub(crate) fn server_scrapes(dir: &Path, levels: usize) -> Vec<Vec<Scrape>> {
     let mut by_level = vec![Vec::new(); levels];
     let Ok(text) = std::fs::read(dir.join(SERVER_METRICS)) else {
         return by_level;

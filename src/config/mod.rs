@@ -11,6 +11,7 @@
 
 mod connection;
 mod endpoint;
+mod shard;
 pub mod slo;
 mod validate;
 mod workload;
@@ -18,6 +19,7 @@ mod workload;
 pub use connection::{bypass, Header, Proxy, TlsSettings};
 pub(crate) use endpoint::redact_str;
 pub use endpoint::{chat_completions_url, endpoint_url, redact_url};
+pub use shard::{Shard, Start};
 pub use slo::{Metric, Objective};
 pub use validate::{
     daily_tokens, file_name, max_tokens, percentiles, policy, pricing, qps_levels, seconds,
@@ -179,6 +181,10 @@ pub struct Config {
     pub preflight: bool,
     /// `--metrics-url`: the endpoint's Prometheus page.
     pub metrics_url: Option<Url>,
+    /// `--shard I/N`: this process's slice of the plan.
+    pub shard: Option<Shard>,
+    /// `--start-at` / `--start-after`: when the first level starts, and the gap between levels.
+    pub start: Option<Start>,
     pub policy: Policy,
     pub daily_tokens: Option<u64>,
     /// `--http2`.
@@ -232,6 +238,19 @@ impl Config {
             );
         }
         seconds("--timeout", a.timeout, "e.g. --timeout 120")?;
+        let (shard, start) = shard::shard(
+            &a.shard,
+            Duration::from_secs_f64(a.timeout),
+            chrono::Utc::now(),
+        )?;
+        if shard.is_some() {
+            if search.is_some() {
+                bail!("--shard cannot run --qps auto: a search chooses each probe from every shard's results; give the rates, e.g. --qps 10,20,40");
+            }
+            if a.seed.is_none() {
+                bail!("--shard needs --seed, the same on every shard, so that they split one schedule (and one shuffle) between them");
+            }
+        }
         percentiles(&a.percentiles)?;
         if !(a.temperature.is_finite() && a.temperature >= 0.0) {
             bail!(
@@ -322,6 +341,8 @@ impl Config {
             stream_usage: !a.no_stream_usage,
             preflight: !a.no_preflight,
             metrics_url: a.metrics_url.as_deref().map(metrics_url).transpose()?,
+            shard,
+            start,
             policy,
             daily_tokens,
             http2: c.http2,

@@ -7,6 +7,7 @@
 //! it to a connection. Records flow to the [`Observer`] as in the open loop; a stop (Ctrl-C) ends
 //! the workers' loops, and an abort their requests in flight.
 
+use crate::config::Shard;
 use crate::measure::client::Target;
 use crate::measure::record::LevelRun;
 use crate::measure::runner::Observer;
@@ -18,36 +19,62 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// Runs level `index` with `workers` arrivals in flight for `duration` (a request each, or a
-/// session each with `Work::Sessions`).
+/// One closed-loop level's plan.
+pub struct ClosedLevel {
+    /// Position in the run (0-based).
+    pub index: usize,
+    /// Arrivals in flight at once (a request each, or a session each with `Work::Sessions`).
+    pub workers: usize,
+    pub duration: Duration,
+    pub work: Work,
+    /// `--shard`: run only this shard's workers (worker w is shard w mod N's); arrival indexes are
+    /// numbered so that no two shards share one.
+    pub shard: Option<Shard>,
+    /// When the level starts (a sharded run's common clock); `None`: right away.
+    pub start_at: Option<Instant>,
+}
+
+/// Runs the level for its duration.
 pub async fn run_level(
     target: Arc<Target>,
-    index: usize,
-    workers: usize,
-    duration: Duration,
-    work: Work,
+    level: ClosedLevel,
     cancel: &Cancel,
     observer: &mut dyn Observer,
 ) -> LevelRun {
+    let ClosedLevel {
+        index,
+        workers,
+        duration,
+        work,
+        shard,
+        start_at,
+    } = level;
+    if let Some(at) = start_at {
+        tokio::time::sleep_until(at).await;
+    }
     let start = Instant::now();
     let end = start + duration;
+    let (slice, of) = shard.map_or((0, 1), |s| (s.index as u64, s.count as u64));
+    let mine: Vec<usize> = (0..workers)
+        .filter(|&w| shard.is_none_or(|s| s.owns(w as u64)))
+        .collect();
     let next = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let ctx = Ctx {
         target,
         level: index,
-        qps: workers as f64,
+        qps: mine.len() as f64,
         start,
         cancel: cancel.clone(),
         cap: None,
         tx,
         next_index: Arc::new(AtomicU64::new(0)),
     };
-    for _ in 0..workers {
+    for _ in &mine {
         let (ctx, next, work) = (ctx.clone(), next.clone(), work.clone());
         tokio::spawn(async move {
             while Instant::now() < end && !ctx.cancel.stop.is_cancelled() && !ctx.tx.is_closed() {
-                let i = next.fetch_add(1, Ordering::Relaxed);
+                let i = next.fetch_add(1, Ordering::Relaxed) * of + slice;
                 let planned = time::since(Instant::now(), start);
                 let single = work.single().then(|| (work.record(&ctx, i, planned), None));
                 if single.is_some() {

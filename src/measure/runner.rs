@@ -7,6 +7,7 @@
 //! `requests.jsonl`) as they finish. The runner never prints. After the send window, the level waits
 //! for in-flight requests (each bounded by `--timeout`), so levels never overlap.
 
+use crate::config::Shard;
 use crate::measure::client::Target;
 use crate::measure::record::{LevelRun, RequestRecord};
 use crate::measure::time;
@@ -36,6 +37,10 @@ pub struct Level {
     pub max_concurrency: Option<usize>,
     /// What each arrival sends.
     pub work: Work,
+    /// `--shard`: send only this shard's arrivals (their indexes stay the plan's).
+    pub shard: Option<Shard>,
+    /// When the level starts (a sharded run's common clock); `None`: right away.
+    pub start_at: Option<Instant>,
 }
 
 pub async fn run_level(
@@ -44,7 +49,7 @@ pub async fn run_level(
     cancel: &Cancel,
     observer: &mut dyn Observer,
 ) -> LevelRun {
-    let start = Instant::now() + LEAD;
+    let start = level.start_at.unwrap_or_else(|| Instant::now() + LEAD);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let schedule = Schedule {
         ctx: Ctx {
@@ -59,6 +64,7 @@ pub async fn run_level(
         },
         offsets: level.offsets.clone(),
         work: level.work.clone(),
+        shard: level.shard,
         runtime: tokio::runtime::Handle::current(),
     };
     let scheduler = tokio::task::spawn_blocking(move || schedule.run());
@@ -85,6 +91,7 @@ struct Schedule {
     ctx: Ctx,
     offsets: Vec<Duration>,
     work: Work,
+    shard: Option<Shard>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -99,6 +106,9 @@ impl Schedule {
     fn run(self) -> Option<f64> {
         let start = self.ctx.start.into_std();
         for (i, offset) in self.offsets.iter().enumerate() {
+            if self.shard.is_some_and(|s| !s.owns(i as u64)) {
+                continue;
+            }
             let deadline = start + *offset;
             loop {
                 if self.ctx.cancel.stop.is_cancelled() {

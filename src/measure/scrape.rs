@@ -26,13 +26,13 @@ pub struct Scraper {
 }
 
 impl Scraper {
-    /// Starts scraping: the first scrape now (at `start`, the level's start), then every second.
+    /// Starts scraping: the first scrape at `start` (the level's start), then every second.
     pub fn start(target: Arc<Target>, url: reqwest::Url, level: usize, start: Instant) -> Scraper {
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task = tokio::spawn(async move {
             let mut out = Vec::new();
-            let mut tick = tokio::time::interval(EVERY);
+            let mut tick = tokio::time::interval_at(start.max(Instant::now()), EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {

@@ -91,6 +91,17 @@ pub struct Metadata {
     /// Requests carried `"ignore_eos": true`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignore_eos: bool,
+    /// `--start-at` (or `--start-after`): the common start, and the gap between levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_gap_s: Option<f64>,
+    /// `--shard`: this run's slice of the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// `redline merge`: the shards this folder was merged from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<serde_json::Value>,
     /// What each `redline report` that changed a setting changed, oldest first (the settings
     /// above are the current ones, those the results JSON was last written with).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -157,6 +168,30 @@ pub struct LevelInfo {
     /// The level's planned duration when it differs from `duration` (a short search probe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<f64>,
+    /// A shard's level: the whole plan's rate and arrivals (this shard sent its share of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_qps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_arrivals: Option<u64>,
+}
+
+/// `--shard`: which slice of which plan this run is, and how its start went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub index: usize,
+    pub count: usize,
+    /// Names the plan: a hash of every setting that shapes it ([`Metadata::plan`]), the same on
+    /// every shard of one plan.
+    pub plan_id: String,
+    /// The plan's levels (this run's `qps_levels` are its shares of them).
+    pub plan_qps_levels: Vec<f64>,
+    pub host: String,
+    /// The wall-clock time at which this shard's first level started, as its clock tells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// How late its first request went out, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_send_lag_s: Option<f64>,
 }
 
 impl Metadata {
@@ -226,6 +261,10 @@ impl Metadata {
             tokenizer: None,
             metrics_url: cfg.metrics_url.as_ref().map(redact_url),
             ignore_eos: false,
+            start_at: cfg.start.map(|s| s.at.to_rfc3339()),
+            level_gap_s: cfg.start.map(|s| s.level_gap.as_secs_f64()),
+            shard: None,
+            merged: None,
             reports: Vec::new(),
         }
     }
@@ -265,7 +304,93 @@ impl Metadata {
     }
 }
 
+/// The settings that shape a plan: two runs are shards of one plan when these are equal.
+pub const PLAN_SETTINGS: [&str; 26] = [
+    "endpoint",
+    "model",
+    "dataset",
+    "dataset_format",
+    "dataset_samples",
+    "synthetic",
+    "trace",
+    "sessions",
+    "tokenizer.sha256",
+    "max_tokens",
+    "temperature",
+    "arrival",
+    "burstiness",
+    "ramp_up_s",
+    "seed",
+    "duration",
+    "timeout",
+    "concurrency_levels",
+    "extra_body",
+    "stream_usage",
+    "ignore_eos",
+    "max_concurrency",
+    "start_at",
+    "level_gap_s",
+    "shard.count",
+    "shard.plan_qps_levels",
+];
+
 impl Metadata {
+    /// The plan's settings as JSON, by [`PLAN_SETTINGS`] name.
+    pub fn plan(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let v = serde_json::to_value(self).unwrap_or_default();
+        PLAN_SETTINGS
+            .iter()
+            .map(|path| (*path, path.split('.').fold(&v, |v, k| &v[k]).clone()))
+            .collect()
+    }
+
+    /// A short hash of [`Metadata::plan`].
+    pub fn plan_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let text = serde_json::to_string(&self.plan()).unwrap_or_default();
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Makes this the metadata of shard `shard` of a plan of `plan_qps` (its `qps_levels`, the
+    /// shard's shares, are filled as the levels run).
+    pub fn as_shard(&mut self, shard: crate::config::Shard, host: String) {
+        let plan_qps_levels = std::mem::take(&mut self.qps_levels);
+        self.shard = Some(ShardInfo {
+            index: shard.index,
+            count: shard.count,
+            plan_id: String::new(),
+            plan_qps_levels,
+            host,
+            started_at: None,
+            first_send_lag_s: None,
+        });
+        let id = self.plan_id();
+        if let Some(s) = &mut self.shard {
+            s.plan_id = id;
+        }
+    }
+
+    /// Notes how the first level started: its wall-clock start (`started_at`, as this machine's
+    /// clock tells it) and the lag of its first send.
+    pub fn record_start(
+        &mut self,
+        run: &crate::measure::record::LevelRun,
+        started_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        let Some(s) = &mut self.shard else { return };
+        s.started_at = started_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        s.first_send_lag_s = run
+            .records
+            .iter()
+            .min_by(|a, b| a.planned_s.total_cmp(&b.planned_s))
+            .and_then(|r| r.lag_s())
+            .map(crate::measure::time::round6);
+    }
+
     /// Takes the settings `redline report` rebuilt the results with, and records what changed
     /// (from what, to what). Returns the changes, empty when none.
     pub fn rereported(

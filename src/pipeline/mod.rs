@@ -104,6 +104,15 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         prepared.tokenizer.clone(),
         target.template.ignore_eos(),
     );
+    if let Some(shard) = cfg.shard {
+        meta.as_shard(shard, process::host());
+        eprintln!(
+            "Shard {}/{} of plan {}",
+            shard.index,
+            shard.count,
+            meta.shard.as_ref().map_or("?", |s| s.plan_id.as_str())
+        );
+    }
     let meta_path = dir.join("metadata.json");
     files::write_json_atomic(&meta_path, &meta)?;
     let mut records = JsonlWriter::create(&dir.join("requests.jsonl"))
@@ -117,13 +126,31 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     let results_path = dir.join(&cfg.output);
     let plan = cfg.search.map(search::plan);
     let mut stopped = None;
+    let base = cfg.start.map(|s| plan::instant_at(s.at));
+    if let (Some(start), Some(_)) = (cfg.start, base) {
+        let wait = (start.at - chrono::Utc::now()).num_milliseconds() as f64 / 1000.0;
+        eprintln!(
+            "Waiting for the common start at {} (in {wait:.1} s){}",
+            start.at.to_rfc3339(),
+            cfg.shard
+                .map(|s| format!("; shard {}/{}", s.index, s.count))
+                .unwrap_or_default()
+        );
+    }
     for i in 0.. {
         if cancel.stop.is_cancelled() {
             break;
         }
-        let Some(level_plan) = plan::level(&cfg, &prepared, plan.as_ref(), &levels, i) else {
+        let Some(level_plan) = plan::level(&cfg, &prepared, plan.as_ref(), &levels, i, base) else {
             break;
         };
+        let starts = level_plan.start_at();
+        if let Some(at) = starts {
+            // Connections are prepared just before the level, not minutes ahead of it.
+            if !wait_until(at.checked_sub(PREPARE_AHEAD).unwrap_or(at), &cancel).await {
+                break;
+            }
+        }
         if plan.is_some() {
             // Recorded before the probe runs, so a killed run can still be re-reported.
             meta.qps_levels.push(level_plan.rate());
@@ -136,24 +163,20 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         let scraper = cfg
             .metrics_url
             .clone()
-            .map(|url| Scraper::start(target.clone(), url, i, Instant::now()));
-        let (mut run, duration_s) = match level_plan {
-            LevelPlan::Closed { workers } => {
-                let work = prepared.work.clone();
-                let run = closed::run_level(
-                    target.clone(),
-                    i,
-                    workers,
-                    cfg.duration,
-                    work,
-                    &cancel,
-                    &mut obs,
-                );
-                (run.await, None)
+            .map(|url| Scraper::start(target.clone(), url, i, starts.unwrap_or_else(Instant::now)));
+        let (mut run, duration_s, plan_share) = match level_plan {
+            LevelPlan::Closed(closed_level) => {
+                let run = closed::run_level(target.clone(), closed_level, &cancel, &mut obs);
+                (run.await, None, None)
             }
-            LevelPlan::Open { level, duration_s } => (
+            LevelPlan::Open {
+                level,
+                duration_s,
+                plan,
+            } => (
                 runner::run_level(target.clone(), &level, &cancel, &mut obs).await,
                 duration_s,
+                plan,
             ),
         };
         if let Some(scraper) = scraper {
@@ -161,15 +184,25 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
             server_metrics.record(&run.server);
         }
         obs.progress.finish();
-        if !cfg.concurrency.is_empty() || prepared.trace.is_some() {
-            // A closed-loop level's rate is the one it achieved; a trace's, its own.
+        if !cfg.concurrency.is_empty() || prepared.trace.is_some() || cfg.shard.is_some() {
+            // A closed-loop level's rate is the one it achieved; a trace's, its own; a shard's,
+            // its share of the plan's.
             meta.qps_levels.push(run.qps);
+        }
+        if i == 0 {
+            let wall = starts.map(|at| {
+                let ago = Instant::now().saturating_duration_since(at);
+                chrono::Utc::now() - chrono::Duration::from_std(ago).unwrap_or_default()
+            });
+            meta.record_start(&run, wall);
         }
         meta.levels.push(LevelInfo {
             qps: run.qps,
             send_window_s: run.send_window_s,
             partial: run.partial,
             duration_s,
+            plan_qps: plan_share.map(|p| p.0),
+            plan_arrivals: plan_share.map(|p| p.1),
         });
         files::write_json_atomic(&meta_path, &meta)?;
         levels.push(level_report(&run, &opts));
@@ -272,6 +305,17 @@ async fn ignore_eos(cfg: &Config, target: &Target) -> bool {
             }
             accepts
         }
+    }
+}
+
+/// How long before a level's start on the common clock its connections are prepared.
+const PREPARE_AHEAD: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Sleeps until `at`; `false` if the run was interrupted first.
+async fn wait_until(at: Instant, cancel: &Cancel) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(at) => true,
+        _ = cancel.stop.cancelled() => false,
     }
 }
 

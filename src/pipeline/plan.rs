@@ -1,26 +1,31 @@
 //! What level `i` of a run is, before it runs: closed-loop workers (`--concurrency`), a trace's one
 //! level, the next `--qps` rate, or the search's next probe (`--qps auto`), with the console line
-//! that announces it. `mod.rs` prepares, runs and records whatever this returns, so every kind of
-//! level goes through the same steps.
+//! that announces it; with `--shard`, this shard's slice of it, and with a common start, the
+//! instant it starts (start + i x (duration + gap), the same on every shard). `mod.rs` prepares,
+//! runs and records whatever this returns, so every kind of level goes through the same steps.
 
 use crate::analyze::level::LevelReport;
 use crate::analyze::search;
 use crate::config::Config;
+use crate::measure::closed::ClosedLevel;
 use crate::measure::runner::Level;
 use crate::measure::schedule;
 use crate::measure::work::Work;
 use crate::workload::Prepared;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// One level, ready to run.
 pub enum LevelPlan {
     /// `--concurrency`: this many requests (or sessions) in flight.
-    Closed { workers: usize },
+    Closed(ClosedLevel),
     /// On a schedule; `duration_s` is its planned window when it is not `--duration` (a search
-    /// probe, a trace).
+    /// probe, a trace). `plan` is the whole plan's rate and arrivals when this is one shard's
+    /// slice of it.
     Open {
         level: Level,
         duration_s: Option<f64>,
+        plan: Option<(f64, u64)>,
     },
 }
 
@@ -28,18 +33,45 @@ impl LevelPlan {
     /// The rate the connection pool prepares for.
     pub fn rate(&self) -> f64 {
         match self {
-            LevelPlan::Closed { workers } => *workers as f64,
+            LevelPlan::Closed(c) => c.workers as f64,
             LevelPlan::Open { level, .. } => level.qps,
         }
     }
 
-    /// Scheduled arrivals, for the progress bar (0: unknown in advance).
-    pub fn arrivals(&self) -> u64 {
+    /// When the level starts on the common clock, if the run has one.
+    pub fn start_at(&self) -> Option<Instant> {
         match self {
-            LevelPlan::Closed { .. } => 0,
-            LevelPlan::Open { level, .. } => level.offsets.len() as u64,
+            LevelPlan::Closed(c) => c.start_at,
+            LevelPlan::Open { level, .. } => level.start_at,
         }
     }
+
+    /// Scheduled arrivals of this process, for the progress bar (0: unknown in advance).
+    pub fn arrivals(&self) -> u64 {
+        match self {
+            LevelPlan::Closed(_) => 0,
+            LevelPlan::Open { level, .. } => (0..level.offsets.len() as u64)
+                .filter(|&j| level.shard.is_none_or(|s| s.owns(j)))
+                .count() as u64,
+        }
+    }
+}
+
+/// The instant a wall-clock time falls on.
+pub fn instant_at(t: chrono::DateTime<chrono::Utc>) -> Instant {
+    let (now, wall) = (Instant::now(), chrono::Utc::now());
+    match (t - wall).to_std() {
+        Ok(ahead) => now + ahead,
+        Err(_) => now
+            .checked_sub((wall - t).to_std().unwrap_or_default())
+            .unwrap_or(now),
+    }
+}
+
+/// When level `i` starts on the common clock: `base` + i x (duration + gap).
+fn level_start(cfg: &Config, base: Option<Instant>, i: usize) -> Option<Instant> {
+    let gap = cfg.start?.level_gap;
+    Some(base? + (cfg.duration + gap) * i as u32)
 }
 
 /// Level `i`, announced in the console, or `None` when the run has no more levels.
@@ -49,24 +81,51 @@ pub fn level(
     search: Option<&search::Plan>,
     levels: &[LevelReport],
     i: usize,
+    base: Option<Instant>,
 ) -> Option<LevelPlan> {
-    let open = |qps: f64, offsets: Vec<Duration>, duration: Duration| Level {
-        index: i,
-        qps,
-        offsets,
-        duration,
-        max_concurrency: cfg.max_concurrency,
-        work: prepared.work.clone(),
+    let start_at = level_start(cfg, base, i);
+    let open = |qps: f64, offsets: Vec<Duration>, duration: Duration| {
+        // A shard's level offers its share of the plan's arrivals, at its share of the rate.
+        let total = offsets.len();
+        let (qps, plan) = match cfg.shard {
+            Some(s) => (
+                qps * s.share_of(total) as f64 / total.max(1) as f64,
+                Some((qps, total as u64)),
+            ),
+            None => (qps, None),
+        };
+        let level = Level {
+            index: i,
+            qps,
+            offsets,
+            duration,
+            max_concurrency: cfg.max_concurrency,
+            work: prepared.work.clone(),
+            shard: cfg.shard,
+            start_at,
+        };
+        (level, plan)
     };
+    let slice = cfg
+        .shard
+        .map(|s| format!(", shard {}/{}", s.index, s.count))
+        .unwrap_or_default();
     if !cfg.concurrency.is_empty() {
         let workers = *cfg.concurrency.get(i)?;
         eprintln!(
-            "Level {}/{}: concurrency {workers} ({}s)",
+            "Level {}/{}: concurrency {workers} ({}s{slice})",
             i + 1,
             cfg.concurrency.len(),
             cfg.duration.as_secs_f64()
         );
-        return Some(LevelPlan::Closed { workers });
+        return Some(LevelPlan::Closed(ClosedLevel {
+            index: i,
+            workers,
+            duration: cfg.duration,
+            work: prepared.work.clone(),
+            shard: cfg.shard,
+            start_at,
+        }));
     }
     if let Some(trace) = &prepared.trace {
         if i > 0 {
@@ -77,10 +136,11 @@ pub fn level(
             trace.offsets.len(),
             trace.window.as_secs_f64()
         );
-        let level = open(trace.qps, trace.offsets.clone(), trace.window);
+        let (level, plan) = open(trace.qps, trace.offsets.clone(), trace.window);
         return Some(LevelPlan::Open {
             level,
             duration_s: Some(trace.window.as_secs_f64()),
+            plan,
         });
     }
     let (qps, duration) = next_rate(cfg, search, levels, i)?;
@@ -99,14 +159,16 @@ pub fn level(
         _ => "arrivals",
     };
     eprintln!(
-        "{label}: QPS {qps} ({} {arrivals}, {}, {}s)",
+        "{label}: QPS {qps} ({} {arrivals}, {}, {}s{slice})",
         offsets.len(),
         cfg.arrival,
         (duration.as_secs_f64() * 10.0).round() / 10.0
     );
+    let (level, plan) = open(qps, offsets, duration);
     Some(LevelPlan::Open {
-        level: open(qps, offsets, duration),
+        level,
         duration_s: (duration != cfg.duration).then_some(duration.as_secs_f64()),
+        plan,
     })
 }
 
