@@ -42,10 +42,13 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
         );
         return Ok(());
     }
-    let served = match cause {
+    let mut served = match cause {
         Cause::NotFound | Cause::BadRequest => served_models(target).await,
         _ => String::new(),
     };
+    if cause == Cause::BadRequest && target.template.ignore_eos() {
+        served.push_str("; the requests carried \"ignore_eos\": true, which some servers refuse: try --ignore-eos off");
+    }
     bail!(
         "the endpoint cannot serve this run: the preflight request failed with {kind}: {detail}\n  {}{served}\n  (nothing was measured; --no-preflight skips this check)",
         cause.advice()

@@ -159,6 +159,16 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
     let work = match cfg.workload.sessions {
         Some(think) => {
             let sessions = Sessions::new(&conversations, think);
+            let dropped = conversations.len() - sessions.scripts.len();
+            if sessions.scripts.is_empty() {
+                anyhow::bail!(
+                    "--sessions: no conversation of {} has a user turn, so there is no session to send; give conversations with user messages",
+                    cfg.dataset.display()
+                );
+            }
+            if dropped > 0 {
+                eprintln!("note: {dropped} conversations have no user turn and are left out of the sessions");
+            }
             eprintln!(
                 "Sessions: {} conversations of {:.1} turns on average; each turn waits for the previous reply{}",
                 sessions.scripts.len(),

@@ -213,6 +213,12 @@ async fn three_shards_merge_into_the_single_process_run() {
         "two thirds of the plan's 10 req/s: {q}"
     );
 
+    // A merge never writes over a shard's folder, nor into a folder that holds something.
+    for out_dir in [dirs[0].clone(), merged.clone()] {
+        let out = merge(&dirs, &out_dir, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", out_dir.display());
+    }
+
     // A shard of another plan (another seed) is refused, saying what differs.
     let other = shards(&sim, &[2], "12", &root.path().join("other")).await;
     let out = merge(
@@ -281,4 +287,45 @@ async fn shard_flags_are_checked_before_anything_is_sent() {
     let out = merge(&[run.dir()], &run.results.path().join("m"), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a shard's folder"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_that_is_ready_only_after_the_common_start_stops_instead_of_bursting() {
+    // An endpoint whose first answer (the preflight's) takes 3 s: the shard is ready after the
+    // start, 2 s away.
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let app = axum::Router::new().fallback(move || {
+        let first = !answered.swap(true, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if first {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            }
+            "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n"
+        }
+    });
+    let endpoint = start_fake(app).await;
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let run = redline(&bench_args(
+        &endpoint,
+        &[
+            "--qps",
+            "6",
+            "--duration",
+            "1",
+            "--shard",
+            "0/3",
+            "--seed",
+            "1",
+            "--start-at",
+            &start,
+        ],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("by the time this process is ready"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.run_dirs(), 0, "nothing was measured");
 }

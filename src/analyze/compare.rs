@@ -62,7 +62,8 @@ pub struct LevelRows {
     pub verdicts: Vec<Option<String>>,
 }
 
-/// A metric that got worse than the baseline's by more than the threshold.
+/// A metric that got worse than the baseline's by more than the threshold, or that the baseline
+/// has and a later run lost (no level passed, every request failed, a level not run).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Regression {
     pub run: String,
@@ -70,8 +71,9 @@ pub struct Regression {
     pub level: Option<String>,
     pub metric: String,
     pub baseline: f64,
-    pub value: f64,
-    pub change_pct: f64,
+    /// `None`: the run has no value where the baseline has one.
+    pub value: Option<f64>,
+    pub change_pct: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -318,12 +320,12 @@ fn same(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
 }
 
-/// The latency percentiles to show: p50, p95, p99 and any other the baseline reported.
+/// The latency percentiles to show: p50, p90, p95, p99 and any other the baseline reported.
 fn percentile_keys(runs: &[Run]) -> Vec<String> {
-    let mut keys: Vec<String> = vec!["p50".into(), "p95".into(), "p99".into()];
+    let mut keys: Vec<String> = ["p50", "p90", "p95", "p99"].map(String::from).to_vec();
     if let Some(obj) = runs[0].results["results"][0]["ttft"].as_object() {
         for k in obj.keys() {
-            if k != "p90" && !keys.contains(k) {
+            if !keys.contains(k) {
                 keys.push(k.clone());
             }
         }
@@ -340,25 +342,48 @@ fn regressions(c: &Comparison, t: f64, gated: &[String]) -> Vec<Regression> {
             .flat_map(|l| l.rows.iter().map(move |r| (Some(&l.level), r))),
     );
     for (level, r) in rows.filter(|(_, r)| gated.contains(&r.metric)) {
-        for (i, change) in r.change_pct.iter().enumerate() {
-            let Some(change) = *change else { continue };
-            let worse = match r.better {
-                Better::Higher => change < -t,
-                Better::Lower => change > t,
+        let Some(baseline) = r.values[0] else {
+            continue;
+        };
+        for i in 1..r.values.len() {
+            let worse = match (r.values[i], r.change_pct[i]) {
+                // The baseline had it, this run does not: as bad as a regression can be.
+                (None, _) => true,
+                (Some(_), Some(change)) => match r.better {
+                    Better::Higher => change < -t,
+                    Better::Lower => change > t,
+                },
+                // A baseline of 0 gives no relative change: any loss of a higher-is-better one.
+                (Some(v), None) => r.better == Better::Higher && v < baseline,
             };
             if worse {
                 out.push(Regression {
                     run: c.runs[i].0.clone(),
                     level: level.cloned(),
                     metric: r.metric.clone(),
-                    baseline: r.values[0].unwrap_or_default(),
-                    value: r.values[i].unwrap_or_default(),
-                    change_pct: change,
+                    baseline,
+                    value: r.values[i],
+                    change_pct: r.change_pct[i],
                 });
             }
         }
     }
     out
+}
+
+/// The gated metrics that name no row of the comparison (a typo, or a figure these runs lack).
+pub fn unknown_metrics<'a>(c: &Comparison, gated: &'a [String]) -> Vec<&'a str> {
+    let rows: Vec<&str> = c
+        .summary
+        .iter()
+        .chain(c.levels.iter().flat_map(|l| &l.rows))
+        .map(|r| r.metric.as_str())
+        .collect();
+    gated
+        .iter()
+        .filter(|g| !rows.contains(&g.as_str()))
+        .map(String::as_str)
+        .collect()
 }
 
 /// Every metric id a comparison can gate, for `--metrics`'s error message.
@@ -377,7 +402,7 @@ mod tests {
     fn run(label: &str, model: &str, max: f64, ttft95: [f64; 2], success: [f64; 2]) -> Run {
         let level = |q: f64, i: usize| {
             json!({"qps_target": q, "success_rate": success[i], "verdict": if success[i] >= 99.0 {"PASS"} else {"FAIL"},
-                   "ttft": {"p50": 0.1, "p95": ttft95[i], "p99": 0.5, "p99.9": 0.6},
+                   "ttft": {"p50": 0.1, "p90": 0.15, "p95": ttft95[i], "p99": 0.5, "p99.9": 0.6},
                    "e2e_latency": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
                    "tokens_per_sec": {"p50": 100.0}, "total_throughput_tok_s": 1000.0 * q})
         };
@@ -432,10 +457,24 @@ mod tests {
             (r.run.as_str(), r.level.as_deref(), r.metric.as_str()),
             ("B", Some("QPS 10.0"), "ttft_p95")
         );
-        assert!((r.change_pct - 15.0).abs() < 1e-9);
+        assert!((r.change_pct.unwrap() - 15.0).abs() < 1e-9);
         let c = compare(&runs, Some(4.0), &["max_qps".to_string()]);
         assert_eq!(c.regressions.len(), 1);
         assert_eq!(c.regressions[0].level, None);
+        // A figure the candidate lost (no level passed) is a regression; a typo gates nothing.
+        let mut lost = runs[1].clone();
+        lost.results["summary"]["max_sustainable_qps"] = Value::Null;
+        let c = compare(
+            &[runs[0].clone(), lost],
+            Some(10.0),
+            &["max_qps".to_string()],
+        );
+        assert_eq!(c.regressions.len(), 1);
+        assert_eq!(c.regressions[0].value, None);
+        assert_eq!(
+            unknown_metrics(&c, &["ttft_p90".into(), "ttft_pfoo".into()]),
+            ["ttft_pfoo"]
+        );
         // An improvement is never a regression.
         let c = compare(
             &[runs[1].clone(), runs[0].clone()],

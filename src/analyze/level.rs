@@ -146,11 +146,18 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let arrivals_sent = arrivals.iter().filter(|r| r.sent_s.is_some()).count() as u64;
     let duration = run.duration_s.max(f64::EPSILON);
     let pct = |v: Vec<f64>| Percentiles::of(v, &o.percentiles);
+    let sessions = workload::sessions(recs, run.duration_s, &o.percentiles);
+    // With sessions, a turn that was never sent because its session ended at an error still
+    // counts against success: every planned turn of every session that started is in the
+    // denominator, so a failed first turn weighs as much as the turns it cost.
+    let planned = sessions
+        .as_ref()
+        .map_or(recs.len(), |s| s.turns_planned as usize);
     let evidence = Evidence {
         qps_target: run.qps,
         actual_qps: arrivals_sent as f64 / run.send_window_s.max(f64::EPSILON),
-        success_rate: ratio(ok.len(), recs.len()) * 100.0,
-        endpoint_success_rate: ratio(ok.len(), recs.len() - client_side_errors as usize) * 100.0,
+        success_rate: ratio(ok.len(), planned) * 100.0,
+        endpoint_success_rate: ratio(ok.len(), planned - client_side_errors as usize) * 100.0,
         client_side_errors,
         // A closed loop sends only as fast as replies end: it cannot queue, so it is not judged.
         keep_up: keep_up(
@@ -176,7 +183,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     };
     let ttft = pct(ok.iter().filter_map(|r| r.ttft_s()).collect());
     let e2e_latency = pct(ok.iter().map(|r| r.e2e_s()).collect());
-    let schedule_lag_s = LagSummary::of(recs.iter().filter_map(|r| r.lag_s()).collect());
+    // A session's later turns are sent when the previous reply ends: only the arrivals have a
+    // schedule to keep (the later turns' lag is in `sessions`).
+    let schedule_lag_s = LagSummary::of(arrivals.iter().filter_map(|r| r.lag_s()).collect());
     let evidence = Evidence {
         lag_p99_s: schedule_lag_s.p99,
         ..evidence
@@ -194,6 +203,15 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         .iter()
         .filter(|r| objectives::met(r, &o.policy.objectives))
         .count();
+    // Rates per second of send window count arrivals: sessions whose every turn succeeded (or met
+    // every objective), like `actual_qps`; requests otherwise.
+    let (good, good_met) = match &sessions {
+        Some(_) => (
+            workload::sessions_where(recs, RequestRecord::succeeded),
+            workload::sessions_where(recs, |r| objectives::met(r, &o.policy.objectives)),
+        ),
+        None => (ok.len(), met),
+    };
     LevelReport {
         qps_target: run.qps,
         actual_qps: evidence.actual_qps,
@@ -215,9 +233,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         client_side_errors,
         endpoint_errors: (recs.len() - ok.len()) as u64 - client_side_errors,
         endpoint_success_rate: evidence.endpoint_success_rate,
-        successful_qps: ok.len() as f64 / run.send_window_s.max(f64::EPSILON),
-        slo_attainment_pct: with_objectives.then(|| ratio(met, recs.len()) * 100.0),
-        goodput_qps: with_objectives.then(|| met as f64 / run.send_window_s.max(f64::EPSILON)),
+        successful_qps: good as f64 / run.send_window_s.max(f64::EPSILON),
+        slo_attainment_pct: with_objectives.then(|| ratio(met, planned) * 100.0),
+        goodput_qps: with_objectives.then(|| good_met as f64 / run.send_window_s.max(f64::EPSILON)),
         send_window_s: run.send_window_s,
         duration_s: run.duration_s,
         in_flight_at_send_end: run.in_flight_at_send_end,
@@ -235,7 +253,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         schedule_lag_s,
         keep_up: evidence.keep_up,
         token_lengths: workload::token_lengths(&ok, &o.percentiles),
-        sessions: workload::sessions(recs, run.duration_s, &o.percentiles),
+        sessions,
         server,
     }
 }
@@ -384,6 +402,38 @@ mod tests {
         assert!((l.ttft.get(50.0).unwrap() - 0.1).abs() < 1e-9);
         assert!((l.tpot_s.get(50.0).unwrap() - 0.1).abs() < 1e-9);
         assert!((l.schedule_lag_s.max.unwrap() - 0.001).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_session_that_fails_early_counts_its_unsent_turns_as_failed() {
+        // Ten sessions of ten turns at 1 session/s; session 0 fails at its first turn.
+        let mut records = Vec::new();
+        for session in 0..10u64 {
+            let turns = if session == 0 { 1 } else { 10 };
+            for turn in 1..=turns {
+                let mut r = rec(0, session != 0, true);
+                r.index = session * 10 + u64::from(turn);
+                let at = session as f64 + f64::from(turn - 1) * 0.5;
+                (r.planned_s, r.sent_s, r.end_s) = (at, Some(at + 0.001), at + 0.2);
+                r.first_token_s = r.first_token_s.map(|_| at + 0.1);
+                r.session = Some(session);
+                r.turn = Some(turn);
+                r.session_turns = Some(10);
+                records.push(r);
+            }
+        }
+        let run = LevelRun::new(1.0, 10.0, records, None);
+        let l = level_report(&run, &opts(&[50.0], None));
+        // 90 of the 100 planned turns succeeded (not 90 of the 91 sent).
+        assert_eq!(l.success_rate, 90.0);
+        let s = l.sessions.unwrap();
+        assert_eq!(
+            (s.turns_planned, s.turns_not_sent, s.completed),
+            (100, 9, 9)
+        );
+        // Arrivals are sessions: 10 per 10 s, 9 of them completed.
+        assert_eq!(l.actual_qps, 1.0);
+        assert!((l.successful_qps - 0.9).abs() < 1e-12);
     }
 
     #[test]

@@ -208,12 +208,13 @@ pub fn summarize(
     let Some(n) = names else {
         return Some(m);
     };
-    m.running = gauge(&offered, n.running);
-    m.waiting = gauge(&offered, n.waiting);
-    m.kv_cache_usage = gauge(&offered, n.kv_usage);
+    // Requests add up across engines; a ratio does not: the fullest engine's is the one read.
+    m.running = gauge(&offered, n.running, Scrape::sum);
+    m.waiting = gauge(&offered, n.waiting, Scrape::sum);
+    m.kv_cache_usage = gauge(&offered, n.kv_usage, Scrape::max);
     m.kv_cache_full_from_s = first(n.kv_usage, &ok).and_then(|name| {
         ok.iter()
-            .find(|s| s.sum(name).is_some_and(|v| v >= 0.99))
+            .find(|s| s.max(name).is_some_and(|v| v >= 0.99))
             .map(|s| s.t_s)
     });
     m.preemptions = delta(&ok, n.preemptions).map(|(d, _)| d);
@@ -239,11 +240,16 @@ fn first<'a>(names: &[&'a str], ok: &[&Scrape]) -> Option<&'a str> {
         .find(|name| ok.iter().any(|s| s.sum(name).is_some()))
 }
 
-fn gauge(ok: &[&Scrape], names: &[&str]) -> Option<Gauge> {
+/// A gauge's series over the scrapes, each scrape's series combined by `combine`.
+fn gauge(
+    ok: &[&Scrape],
+    names: &[&str],
+    combine: fn(&Scrape, &str) -> Option<f64>,
+) -> Option<Gauge> {
     let name = first(names, ok)?;
     let points: Vec<(f64, f64)> = ok
         .iter()
-        .filter_map(|s| Some((s.t_s, s.sum(name)?)))
+        .filter_map(|s| Some((s.t_s, combine(s, name)?)))
         .collect();
     let n = points.len() as f64;
     let mean = points.iter().map(|p| p.1).sum::<f64>() / n;
@@ -294,6 +300,10 @@ fn histogram(ok: &[&Scrape], name: &str) -> Option<ServerTtft> {
         .iter()
         .map(|(bits, (le, v))| (*le, v - b0.get(bits).map_or(0.0, |x| x.1)))
         .collect();
+    // A bucket that went down means the server restarted during the level: no figure.
+    if cumulative.iter().any(|(_, c)| *c < 0.0) {
+        return None;
+    }
     cumulative.sort_by(|a, b| a.0.total_cmp(&b.0));
     let quantile = |q: f64| {
         let rank = q * count;
@@ -318,9 +328,9 @@ fn histogram(ok: &[&Scrape], name: &str) -> Option<ServerTtft> {
     })
 }
 
-/// The `le` label of a bucket's key.
+/// The `le` label of a bucket's key (`{le="0.1"` or `,le="0.1"`, not `module="..."`).
 fn le(key: &str) -> Option<f64> {
-    let start = key.find("le=\"")? + 4;
+    let start = ["{le=\"", ",le=\""].iter().find_map(|p| key.find(p))? + 5;
     let end = start + key[start..].find('"')?;
     match &key[start..end] {
         "+Inf" => Some(f64::INFINITY),
@@ -423,6 +433,28 @@ mod tests {
             m.explanation.as_deref(),
             Some("queue grew to 120 waiting; KV cache 100% full from 2 s; 3 preemptions")
         );
+    }
+
+    #[test]
+    fn a_ratio_is_the_fullest_engines_and_le_is_the_bucket_label() {
+        let kv = |t: f64, a: f64, b: f64| {
+            scrape(
+                t,
+                &[
+                    ("vllm:kv_cache_usage_perc{engine=\"0\"}", a),
+                    ("vllm:kv_cache_usage_perc{engine=\"1\"}", b),
+                    ("vllm:num_requests_running{engine=\"0\"}", 3.0),
+                    ("vllm:num_requests_running{engine=\"1\"}", 4.0),
+                ],
+            )
+        };
+        let m = summarize(&[kv(0.0, 0.5, 0.5), kv(1.0, 0.6, 0.4)], 1.0, None).unwrap();
+        assert_eq!(m.kv_cache_usage.unwrap().max, 0.6, "not 1.0, the sum");
+        assert_eq!(m.kv_cache_full_from_s, None);
+        assert_eq!(m.running.unwrap().max, 7.0);
+        assert_eq!(le("h_bucket{module=\"3\",le=\"0.5\"}"), Some(0.5));
+        assert_eq!(le("h_bucket{le=\"+Inf\"}"), Some(f64::INFINITY));
+        assert_eq!(le("h_bucket{handle=\"2\"}"), None);
     }
 
     #[test]

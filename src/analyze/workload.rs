@@ -3,7 +3,7 @@
 //! many sessions ran and finished, and the figures of each turn (a prefix cache shows as later
 //! turns answering faster than first ones). `level.rs` adds both to the level's report.
 
-use crate::analyze::stats::Percentiles;
+use crate::analyze::stats::{LagSummary, Percentiles};
 use crate::measure::record::RequestRecord;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -71,11 +71,18 @@ pub struct SessionSummary {
     pub sessions: u64,
     /// Sessions whose every turn succeeded.
     pub completed: u64,
+    /// The turns of the sessions that started, and those never sent because their session ended
+    /// at an earlier failure (they count as failed in the level's success rate).
+    pub turns_planned: u64,
+    pub turns_not_sent: u64,
     /// Requests of all turns, and per session on average.
     pub requests: u64,
     pub mean_turns_sent: f64,
     /// Requests per second over the level's duration (sessions multiply the arrival rate).
     pub request_rate_qps: f64,
+    /// How late the later turns went out after the previous reply ended (and the think time):
+    /// the client's own delay, not part of the arrival schedule's lag.
+    pub later_turn_lag_s: LagSummary,
     pub by_turn: Vec<TurnReport>,
 }
 
@@ -114,6 +121,7 @@ pub fn sessions(
         return None;
     }
     let requests: u64 = by_session.values().map(|e| u64::from(e.0)).sum();
+    let turns_planned: u64 = by_session.values().map(|e| u64::from(e.1.max(e.0))).sum();
     let turns = by_turn
         .into_iter()
         .map(|(turn, rs)| {
@@ -137,11 +145,35 @@ pub fn sessions(
     Some(SessionSummary {
         sessions: by_session.len() as u64,
         completed: by_session.values().filter(|e| e.2 && e.0 >= e.1).count() as u64,
+        turns_planned,
+        turns_not_sent: turns_planned - requests,
         requests,
         mean_turns_sent: requests as f64 / by_session.len() as f64,
         request_rate_qps: requests as f64 / duration_s.max(f64::EPSILON),
+        later_turn_lag_s: LagSummary::of(
+            recs.iter()
+                .filter(|r| !r.is_arrival())
+                .filter_map(|r| r.lag_s())
+                .collect(),
+        ),
         by_turn: turns,
     })
+}
+
+/// Sessions all of whose planned turns ran and satisfy `f`.
+pub fn sessions_where(recs: &[RequestRecord], f: impl Fn(&RequestRecord) -> bool) -> usize {
+    let mut by_session: BTreeMap<u64, (u32, u32, bool)> = BTreeMap::new();
+    for r in recs {
+        let (Some(s), Some(t)) = (r.session, r.turn) else {
+            continue;
+        };
+        let e = by_session
+            .entry(s)
+            .or_insert((0, r.session_turns.unwrap_or(t), true));
+        e.0 += 1;
+        e.2 &= f(r);
+    }
+    by_session.values().filter(|e| e.2 && e.0 >= e.1).count()
 }
 
 #[cfg(test)]
@@ -175,6 +207,9 @@ mod tests {
         ];
         let s = sessions(&recs, 10.0, &[50.0]).unwrap();
         assert_eq!((s.sessions, s.completed, s.requests), (3, 1, 5));
+        // Session 2 ended after its first turn: one planned turn never sent.
+        assert_eq!((s.turns_planned, s.turns_not_sent), (6, 1));
+        assert_eq!(sessions_where(&recs, RequestRecord::succeeded), 1);
         assert!((s.request_rate_qps - 0.5).abs() < 1e-12);
         assert_eq!(s.by_turn.len(), 2);
         assert_eq!((s.by_turn[0].requests, s.by_turn[0].succeeded), (3, 3));

@@ -40,6 +40,16 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
         .map(|(i, dir)| read(dir, i))
         .collect::<Result<Vec<_>>>()?;
     let c = compare::compare(&runs, threshold, &gated);
+    if threshold.is_some() {
+        let unknown = compare::unknown_metrics(&c, &gated);
+        if !unknown.is_empty() {
+            bail!(
+                "--metrics {}: not a figure of these runs, so it would gate nothing; choose from {}",
+                unknown.join(", "),
+                compare::metric_ids().join(", ")
+            );
+        }
+    }
     print!(
         "{}",
         match a.format {

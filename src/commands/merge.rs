@@ -39,6 +39,11 @@ pub fn run(a: &MergeArgs) -> Result<Report> {
         .map(|k| level(&shards, k))
         .collect::<Vec<_>>();
     let mut meta = base.meta.clone();
+    meta.concurrency_levels = base
+        .meta
+        .shard
+        .as_ref()
+        .and_then(|s| s.plan_concurrency_levels.clone());
     meta.shard = None;
     meta.reports.clear();
     meta.qps_levels = levels.iter().map(|(run, _)| run.qps).collect();
@@ -49,11 +54,7 @@ pub fn run(a: &MergeArgs) -> Result<Report> {
     let now = chrono::Local::now();
     meta.timestamp = now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
     let dir = match &a.output_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)
-                .with_context(|| format!("cannot create --output-dir {}", d.display()))?;
-            d.clone()
-        }
+        Some(d) => output_dir(d, &shards)?,
         None => files::create_run_dir(&a.results_dir, now)?,
     };
     let opts = options_with(&meta, None, None, None, &PolicyArgs::default())?;
@@ -68,6 +69,18 @@ pub fn run(a: &MergeArgs) -> Result<Report> {
             .with_context(|| format!("cannot write {}", dir.join(SERVER_METRICS).display()))?;
     }
     let mut report = Report::from_runs(&runs, &opts);
+    let planned = base.meta.shard.as_ref().map_or(0, |s| {
+        s.plan_concurrency_levels
+            .as_ref()
+            .map_or(s.plan_qps_levels.len().max(1), Vec::len)
+    });
+    if runs.len() < planned {
+        report.summary.notes.push(format!(
+            "the shards ran {} of the plan's {planned} levels (they stopped early: see each shard's output)",
+            runs.len()
+        ));
+        meta.completed = false;
+    }
     if !missing.is_empty() {
         report.summary.notes.push(format!(
             "merged {} of {count} shards ({:.1}% of the plan's arrivals): shard{} {} missing, so each level offered that share of its planned rate",
@@ -87,11 +100,44 @@ pub fn run(a: &MergeArgs) -> Result<Report> {
     Ok(report)
 }
 
+/// `--output-dir`: a new or empty folder, never one of the shards' (their raw records would be
+/// overwritten).
+fn output_dir(d: &Path, shards: &[ShardRun]) -> Result<PathBuf> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let Some(s) = shards.iter().find(|s| same(&s.dir, d)) {
+        bail!(
+            "--output-dir {} is shard {}'s folder: write the merge elsewhere",
+            d.display(),
+            s.index
+        );
+    }
+    if d.read_dir().is_ok_and(|mut e| e.next().is_some()) {
+        bail!(
+            "--output-dir {} is not empty: give a new folder (a merge never overwrites one)",
+            d.display()
+        );
+    }
+    std::fs::create_dir_all(d)
+        .with_context(|| format!("cannot create --output-dir {}", d.display()))?;
+    Ok(d.to_path_buf())
+}
+
 fn read(dir: &Path) -> Result<ShardRun> {
     let meta = read_metadata(dir)?;
     let Some(shard) = &meta.shard else {
         bail!("{} is not a shard's folder (its metadata.json has no \"shard\"): merge the folders of runs made with --shard I/N", dir.display());
     };
+    if shard.count == 0 || shard.index >= shard.count {
+        bail!(
+            "{}: metadata.json says shard {} of {}, which is not a shard of a plan",
+            dir.display(),
+            shard.index,
+            shard.count
+        );
+    }
     let index = shard.index;
     let records = records(dir, meta.levels.len().max(meta.qps_levels.len()))?;
     Ok(ShardRun {

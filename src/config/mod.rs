@@ -273,6 +273,14 @@ impl Config {
                 );
             }
         }
+        if !matches!(workload.source, Source::Dataset) {
+            if a.shuffle {
+                bail!("--shuffle reorders a dataset's samples; synthetic prompts are drawn at random already and a trace replays in its own order: leave it out");
+            }
+            if a.max_samples.is_some() && matches!(workload.source, Source::Trace { .. }) {
+                bail!("--max-samples picks dataset samples; a trace replays every request (cut the trace file to replay part of it)");
+            }
+        }
         if a.max_samples == Some(0) {
             bail!("--max-samples 0: keep at least one sample, or leave the flag out for all");
         }

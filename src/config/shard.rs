@@ -47,13 +47,21 @@ pub fn shard(
         (Some(_), Some(_)) => bail!("give one of --start-at and --start-after"),
         (Some(t), None) => Some(time("--start-at", t)?),
         (None, Some(s)) => {
-            if !(s.is_finite() && s >= 0.0) {
-                bail!("--start-after {s}: seconds of 0 or more, e.g. --start-after 60");
+            if !(s.is_finite() && (0.0..=604_800.0).contains(&s)) {
+                bail!(
+                    "--start-after {s}: seconds from 0 to 604800 (a week), e.g. --start-after 60"
+                );
             }
             let base = a.created_at.as_deref().context(
                 "--start-after counts from --created-at (or $REDLINE_CREATED_AT), the Job's creation time; give it, or use --start-at",
             )?;
-            Some(time("--created-at", base)? + chrono::Duration::milliseconds((s * 1000.0) as i64))
+            let after = chrono::Duration::milliseconds((s * 1000.0) as i64);
+            let at = time("--created-at", base)?
+                .checked_add_signed(after)
+                .context(
+                    "--created-at plus --start-after is past the last time redline can represent",
+                )?;
+            Some(at)
         }
         (None, None) => None,
     };

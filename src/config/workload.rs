@@ -157,6 +157,11 @@ impl SyntheticSpec {
         Ok(spec)
     }
 
+    /// About how many bytes one conversation of the spec takes (4 characters a token).
+    pub fn conversation_bytes(&self) -> u64 {
+        self.input.max(1) * 4 * u64::from(self.turns)
+    }
+
     /// The spec as `--synthetic` takes it, defaults left out.
     pub fn to_text(&self) -> String {
         let mut s = format!("input={},output={}", self.input, self.output);
@@ -216,6 +221,17 @@ pub(super) fn workload(a: &WorkloadArgs, dataset: Option<&PathBuf>) -> Result<(W
     }
     if a.sessions && matches!(source, Source::Trace { .. }) {
         bail!("--sessions cannot replay a --trace (a trace has no conversations); leave one out");
+    }
+    if let Source::Synthetic(spec) = &source {
+        // One conversation is held in memory with its request body.
+        let bytes = spec.conversation_bytes();
+        if bytes > 256 * 1024 * 1024 {
+            bail!(
+                "--synthetic {}: one conversation would take about {} MiB; keep input x turns under 64 million tokens",
+                spec.to_text(),
+                bytes / (1024 * 1024)
+            );
+        }
     }
     let think = a.think_time.unwrap_or(0.0);
     if a.think_time.is_some() && !a.sessions {

@@ -23,12 +23,14 @@ use rand_distr::{Distribution, Normal};
 /// The corpus prompts are cut from.
 pub const CORPUS: &str = include_str!("../../data/corpus.txt");
 
-/// Prompts built when `--max-samples` does not say: as many as fit in 64 MiB, from 16 to 1,000
+/// Prompts built when `--max-samples` does not say: as many as fit in 64 MiB, from 1 to 1,000
 /// (cycled like a dataset's samples).
 pub fn default_count(spec: &SyntheticSpec) -> usize {
-    let bytes = (spec.input.max(1) * 4 * u64::from(spec.turns)) as usize;
-    (64 * 1024 * 1024 / bytes).clamp(16, 1000)
+    (BUDGET / spec.conversation_bytes().max(1) as usize).clamp(1, 1000)
 }
+
+/// Memory for the prompts when `--max-samples` does not say.
+const BUDGET: usize = 64 * 1024 * 1024;
 
 /// The corpus as the counter sees it: token ids with a tokenizer, characters without.
 pub struct Corpus {
@@ -276,5 +278,6 @@ mod tests {
         }
         assert_eq!(default_count(&spec("input=100,output=8")), 1000);
         assert_eq!(default_count(&spec("input=100000,output=8")), 167);
+        assert_eq!(default_count(&spec("input=1000000,output=8,turns=100")), 1);
     }
 }

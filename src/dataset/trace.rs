@@ -1,8 +1,8 @@
 //! `--trace FILE`: a request trace replayed on its own timestamps, read from
 //! - **Mooncake** JSON Lines: `{"timestamp": ms, "input_length": n, "output_length": m,
 //!   "hash_ids": [..]}`, where requests that share a hash id share that 512-token block of their
-//!   prompt (hash id `k` of a request covers its tokens `512 k .. 512 (k + 1)`), which reproduces
-//!   the trace's prefix reuse;
+//!   prompt (the k-th hash id of a request covers its tokens `512 k .. 512 (k + 1)`), which
+//!   reproduces the trace's prefix reuse;
 //! - **CSV** with a header naming a timestamp, input-token and output-token column
 //!   (`timestamp,input_tokens,output_tokens`; also Azure's `TIMESTAMP,ContextTokens,GeneratedTokens`
 //!   and Mooncake's names), or three unnamed columns in that order. A numeric timestamp is in
@@ -107,6 +107,10 @@ pub fn parse(bytes: &[u8], name: &str, speed: f64) -> Result<Trace, DatasetError
     let reordered = rows.windows(2).any(|w| w[1].at_s < w[0].at_s);
     rows.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     let t0 = rows[0].at_s;
+    let span = (rows[rows.len() - 1].at_s - t0) / speed;
+    if span > 31_536_000.0 {
+        return Err(problem(name, "file", format!("spans {:.0} days at --trace-speed {speed}; redline replays traces of up to a year (are the timestamps milliseconds?)", span / 86_400.0)));
+    }
     for r in &mut rows {
         r.at_s = (r.at_s - t0) / speed;
     }
@@ -445,6 +449,7 @@ mod tests {
                 "neither milliseconds",
             ),
             ("", "holds no samples"),
+            ("0,10,2\n1e23,10,2\n", "replays traces of up to a year"),
         ] {
             let e = parse(text.as_bytes(), "t", 1.0).unwrap_err().to_string();
             assert!(e.contains(says), "{text:?}: {e}");

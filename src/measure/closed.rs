@@ -13,7 +13,6 @@ use crate::measure::record::LevelRun;
 use crate::measure::runner::Observer;
 use crate::measure::time;
 use crate::measure::work::{Cancel, Ctx, Msg, Work};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -54,11 +53,9 @@ pub async fn run_level(
     }
     let start = Instant::now();
     let end = start + duration;
-    let (slice, of) = shard.map_or((0, 1), |s| (s.index as u64, s.count as u64));
     let mine: Vec<usize> = (0..workers)
         .filter(|&w| shard.is_none_or(|s| s.owns(w as u64)))
         .collect();
-    let next = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let ctx = Ctx {
         target,
@@ -68,15 +65,24 @@ pub async fn run_level(
         cancel: cancel.clone(),
         cap: None,
         tx,
-        next_index: Arc::new(AtomicU64::new(0)),
     };
-    for _ in &mine {
-        let (ctx, next, work) = (ctx.clone(), next.clone(), work.clone());
+    // Worker w's k-th arrival is k x workers + w: whichever process (or shard) runs worker w, it
+    // sends the same arrivals and samples, so shards split one closed-loop level exactly.
+    let stride = workers as u64;
+    for &w in &mine {
+        let (ctx, work) = (ctx.clone(), work.clone());
         tokio::spawn(async move {
-            while Instant::now() < end && !ctx.cancel.stop.is_cancelled() && !ctx.tx.is_closed() {
-                let i = next.fetch_add(1, Ordering::Relaxed) * of + slice;
+            for k in 0u64.. {
+                if Instant::now() >= end || ctx.cancel.stop.is_cancelled() || ctx.tx.is_closed() {
+                    break;
+                }
+                let i = k * stride + w as u64;
                 let planned = time::since(Instant::now(), start);
-                let single = work.single().then(|| (work.record(&ctx, i, planned), None));
+                let single = work.single().then(|| {
+                    let rec = work.record(&ctx, i, planned);
+                    let payload = work.payload(&ctx, &rec);
+                    ((rec, None), payload)
+                });
                 if single.is_some() {
                     let _ = ctx.tx.send(Msg::Sent);
                 }

@@ -164,6 +164,12 @@ impl Scrape {
         self.series(name).map(|(_, v)| v).reduce(|a, b| a + b)
     }
 
+    /// The highest value among the series of `name` (for a ratio such as KV-cache usage, where
+    /// each engine of a data-parallel server reports its own).
+    pub fn max(&self, name: &str) -> Option<f64> {
+        self.series(name).map(|(_, v)| v).reduce(f64::max)
+    }
+
     /// The series of metric `name`: those whose key is `name` or `name{...}`.
     pub fn series<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a str, f64)> + 'a {
         self.values

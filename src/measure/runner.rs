@@ -8,11 +8,10 @@
 //! for in-flight requests (each bounded by `--timeout`), so levels never overlap.
 
 use crate::config::Shard;
-use crate::measure::client::Target;
+use crate::measure::client::{Payload, Target};
 use crate::measure::record::{LevelRun, RequestRecord};
 use crate::measure::time;
 use crate::measure::work::{Cancel, Ctx, Msg, Work};
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -60,7 +59,6 @@ pub async fn run_level(
             cancel: cancel.clone(),
             cap: level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
             tx,
-            next_index: Arc::new(AtomicU64::new(0)),
         },
         offsets: level.offsets.clone(),
         work: level.work.clone(),
@@ -109,6 +107,13 @@ impl Schedule {
             if self.shard.is_some_and(|s| !s.owns(i as u64)) {
                 continue;
             }
+            let planned_s = offset.as_secs_f64();
+            // A request's record and body are made while waiting for its deadline, not after.
+            let single = self.work.single().then(|| {
+                let rec = self.work.record(&self.ctx, i as u64, planned_s);
+                let payload = self.work.payload(&self.ctx, &rec);
+                (rec, payload)
+            });
             let deadline = start + *offset;
             loop {
                 if self.ctx.cancel.stop.is_cancelled() {
@@ -120,23 +125,23 @@ impl Schedule {
                 }
                 std::thread::sleep((deadline - now).min(POLL));
             }
-            self.send(i as u64, offset.as_secs_f64());
+            self.send(i as u64, planned_s, single);
         }
         None
     }
 
     /// Arrival `i`: a single request is checked against the cap and counted as sent here, on
     /// time; a session does both for each of its turns.
-    fn send(&self, i: u64, planned_s: f64) {
-        let single = if self.work.single() {
-            let rec = self.work.record(&self.ctx, i, planned_s);
-            let Some(held) = self.ctx.permit(rec) else {
-                return;
-            };
-            let _ = self.ctx.tx.send(Msg::Sent);
-            Some(held)
-        } else {
-            None
+    fn send(&self, i: u64, planned_s: f64, single: Option<(RequestRecord, Payload)>) {
+        let single = match single {
+            Some((rec, payload)) => {
+                let Some(held) = self.ctx.permit(rec) else {
+                    return;
+                };
+                let _ = self.ctx.tx.send(Msg::Sent);
+                Some((held, payload))
+            }
+            None => None,
         };
         let (ctx, work) = (self.ctx.clone(), self.work.clone());
         self.runtime.spawn(async move {

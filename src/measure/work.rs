@@ -17,7 +17,6 @@ use crate::dataset::{Conversation, Lengths, Message};
 use crate::measure::client::{Payload, Target};
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::time::since;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -49,6 +48,8 @@ pub enum Msg {
 pub struct Sessions {
     pub scripts: Vec<Script>,
     pub think_time_s: f64,
+    /// The most turns of any session (numbers the requests).
+    pub max_turns: usize,
 }
 
 /// One session: the messages that open every request (system prompts), the user turns in order,
@@ -63,7 +64,7 @@ impl Sessions {
     /// Each conversation as a session: its leading system messages open every turn, each user
     /// message is a turn, and its recorded assistant replies are replaced by the real ones.
     pub fn new(conversations: &[Conversation], think_time_s: f64) -> Sessions {
-        let scripts = conversations
+        let scripts: Vec<Script> = conversations
             .iter()
             .map(|c| {
                 let opening: Vec<Message> = c
@@ -86,6 +87,7 @@ impl Sessions {
             .filter(|s| !s.turns.is_empty())
             .collect();
         Sessions {
+            max_turns: scripts.iter().map(|s| s.turns.len()).max().unwrap_or(1),
             scripts,
             think_time_s,
         }
@@ -113,8 +115,6 @@ pub struct Ctx {
     /// `--max-concurrency`.
     pub cap: Option<Arc<Semaphore>>,
     pub tx: mpsc::UnboundedSender<Msg>,
-    /// Numbers the requests of sessions (one arrival, several requests).
-    pub next_index: Arc<AtomicU64>,
 }
 
 impl Ctx {
@@ -168,27 +168,33 @@ impl Work {
         rec
     }
 
+    /// What a single-request arrival sends: its sample's body, built before the first level, or
+    /// a trace request's, built here (the open loop calls this before the arrival's deadline, so
+    /// building never delays the send).
+    pub fn payload(&self, ctx: &Ctx, rec: &RequestRecord) -> Payload {
+        match self {
+            Work::Trace(t) => {
+                let messages = [Message {
+                    role: "user",
+                    content: t.prompt(rec.sample),
+                }];
+                Payload::Body(
+                    ctx.target
+                        .template
+                        .build(&messages, rec.requested_output_tokens),
+                )
+            }
+            _ => Payload::Sample(rec.sample),
+        }
+    }
+
     /// Runs arrival `i`, planned at `planned_s`: a request whose record (from [`Work::record`])
-    /// already holds its permit, or a whole session.
-    pub async fn arrive(&self, ctx: &Ctx, i: u64, planned_s: f64, single: Option<Held>) {
+    /// already holds its permit, with its payload, or a whole session.
+    pub async fn arrive(&self, ctx: &Ctx, i: u64, planned_s: f64, single: Option<(Held, Payload)>) {
         match (self, single) {
             (Work::Sessions(s), _) => session(s, ctx, i, planned_s).await,
             (_, None) => {}
-            (work, Some((mut rec, permit))) => {
-                let payload = match work {
-                    Work::Trace(t) => {
-                        let messages = [Message {
-                            role: "user",
-                            content: t.prompt(i as usize),
-                        }];
-                        Payload::Body(
-                            ctx.target
-                                .template
-                                .build(&messages, rec.requested_output_tokens),
-                        )
-                    }
-                    _ => Payload::Sample(rec.sample),
-                };
+            (_, Some(((mut rec, permit), payload))) => {
                 ctx.target
                     .measure_payload(&mut rec, &payload, false, ctx.start, &ctx.cancel.abort)
                     .await;
@@ -216,7 +222,8 @@ async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
             }
         }
         history.push(user.clone());
-        let index = ctx.next_index.fetch_add(1, Ordering::Relaxed);
+        // Session i's turn k is request i x max_turns + k: the same in one process or a shard.
+        let index = i * s.max_turns as u64 + k as u64;
         let mut rec = RequestRecord::new(
             ctx.level,
             ctx.qps,

@@ -57,17 +57,24 @@ fn regression_lines(c: &Comparison) -> Vec<String> {
     c.regressions
         .iter()
         .map(|r| {
+            let level = r
+                .level
+                .as_ref()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
+            let now = match r.value {
+                Some(v) => value(&r.metric, Some(v)),
+                None => "none (missing in this run)".into(),
+            };
+            let change = r
+                .change_pct
+                .map(|c| format!(" ({c:+.1}%)"))
+                .unwrap_or_default();
             format!(
-                "{}{}: {} {} -> {} ({:+.1}%)",
+                "{}{level}: {} {} -> {now}{change}",
                 r.run,
-                r.level
-                    .as_ref()
-                    .map(|l| format!(" at {l}"))
-                    .unwrap_or_default(),
                 r.metric,
-                value(&r.metric, Some(r.baseline)),
-                value(&r.metric, Some(r.value)),
-                r.change_pct
+                value(&r.metric, Some(r.baseline))
             )
         })
         .collect()

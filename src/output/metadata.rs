@@ -85,6 +85,17 @@ pub struct Metadata {
     /// `--tokenizer`: which tokenizer measured the prompts (its hash identifies it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<TokenizerInfo>,
+    /// `--api`, when not chat completions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// `--shuffle` and `--max-samples`: which samples were sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shuffle: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_samples: Option<usize>,
+    /// `--ttft-timeout`, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_timeout: Option<f64>,
     /// `--metrics-url`, credentials redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_url: Option<String>,
@@ -185,8 +196,12 @@ pub struct ShardInfo {
     pub plan_id: String,
     /// The plan's levels (this run's `qps_levels` are its shares of them).
     pub plan_qps_levels: Vec<f64>,
+    /// `--concurrency`: the plan's levels (this run's `concurrency_levels` are its workers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_concurrency_levels: Option<Vec<usize>>,
     pub host: String,
-    /// The wall-clock time at which this shard's first level started, as its clock tells it.
+    /// The wall-clock time of this shard's first send, as its clock tells it (so a shard that
+    /// started late shows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     /// How late its first request went out, seconds.
@@ -259,6 +274,11 @@ impl Metadata {
             trace: None,
             sessions: None,
             tokenizer: None,
+            api: (cfg.api != crate::cli::Api::Chat)
+                .then(|| format!("{:?}", cfg.api).to_lowercase()),
+            shuffle: cfg.shuffle,
+            max_samples: cfg.max_samples,
+            ttft_timeout: cfg.ttft_timeout.map(|t| t.as_secs_f64()),
             metrics_url: cfg.metrics_url.as_ref().map(redact_url),
             ignore_eos: false,
             start_at: cfg.start.map(|s| s.at.to_rfc3339()),
@@ -305,7 +325,7 @@ impl Metadata {
 }
 
 /// The settings that shape a plan: two runs are shards of one plan when these are equal.
-pub const PLAN_SETTINGS: [&str; 26] = [
+pub const PLAN_SETTINGS: [&str; 32] = [
     "endpoint",
     "model",
     "dataset",
@@ -332,6 +352,12 @@ pub const PLAN_SETTINGS: [&str; 26] = [
     "level_gap_s",
     "shard.count",
     "shard.plan_qps_levels",
+    "shard.plan_concurrency_levels",
+    "api",
+    "shuffle",
+    "max_samples",
+    "ttft_timeout",
+    "connection.protocol",
 ];
 
 impl Metadata {
@@ -359,11 +385,19 @@ impl Metadata {
     /// shard's shares, are filled as the levels run).
     pub fn as_shard(&mut self, shard: crate::config::Shard, host: String) {
         let plan_qps_levels = std::mem::take(&mut self.qps_levels);
+        let plan_concurrency_levels = self.concurrency_levels.clone();
+        // A shard runs worker w of a closed-loop level when w mod N is its index.
+        if let Some(levels) = &mut self.concurrency_levels {
+            for n in levels.iter_mut() {
+                *n = shard.share_of(*n);
+            }
+        }
         self.shard = Some(ShardInfo {
             index: shard.index,
             count: shard.count,
             plan_id: String::new(),
             plan_qps_levels,
+            plan_concurrency_levels,
             host,
             started_at: None,
             first_send_lag_s: None,

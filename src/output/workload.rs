@@ -32,9 +32,15 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
     }
     for l in levels {
         let Some(s) = &l.sessions else { continue };
+        let not_sent = match s.turns_not_sent {
+            0 => String::new(),
+            n => {
+                format!(", {n} turns not sent (their session ended at an error; counted as failed)")
+            }
+        };
         let _ = writeln!(
             out,
-            "\nQPS {:.1} - Sessions: {} started, {} completed every turn, {:.1} turns each, {:.2} requests/s",
+            "\nQPS {:.1} - Sessions: {} started, {} completed every turn, {:.1} turns each, {:.2} requests/s{not_sent}",
             l.qps_target, s.sessions, s.completed, s.mean_turns_sent, s.request_rate_qps
         );
         let mut header = vec!["Turn".to_string(), "Requests".into(), "Success%".into()];

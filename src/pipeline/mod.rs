@@ -64,7 +64,9 @@ impl Outcome {
 /// Benchmarks the endpoint at each QPS level, writing the results folder as it goes. `data` is a
 /// dataset already loaded (`redline demo`); else the configuration says what to send.
 pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
+    let began = Instant::now();
     let prepared = workload::prepare(&cfg, data)?;
+    plan::check_shares(&cfg, &prepared)?;
     if cfg.show_tokens {
         eprintln!("note: --show-tokens is deprecated and does nothing; tokens/sec is always shown");
     }
@@ -93,6 +95,19 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     let target = Arc::new(connect(&cfg, &prepared).await?);
     if cfg.preflight {
         preflight::check(&target, &prepared.first_messages(), &cfg.model).await?;
+    }
+    if let Some(start) = cfg.start {
+        // Preparing the prompts, connecting and the preflight took time: a shard that is now past
+        // the common start would send its overdue arrivals in one burst. It stops instead.
+        let left = start.at - chrono::Utc::now();
+        if left.to_std().map_or(true, |l| l < PREPARE_AHEAD) {
+            anyhow::bail!(
+                "the common start {} is {} by the time this process is ready (it took {:.1} s to prepare, connect and check the endpoint): give a later --start-at (or a longer --start-after); nothing was measured",
+                start.at.to_rfc3339(),
+                if left.num_milliseconds() < 0 { "past" } else { "too close" },
+                began.elapsed().as_secs_f64()
+            );
+        }
     }
     let now = chrono::Local::now();
     let dir = files::create_run_dir(&cfg.results_dir, now)?;
@@ -190,11 +205,15 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
             meta.qps_levels.push(run.qps);
         }
         if i == 0 {
-            let wall = starts.map(|at| {
-                let ago = Instant::now().saturating_duration_since(at);
-                chrono::Utc::now() - chrono::Duration::from_std(ago).unwrap_or_default()
-            });
-            meta.record_start(&run, wall);
+            meta.record_start(&run, starts.map(wall_clock_of));
+        }
+        if let Some(next) = plan::next_start(&cfg, base, i) {
+            if Instant::now() > next {
+                eprintln!(
+                    "warning: this level's requests ran {:.1} s past the next level's start on the common clock, so the two overlapped (and the next starts late): raise --level-gap",
+                    Instant::now().duration_since(next).as_secs_f64()
+                );
+            }
         }
         meta.levels.push(LevelInfo {
             qps: run.qps,
@@ -223,7 +242,10 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     }
     let exit_signal = signal_code.load(Ordering::SeqCst);
     meta.connection.http2_stream_limits = target.http2_connections();
-    meta.completed = exit_signal == 0 && meta.levels.len() == meta.qps_levels.len();
+    meta.completed = exit_signal == 0
+        && stopped.is_none()
+        && plan::levels_planned(&cfg, &prepared).is_none_or(|n| meta.levels.len() == n)
+        && meta.levels.len() == meta.qps_levels.len();
     files::write_json_atomic(&meta_path, &meta)?;
     let flushed = records.flush().and(server_metrics.flush());
     console::present(
@@ -291,10 +313,14 @@ async fn ignore_eos(cfg: &Config, target: &Target) -> bool {
         IgnoreEos::Off => false,
         IgnoreEos::Auto if !cfg.workload.has_output_lengths() => false,
         IgnoreEos::Auto => {
-            let owner = target
-                .models()
-                .await
-                .and_then(|m| m.into_iter().find_map(|(_, owner)| owner));
+            // The server of the model under test (a gateway may list models of several servers);
+            // a list of one model speaks for it.
+            let owner = target.models().await.and_then(|m| {
+                let only = m.len() == 1;
+                m.into_iter()
+                    .find(|(id, _)| only || *id == cfg.model)
+                    .and_then(|(_, owner)| owner)
+            });
             let accepts = owner
                 .as_deref()
                 .is_some_and(|o| ACCEPTING.contains(&o.to_ascii_lowercase().as_str()));
@@ -305,6 +331,20 @@ async fn ignore_eos(cfg: &Config, target: &Target) -> bool {
             }
             accepts
         }
+    }
+}
+
+/// The wall-clock time of an instant, by this machine's clock.
+fn wall_clock_of(at: Instant) -> chrono::DateTime<chrono::Utc> {
+    let now = Instant::now();
+    let wall = chrono::Utc::now();
+    match (
+        now.checked_duration_since(at),
+        at.checked_duration_since(now),
+    ) {
+        (Some(ago), _) => wall - chrono::Duration::from_std(ago).unwrap_or_default(),
+        (None, Some(ahead)) => wall + chrono::Duration::from_std(ahead).unwrap_or_default(),
+        (None, None) => wall,
     }
 }
 
@@ -320,10 +360,9 @@ async fn wait_until(at: Instant, cancel: &Cancel) -> bool {
 }
 
 /// `server_metrics.jsonl` (with `--metrics-url`): every scrape, so `redline report` can rebuild the
-/// server's view; and a warning the first time the page cannot be read.
+/// server's view; and a warning for each level whose page could not always be read.
 struct ServerMetricsFile {
     out: Option<JsonlWriter>,
-    warned: bool,
 }
 
 impl ServerMetricsFile {
@@ -342,7 +381,7 @@ impl ServerMetricsFile {
             }
             None => None,
         };
-        Ok(ServerMetricsFile { out, warned: false })
+        Ok(ServerMetricsFile { out })
     }
 
     fn record(&mut self, scrapes: &[Scrape]) {
@@ -351,8 +390,7 @@ impl ServerMetricsFile {
             out.write(s);
         }
         let failed = scrapes.iter().filter(|s| s.error.is_some()).count();
-        if failed > 0 && !self.warned {
-            self.warned = true;
+        if failed > 0 {
             let why = scrapes
                 .iter()
                 .find_map(|s| s.error.as_deref())

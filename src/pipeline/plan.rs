@@ -68,6 +68,73 @@ pub fn instant_at(t: chrono::DateTime<chrono::Utc>) -> Instant {
     }
 }
 
+/// When level `i + 1` starts on the common clock, if there is one and such a level.
+pub fn next_start(cfg: &Config, base: Option<Instant>, i: usize) -> Option<Instant> {
+    let more = levels_planned_cfg(cfg).is_some_and(|n| i + 1 < n);
+    more.then(|| level_start(cfg, base, i + 1)).flatten()
+}
+
+/// How many levels the run plans (`None` for a `--qps auto` search, which decides as it goes).
+pub fn levels_planned(cfg: &Config, prepared: &Prepared) -> Option<usize> {
+    if prepared.trace.is_some() {
+        return Some(1);
+    }
+    levels_planned_cfg(cfg)
+}
+
+fn levels_planned_cfg(cfg: &Config) -> Option<usize> {
+    if !cfg.concurrency.is_empty() {
+        Some(cfg.concurrency.len())
+    } else if cfg.search.is_some() {
+        None
+    } else if matches!(cfg.workload.source, crate::config::Source::Trace { .. }) {
+        Some(1)
+    } else {
+        Some(cfg.qps.len())
+    }
+}
+
+/// With `--shard I/N`: every level must give each shard at least one arrival (or worker), or a
+/// shard would report an empty level as a failure of the endpoint.
+pub fn check_shares(cfg: &Config, prepared: &Prepared) -> anyhow::Result<()> {
+    let Some(s) = cfg.shard else { return Ok(()) };
+    let n = s.count;
+    if let Some(&w) = cfg.concurrency.iter().find(|&&w| w < n) {
+        anyhow::bail!("--concurrency {w} cannot be split among {n} shards (each runs every {n}th worker): give levels of at least {n}");
+    }
+    if let Some(trace) = &prepared.trace {
+        if trace.offsets.len() < n {
+            anyhow::bail!(
+                "the trace has {} requests, fewer than the {n} shards",
+                trace.offsets.len()
+            );
+        }
+        return Ok(());
+    }
+    let shape = schedule::Shape {
+        arrival: cfg.arrival,
+        burstiness: cfg.burstiness,
+        ramp_up_s: cfg.ramp_up_s,
+    };
+    for (i, &qps) in cfg.qps.iter().enumerate() {
+        // Plenty of arrivals needs no counting; a handful is counted exactly.
+        let expected = qps * (cfg.duration.as_secs_f64() - cfg.ramp_up_s / 2.0);
+        if expected >= 2.0 * n as f64 {
+            continue;
+        }
+        let count =
+            schedule::shaped(&shape, qps, cfg.duration, schedule::level_seed(cfg.seed, i)).len();
+        if count < n {
+            anyhow::bail!(
+                "--qps {qps} for --duration {} s plans {count} arrival{}, fewer than the {n} shards: raise the rate or the duration so every shard has a share",
+                cfg.duration.as_secs_f64(),
+                if count == 1 { "" } else { "s" }
+            );
+        }
+    }
+    Ok(())
+}
+
 /// When level `i` starts on the common clock: `base` + i x (duration + gap).
 fn level_start(cfg: &Config, base: Option<Instant>, i: usize) -> Option<Instant> {
     let gap = cfg.start?.level_gap;
