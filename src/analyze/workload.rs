@@ -104,18 +104,12 @@ pub fn sessions(
     duration_s: f64,
     percentiles: &[f64],
 ) -> Option<SessionSummary> {
-    let mut by_session: BTreeMap<u64, (u32, u32, bool)> = BTreeMap::new();
+    let by_session = tally(recs, RequestRecord::succeeded);
     let mut by_turn: BTreeMap<u32, Vec<&RequestRecord>> = BTreeMap::new();
     for r in recs {
-        let (Some(s), Some(t)) = (r.session, r.turn) else {
-            continue;
-        };
-        let e = by_session
-            .entry(s)
-            .or_insert((0, r.session_turns.unwrap_or(t), true));
-        e.0 += 1;
-        e.2 &= r.succeeded();
-        by_turn.entry(t).or_default().push(r);
+        if let (Some(_), Some(t)) = (r.session, r.turn) {
+            by_turn.entry(t).or_default().push(r);
+        }
     }
     if by_session.is_empty() {
         return None;
@@ -162,6 +156,17 @@ pub fn sessions(
 
 /// Sessions all of whose planned turns ran and satisfy `f`.
 pub fn sessions_where(recs: &[RequestRecord], f: impl Fn(&RequestRecord) -> bool) -> usize {
+    tally(recs, f)
+        .values()
+        .filter(|e| e.2 && e.0 >= e.1)
+        .count()
+}
+
+/// Each session's turns sent, turns planned, and whether every sent turn satisfies `f`.
+fn tally(
+    recs: &[RequestRecord],
+    f: impl Fn(&RequestRecord) -> bool,
+) -> BTreeMap<u64, (u32, u32, bool)> {
     let mut by_session: BTreeMap<u64, (u32, u32, bool)> = BTreeMap::new();
     for r in recs {
         let (Some(s), Some(t)) = (r.session, r.turn) else {
@@ -173,7 +178,7 @@ pub fn sessions_where(recs: &[RequestRecord], f: impl Fn(&RequestRecord) -> bool
         e.0 += 1;
         e.2 &= f(r);
     }
-    by_session.values().filter(|e| e.2 && e.0 >= e.1).count()
+    by_session
 }
 
 #[cfg(test)]
