@@ -12,6 +12,7 @@
 //! - level duration = level start until its last request ended (at least the send window);
 //! - throughputs and cost use that level duration; cost uses `usage` tokens of successes only.
 
+use crate::analyze::accept::SlowAccept;
 use crate::analyze::objectives;
 use crate::analyze::queueing::{keep_up, KeepUp};
 use crate::analyze::server::{self, ServerMetrics};
@@ -98,6 +99,10 @@ pub struct LevelReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttft_answer_s: Option<Percentiles>,
     pub schedule_lag_s: LagSummary,
+    /// Requests that waited a second or more for the endpoint to accept a connection: that part
+    /// of their lag is the endpoint's, and the client is judged on the rest (`client_lag_p99_s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow_accept: Option<SlowAccept>,
     /// Whether the endpoint kept up with the offered load (see `queueing.rs`).
     pub keep_up: KeepUp,
     /// Synthetic prompts and traces: the token lengths asked for against those reported.
@@ -186,8 +191,11 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     // A session's later turns are sent when the previous reply ends: only the arrivals have a
     // schedule to keep (the later turns' lag is in `sessions`).
     let schedule_lag_s = LagSummary::of(arrivals.iter().filter_map(|r| r.lag_s()).collect());
+    let slow_accept = SlowAccept::of(arrivals);
     let evidence = Evidence {
-        lag_p99_s: schedule_lag_s.p99,
+        lag_p99_s: slow_accept
+            .as_ref()
+            .map_or(schedule_lag_s.p99, |s| s.client_lag_p99_s),
         ..evidence
     };
     let ttfts: Vec<f64> = ok.iter().filter_map(|r| r.ttft_s()).collect();
@@ -196,6 +204,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let mut assessment = assess(&evidence, &o.policy);
     if assessment.verdict != crate::analyze::verdict::Verdict::Pass {
         assessment.reason.server = server.as_ref().and_then(|s| s.explanation.clone());
+        assessment.reason.slow_accept = slow_accept
+            .as_ref()
+            .map(|s| (s.requests, s.wait_max_s.unwrap_or_default()));
     }
     let with_objectives = !o.policy.objectives.is_empty();
     let reasoning = ok.iter().any(|r| r.first_reasoning_s.is_some());
@@ -251,6 +262,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         ttft_answer_s: reasoning
             .then(|| pct(ok.iter().filter_map(|r| r.ttft_answer_s()).collect())),
         schedule_lag_s,
+        slow_accept,
         keep_up: evidence.keep_up,
         token_lengths: workload::token_lengths(&ok, &o.percentiles),
         sessions,
@@ -281,7 +293,10 @@ impl LevelReport {
             client_side_errors: self.client_side_errors,
             keep_up: self.keep_up.clone(),
             measured: p.objectives.iter().map(|o| (*o, self.stored(o))).collect(),
-            lag_p99_s: self.schedule_lag_s.p99,
+            lag_p99_s: self
+                .slow_accept
+                .as_ref()
+                .map_or(self.schedule_lag_s.p99, |s| s.client_lag_p99_s),
             requests_scheduled: self.requests_scheduled,
             requests_sent: self.requests_sent,
             delivered_ratio: delivered(self.requests_sent, 1.0, self.requests_scheduled, 1.0),

@@ -48,6 +48,12 @@ impl Reason {
                 ));
             }
         }
+        if let Some((n, max)) = self.slow_accept {
+            s.push_str(&format!(
+                "; the endpoint was slow to accept connections: {n} requests waited a second or more (up to {})",
+                seconds(max)
+            ));
+        }
         if let Some(server) = &self.server {
             s.push_str(&format!("; server: {server}"));
         }

@@ -117,6 +117,9 @@ pub struct Reason {
     pub partial: bool,
     /// What the endpoint's own metrics say about a level that did not pass (`--metrics-url`).
     pub server: Option<String>,
+    /// Requests that waited a second or more for the endpoint to accept a connection, and the
+    /// longest wait.
+    pub slow_accept: Option<(u64, f64)>,
 }
 
 /// What showed that the endpoint did not keep up.

@@ -21,7 +21,7 @@
 use crate::config::Config;
 use crate::dataset::{Conversation, Lengths};
 use crate::measure::chat::StreamState;
-use crate::measure::conn::{ConnectError, Dialer};
+use crate::measure::conn::{ConnectError, Dialer, SendTimes};
 use crate::measure::failure::{connect_failure, reqwest_failure, truncate, Failure};
 use crate::measure::http1::{self, Http1, SendError};
 use crate::measure::http2::Http2;
@@ -342,9 +342,9 @@ impl Target {
         let attempt = Instant::now();
         // Set by the transport when the bytes go out; kept here, so a timeout or an abort
         // after the send still records when it was.
-        let mut sent_at = None;
+        let mut sent = SendTimes::default();
         let outcome = tokio::select! {
-            r = self.exchange(rec, payload, keep_reply, level_start, &mut sent_at) => r,
+            r = self.exchange(rec, payload, keep_reply, level_start, &mut sent) => r,
             _ = tokio::time::sleep_until(attempt + self.timeout) => Err(Failure::new(
                 ErrorKind::Timeout,
                 format!("no complete response within {:?}", self.timeout),
@@ -352,7 +352,14 @@ impl Target {
             _ = abort.cancelled() => Err(Failure::new(ErrorKind::Interrupted, "run interrupted")),
         };
         // Never handed to a connection: sent when the attempt began.
-        rec.sent_s = Some(since(sent_at.unwrap_or(attempt), level_start));
+        rec.sent_s = Some(since(sent.at.unwrap_or(attempt), level_start));
+        // The endpoint accepting the connection this request opened (sent only).
+        rec.accept_wait_s = sent
+            .tcp_connect
+            .filter(|_| sent.at.is_some())
+            .map(|d| d.as_secs_f64())
+            .filter(|&w| w >= 0.001)
+            .map(crate::measure::time::round6);
         match outcome {
             Ok(reply) => reply,
             Err(f) => {
@@ -365,12 +372,8 @@ impl Target {
     }
 
     /// Sends `sample` on the run's transport (a redirect on a fast path is handed to reqwest,
-    /// which follows it). `sent_at` is set when the request goes out.
-    async fn open(
-        &self,
-        payload: &Payload,
-        sent_at: &mut Option<Instant>,
-    ) -> Result<Reply<'_>, Failure> {
+    /// which follows it). `sent` is filled in as the request goes out.
+    async fn open(&self, payload: &Payload, sent: &mut SendTimes) -> Result<Reply<'_>, Failure> {
         let body = match payload {
             Payload::Sample(i) => &self.bodies[*i],
             Payload::Body(b) => b,
@@ -390,7 +393,7 @@ impl Target {
                         &built
                     }
                 };
-                match pool.send(request, sent_at).await {
+                match pool.send(request, sent).await {
                     Ok((head, body)) if !matches!(head.status, 307 | 308) => {
                         return Ok(Reply::Raw { head, body, pool })
                     }
@@ -398,7 +401,7 @@ impl Target {
                     Err(e) => return Err(send_error(e, &self.head.host)),
                 }
             }
-            Transport::Http2 { pool, head } => match pool.send(head, body, sent_at).await {
+            Transport::Http2 { pool, head } => match pool.send(head, body, &mut sent.at).await {
                 Ok((parts, body)) if !matches!(parts.status.as_u16(), 307 | 308) => {
                     return Ok(Reply::Http2 { parts, body })
                 }
@@ -412,8 +415,8 @@ impl Target {
             .post(self.head.url.clone())
             .headers(self.headers.clone())
             .body(body.clone());
-        if sent_at.is_none() {
-            *sent_at = Some(Instant::now());
+        if sent.at.is_none() {
+            sent.at = Some(Instant::now());
         }
         req.send()
             .await
@@ -427,7 +430,7 @@ impl Target {
         payload: &Payload,
         keep_reply: bool,
         start: Instant,
-        sent_at: &mut Option<Instant>,
+        sent: &mut SendTimes,
     ) -> Result<Option<String>, Failure> {
         // Until the first token, every wait is also bounded by --ttft-timeout.
         let ttft_deadline = self.ttft_timeout.map(|t| Instant::now() + t);
@@ -441,10 +444,10 @@ impl Target {
             )
         };
         let opened = match ttft_deadline {
-            Some(d) => tokio::time::timeout_at(d, self.open(payload, sent_at))
+            Some(d) => tokio::time::timeout_at(d, self.open(payload, sent))
                 .await
                 .unwrap_or_else(|_| Err(ttft_failure())),
-            None => self.open(payload, sent_at).await,
+            None => self.open(payload, sent).await,
         };
         let mut resp = opened?;
         rec.headers_s = Some(since(Instant::now(), start));

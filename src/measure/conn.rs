@@ -45,8 +45,9 @@ pub enum Conn {
 }
 
 impl Dialer {
-    /// Opens a connection (TCP, then TLS when configured) within the dialer's timeout.
-    pub async fn connect(&self) -> Result<Conn, ConnectError> {
+    /// Opens a connection (TCP, then TLS when configured) within the dialer's timeout; with how
+    /// long the TCP connect took (the endpoint accepting it, before any handshake).
+    pub async fn connect(&self) -> Result<(Conn, Duration), ConnectError> {
         match tokio::time::timeout(self.timeout, self.open()).await {
             Ok(result) => result,
             Err(_) => Err(ConnectError::Tcp(io::Error::new(
@@ -59,19 +60,21 @@ impl Dialer {
         }
     }
 
-    async fn open(&self) -> Result<Conn, ConnectError> {
+    async fn open(&self) -> Result<(Conn, Duration), ConnectError> {
+        let start = std::time::Instant::now();
         let tcp = TcpStream::connect(&self.authority)
             .await
             .map_err(ConnectError::Tcp)?;
+        let accepted = start.elapsed();
         tcp.set_nodelay(true).map_err(ConnectError::Tcp)?;
         let Some((config, name)) = &self.tls else {
-            return Ok(Conn::Tcp(tcp));
+            return Ok((Conn::Tcp(tcp), accepted));
         };
         let tls = TlsConnector::from(config.clone())
             .connect(name.clone(), tcp)
             .await
             .map_err(|e| ConnectError::Tls(tls::describe(&e, &self.host)))?;
-        Ok(Conn::Tls(Box::new(tls)))
+        Ok((Conn::Tls(Box::new(tls)), accepted))
     }
 }
 
@@ -160,4 +163,14 @@ impl AsyncWrite for Conn {
             Conn::Tls(s) => s.is_write_vectored(),
         }
     }
+}
+
+/// When a request went out, and what it waited for first: filled in by the transport as it sends.
+#[derive(Debug, Default)]
+pub struct SendTimes {
+    /// When the request's bytes were handed to an open connection (stream).
+    pub at: Option<tokio::time::Instant>,
+    /// The TCP connect of a connection this request opened for itself (HTTP/1.1): the time the
+    /// endpoint took to accept it.
+    pub tcp_connect: Option<Duration>,
 }

@@ -19,7 +19,7 @@
 //! HTTP's transfer framing ([`ChunkedState`]); SSE events and chat events are `sse.rs`'s and
 //! `chat.rs`'s.
 
-use crate::measure::conn::{Conn, ConnectError, Dialer};
+use crate::measure::conn::{Conn, ConnectError, Dialer, SendTimes};
 use crate::measure::pool::Pool;
 use bytes::Bytes;
 use std::io::Write as _;
@@ -127,8 +127,8 @@ impl Http1 {
         self.pool.warm().await
     }
 
-    /// Writes `request` and reads the response head. `sent_at` is set when the request's bytes are
-    /// handed to an open connection.
+    /// Writes `request` and reads the response head. `sent.at` is set when the request's bytes are
+    /// handed to an open connection, and `sent.tcp_connect` when it opened that connection itself.
     ///
     /// A server may close an idle connection just as a request is written to it (its keep-alive
     /// timeout racing the reuse). When a reused connection fails before any byte of a response,
@@ -137,13 +137,15 @@ impl Http1 {
     pub async fn send(
         &self,
         request: &[u8],
-        sent_at: &mut Option<Instant>,
+        sent: &mut SendTimes,
     ) -> Result<(Head, Body), SendError> {
-        let (stream, reused) = self.pool.take().await.map_err(SendError::Connect)?;
-        match exchange_head(stream, request, sent_at).await {
-            Err((SendError::Io(_), true)) if reused => {
-                let stream = self.pool.fresh().await.map_err(SendError::Connect)?;
-                exchange_head(stream, request, sent_at)
+        let (stream, opened) = self.pool.take().await.map_err(SendError::Connect)?;
+        sent.tcp_connect = opened;
+        match exchange_head(stream, request, &mut sent.at).await {
+            Err((SendError::Io(_), true)) if opened.is_none() => {
+                let (stream, tcp) = self.pool.fresh().await.map_err(SendError::Connect)?;
+                sent.tcp_connect = Some(tcp);
+                exchange_head(stream, request, &mut sent.at)
                     .await
                     .map_err(|(e, _)| e)
             }

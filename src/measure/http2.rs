@@ -221,7 +221,7 @@ impl Http2 {
 
     async fn open_now(&self) -> Result<Arc<H2Conn>, SendError> {
         let dialer = &self.inner.dialer;
-        let io = dialer.connect().await.map_err(SendError::Connect)?;
+        let (io, _) = dialer.connect().await.map_err(SendError::Connect)?;
         if io.alpn() != Some(b"h2") {
             return Err(SendError::Connect(ConnectError::Tls(format!(
                 "{} did not agree to HTTP/2 in the TLS handshake (ALPN); leave out --http2 to use HTTP/1.1",

@@ -109,7 +109,7 @@ impl Pool {
     /// Opens one connection now and keeps it: a failure (a certificate problem, a refused
     /// connection) is returned instead of showing in every request.
     pub async fn warm(&self) -> Result<(), ConnectError> {
-        let c = self.connect().await?;
+        let (c, _) = self.connect().await?;
         self.put(c);
         Ok(())
     }
@@ -119,27 +119,27 @@ impl Pool {
         self.inner.target.count()
     }
 
-    /// Opens a connection, keeping the average opening time.
-    async fn connect(&self) -> Result<Conn, ConnectError> {
+    /// Opens a connection, keeping the average opening time; with its TCP connect time.
+    async fn connect(&self) -> Result<(Conn, Duration), ConnectError> {
         let start = std::time::Instant::now();
         let c = self.inner.dialer.connect().await?;
         self.inner.target.opened_in(start.elapsed());
         Ok(c)
     }
 
-    /// An idle connection that is still open, or a new one; and whether it was reused (idle
-    /// before: opened in advance or kept from an earlier request).
-    pub async fn take(&self) -> Result<(Conn, bool), ConnectError> {
+    /// An idle connection that is still open (reused: opened in advance or kept from an earlier
+    /// request), or one opened now, with its TCP connect time.
+    pub async fn take(&self) -> Result<(Conn, Option<Duration>), ConnectError> {
         let found = self.checkout();
         self.top_up();
         match found {
-            Some(c) => Ok((c, true)),
-            None => self.connect().await.map(|c| (c, false)),
+            Some(c) => Ok((c, None)),
+            None => self.connect().await.map(|(c, d)| (c, Some(d))),
         }
     }
 
-    /// A connection opened now, never reused.
-    pub async fn fresh(&self) -> Result<Conn, ConnectError> {
+    /// A connection opened now, never reused; with its TCP connect time.
+    pub async fn fresh(&self) -> Result<(Conn, Duration), ConnectError> {
         self.connect().await
     }
 
@@ -202,7 +202,7 @@ impl Pool {
                 let result = pool.connect().await;
                 pool.inner.connecting.fetch_sub(1, Ordering::AcqRel);
                 match result {
-                    Ok(c) => pool.put(c),
+                    Ok((c, _)) => pool.put(c),
                     Err(_) => {
                         let until = pool.inner.epoch.elapsed() + FAILURE_PAUSE;
                         pool.inner

@@ -139,6 +139,15 @@ pub struct RequestRecord {
     /// When it was actually handed to the connection (absent if never sent).
     #[serde(serialize_with = "crate::measure::time::micro::opt::serialize")]
     pub sent_s: Option<f64>,
+    /// Of the lag, the TCP connect of a connection the request opened for itself (HTTP/1.1, no
+    /// idle connection to reuse): how long the endpoint took to accept it. Absent under a
+    /// millisecond, and for requests sent on a connection opened before.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::measure::time::micro::opt::serialize"
+    )]
+    pub accept_wait_s: Option<f64>,
     /// When the response status and headers arrived.
     #[serde(serialize_with = "crate::measure::time::micro::opt::serialize")]
     pub headers_s: Option<f64>,
@@ -201,6 +210,7 @@ impl RequestRecord {
             requested_output_tokens: None,
             planned_s,
             sent_s: None,
+            accept_wait_s: None,
             headers_s: None,
             first_token_s: None,
             first_reasoning_s: None,
@@ -257,6 +267,29 @@ impl RequestRecord {
         self.sent_s.map(|t| (t - self.planned_s).max(0.0))
     }
 
+    /// The lag the client is answerable for: all of it, but a TCP connect of [`SLOW_ACCEPT_S`] or
+    /// more, which means the endpoint did not accept the connection (a connect whose first SYN
+    /// went unanswered is retried only after a second: the endpoint's accept queue was full). A
+    /// slow TLS handshake stays the client's lag, as does any wait for a connection other
+    /// requests opened.
+    pub fn client_lag_s(&self) -> Option<f64> {
+        let lag = self.lag_s()?;
+        Some(match self.accept_wait_s {
+            Some(w) if w >= SLOW_ACCEPT_S => (lag - w).max(0.0),
+            _ => lag,
+        })
+    }
+
+    /// When the client tried to send it: its send time, less a TCP connect the endpoint was slow
+    /// to accept.
+    pub fn attempt_s(&self) -> Option<f64> {
+        let sent = self.sent_s?;
+        Some(match self.accept_wait_s {
+            Some(w) if w >= SLOW_ACCEPT_S => sent - w,
+            _ => sent,
+        })
+    }
+
     /// Output tokens: the server's `usage`, else the number of content chunks (an estimate).
     pub fn output_tokens(&self) -> u64 {
         self.completion_tokens
@@ -276,6 +309,10 @@ impl RequestRecord {
         (e2e > 0.0).then(|| self.output_tokens() as f64 / e2e)
     }
 }
+
+/// A wait for a connection this long is the endpoint's: it did not accept in time (see
+/// [`RequestRecord::client_lag_s`]).
+pub const SLOW_ACCEPT_S: f64 = 1.0;
 
 /// What a level measured. Everything but the records is derived from them by [`LevelRun::new`],
 /// so `redline report` rebuilds the same figures from `requests.jsonl`.
@@ -308,11 +345,12 @@ impl LevelRun {
         records: Vec<RequestRecord>,
         stopped_at: Option<f64>,
     ) -> Self {
-        // A session's later turns follow its replies, so only arrivals can stretch the window.
+        // A session's later turns follow its replies, so only arrivals can stretch the window; and
+        // only the client's lateness can, not an endpoint slow to accept connections.
         let last_sent = records
             .iter()
             .filter(|r| r.is_arrival())
-            .filter_map(|r| r.sent_s)
+            .filter_map(|r| r.attempt_s())
             .fold(0.0, f64::max);
         let send_window_s = match stopped_at {
             Some(t) => t.max(1e-6),
