@@ -43,10 +43,11 @@ fn the_indexed_job_runs_as_many_pods_as_shards() {
             .parse()
             .unwrap()
     };
+    // `--shards N` in the args: the value is on the next line.
     let shards: u32 = job
-        .split("\"$(SHARD)/")
+        .split("\"--shards\"")
         .nth(1)
-        .and_then(|s| s.split('"').next())
+        .and_then(|s| s.split('"').nth(1))
         .unwrap()
         .parse()
         .unwrap();

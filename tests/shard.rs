@@ -21,10 +21,15 @@ const PLAN: [&str; 8] = [
 ];
 const GAP: [&str; 2] = ["--level-gap", "1"];
 
-/// Runs `redline` with `args` and `--results-dir dir`, blocking.
-fn redline_into(args: Vec<String>, dir: &Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
-        .args(args)
+/// Runs `redline` with `args` and `--results-dir dir`, blocking; `job_index` is the
+/// `JOB_COMPLETION_INDEX` a Kubernetes Indexed Job would set.
+fn redline_into(args: Vec<String>, dir: &Path, job_index: Option<usize>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_redline"));
+    cmd.env_remove("JOB_COMPLETION_INDEX");
+    if let Some(i) = job_index {
+        cmd.env("JOB_COMPLETION_INDEX", i.to_string());
+    }
+    cmd.args(args)
         .args(["--results-dir", &dir.display().to_string()])
         .output()
         .unwrap()
@@ -50,14 +55,16 @@ async fn shards(sim: &str, indexes: &[usize], seed: &str, root: &Path) -> Vec<Pa
             .chain(["--seed", seed].iter())
             .map(|s| s.to_string())
             .collect();
-            args.extend([
-                "--shard".into(),
-                format!("{i}/3"),
-                "--start-at".into(),
-                start.clone(),
-            ]);
+            // The last shard runs as a pod of an Indexed Job: `--shards 3`, its index from the
+            // environment.
+            let (shard, job_index) = match i {
+                2 => (["--shards".into(), "3".into()], Some(i)),
+                _ => (["--shard".into(), format!("{i}/3")], None),
+            };
+            args.extend(shard);
+            args.extend(["--start-at".into(), start.clone()]);
             let dir = root.join(format!("shard-{i}"));
-            tokio::task::spawn_blocking(move || (redline_into(args, &dir), dir))
+            tokio::task::spawn_blocking(move || (redline_into(args, &dir, job_index), dir))
         })
         .collect();
     let mut dirs = Vec::new();

@@ -376,6 +376,13 @@ pub struct ShardArgs {
     /// `redline merge` joins the shards' folders.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// The number of shards, with this process's index from $JOB_COMPLETION_INDEX (which a
+    /// Kubernetes Indexed Job sets in each pod): `--shards 3` there is `--shard $JOB_COMPLETION_INDEX/3`.
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    pub shards: Option<usize>,
+    /// This process's index for --shards (an Indexed Job sets it).
+    #[arg(long, env = "JOB_COMPLETION_INDEX", hide = true)]
+    pub job_completion_index: Option<String>,
     /// Wait until this time (RFC 3339, e.g. 2026-12-01T12:00:00Z) before the first level: the
     /// common start of every shard.
     #[arg(long, value_name = "TIME")]

@@ -42,7 +42,11 @@ pub fn shard(
     timeout: Duration,
     now: DateTime<Utc>,
 ) -> Result<(Option<Shard>, Option<Start>)> {
-    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    let shard = match (a.shard.as_deref(), a.shards) {
+        (Some(text), _) => Some(parse_shard(text)?),
+        (None, Some(n)) => Some(indexed(a.job_completion_index.as_deref(), n)?),
+        (None, None) => None,
+    };
     let at = match (&a.start_at, a.start_after) {
         (Some(_), Some(_)) => bail!("give one of --start-at and --start-after"),
         (Some(t), None) => Some(time("--start-at", t)?),
@@ -101,6 +105,19 @@ fn parse_shard(text: &str) -> Result<Shard> {
         bail!(bad());
     }
     Ok(Shard { index, count })
+}
+
+/// `--shards N` in a Kubernetes Indexed Job: the index from `$JOB_COMPLETION_INDEX`.
+fn indexed(index: Option<&str>, count: usize) -> Result<Shard> {
+    if !(1..=10_000).contains(&count) {
+        bail!("--shards {count}: give the number of shards, 1 to 10000, e.g. --shards 3");
+    }
+    let Some(index) = index else {
+        bail!("--shards {count} takes this process's index from $JOB_COMPLETION_INDEX, which a Kubernetes Indexed Job sets in each pod; it is not set here: give --shard I/{count} instead");
+    };
+    parse_shard(&format!("{}/{count}", index.trim())).map_err(|_| {
+        anyhow::anyhow!("$JOB_COMPLETION_INDEX {index:?} with --shards {count}: the index must be a whole number from 0 to {}; keep --shards equal to the Job's completions", count.saturating_sub(1))
+    })
 }
 
 fn time(flag: &str, text: &str) -> Result<DateTime<Utc>> {
@@ -191,5 +208,24 @@ mod tests {
         };
         let (_, start) = shard(&a, t, now()).unwrap();
         assert_eq!(start.unwrap().at.to_rfc3339(), "2026-12-01T12:00:15+00:00");
+    }
+
+    #[test]
+    fn shards_takes_its_index_from_the_indexed_job() {
+        let t = Duration::from_secs(60);
+        let with = |index: Option<&str>| ShardArgs {
+            shards: Some(3),
+            job_completion_index: index.map(String::from),
+            ..args(None, Some("2026-12-01T12:01:00Z"))
+        };
+        let (s, _) = shard(&with(Some("2")), t, now()).unwrap();
+        assert_eq!(s, Some(Shard { index: 2, count: 3 }));
+        let e = shard(&with(None), t, now()).unwrap_err().to_string();
+        assert!(
+            e.contains("$JOB_COMPLETION_INDEX") && e.contains("--shard I/3"),
+            "{e}"
+        );
+        let e = shard(&with(Some("3")), t, now()).unwrap_err().to_string();
+        assert!(e.contains("from 0 to 2"), "{e}");
     }
 }
