@@ -91,9 +91,9 @@ fn merge(dirs: &[PathBuf], out: &Path, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// Each level's (index, planned time) pairs, sorted.
-fn planned(dir: &Path) -> Vec<Vec<(u64, f64)>> {
-    let mut by_level: Vec<Vec<(u64, f64)>> = vec![Vec::new(); 2];
+/// Per level: each request's index, planned send time and its level's target.
+fn planned(dir: &Path) -> Vec<Vec<(u64, f64, f64)>> {
+    let mut by_level: Vec<Vec<(u64, f64, f64)>> = vec![Vec::new(); 2];
     for line in std::fs::read_to_string(dir.join("requests.jsonl"))
         .unwrap()
         .lines()
@@ -102,6 +102,7 @@ fn planned(dir: &Path) -> Vec<Vec<(u64, f64)>> {
         by_level[r["level"].as_u64().unwrap() as usize].push((
             r["index"].as_u64().unwrap(),
             r["planned_s"].as_f64().unwrap(),
+            r["qps_target"].as_f64().unwrap(),
         ));
     }
     for l in &mut by_level {
@@ -156,7 +157,7 @@ async fn three_shards_merge_into_the_single_process_run() {
     )
     .await;
     assert_eq!(one.code(), Some(0), "{}", one.stderr());
-    // The same requests, planned at the same times.
+    // The same requests, planned at the same times, in levels of the same targets.
     assert_eq!(planned(&merged), planned(&one.dir()));
     let (m, s) = (
         read_json(&merged.join("benchmark_qps_results.json")),
@@ -214,6 +215,8 @@ async fn three_shards_merge_into_the_single_process_run() {
         notes.contains("merged 2 of 3 shards") && notes.contains("shard 2 missing"),
         "{notes}"
     );
+    // `redline report` keeps what the merge said.
+    assert!(re_reports_identically(&root.path().join("partial")));
     let q = partial["results"][0]["qps_target"].as_f64().unwrap();
     assert!(
         (6.0..7.5).contains(&q),
@@ -335,4 +338,75 @@ async fn a_shard_that_is_ready_only_after_the_common_start_stops_instead_of_burs
         run.stderr()
     );
     assert_eq!(run.run_dirs(), 0, "nothing was measured");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_workers_that_do_not_divide_evenly_still_make_one_plan() {
+    // 3 workers on 2 shards: shard 0 runs workers 0 and 2, shard 1 worker 1. Their own levels
+    // differ, their plan does not.
+    let sim = fast_sim(&[]).await;
+    let root = tempfile::tempdir().unwrap();
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    let handles: Vec<_> = (0..2)
+        .map(|i| {
+            let args: Vec<String> = [
+                "--endpoint",
+                &sim,
+                "--model",
+                "redline-sim",
+                "--dataset",
+                DATASET,
+                "--concurrency",
+                "3",
+                "--duration",
+                "1",
+                "--max-tokens",
+                "8",
+                "--seed",
+                "5",
+                "--shard",
+                &format!("{i}/2"),
+                "--start-at",
+                &start,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            let dir = root.path().join(format!("shard-{i}"));
+            tokio::task::spawn_blocking(move || (redline_into(args, &dir, None), dir))
+        })
+        .collect();
+    let mut dirs = Vec::new();
+    for h in handles {
+        let (out, dir) = h.await.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dirs.push(only_run_dir(&dir));
+    }
+    let merged = root.path().join("merged");
+    let out = merge(&dirs, &merged, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = read_json(&merged.join("metadata.json"));
+    assert_eq!(meta["concurrency_levels"], serde_json::json!([3]));
+    // The merged records carry the plan's 3 workers.
+    let targets: Vec<f64> = std::fs::read_to_string(merged.join("requests.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["qps_target"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        !targets.is_empty() && targets.iter().all(|&t| t == 3.0),
+        "{targets:?}"
+    );
 }

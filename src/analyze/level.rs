@@ -158,11 +158,18 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let planned = sessions
         .as_ref()
         .map_or(recs.len(), |s| s.turns_planned as usize);
+    // Turns a client-side failure cost are the client's, like the failure itself.
+    let client_side_unsent = sessions
+        .as_ref()
+        .map_or(0, |s| s.turns_not_sent_client_side as usize);
     let evidence = Evidence {
         qps_target: run.qps,
         actual_qps: arrivals_sent as f64 / run.send_window_s.max(f64::EPSILON),
         success_rate: ratio(ok.len(), planned) * 100.0,
-        endpoint_success_rate: ratio(ok.len(), planned - client_side_errors as usize) * 100.0,
+        endpoint_success_rate: ratio(
+            ok.len(),
+            planned - client_side_errors as usize - client_side_unsent,
+        ) * 100.0,
         client_side_errors,
         // A closed loop sends only as fast as replies end: it cannot queue, so it is not judged.
         keep_up: keep_up(

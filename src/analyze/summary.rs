@@ -78,8 +78,13 @@ pub fn summarize(
         }
         if !a.trusted {
             let why = a.reason.client.map(|c| c.to_string()).unwrap_or_default();
+            // Where to look: the client's own failures are in the errors, the rest in the lag.
+            let see = match a.reason.client {
+                Some(crate::analyze::verdict::ClientLimit::ClientFailures(_)) => "errors",
+                _ => "schedule_lag_s",
+            };
             notes.push(format!(
-                "QPS {:.1} is client-limited ({why}): its {} is not used; see schedule_lag_s",
+                "QPS {:.1} is client-limited ({why}): its {} is not used; see {see}",
                 l.qps_target, a.verdict
             ));
             continue;

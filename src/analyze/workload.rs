@@ -75,6 +75,9 @@ pub struct SessionSummary {
     /// at an earlier failure (they count as failed in the level's success rate).
     pub turns_planned: u64,
     pub turns_not_sent: u64,
+    /// Of those, the turns of sessions that ended at a client-side failure (the client's
+    /// concurrency cap, its resources, an interruption): not counted against the endpoint.
+    pub turns_not_sent_client_side: u64,
     /// Requests of all turns, and per session on average.
     pub requests: u64,
     pub mean_turns_sent: f64,
@@ -141,6 +144,7 @@ pub fn sessions(
         completed: by_session.values().filter(|e| e.2 && e.0 >= e.1).count() as u64,
         turns_planned,
         turns_not_sent: turns_planned - requests,
+        turns_not_sent_client_side: unsent_after_client_failures(recs),
         requests,
         mean_turns_sent: requests as f64 / by_session.len() as f64,
         request_rate_qps: requests as f64 / duration_s.max(f64::EPSILON),
@@ -163,6 +167,29 @@ pub fn sessions_where(recs: &[RequestRecord], f: impl Fn(&RequestRecord) -> bool
 }
 
 /// Each session's turns sent, turns planned, and whether every sent turn satisfies `f`.
+/// The turns never sent because their session ended at a client-side failure.
+fn unsent_after_client_failures(recs: &[RequestRecord]) -> u64 {
+    // Per session: turns sent, turns planned, and its last sent turn's failure.
+    let mut last: BTreeMap<u64, (u32, u32, u32, bool)> = BTreeMap::new();
+    for r in recs {
+        let (Some(s), Some(t)) = (r.session, r.turn) else {
+            continue;
+        };
+        let e = last
+            .entry(s)
+            .or_insert((0, r.session_turns.unwrap_or(t), 0, false));
+        e.0 += 1;
+        if t >= e.2 {
+            e.2 = t;
+            e.3 = r.error.is_some_and(|k| k.is_client_side());
+        }
+    }
+    last.values()
+        .filter(|e| e.3)
+        .map(|e| u64::from(e.1.saturating_sub(e.0)))
+        .sum()
+}
+
 fn tally(
     recs: &[RequestRecord],
     f: impl Fn(&RequestRecord) -> bool,
@@ -222,6 +249,20 @@ mod tests {
         assert!((s.by_turn[1].ttft.get(50.0).unwrap() - 0.1).abs() < 1e-9);
         assert_eq!(s.by_turn[1].input_tokens_mean, Some(220.0));
         assert!(sessions(&[RequestRecord::new(0, 1.0, 0, 0, 0.0)], 1.0, &[]).is_none());
+    }
+
+    #[test]
+    fn turns_a_client_side_failure_cost_are_the_clients() {
+        let mut capped = turn(1, 1, 4, false, 0.1, 0);
+        capped.error = Some(crate::measure::record::ErrorKind::ConcurrencyLimit);
+        let recs = vec![
+            turn(0, 1, 3, true, 0.1, 100),
+            turn(0, 2, 3, false, 0.1, 0),
+            capped,
+        ];
+        let s = sessions(&recs, 10.0, &[50.0]).unwrap();
+        // Session 0 lost 1 turn to the endpoint's 503; session 1 lost 3 to the client's cap.
+        assert_eq!((s.turns_not_sent, s.turns_not_sent_client_side), (4, 3));
     }
 
     #[test]

@@ -50,7 +50,12 @@ pub fn run(a: &MergeArgs) -> Result<Report> {
     meta.levels = levels.iter().map(|(_, info)| info.clone()).collect();
     meta.completed = missing.is_empty() && shards.iter().all(|s| s.meta.completed);
     let share = arrivals_share(&shards);
-    meta.merged = Some(merged_info(&shards, count, &missing, share));
+    let planned = base.meta.shard.as_ref().map_or(0, |s| {
+        s.plan_concurrency_levels
+            .as_ref()
+            .map_or(s.plan_qps_levels.len().max(1), Vec::len)
+    });
+    meta.merged = Some(merged_info(&shards, count, &missing, share, planned));
     let now = chrono::Local::now();
     meta.timestamp = now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
     let dir = match &a.output_dir {
@@ -69,27 +74,10 @@ pub fn run(a: &MergeArgs) -> Result<Report> {
             .with_context(|| format!("cannot write {}", dir.join(SERVER_METRICS).display()))?;
     }
     let mut report = Report::from_runs(&runs, &opts);
-    let planned = base.meta.shard.as_ref().map_or(0, |s| {
-        s.plan_concurrency_levels
-            .as_ref()
-            .map_or(s.plan_qps_levels.len().max(1), Vec::len)
-    });
     if runs.len() < planned {
-        report.summary.notes.push(format!(
-            "the shards ran {} of the plan's {planned} levels (they stopped early: see each shard's output)",
-            runs.len()
-        ));
         meta.completed = false;
     }
-    if !missing.is_empty() {
-        report.summary.notes.push(format!(
-            "merged {} of {count} shards ({:.1}% of the plan's arrivals): shard{} {} missing, so each level offered that share of its planned rate",
-            shards.len(),
-            share * 100.0,
-            if missing.len() == 1 { "" } else { "s" },
-            list(&missing),
-        ));
-    }
+    report.summary.notes.extend(notes(&meta, runs.len()));
     files::write_json_atomic(&dir.join("metadata.json"), &meta)?;
     write_records(&dir, &runs)?;
     files::write_json_atomic(&dir.join(&meta.output), &report)?;
@@ -213,10 +201,23 @@ fn level(shards: &[ShardRun], k: usize) -> (LevelRun, LevelInfo) {
         .collect();
     recs.sort_by_key(|r| r.index);
     let arrivals = recs.iter().filter(|r| r.is_arrival()).count() as f64;
-    let qps = match infos.iter().find_map(|i| i.plan_qps.zip(i.plan_arrivals)) {
+    let plan = infos.iter().find_map(|i| i.plan_qps.zip(i.plan_arrivals));
+    let qps = match plan {
         Some((qps, planned)) => qps * arrivals / (planned as f64).max(1.0),
         None => infos.iter().map(|i| i.qps).sum(),
     };
+    // Each shard's records carry its share of the target: its rate, or on a closed loop its
+    // workers. The merged records carry the merged level's rate, or all the shards' workers.
+    let target = match plan {
+        Some(_) => qps,
+        None => shards
+            .iter()
+            .filter_map(|s| s.records.get(k)?.first().map(|r| r.qps_target))
+            .sum(),
+    };
+    for r in &mut recs {
+        r.qps_target = target;
+    }
     let base = &shards[0].meta;
     let planned = infos
         .iter()
@@ -269,11 +270,49 @@ fn arrivals_share(shards: &[ShardRun]) -> f64 {
 
 /// The merged metadata's account of its shards: which, how their starts spread, how late each
 /// sent first.
+/// What a merged folder's summary says of the merge (levels the shards did not run, missing
+/// shards), from its metadata: `redline merge` and `redline report` add the same notes.
+pub(crate) fn notes(meta: &Metadata, levels_run: usize) -> Vec<String> {
+    let Some(m) = &meta.merged else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    let planned = m["plan_levels"].as_u64().unwrap_or(0) as usize;
+    if levels_run < planned {
+        notes.push(format!(
+            "the shards ran {levels_run} of the plan's {planned} levels (they stopped early: see each shard's output)"
+        ));
+    }
+    let indexes = |k: &str| -> Vec<usize> {
+        m[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_u64())
+                    .map(|v| v as usize)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let missing = indexes("missing");
+    if !missing.is_empty() {
+        notes.push(format!(
+            "merged {} of {} shards ({:.1}% of the plan's arrivals): shard{} {} missing, so each level offered that share of its planned rate",
+            indexes("merged").len(),
+            m["shards"].as_u64().unwrap_or(0),
+            m["share_of_plan_pct"].as_f64().unwrap_or(0.0),
+            if missing.len() == 1 { "" } else { "s" },
+            list(&missing),
+        ));
+    }
+    notes
+}
+
 fn merged_info(
     shards: &[ShardRun],
     count: usize,
     missing: &[usize],
     share: f64,
+    plan_levels: usize,
 ) -> serde_json::Value {
     let info = |s: &ShardRun| s.meta.shard.clone().expect("read() keeps only shards");
     let starts: Vec<chrono::DateTime<chrono::FixedOffset>> = shards
@@ -292,6 +331,7 @@ fn merged_info(
         "merged": present.iter().map(|s| s.index).collect::<Vec<_>>(),
         "missing": missing,
         "share_of_plan_pct": share * 100.0,
+        "plan_levels": plan_levels,
         "start_spread_s": spread,
         "shard_runs": present.iter().map(|s| {
             let i = info(s);

@@ -21,7 +21,12 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
     let mut meta: Metadata = read_metadata(&args.dir)?;
     let opts = options(args, &meta)?;
     let runs = levels(&args.dir, &meta)?;
-    let report = Report::from_runs(&runs, &opts);
+    let mut report = Report::from_runs(&runs, &opts);
+    // A merged folder keeps what its merge said (a missing shard, levels not run).
+    report
+        .summary
+        .notes
+        .extend(crate::commands::merge::notes(&meta, runs.len()));
     let output = args.output.clone().unwrap_or_else(|| meta.output.clone());
     let plot_output = args
         .plot_output

@@ -324,8 +324,10 @@ impl Metadata {
     }
 }
 
-/// The settings that shape a plan: two runs are shards of one plan when these are equal.
-pub const PLAN_SETTINGS: [&str; 32] = [
+/// The settings that shape a plan: two runs are shards of one plan when these are equal. A
+/// shard's own levels (`qps_levels`, `concurrency_levels`) are its share and differ by shard; the
+/// plan's are `shard.plan_qps_levels` and `shard.plan_concurrency_levels`.
+pub const PLAN_SETTINGS: [&str; 31] = [
     "endpoint",
     "model",
     "dataset",
@@ -343,7 +345,6 @@ pub const PLAN_SETTINGS: [&str; 32] = [
     "seed",
     "duration",
     "timeout",
-    "concurrency_levels",
     "extra_body",
     "stream_usage",
     "ignore_eos",
