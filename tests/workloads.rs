@@ -393,11 +393,30 @@ async fn bad_workload_flags_are_refused_before_any_request() {
         ),
         (
             vec!["--trace", "/nonexistent/trace.jsonl"],
-            "cannot read dataset /nonexistent/trace.jsonl",
+            "cannot read trace /nonexistent/trace.jsonl",
         ),
         (
             vec!["--trace", &bad_trace],
             "line 1: not a Mooncake trace line",
+        ),
+        (
+            vec!["--trace", DATASET],
+            "a dataset of conversations goes to --dataset",
+        ),
+        (
+            vec!["--dataset", DATASET, "--concurrency", "4", "--ramp-up", "1"],
+            "leave out --arrival and --ramp-up",
+        ),
+        (
+            vec![
+                "--dataset",
+                DATASET,
+                "--concurrency",
+                "4",
+                "--max-concurrency",
+                "2",
+            ],
+            "leave out --max-concurrency",
         ),
         (
             vec!["--trace", &bad_trace, "--sessions"],

@@ -215,6 +215,13 @@ impl Config {
             if concurrency.is_empty() || concurrency.iter().any(|&n| n == 0 || n > 100_000) {
                 bail!("--concurrency: give levels of 1 to 100,000 requests in flight, e.g. --concurrency 1,8,32");
             }
+            // A closed loop sends when a reply ends: it has no schedule to shape or to cap.
+            if a.arrival != Arrival::Constant || a.ramp_up.is_some() {
+                bail!("--concurrency sends each worker's next request when its reply ends, on no schedule; leave out --arrival and --ramp-up (they shape --qps levels)");
+            }
+            if a.max_concurrency.is_some() {
+                bail!("--concurrency N already holds exactly N requests in flight; leave out --max-concurrency (it caps --qps levels)");
+            }
         }
         let (qps, search) = if !concurrency.is_empty() {
             (Vec::new(), None)

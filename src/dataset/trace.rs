@@ -71,14 +71,20 @@ struct MooncakeLine {
     hash_ids: Vec<u64>,
 }
 
-/// Reads a trace file, its times divided by `speed`.
-pub fn load(path: &Path, speed: f64) -> Result<Trace, DatasetError> {
+/// Reads a trace file, its times divided by `speed`; errors name it as the trace it is.
+pub fn load(path: &Path, speed: f64) -> anyhow::Result<Trace> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|cause| DatasetError::Read {
-        path: name.clone(),
-        cause,
-    })?;
-    parse(&bytes, &name, speed)
+    let bytes = std::fs::read(path)
+        .map_err(|cause| anyhow::anyhow!("cannot read trace {name}: {cause}"))?;
+    parse(&bytes, &name, speed).map_err(|e| match e {
+        DatasetError::Empty { path } => anyhow::anyhow!(
+            "trace {path} holds no requests: give one per line, as Mooncake JSON Lines or CSV (timestamp,input_tokens,output_tokens)"
+        ),
+        DatasetError::Field { path, at, problem } => {
+            anyhow::anyhow!("trace {path}: {at}: {problem}")
+        }
+        other => anyhow::anyhow!("trace {name}: {other}"),
+    })
 }
 
 /// Parses trace bytes; `name` is used in error messages.
@@ -88,6 +94,13 @@ pub fn parse(bytes: &[u8], name: &str, speed: f64) -> Result<Trace, DatasetError
     let first = text.trim_start().chars().next();
     let (format, mut rows) = match first {
         Some('{') => (TraceFormat::Mooncake, mooncake(text, name)?),
+        Some('[') => {
+            return Err(problem(
+                name,
+                "file",
+                "a JSON array: a trace is Mooncake JSON Lines (one {...} per line) or CSV; a dataset of conversations goes to --dataset".into(),
+            ))
+        }
         Some(_) => (TraceFormat::Csv, csv(text, name)?),
         None => return Err(DatasetError::Empty { path: name.into() }),
     };
