@@ -189,7 +189,18 @@ fn assert_panels(png: &Path, rows: u32) {
 async fn the_chart_draws_every_panel_standard_and_with_cost() {
     let run = priced_run(&["--plot"]).await;
     assert!(run.stdout().contains("Chart: "), "{}", run.stdout());
-    assert_panels(&run.dir().join("benchmark_qps.png"), 4);
+    let png = run.dir().join("benchmark_qps.png");
+    assert_panels(&png, 4);
+    // A report at another price redraws the chart the folder holds, unasked: no stale cost.
+    let before = std::fs::read(&png).unwrap();
+    let out = report(&run.dir(), &["--gpu-rate", "9", "--num-gpus", "2"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Chart: "));
+    assert_ne!(std::fs::read(&png).unwrap(), before);
     // Without pricing: the 3 x 2 layout, redrawn by `redline report` from the saved folder.
     let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "5", "--itl-ms", "1"]).await;
     let run = redline(&bench_args(&sim, &["--qps", "2,4", "--duration", "0.5"])).await;

@@ -409,6 +409,33 @@ pub enum PlotFormat {
     Both,
 }
 
+impl PlotFormat {
+    /// The format asked for, else the one the chart's name says (`chart.svg`), else PNG.
+    pub fn for_output(requested: Option<PlotFormat>, name: &str) -> PlotFormat {
+        requested.unwrap_or(if name.to_ascii_lowercase().ends_with(".svg") {
+            PlotFormat::Svg
+        } else {
+            PlotFormat::Png
+        })
+    }
+
+    /// Both formats where `self` or `other` asks for each.
+    pub fn with(self, other: Option<PlotFormat>) -> PlotFormat {
+        let has = |f: PlotFormat, png: bool| match f {
+            PlotFormat::Both => true,
+            PlotFormat::Png => png,
+            PlotFormat::Svg => !png,
+        };
+        let png = has(self, true) || other.is_some_and(|o| has(o, true));
+        let svg = has(self, false) || other.is_some_and(|o| has(o, false));
+        match (png, svg) {
+            (true, true) => PlotFormat::Both,
+            (false, true) => PlotFormat::Svg,
+            _ => PlotFormat::Png,
+        }
+    }
+}
+
 /// When to send `ignore_eos`.
 #[derive(
     Debug,

@@ -60,7 +60,11 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
         }
     );
     if a.plot || a.plot_format.is_some() {
-        match chart::compare::draw(&c, &a.plot_output, a.plot_format.unwrap_or_default()) {
+        match chart::compare::draw(
+            &c,
+            &a.plot_output,
+            crate::cli::PlotFormat::for_output(a.plot_format, &a.plot_output.display().to_string()),
+        ) {
             Ok(files) => files
                 .iter()
                 .for_each(|f| eprintln!("Chart: {}", f.display())),

@@ -82,8 +82,10 @@ pub fn run(a: &MergeArgs) -> Result<Report> {
     write_records(&dir, &runs)?;
     files::write_json_atomic(&dir.join(&meta.output), &report)?;
     eprintln!("{}", describe(&meta));
-    let plot = (a.plot || a.plot_format.is_some())
-        .then_some((meta.plot_output.as_str(), a.plot_format.unwrap_or_default()));
+    let plot = (a.plot || a.plot_format.is_some()).then_some((
+        meta.plot_output.as_str(),
+        crate::cli::PlotFormat::for_output(a.plot_format, &meta.plot_output),
+    ));
     console::present(&report, &opts, &dir, plot);
     Ok(report)
 }

@@ -6,7 +6,7 @@
 //! process is read up to its last complete line.
 
 use crate::analyze::report::Report;
-use crate::cli::ReportArgs;
+use crate::cli::{PlotFormat, ReportArgs};
 use crate::config::{self, ReportOptions};
 use crate::measure::prometheus::Scrape;
 use crate::measure::record::{LevelRun, RequestRecord};
@@ -53,14 +53,31 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
             }
         );
     }
+    let plot = chart_to_draw(args, &plot_output);
     console::present(
         &report,
         &opts,
         &args.dir,
-        (args.plot || args.plot_format.is_some())
-            .then_some((plot_output.as_str(), args.plot_format.unwrap_or_default())),
+        plot.map(|f| (plot_output.as_str(), f)),
     );
     Ok(report)
+}
+
+/// The chart formats to draw: those asked for, and any the folder already holds, so that no chart
+/// is left showing the figures of an earlier report.
+fn chart_to_draw(args: &ReportArgs, plot_output: &str) -> Option<PlotFormat> {
+    let (png, svg) = crate::output::chart::files(&args.dir.join(plot_output));
+    let present = match (png.exists(), svg.exists()) {
+        (true, true) => Some(PlotFormat::Both),
+        (true, false) => Some(PlotFormat::Png),
+        (false, true) => Some(PlotFormat::Svg),
+        (false, false) => None,
+    };
+    if args.plot || args.plot_format.is_some() {
+        Some(PlotFormat::for_output(args.plot_format, plot_output).with(present))
+    } else {
+        present
+    }
 }
 
 pub(crate) fn read_metadata(dir: &Path) -> Result<Metadata> {

@@ -334,7 +334,7 @@ impl Config {
             max_tokens: a.max_tokens,
             temperature: a.temperature,
             plot: a.plot || a.plot_format.is_some(),
-            plot_format: a.plot_format.unwrap_or_default(),
+            plot_format: PlotFormat::for_output(a.plot_format, &a.plot_output),
             output: a.output.clone(),
             plot_output: a.plot_output.clone(),
             pricing: pricing(a.gpu_rate, a.num_gpus)?,

@@ -24,17 +24,17 @@ pub fn draw(c: &Comparison, path: &Path, format: PlotFormat) -> Result<Vec<PathB
         return Err(anyhow!("the runs have no levels to draw"));
     }
     let size = (3200, 800);
+    let (png, svg) = super::files(path);
     let mut written = Vec::new();
     if matches!(format, PlotFormat::Png | PlotFormat::Both) {
         written.push(super::write(
-            path,
+            &png,
             "png",
             |tmp, size| render(BitMapBackend::new(tmp, size).into_drawing_area(), c),
             size,
         )?);
     }
     if matches!(format, PlotFormat::Svg | PlotFormat::Both) {
-        let svg = path.with_extension("svg");
         written.push(super::write(
             &svg,
             "svg",

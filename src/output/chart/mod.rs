@@ -54,6 +54,25 @@ fn panels(report: &Report) -> Vec<Panel> {
     v
 }
 
+/// The PNG and SVG files of a chart named `path`: a name ending in `.png` or `.svg` keeps its
+/// stem, any other gets the extension added (`mychart` -> `mychart.png`, as matplotlib saves it).
+pub fn files(path: &Path) -> (PathBuf, PathBuf) {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("png" | "svg") => (path.with_extension("png"), path.with_extension("svg")),
+        _ => {
+            let add = |e: &str| {
+                let mut name = path.as_os_str().to_owned();
+                name.push(format!(".{e}"));
+                PathBuf::from(name)
+            };
+            (add("png"), add("svg"))
+        }
+    }
+}
+
 /// Draws the chart of `report` (latency panels at `percentiles`) to `path` (the PNG's name) in
 /// `format`; returns the files written.
 pub fn draw(
@@ -66,10 +85,11 @@ pub fn draw(
     if report.results.is_empty() {
         return Err(anyhow!("no level was measured"));
     }
+    let (png, svg) = files(path);
     let mut written = Vec::new();
     if matches!(format, PlotFormat::Png | PlotFormat::Both) {
         written.push(write(
-            path,
+            &png,
             "png",
             |tmp, size| {
                 render(
@@ -82,7 +102,6 @@ pub fn draw(
         )?);
     }
     if matches!(format, PlotFormat::Svg | PlotFormat::Both) {
-        let svg = path.with_extension("svg");
         written.push(write(
             &svg,
             "svg",
@@ -191,6 +210,26 @@ mod tests {
         let mut r = Report::new(levels, &o);
         r.summary.notes.extend(notes.iter().map(|n| n.to_string()));
         r
+    }
+
+    #[test]
+    fn chart_names_get_the_format_they_are_written_in() {
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(files(&p("d/c.png")), (p("d/c.png"), p("d/c.svg")));
+        assert_eq!(files(&p("d/c.SVG")), (p("d/c.png"), p("d/c.svg")));
+        assert_eq!(files(&p("mychart")), (p("mychart.png"), p("mychart.svg")));
+        assert_eq!(files(&p("run.v2")), (p("run.v2.png"), p("run.v2.svg")));
+        assert_eq!(PlotFormat::for_output(None, "c.svg"), PlotFormat::Svg);
+        assert_eq!(PlotFormat::for_output(None, "c.png"), PlotFormat::Png);
+        assert_eq!(
+            PlotFormat::for_output(Some(PlotFormat::Png), "c.svg"),
+            PlotFormat::Png
+        );
+        assert_eq!(
+            PlotFormat::Svg.with(Some(PlotFormat::Png)),
+            PlotFormat::Both
+        );
+        assert_eq!(PlotFormat::Svg.with(None), PlotFormat::Svg);
     }
 
     /// The text of an SVG drawn from `r`.
