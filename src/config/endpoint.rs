@@ -19,7 +19,10 @@ pub fn endpoint_url(text: &str, api: Api) -> Result<Url> {
         Api::Chat => "chat/completions",
         Api::Completions => "completions",
     };
-    let hint = format!("give the endpoint as http(s)://host[:port][/v1[/{tail}]]");
+    let mut hint = format!("give the endpoint as http(s)://host[:port][/v1[/{tail}]]");
+    if !text.contains("://") && redact_str(text.trim()) == text.trim() {
+        hint = format!("{hint}: add the scheme, e.g. http://{}", text.trim());
+    }
     let mut url = Url::parse(text.trim()).map_err(|e| {
         anyhow::anyhow!(
             "--endpoint {:?} is not a valid URL ({e}); {hint}",
@@ -29,7 +32,7 @@ pub fn endpoint_url(text: &str, api: Api) -> Result<Url> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         bail!(
             "--endpoint {:?}: only http and https URLs with a host are supported; {hint}",
-            redact_url(&url)
+            redact_str(text.trim())
         );
     }
     let path = url.path().trim_end_matches('/').to_string();
@@ -63,9 +66,19 @@ pub fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
+/// A URL as text, redacted; text that is no URL is shown as typed only when it reads as a host,
+/// port and path (`127.0.0.1:8000/v1`), never when it could be a credential (a key pasted by
+/// mistake, `user:password@`, a query).
 pub(crate) fn redact_str(text: &str) -> String {
+    let host_like = text.len() <= 200
+        && text.contains(['.', ':'])
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".:/_-".contains(c));
     match Url::parse(text) {
-        Ok(u) => redact_url(&u),
-        Err(_) => "<unparseable URL>".into(),
+        // Without "://", a "scheme" may be a user name before its password (`user:pw@host`).
+        Ok(u) if text.contains("://") || !text.contains('@') => redact_url(&u),
+        Err(_) if host_like => text.to_string(),
+        _ => "<unparseable URL>".into(),
     }
 }

@@ -133,4 +133,17 @@ fn redaction_hides_credentials() {
         .unwrap_err()
         .to_string();
     assert!(!e.contains("s3cret"), "{e}");
+    // Text that is no URL: shown when it reads as host:port (with the fix), hidden when it could
+    // be a key pasted by mistake or carry credentials.
+    let e = chat_completions_url("127.0.0.1:8000")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("\"127.0.0.1:8000\"") && e.contains("http://127.0.0.1:8000"),
+        "{e}"
+    );
+    for secret in ["sk-s3cret0123456789", "user:s3cret@host:1"] {
+        let e = chat_completions_url(secret).unwrap_err().to_string();
+        assert!(!e.contains("s3cret"), "{e}");
+    }
 }
