@@ -70,9 +70,26 @@ pub fn shard(
         (None, None) => None,
     };
     if let Some(at) = at {
-        if at <= now {
+        if at - now > chrono::Duration::days(7) {
             bail!(
-                "the common start {} is already past (by {:.1} s): every shard must wait for the same future time; give a later --start-at",
+                "the common start {} is {:.1} days away: redline waits up to a week; check the date (and its time zone)",
+                at.to_rfc3339(),
+                (at - now).num_minutes() as f64 / 1440.0
+            );
+        }
+        if at <= now {
+            let fix = if a.start_at.is_some() {
+                "give a later --start-at"
+            } else {
+                "raise --start-after (it counts from --created-at)"
+            };
+            let who = if shard.is_some() {
+                "every shard must wait for the same future time"
+            } else {
+                "the run waits for a future time"
+            };
+            bail!(
+                "the common start {} is already past (by {:.1} s): {who}; {fix}",
                 at.to_rfc3339(),
                 (now - at).num_milliseconds() as f64 / 1000.0
             );
@@ -182,6 +199,7 @@ mod tests {
                 args(None, Some("2026-12-01T11:59:00Z")),
                 "already past (by 60.0 s)",
             ),
+            (args(Some("0/2"), Some("2027-01-01T00:00:00Z")), "days away"),
             (args(None, Some("noon")), "RFC 3339"),
             (
                 ShardArgs {

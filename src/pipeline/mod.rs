@@ -102,10 +102,11 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         let left = start.at - chrono::Utc::now();
         if left.to_std().map_or(true, |l| l < PREPARE_AHEAD) {
             anyhow::bail!(
-                "the common start {} is {} by the time this process is ready (it took {:.1} s to prepare, connect and check the endpoint): give a later --start-at (or a longer --start-after); nothing was measured",
+                "the common start {} is {} by the time this process is ready (it took {:.1} s to prepare, connect and check the endpoint, and needs {} s more to warm its connections): give a later --start-at (or a longer --start-after); nothing was measured",
                 start.at.to_rfc3339(),
                 if left.num_milliseconds() < 0 { "past" } else { "too close" },
-                began.elapsed().as_secs_f64()
+                began.elapsed().as_secs_f64(),
+                PREPARE_AHEAD.as_secs()
             );
         }
     }
