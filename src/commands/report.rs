@@ -21,6 +21,12 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
     let mut meta: Metadata = read_metadata(&args.dir)?;
     let opts = options(args, &meta)?;
     let runs = levels(&args.dir, &meta)?;
+    if runs.is_empty() {
+        anyhow::bail!(
+            "{}: no level was measured in this run (it was stopped before its first level), so there is nothing to report",
+            args.dir.display()
+        );
+    }
     let mut report = Report::from_runs(&runs, &opts);
     // A merged folder keeps what its merge said (a missing shard, levels not run).
     report

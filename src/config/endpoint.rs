@@ -36,6 +36,16 @@ pub fn endpoint_url(text: &str, api: Api) -> Result<Url> {
         );
     }
     let path = url.path().trim_end_matches('/').to_string();
+    // A path of the other API: its requests would be refused (a missing `prompt` or `messages`).
+    match api {
+        Api::Chat if path.ends_with("/completions") && !path.ends_with("/chat/completions") => {
+            bail!("--endpoint {:?} is the completions API, but redline sends chat requests by default: add --api completions, or give the base URL (http(s)://host[:port]/v1) for chat", redact_url(&url))
+        }
+        Api::Completions if path.ends_with("/chat/completions") => {
+            bail!("--endpoint {:?} is the chat completions API, but --api completions sends completions requests: give .../v1/completions, the base URL, or leave out --api", redact_url(&url))
+        }
+        _ => {}
+    }
     let completed = if path.is_empty() {
         format!("/v1/{tail}")
     } else if path.ends_with("/v1") {

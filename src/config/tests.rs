@@ -121,6 +121,22 @@ fn a_key_over_plain_http_off_this_machine_is_flagged() {
 }
 
 #[test]
+fn a_path_of_the_other_api_names_the_flag() {
+    let e = chat_completions_url("http://h:8000/v1/completions")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("add --api completions"), "{e}");
+    let e = endpoint_url(
+        "http://h:8000/v1/chat/completions",
+        crate::cli::Api::Completions,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("leave out --api"), "{e}");
+    assert!(endpoint_url("http://h:8000/v1/completions", crate::cli::Api::Completions).is_ok());
+}
+
+#[test]
 fn redaction_hides_credentials() {
     let u = Url::parse("https://user:s3cret@h/v1?key=s3cret&x=1").unwrap();
     let shown = redact_url(&u);

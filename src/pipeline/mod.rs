@@ -249,13 +249,21 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         && meta.levels.len() == meta.qps_levels.len();
     files::write_json_atomic(&meta_path, &meta)?;
     let flushed = records.flush().and(server_metrics.flush());
-    console::present(
-        &report,
-        &opts,
-        &dir,
-        cfg.plot
-            .then_some((cfg.plot_output.as_str(), cfg.plot_format)),
-    );
+    if levels.is_empty() && exit_signal != 0 {
+        // Stopped while waiting for the common start: there is no table to show.
+        eprintln!(
+            "Interrupted before the first level started: nothing was measured ({} holds only the run's settings)",
+            dir.display()
+        );
+    } else {
+        console::present(
+            &report,
+            &opts,
+            &dir,
+            cfg.plot
+                .then_some((cfg.plot_output.as_str(), cfg.plot_format)),
+        );
+    }
     flushed
         .map_err(|e| anyhow::anyhow!("requests.jsonl in {} is incomplete: {e}", dir.display()))?;
     if let Some(why) = &stopped {
