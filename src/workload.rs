@@ -134,15 +134,20 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
             let corpus = Corpus::new(&counter);
             let prompts = TracePrompts::build(&t, &corpus, cfg.seed);
             let level = trace_level(&prompts);
+            let span = level.offsets.last().map_or(0.0, Duration::as_secs_f64);
+            // Blocks are the Mooncake format's shared prefixes; a CSV has none.
+            let blocks = match prompts.blocks {
+                0 => String::new(),
+                b => format!(", {b} distinct 512-token blocks"),
+            };
             eprintln!(
-                "Trace: {} ({}), {} requests over {:.1} s ({:.2} req/s{}), {} distinct 512-token blocks; prompts {}{}",
+                "Trace: {} ({}), {} requests spanning {span:.1} s ({:.2} req/s over a {:.1} s send window, one mean gap past the last{}){blocks}; prompts {}{}",
                 cfg.dataset.display(),
                 t.format,
                 prompts.len(),
-                level.window.as_secs_f64(),
                 level.qps,
+                level.window.as_secs_f64(),
                 if *speed != 1.0 { format!(", at {speed}x") } else { String::new() },
-                prompts.blocks,
                 lengths_note(&counter),
                 if t.reordered { "; the file was not in time order, so it was sorted" } else { "" }
             );

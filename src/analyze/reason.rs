@@ -74,7 +74,11 @@ impl fmt::Display for ClientLimit {
                 "sends were up to {:.1} ms late (lag p99)",
                 lag_p99_s * 1e3
             ),
-            ClientLimit::ClientFailures(n) => write!(f, "{n} client-side failures"),
+            ClientLimit::ClientFailures(n) => write!(
+                f,
+                "{n} client-side failure{}",
+                if *n == 1 { "" } else { "s" }
+            ),
         }
     }
 }

@@ -99,6 +99,16 @@ pub fn summarize(
             (_, Some(_)) => {}
         }
     }
+    // Closed-loop levels are sized by requests in flight, not rates.
+    let closed = levels.iter().any(|l| l.concurrency.is_some());
+    let (lower, higher) = if closed {
+        (
+            "test lower --concurrency",
+            "add higher --concurrency levels",
+        )
+    } else {
+        ("test lower rates", "add higher --qps levels")
+    };
     match (max_ok, saturation) {
         (None, Some(s)) => notes.push(match cause::level_misconfigured(s) {
             // Advice that fits the cause: no lower rate fixes a wrong key or model name.
@@ -108,11 +118,13 @@ pub fn summarize(
                 cause.advice()
             ),
             None => format!(
-                "even the lowest trusted level (QPS {:.1}) did not pass: the endpoint is overloaded even there; test lower rates",
+                "even the lowest trusted level (QPS {:.1}) did not pass: the endpoint is overloaded even there; {lower}",
                 s.qps_target
             ),
         }),
-        (Some(_), None) => notes.push("no level saturated the endpoint: add higher --qps levels to find its limit".into()),
+        (Some(_), None) => notes.push(format!(
+            "no level saturated the endpoint: {higher} to find its limit"
+        )),
         _ => {}
     }
     let keep = 1.0 - p.headroom_pct / 100.0;

@@ -154,13 +154,19 @@ pub fn render_errors(levels: &[LevelReport]) -> String {
                     .get(kind)
                     .map(|m| format!(": {}", one_line(m, 160)))
                     .unwrap_or_default();
-                let _ = writeln!(out, "  - {kind}: {n} occurrences{said}");
+                let times = if *n == 1 { "occurrence" } else { "occurrences" };
+                let _ = writeln!(out, "  - {kind}: {n} {times}{said}");
             }
             if l.client_side_errors > 0 {
                 let _ = writeln!(
                     out,
-                    "  ({} of these are client-side, not the endpoint's)",
-                    l.client_side_errors
+                    "  ({} of these {} client-side, not the endpoint's)",
+                    l.client_side_errors,
+                    if l.client_side_errors == 1 {
+                        "is"
+                    } else {
+                        "are"
+                    }
                 );
             }
         }

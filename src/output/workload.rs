@@ -21,11 +21,17 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
                 ),
                 None => format!("{name} - (no usage reported)"),
             };
+            // A session's later turns carry its history: only first turns have a length asked.
+            let input = if l.sessions.is_some() {
+                "input (first turns)"
+            } else {
+                "input"
+            };
             let _ = writeln!(
                 out,
                 "  QPS {:.1}: {}, {}",
                 l.qps_target,
-                part("input", &t.input),
+                part(input, &t.input),
                 part("output", &t.output)
             );
         }

@@ -100,7 +100,7 @@ pub fn check_shares(cfg: &Config, prepared: &Prepared) -> anyhow::Result<()> {
     let Some(s) = cfg.shard else { return Ok(()) };
     let n = s.count;
     if let Some(&w) = cfg.concurrency.iter().find(|&&w| w < n) {
-        anyhow::bail!("--concurrency {w} cannot be split among {n} shards (each runs every {n}th worker): give levels of at least {n}");
+        anyhow::bail!("--concurrency {w} cannot be split among {n} shards (shard I runs the workers w with w mod {n} = I): give levels of at least {n}");
     }
     if let Some(trace) = &prepared.trace {
         if trace.offsets.len() < n {
@@ -199,7 +199,7 @@ pub fn level(
             return None;
         }
         eprintln!(
-            "Trace: {} requests over {:.1} s",
+            "Level 1/1: the trace, {} requests in a {:.1} s send window",
             trace.offsets.len(),
             trace.window.as_secs_f64()
         );
@@ -221,13 +221,23 @@ pub fn level(
         Some(_) => format!("Probe {}", i + 1),
         None => format!("Level {}/{}", i + 1, cfg.qps.len()),
     };
-    let arrivals = match prepared.work {
-        Work::Sessions(_) => "sessions",
+    let n = offsets.len();
+    let arrivals = match (&prepared.work, n) {
+        (Work::Sessions(_), 1) => "session",
+        (Work::Sessions(_), _) => "sessions",
+        (_, 1) => "arrival",
         _ => "arrivals",
     };
+    // A shard sends its share of the plan's arrivals.
+    let count = match cfg.shard {
+        Some(s) => format!(
+            "{n} {arrivals} in the plan, {} of them this shard's",
+            s.share_of(n)
+        ),
+        None => format!("{n} {arrivals}"),
+    };
     eprintln!(
-        "{label}: QPS {qps} ({} {arrivals}, {}, {}s{slice})",
-        offsets.len(),
+        "{label}: QPS {qps} ({count}, {}, {}s{slice})",
         cfg.arrival,
         (duration.as_secs_f64() * 10.0).round() / 10.0
     );
