@@ -160,6 +160,10 @@ pub struct ServerTtft {
     pub p50: Option<f64>,
     #[serde(serialize_with = "micro::opt::serialize")]
     pub p95: Option<f64>,
+    /// The buckets `p50` and `p95` fall in, `[lower, upper]` (upper `null` for +Inf): the
+    /// interpolated figures are only as exact as these.
+    pub p50_bucket_s: Option<[Option<f64>; 2]>,
+    pub p95_bucket_s: Option<[Option<f64>; 2]>,
 }
 
 /// The level's server view from its scrapes; `window_s` is its send window (gauges are read over
@@ -305,26 +309,30 @@ fn histogram(ok: &[&Scrape], name: &str) -> Option<ServerTtft> {
         return None;
     }
     cumulative.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Prometheus's histogram_quantile: linear within the bucket the rank falls in.
     let quantile = |q: f64| {
         let rank = q * count;
         let mut lower = (0.0, 0.0);
         for &(le, c) in &cumulative {
             if c >= rank {
                 if le.is_infinite() {
-                    return Some(lower.0);
+                    return Some((lower.0, [Some(lower.0), None]));
                 }
                 let within = (rank - lower.1) / (c - lower.1).max(f64::MIN_POSITIVE);
-                return Some(lower.0 + (le - lower.0) * within);
+                return Some((lower.0 + (le - lower.0) * within, [Some(lower.0), Some(le)]));
             }
             lower = (le, c);
         }
         None
     };
+    let (p50, p95) = (quantile(0.5), quantile(0.95));
     Some(ServerTtft {
         requests: count,
         mean: sum / count,
-        p50: quantile(0.5),
-        p95: quantile(0.95),
+        p50: p50.map(|q| q.0),
+        p95: p95.map(|q| q.0),
+        p50_bucket_s: p50.map(|q| q.1),
+        p95_bucket_s: p95.map(|q| q.1),
     })
 }
 
@@ -428,6 +436,7 @@ mod tests {
         assert!((ttft.mean - 0.3).abs() < 1e-12);
         // Every observation in (0.1, 0.5]: the median interpolates to 0.3.
         assert!((ttft.p50.unwrap() - 0.3).abs() < 1e-12);
+        assert_eq!(ttft.p50_bucket_s, Some([Some(0.1), Some(0.5)]));
         assert!((m.ttft_gap_s.unwrap() - 0.05).abs() < 1e-12);
         assert_eq!(
             m.explanation.as_deref(),
