@@ -240,11 +240,24 @@ pub(super) fn workload(a: &WorkloadArgs, dataset: Option<&PathBuf>) -> Result<(W
     if !(think.is_finite() && (0.0..=3600.0).contains(&think)) {
         bail!("--think-time {think}: seconds from 0 to 3600, e.g. --think-time 2");
     }
-    if let Some(t) = &a.tokenizer {
+    // The model's folder stands for the tokenizer.json in it.
+    let tokenizer = a.tokenizer.as_ref().map(|t| {
+        if t.is_dir() {
+            t.join("tokenizer.json")
+        } else {
+            t.clone()
+        }
+    });
+    if let (Some(given), Some(t)) = (&a.tokenizer, &tokenizer) {
         if !t.is_file() {
+            let what = if given.is_dir() {
+                "a folder without a tokenizer.json"
+            } else {
+                "no such file"
+            };
             bail!(
-                "--tokenizer {}: no such file; give a Hugging Face tokenizer.json (it is in the model's folder)",
-                t.display()
+                "--tokenizer {}: {what}; give a Hugging Face tokenizer.json (it is in the model's folder)",
+                given.display()
             );
         }
     }
@@ -252,7 +265,7 @@ pub(super) fn workload(a: &WorkloadArgs, dataset: Option<&PathBuf>) -> Result<(W
         Workload {
             source,
             sessions: a.sessions.then_some(think),
-            tokenizer: a.tokenizer.clone(),
+            tokenizer,
             ignore_eos: a.ignore_eos,
         },
         path,

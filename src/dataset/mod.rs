@@ -143,7 +143,8 @@ pub fn parse_as(bytes: &[u8], name: &str, format: DatasetFormat) -> Result<Datas
             (DatasetFormat::Prompts, formats::text_lines(bytes, name)?)
         }
         (format, _) => {
-            let values = parse_values(bytes, name)?;
+            let values = parse_values(bytes, name).map_err(|e| not_json(e, bytes))?;
+            let given = format;
             let format = match format {
                 DatasetFormat::Auto => detect(&values, name)?,
                 given => given,
@@ -152,7 +153,18 @@ pub fn parse_as(bytes: &[u8], name: &str, format: DatasetFormat) -> Result<Datas
                 .iter()
                 .map(|(loc, v)| formats::read(format, v, *loc))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|(at, problem)| field(name, at, problem))?;
+                .map_err(|(at, mut problem)| {
+                    // A format forced on a file of another: say which one it reads as.
+                    match detect(&values, name) {
+                        Ok(seen) if given != DatasetFormat::Auto && seen != given => {
+                            problem.push_str(&format!(
+                                " (the file reads as the {seen} format: leave out --dataset-format {given})"
+                            ));
+                        }
+                        _ => {}
+                    }
+                    field(name, at, problem)
+                })?;
             (format, convs)
         }
     };
@@ -163,6 +175,28 @@ pub fn parse_as(bytes: &[u8], name: &str, format: DatasetFormat) -> Result<Datas
         conversations: samples,
         format,
     })
+}
+
+/// A file that is not JSON: when it reads as a trace's CSV, say where it goes.
+fn not_json(e: DatasetError, bytes: &[u8]) -> DatasetError {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_ascii_lowercase();
+    match e {
+        DatasetError::Syntax {
+            path,
+            mut message,
+            line,
+            column,
+        } if head.starts_with("timestamp") || head.contains("contexttokens") => {
+            message.push_str(" (it reads as a request trace's CSV: give it with --trace)");
+            DatasetError::Syntax {
+                path,
+                message,
+                line,
+                column,
+            }
+        }
+        other => other,
+    }
 }
 
 /// The format of the first sample.
@@ -449,6 +483,14 @@ mod tests {
             e.contains("sample 0.conversations: missing required field"),
             "{e}"
         );
+        // Forced on a file of another format, the error says which one it reads as.
+        let e = parse_as(BUNDLED, "d", DatasetFormat::Sharegpt)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("reads as the reference format"), "{e}");
+        // A trace's CSV given as a dataset points at --trace.
+        let e = err("timestamp,input_tokens,output_tokens\n0,10,2\n");
+        assert!(e.contains("give it with --trace"), "{e}");
     }
 
     #[test]
