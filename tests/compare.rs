@@ -173,10 +173,24 @@ async fn bad_folders_and_flags_are_explained() {
     );
     let out = compare(vec![
         dir.clone(),
-        dir,
+        dir.clone(),
         "--fail-on-regression".into(),
         "ten".into(),
     ])
     .await;
     assert_eq!(out.status.code(), Some(1));
+    // --metrics gates nothing without a threshold: said, not ignored.
+    let out = compare(vec![
+        dir.clone(),
+        dir,
+        "--metrics".into(),
+        "ttft_p95".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("add --fail-on-regression"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

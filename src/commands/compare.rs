@@ -16,6 +16,9 @@ pub const EXIT_REGRESSION: u8 = 3;
 
 pub fn run(a: &CompareArgs) -> Result<ExitCode> {
     let threshold = a.fail_on_regression.as_deref().map(percent).transpose()?;
+    if a.metrics.is_some() && threshold.is_none() {
+        bail!("--metrics chooses what --fail-on-regression gates; add --fail-on-regression PCT (e.g. 10%), or leave out --metrics to compare every figure");
+    }
     let gated: Vec<String> = match &a.metrics {
         Some(m) => m.iter().map(|s| s.trim().to_string()).collect(),
         None => DEFAULT_GATED.iter().map(|s| s.to_string()).collect(),
