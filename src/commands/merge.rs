@@ -9,7 +9,7 @@
 
 use crate::analyze::report::Report;
 use crate::cli::{MergeArgs, PolicyArgs};
-use crate::commands::report::{options_with, read_metadata, records, server_scrapes};
+use crate::commands::report::{merge_notes, options_with, read_metadata, records, server_scrapes};
 use crate::measure::record::{LevelRun, RequestRecord};
 use crate::output::jsonl::JsonlWriter;
 use crate::output::metadata::{LevelInfo, Metadata};
@@ -77,7 +77,7 @@ pub fn run(a: &MergeArgs) -> Result<Report> {
     if runs.len() < planned {
         meta.completed = false;
     }
-    report.summary.notes.extend(notes(&meta, runs.len()));
+    report.summary.notes.extend(merge_notes(&meta, runs.len()));
     files::write_json_atomic(&dir.join("metadata.json"), &meta)?;
     write_records(&dir, &runs)?;
     files::write_json_atomic(&dir.join(&meta.output), &report)?;
@@ -272,43 +272,6 @@ fn arrivals_share(shards: &[ShardRun]) -> f64 {
 
 /// The merged metadata's account of its shards: which, how their starts spread, how late each
 /// sent first.
-/// What a merged folder's summary says of the merge (levels the shards did not run, missing
-/// shards), from its metadata: `redline merge` and `redline report` add the same notes.
-pub(crate) fn notes(meta: &Metadata, levels_run: usize) -> Vec<String> {
-    let Some(m) = &meta.merged else {
-        return Vec::new();
-    };
-    let mut notes = Vec::new();
-    let planned = m["plan_levels"].as_u64().unwrap_or(0) as usize;
-    if levels_run < planned {
-        notes.push(format!(
-            "the shards ran {levels_run} of the plan's {planned} levels (they stopped early: see each shard's output)"
-        ));
-    }
-    let indexes = |k: &str| -> Vec<usize> {
-        m[k].as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_u64())
-                    .map(|v| v as usize)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let missing = indexes("missing");
-    if !missing.is_empty() {
-        notes.push(format!(
-            "merged {} of {} shards ({:.1}% of the plan's arrivals): shard{} {} missing, so each level offered that share of its planned rate",
-            indexes("merged").len(),
-            m["shards"].as_u64().unwrap_or(0),
-            m["share_of_plan_pct"].as_f64().unwrap_or(0.0),
-            if missing.len() == 1 { "" } else { "s" },
-            list(&missing),
-        ));
-    }
-    notes
-}
-
 fn merged_info(
     shards: &[ShardRun],
     count: usize,

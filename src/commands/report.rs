@@ -29,10 +29,7 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
     }
     let mut report = Report::from_runs(&runs, &opts);
     // A merged folder keeps what its merge said (a missing shard, levels not run).
-    report
-        .summary
-        .notes
-        .extend(crate::commands::merge::notes(&meta, runs.len()));
+    report.summary.notes.extend(merge_notes(&meta, runs.len()));
     let output = args.output.clone().unwrap_or_else(|| meta.output.clone());
     let plot_output = args
         .plot_output
@@ -67,6 +64,43 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
         plot.map(|f| (plot_output.as_str(), f)),
     );
     Ok(report)
+}
+
+/// What a merged folder's summary says of the merge (levels the shards did not run, missing
+/// shards), from its metadata: `redline merge` and `redline report` add the same notes.
+pub(crate) fn merge_notes(meta: &Metadata, levels_run: usize) -> Vec<String> {
+    let Some(m) = &meta.merged else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    let planned = m["plan_levels"].as_u64().unwrap_or(0) as usize;
+    if levels_run < planned {
+        notes.push(format!(
+            "the shards ran {levels_run} of the plan's {planned} levels (they stopped early: see each shard's output)"
+        ));
+    }
+    let indexes = |k: &str| -> Vec<usize> {
+        m[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_u64())
+                    .map(|v| v as usize)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let missing = indexes("missing");
+    if !missing.is_empty() {
+        notes.push(format!(
+            "merged {} of {} shards ({:.1}% of the plan's arrivals): shard{} {} missing, so each level offered that share of its planned rate",
+            indexes("merged").len(),
+            m["shards"].as_u64().unwrap_or(0),
+            m["share_of_plan_pct"].as_f64().unwrap_or(0.0),
+            if missing.len() == 1 { "" } else { "s" },
+            missing.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+        ));
+    }
+    notes
 }
 
 /// The chart formats to draw: those asked for, and any the folder already holds, so that no chart
