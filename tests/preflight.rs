@@ -79,7 +79,7 @@ async fn a_busy_endpoint_is_only_warned_about() {
     // The console's error summary quotes the server, and the advice fits overload.
     assert!(
         run.stdout()
-            .contains("HTTP 503: 1 occurrences: The engine is currently busy"),
+            .contains("HTTP 503: 1 occurrence: The engine is currently busy"),
         "{}",
         run.stdout()
     );
@@ -124,7 +124,7 @@ async fn without_the_preflight_a_misconfigured_level_stops_the_run_and_says_why(
     );
     assert!(
         run.stdout()
-            .contains("HTTP 404: 1 occurrences: The model `redline-sim` does not exist."),
+            .contains("HTTP 404: 1 occurrence: The model `redline-sim` does not exist."),
         "{}",
         run.stdout()
     );
