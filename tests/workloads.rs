@@ -361,6 +361,9 @@ async fn a_trace_replays_on_its_own_timestamps() {
         let meta = read_json(&run.dir().join("metadata.json"));
         assert_eq!(meta["trace"]["format"], format);
         assert_eq!(meta["trace"]["requests"], n);
+        // The trace sets the window: metadata says it, not the default --duration.
+        assert!(meta["duration"].as_f64().is_some_and(|d| d > 0.0), "{meta}");
+        assert_eq!(meta["duration"], meta["levels"][0]["duration_s"], "{meta}");
         // Reply lengths come from the trace.
         assert!(records
             .iter()
