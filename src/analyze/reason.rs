@@ -115,3 +115,34 @@ fn seconds(v: f64) -> String {
         format!("{v:.1} s")
     }
 }
+
+/// A rate as the console shows it: one decimal, and two significant digits under 0.1 so that no
+/// level reads as "QPS 0.0".
+pub struct Qps(pub f64);
+
+impl fmt::Display for Qps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = self.0;
+        if q == 0.0 || !q.is_finite() || q.abs() >= 0.1 {
+            write!(f, "{q:.1}")
+        } else {
+            let digits = (-q.abs().log10()).ceil() as usize + 1;
+            write!(f, "{q:.digits$}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Qps;
+
+    #[test]
+    fn low_rates_never_read_as_zero() {
+        let shown = |q: f64| Qps(q).to_string();
+        assert_eq!(shown(20.0), "20.0");
+        assert_eq!(shown(0.5), "0.5");
+        assert_eq!(shown(0.05), "0.050");
+        assert_eq!(shown(0.001), "0.0010");
+        assert_eq!(shown(0.0), "0.0");
+    }
+}

@@ -10,6 +10,7 @@
 
 use crate::analyze::cause;
 use crate::analyze::level::LevelReport;
+use crate::analyze::reason::Qps;
 use crate::analyze::search::SearchSummary;
 use crate::analyze::verdict::{Cause, Verdict};
 use crate::config::{Policy, Pricing};
@@ -71,8 +72,8 @@ pub fn summarize(
         let a = &l.assessment;
         if l.partial {
             notes.push(format!(
-                "QPS {:.1} was interrupted (partial): its verdict is not used",
-                l.qps_target
+                "QPS {} was interrupted (partial): its verdict is not used",
+                Qps(l.qps_target)
             ));
             continue;
         }
@@ -84,16 +85,17 @@ pub fn summarize(
                 _ => "schedule_lag_s",
             };
             notes.push(format!(
-                "QPS {:.1} is client-limited ({why}): its {} is not used; see {see}",
-                l.qps_target, a.verdict
+                "QPS {} is client-limited ({why}): its {} is not used; see {see}",
+                Qps(l.qps_target),
+                a.verdict
             ));
             continue;
         }
         match (a.verdict, saturation) {
             (Verdict::Pass, None) => max_ok = Some(l),
             (Verdict::Pass, Some(s)) => notes.push(format!(
-                "QPS {:.1} passed after QPS {:.1} did not: the success curve is not monotonic; rerun with a longer --duration before trusting either",
-                l.qps_target, s.qps_target
+                "QPS {} passed after QPS {} did not: the success curve is not monotonic; rerun with a longer --duration before trusting either",
+                Qps(l.qps_target), Qps(s.qps_target)
             )),
             (_, None) => saturation = Some(l),
             (_, Some(_)) => {}
@@ -113,13 +115,13 @@ pub fn summarize(
         (None, Some(s)) => notes.push(match cause::level_misconfigured(s) {
             // Advice that fits the cause: no lower rate fixes a wrong key or model name.
             Some((cause, what)) => format!(
-                "even the lowest trusted level (QPS {:.1}) did not pass, every request failing with {what}: {}",
-                s.qps_target,
+                "even the lowest trusted level (QPS {}) did not pass, every request failing with {what}: {}",
+                Qps(s.qps_target),
                 cause.advice()
             ),
             None => format!(
-                "even the lowest trusted level (QPS {:.1}) did not pass: the endpoint is overloaded even there; {lower}",
-                s.qps_target
+                "even the lowest trusted level (QPS {}) did not pass: the endpoint is overloaded even there; {lower}",
+                Qps(s.qps_target)
             ),
         }),
         (Some(_), None) => notes.push(format!(

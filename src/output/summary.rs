@@ -1,6 +1,7 @@
 //! The verdict lines and the run's summary for the console, in the reference tool's style:
 //! `QPS 45.0: PASS - 99.8% success, 70,500 total tok/s, $0.0100/M`, then the answer.
 
+use crate::analyze::reason::Qps;
 use crate::analyze::report::Report;
 use crate::analyze::search::{SearchSummary, Stop};
 use crate::analyze::verdict::Verdict;
@@ -41,8 +42,8 @@ pub fn render(report: &Report) -> String {
         // marked separately below.
         let reason = a.reason.endpoint_text();
         let level = match l.concurrency {
-            Some(n) => format!("Concurrency {n} ({:.1} QPS)", l.qps_target),
-            None => format!("QPS {:.1}", l.qps_target),
+            Some(n) => format!("Concurrency {n} ({} QPS)", Qps(l.qps_target)),
+            None => format!("QPS {}", Qps(l.qps_target)),
         };
         let _ = write!(
             out,
@@ -87,7 +88,8 @@ pub fn render(report: &Report) -> String {
         Some(q) => {
             let _ = writeln!(
                 out,
-                "Maximum sustainable QPS: {q:.1} (highest PASS level: {rule})"
+                "Maximum sustainable QPS: {} (highest PASS level: {rule})",
+                Qps(q)
             );
         }
         None => {
@@ -108,7 +110,7 @@ pub fn render(report: &Report) -> String {
         let how = l
             .map(|l| format!("{}, {}", l.assessment.verdict, l.assessment.reason))
             .unwrap_or_default();
-        let _ = writeln!(out, "Saturation point: {q:.1} QPS ({how})");
+        let _ = writeln!(out, "Saturation point: {} QPS ({how})", Qps(q));
     }
     if let (Some(r), Some(m)) = (s.recommended_qps, s.max_sustainable_qps) {
         let _ = writeln!(

@@ -3,6 +3,7 @@
 //! `Goodput` columns when the run had objectives (`--slo`).
 
 use crate::analyze::level::LevelReport;
+use crate::analyze::reason::Qps;
 use crate::analyze::stats::Percentiles;
 use std::fmt::Write;
 
@@ -35,7 +36,7 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
     let mut rows = vec![header];
     for l in levels {
         let mut row = vec![
-            format!("{:.1}", l.qps_target),
+            Qps(l.qps_target).to_string(),
             format!("{:.2}", l.actual_qps),
             format!("{:.1}", l.success_rate),
         ];
@@ -144,7 +145,7 @@ pub fn render_errors(levels: &[LevelReport]) -> String {
     for l in levels {
         let total: u64 = l.errors.values().sum();
         if total > 0 {
-            let _ = writeln!(out, "\nQPS {:.1} - Errors ({total} total):", l.qps_target);
+            let _ = writeln!(out, "\nQPS {} - Errors ({total} total):", Qps(l.qps_target));
             let mut kinds: Vec<_> = l.errors.iter().collect();
             kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             for (kind, n) in kinds {
@@ -173,8 +174,8 @@ pub fn render_errors(levels: &[LevelReport]) -> String {
         if l.requests_without_usage > 0 {
             let _ = writeln!(
                 out,
-                "\nQPS {:.1} - Warning: {} successful requests carried no usage; they are excluded from cost and their output tokens are counted from stream chunks",
-                l.qps_target, l.requests_without_usage
+                "\nQPS {} - Warning: {} successful requests carried no usage; they are excluded from cost and their output tokens are counted from stream chunks",
+                Qps(l.qps_target), l.requests_without_usage
             );
         }
     }

@@ -3,6 +3,7 @@
 //! level's sessions and a table of its figures by turn. Nothing is printed for a plain dataset run.
 
 use crate::analyze::level::LevelReport;
+use crate::analyze::reason::Qps;
 use crate::analyze::workload::LengthFit;
 use crate::output::table;
 use std::fmt::Write;
@@ -29,8 +30,8 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
             };
             let _ = writeln!(
                 out,
-                "  QPS {:.1}: {}, {}",
-                l.qps_target,
+                "  QPS {}: {}, {}",
+                Qps(l.qps_target),
                 part(input, &t.input),
                 part("output", &t.output)
             );
@@ -46,8 +47,8 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
         };
         let _ = writeln!(
             out,
-            "\nQPS {:.1} - Sessions: {} started, {} completed every turn, {:.1} turns each, {:.2} requests/s{not_sent}",
-            l.qps_target, s.sessions, s.completed, s.mean_turns_sent, s.request_rate_qps
+            "\nQPS {} - Sessions: {} started, {} completed every turn, {:.1} turns each, {:.2} requests/s{not_sent}",
+            Qps(l.qps_target), s.sessions, s.completed, s.mean_turns_sent, s.request_rate_qps
         );
         let mut header = vec!["Turn".to_string(), "Requests".into(), "Success%".into()];
         for name in ["TTFT", "E2E"] {

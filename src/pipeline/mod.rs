@@ -238,8 +238,8 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         if let Some((cause, what)) = levels.last().and_then(cause::level_misconfigured) {
             // No other rate fixes a wrong key, path or model name: say so now.
             stopped = Some(format!(
-                "stopped after QPS {:.1}: every request failed with {what}\n  {}",
-                run.qps,
+                "stopped after QPS {}: every request failed with {what}\n  {}",
+                crate::analyze::reason::Qps(run.qps),
                 cause.advice()
             ));
             break;
