@@ -67,6 +67,13 @@ async fn shards(sim: &str, indexes: &[usize], seed: &str, root: &Path) -> Vec<Pa
             tokio::task::spawn_blocking(move || (redline_into(args, &dir, job_index), dir))
         })
         .collect();
+    finished(handles).await
+}
+
+/// The run folders of shard processes, each of which must have succeeded.
+async fn finished(
+    handles: Vec<tokio::task::JoinHandle<(std::process::Output, PathBuf)>>,
+) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     for h in handles {
         let (out, dir) = h.await.unwrap();
@@ -376,16 +383,7 @@ async fn closed_loop_workers_that_do_not_divide_evenly_still_make_one_plan() {
             tokio::task::spawn_blocking(move || (redline_into(args, &dir, None), dir))
         })
         .collect();
-    let mut dirs = Vec::new();
-    for h in handles {
-        let (out, dir) = h.await.unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dirs.push(only_run_dir(&dir));
-    }
+    let dirs = finished(handles).await;
     let merged = root.path().join("merged");
     let out = merge(&dirs, &merged, &[]);
     assert!(
