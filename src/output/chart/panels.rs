@@ -3,8 +3,8 @@
 
 use super::legend::{self, Entry, Glyph};
 use super::plot::{
-    chart, empty, line, marks, mesh, points, shade, top, Area, Marks, COLORS, GREEN_OK, GREY,
-    ORANGE, PURPLE,
+    chart, empty, line, marks, mesh, points, shade, top, Area, Chart, DualChart, Marks, COLORS,
+    GREEN_OK, GREY, ORANGE, PURPLE,
 };
 use super::plot::{err, text};
 use crate::analyze::level::LevelReport;
@@ -14,6 +14,42 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 const X: &str = "Target QPS";
+
+/// A panel's plot with its axes and the run's marks drawn (under the series that follow).
+fn framed<'a, DB: DrawingBackend>(
+    plot: &'a Area<DB>,
+    title: &str,
+    unit: &str,
+    m: &Marks,
+    y_max: f64,
+) -> Result<Chart<'a, DB>> {
+    let mut c = chart(plot, title, m.x_max, y_max, false)?;
+    mesh(&mut c, X, unit)?;
+    marks(&mut c, m, y_max)?;
+    Ok(c)
+}
+
+/// A dual-axis plot (its right axis running to `y2_max`, described by `unit2`), with its axes
+/// and the run's marks drawn.
+fn framed_dual<'a, DB: DrawingBackend>(
+    plot: &'a Area<DB>,
+    title: &str,
+    (unit, unit2): (&str, &str),
+    m: &Marks,
+    (y_max, y2_max): (f64, f64),
+) -> Result<DualChart<'a, DB>> {
+    let mut c =
+        chart(plot, title, m.x_max, y_max, true)?.set_secondary_coord(0.0..m.x_max, 0.0..y2_max);
+    mesh(&mut c, X, unit)?;
+    c.configure_secondary_axes()
+        .y_desc(unit2)
+        .label_style(text(24))
+        .axis_desc_style(text(26))
+        .draw()
+        .map_err(err)?;
+    marks(&mut c, m, y_max)?;
+    Ok(c)
+}
 
 /// The shaded bands' entry, when a plot has any.
 fn with_shaded(mut entries: Vec<Entry>, m: &Marks) -> Vec<Entry> {
@@ -189,9 +225,7 @@ pub fn percentiles<DB: DrawingBackend>(
         .collect();
     let refs: Vec<&[(f64, f64)]> = series.iter().map(|(_, s)| s.as_slice()).collect();
     let y_max = top(&refs);
-    let mut c = chart(&plot, title, m.x_max, y_max, false)?;
-    mesh(&mut c, X, "Seconds")?;
-    marks(&mut c, m, y_max)?;
+    let mut c = framed(&plot, title, "Seconds", m, y_max)?;
     let mut entries = Vec::new();
     for (i, (p, pts)) in series.into_iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
@@ -217,16 +251,8 @@ pub fn speed<DB: DrawingBackend>(
     let aggregate = points(levels, |l| Some(l.output_throughput_tok_s));
     let y2_max = top(&[&aggregate]);
     let title = "Generation speed: per request (left), aggregate (right)";
-    let mut c =
-        chart(&plot, title, m.x_max, y_max, true)?.set_secondary_coord(0.0..m.x_max, 0.0..y2_max);
-    mesh(&mut c, X, "Tokens / s per request")?;
-    c.configure_secondary_axes()
-        .y_desc("Output tokens / s, all requests")
-        .label_style(text(24))
-        .axis_desc_style(text(26))
-        .draw()
-        .map_err(err)?;
-    marks(&mut c, m, y_max)?;
+    let units = ("Tokens / s per request", "Output tokens / s, all requests");
+    let mut c = framed_dual(&plot, title, units, m, (y_max, y2_max))?;
     let mut entries = Vec::new();
     for (i, (p, pts)) in series.into_iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
@@ -261,15 +287,8 @@ pub fn cost<DB: DrawingBackend>(area: &Area<DB>, levels: &[LevelReport], m: &Mar
             .and_then(|c| c.cost_per_million_tokens)
     });
     let y_max = top(&[&cost]);
-    let mut c = chart(
-        &plot,
-        "Cost per million tokens (input + output)",
-        m.x_max,
-        y_max,
-        false,
-    )?;
-    mesh(&mut c, X, "$ / M tokens")?;
-    marks(&mut c, m, y_max)?;
+    let title = "Cost per million tokens (input + output)";
+    let mut c = framed(&plot, title, "$ / M tokens", m, y_max)?;
     if cost.is_empty() {
         // Priced, but no level's stream reported usage: say so rather than draw nothing.
         empty(
@@ -310,9 +329,7 @@ pub fn errors<DB: DrawingBackend>(
         .collect();
     let refs: Vec<&[(f64, f64)]> = series.iter().map(|(_, s)| s.as_slice()).collect();
     let y_max = top(&refs);
-    let mut c = chart(&plot, "Errors by kind", m.x_max, y_max, false)?;
-    mesh(&mut c, X, "Requests")?;
-    marks(&mut c, m, y_max)?;
+    let mut c = framed(&plot, "Errors by kind", "Requests", m, y_max)?;
     if series.is_empty() {
         empty(&mut c, "no errors at any level", m.x_max, y_max)?;
     }
@@ -341,16 +358,8 @@ pub fn server_load<DB: DrawingBackend>(
     let kv_max = server(|s| s.kv_cache_usage.as_ref().map(|g| g.max * 100.0));
     let y_max = top(&[&running_mean, &running_max, &waiting_max]);
     let title = "Server: requests running and waiting, KV cache";
-    let mut c =
-        chart(&plot, title, m.x_max, y_max, true)?.set_secondary_coord(0.0..m.x_max, 0.0..130.0);
-    mesh(&mut c, X, "Requests")?;
-    c.configure_secondary_axes()
-        .y_desc("KV cache used (%)")
-        .label_style(text(24))
-        .axis_desc_style(text(26))
-        .draw()
-        .map_err(err)?;
-    marks(&mut c, m, y_max)?;
+    let units = ("Requests", "KV cache used (%)");
+    let mut c = framed_dual(&plot, title, units, m, (y_max, 130.0))?;
     let mut entries = Vec::new();
     for (pts, color, label) in [
         (running_mean, COLORS[0], "running (mean)"),
@@ -397,15 +406,8 @@ pub fn server_ttft<DB: DrawingBackend>(
         Some(s.ttft_s.as_ref()?.mean + s.ttft_gap_s?)
     });
     let y_max = top(&[&server, &client]);
-    let mut c = chart(
-        &plot,
-        "Time to first token: server vs redline (mean, s)",
-        m.x_max,
-        y_max,
-        false,
-    )?;
-    mesh(&mut c, X, "Seconds")?;
-    marks(&mut c, m, y_max)?;
+    let title = "Time to first token: server vs redline (mean, s)";
+    let mut c = framed(&plot, title, "Seconds", m, y_max)?;
     if server.is_empty() {
         empty(
             &mut c,

@@ -30,6 +30,13 @@ pub const COLORS: [RGBColor; 6] = [
 
 pub type Area<DB> = DrawingArea<DB, Shift>;
 pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// A plot with a second y axis on the right.
+pub type DualChart<'a, DB> = plotters::chart::DualCoordChartContext<
+    'a,
+    DB,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+>;
 
 pub fn font_ready() -> Result<()> {
     static READY: OnceLock<bool> = OnceLock::new();
