@@ -31,9 +31,10 @@ impl SlowAccept {
         if waits.is_empty() {
             return None;
         }
-        let w = LagSummary::of(waits.clone());
+        let requests = waits.len() as u64;
+        let w = LagSummary::of(waits);
         Some(SlowAccept {
-            requests: waits.len() as u64,
+            requests,
             wait_p99_s: w.p99,
             wait_max_s: w.max,
             client_lag_p99_s: LagSummary::of(
@@ -42,6 +43,11 @@ impl SlowAccept {
             .p99,
         })
     }
+}
+
+/// The lag p99 the client-limited rule reads: the schedule lag's, less any slow accepts.
+pub fn client_lag_p99(schedule_lag: &LagSummary, slow: Option<&SlowAccept>) -> Option<f64> {
+    slow.map_or(schedule_lag.p99, |s| s.client_lag_p99_s)
 }
 
 #[cfg(test)]

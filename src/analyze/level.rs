@@ -12,7 +12,7 @@
 //! - level duration = level start until its last request ended (at least the send window);
 //! - throughputs and cost use that level duration; cost uses `usage` tokens of successes only.
 
-use crate::analyze::accept::SlowAccept;
+use crate::analyze::accept::{self, SlowAccept};
 use crate::analyze::objectives;
 use crate::analyze::queueing::{keep_up, KeepUp};
 use crate::analyze::server::{self, ServerMetrics};
@@ -200,9 +200,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let schedule_lag_s = LagSummary::of(arrivals.iter().filter_map(|r| r.lag_s()).collect());
     let slow_accept = SlowAccept::of(arrivals);
     let evidence = Evidence {
-        lag_p99_s: slow_accept
-            .as_ref()
-            .map_or(schedule_lag_s.p99, |s| s.client_lag_p99_s),
+        lag_p99_s: accept::client_lag_p99(&schedule_lag_s, slow_accept.as_ref()),
         ..evidence
     };
     let ttfts: Vec<f64> = ok.iter().filter_map(|r| r.ttft_s()).collect();
@@ -300,10 +298,7 @@ impl LevelReport {
             client_side_errors: self.client_side_errors,
             keep_up: self.keep_up.clone(),
             measured: p.objectives.iter().map(|o| (*o, self.stored(o))).collect(),
-            lag_p99_s: self
-                .slow_accept
-                .as_ref()
-                .map_or(self.schedule_lag_s.p99, |s| s.client_lag_p99_s),
+            lag_p99_s: accept::client_lag_p99(&self.schedule_lag_s, self.slow_accept.as_ref()),
             requests_scheduled: self.requests_scheduled,
             requests_sent: self.requests_sent,
             delivered_ratio: delivered(self.requests_sent, 1.0, self.requests_scheduled, 1.0),

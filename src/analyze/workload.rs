@@ -166,30 +166,17 @@ pub fn sessions_where(recs: &[RequestRecord], f: impl Fn(&RequestRecord) -> bool
         .count()
 }
 
-/// Each session's turns sent, turns planned, and whether every sent turn satisfies `f`.
-/// The turns never sent because their session ended at a client-side failure.
+/// The turns never sent because their session ended at a client-side failure. A failed turn
+/// ends its session, so a session with a client-side failure ended at it.
 fn unsent_after_client_failures(recs: &[RequestRecord]) -> u64 {
-    // Per session: turns sent, turns planned, and its last sent turn's failure.
-    let mut last: BTreeMap<u64, (u32, u32, u32, bool)> = BTreeMap::new();
-    for r in recs {
-        let (Some(s), Some(t)) = (r.session, r.turn) else {
-            continue;
-        };
-        let e = last
-            .entry(s)
-            .or_insert((0, r.session_turns.unwrap_or(t), 0, false));
-        e.0 += 1;
-        if t >= e.2 {
-            e.2 = t;
-            e.3 = r.error.is_some_and(|k| k.is_client_side());
-        }
-    }
-    last.values()
-        .filter(|e| e.3)
-        .map(|e| u64::from(e.1.saturating_sub(e.0)))
+    tally(recs, |r| !r.error.is_some_and(|k| k.is_client_side()))
+        .values()
+        .filter(|(_, _, no_client_failure)| !no_client_failure)
+        .map(|(sent, planned, _)| u64::from(planned.saturating_sub(*sent)))
         .sum()
 }
 
+/// Each session's turns sent, turns planned, and whether every sent turn satisfies `f`.
 fn tally(
     recs: &[RequestRecord],
     f: impl Fn(&RequestRecord) -> bool,
