@@ -53,10 +53,10 @@ impl Prepared {
         }
     }
 
-    /// A trace's format and number of requests.
-    pub fn trace_format(&self) -> Option<(TraceFormat, usize)> {
-        match self.origin {
-            Origin::Trace(f) => Some((f, self.samples())),
+    /// A trace's format, number of requests and send window.
+    pub fn trace_format(&self) -> Option<(TraceFormat, usize, Duration)> {
+        match (&self.origin, &self.trace) {
+            (Origin::Trace(f), Some(t)) => Some((*f, self.samples(), t.window)),
             _ => None,
         }
     }

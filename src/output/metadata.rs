@@ -295,7 +295,7 @@ impl Metadata {
         &mut self,
         cfg: &Config,
         dataset_format: Option<DatasetFormat>,
-        trace_requests: Option<(TraceFormat, usize)>,
+        trace_requests: Option<(TraceFormat, usize, std::time::Duration)>,
         tokenizer: Option<TokenizerInfo>,
         ignore_eos: bool,
     ) {
@@ -307,7 +307,11 @@ impl Metadata {
                 self.dataset = format!("synthetic:{}", spec.to_text());
             }
             Source::Trace { speed } => {
-                self.trace = trace_requests.map(|(format, requests)| TraceInfo {
+                if let Some((_, _, window)) = trace_requests {
+                    // The trace sets its own window: --duration does not apply to it.
+                    self.duration = window.as_secs_f64();
+                }
+                self.trace = trace_requests.map(|(format, requests, _)| TraceInfo {
                     format,
                     speed: *speed,
                     requests,

@@ -120,10 +120,6 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
         prepared.tokenizer.clone(),
         target.template.ignore_eos(),
     );
-    if let Some(trace) = &prepared.trace {
-        // A trace sets its own window: --duration does not apply to it.
-        meta.duration = trace.window.as_secs_f64();
-    }
     if let Some(shard) = cfg.shard {
         meta.as_shard(shard, process::host());
         eprintln!(
