@@ -51,6 +51,18 @@ fn framed_dual<'a, DB: DrawingBackend>(
     Ok(c)
 }
 
+/// A plot with nothing to draw: it says why, and its legend stays empty.
+fn nothing<DB: DrawingBackend>(
+    c: &mut Chart<'_, DB>,
+    side: &Area<DB>,
+    why: &str,
+    m: &Marks,
+    y_max: f64,
+) -> Result<()> {
+    empty(c, why, m.x_max, y_max)?;
+    legend::draw(side, &[])
+}
+
 /// The shaded bands' entry, when a plot has any.
 fn with_shaded(mut entries: Vec<Entry>, m: &Marks) -> Vec<Entry> {
     if m.any_shaded() {
@@ -291,13 +303,8 @@ pub fn cost<DB: DrawingBackend>(area: &Area<DB>, levels: &[LevelReport], m: &Mar
     let mut c = framed(&plot, title, "$ / M tokens", m, y_max)?;
     if cost.is_empty() {
         // Priced, but no level's stream reported usage: say so rather than draw nothing.
-        empty(
-            &mut c,
-            "no cost: no successful request's stream carried usage tokens",
-            m.x_max,
-            y_max,
-        )?;
-        return legend::draw(&side, &[]);
+        let why = "no cost: no successful request's stream carried usage tokens";
+        return nothing(&mut c, &side, why, m, y_max);
     }
     line(&mut c, cost, COLORS[0], 4)?;
     legend::draw(
@@ -409,13 +416,8 @@ pub fn server_ttft<DB: DrawingBackend>(
     let title = "Time to first token: server vs redline (mean, s)";
     let mut c = framed(&plot, title, "Seconds", m, y_max)?;
     if server.is_empty() {
-        empty(
-            &mut c,
-            "the metrics page has no TTFT histogram",
-            m.x_max,
-            y_max,
-        )?;
-        return legend::draw(&side, &[]);
+        let why = "the metrics page has no TTFT histogram";
+        return nothing(&mut c, &side, why, m, y_max);
     }
     line(&mut c, client, COLORS[0], 4)?;
     line(&mut c, server, COLORS[2], 4)?;
