@@ -50,7 +50,8 @@ impl Reason {
         }
         if let Some((n, max)) = self.slow_accept {
             s.push_str(&format!(
-                "; the endpoint was slow to accept connections: {n} requests waited a second or more (up to {})",
+                "; the endpoint was slow to accept connections: {n} request{} waited a second or more (up to {})",
+                if n == 1 { "" } else { "s" },
                 seconds(max)
             ));
         }
