@@ -3,7 +3,8 @@
 //! for how long), or why the search is over; the pipeline runs each probe as an ordinary level.
 //!
 //! 1. **Grow**: start at `--qps-start` and double while probes PASS. Growth probes run a third of
-//!    `--duration` (at least [`MIN_PROBE_S`]): far from capacity a shorter level is enough.
+//!    `--duration`, at least `--min-probe-duration` (5 s by default) and at most `--duration`: far
+//!    from capacity a shorter level is enough.
 //! 2. **Jump**: the lowest FAIL also says roughly where capacity is: the rate it served (successes
 //!    per second, or first tokens per second in its steady half when it queued). The next probes go
 //!    just below and just above that estimate (by 40% of the tolerance each side), which closes
@@ -23,8 +24,6 @@ use crate::analyze::verdict::Verdict;
 use crate::config::AutoQps;
 use serde::Serialize;
 
-/// Shortest probe, seconds.
-pub const MIN_PROBE_S: f64 = 5.0;
 /// Most probes in one search.
 pub const MAX_PROBES: usize = 24;
 /// Growth factor while probes pass.
@@ -40,6 +39,8 @@ pub struct Plan {
     pub duration_s: f64,
     /// Endpoint seconds the whole search may use.
     pub budget_s: Option<f64>,
+    /// The shortest growth probe, seconds.
+    pub min_probe_s: f64,
 }
 
 /// The plan of `--qps auto`.
@@ -50,6 +51,7 @@ pub fn plan(a: AutoQps) -> Plan {
         tolerance: a.tolerance,
         duration_s: a.duration_s,
         budget_s: a.budget_s,
+        min_probe_s: a.min_probe_s,
     }
 }
 
@@ -217,7 +219,7 @@ fn probe(plan: &Plan, qps: f64, full: bool, spent: f64) -> Next {
         plan.duration_s
     } else {
         (plan.duration_s / 3.0)
-            .max(MIN_PROBE_S)
+            .max(plan.min_probe_s)
             .min(plan.duration_s)
     };
     if plan.budget_s.is_some_and(|b| spent + duration_s > b) {

@@ -87,6 +87,7 @@ fn plan(duration_s: f64) -> Plan {
         tolerance: 0.05,
         duration_s,
         budget_s: None,
+        min_probe_s: 5.0,
     }
 }
 

@@ -35,6 +35,8 @@ pub mod defaults {
     /// `--qps auto`: first rate, and the final bracket's width in percent.
     pub const QPS_START: f64 = 1.0;
     pub const QPS_TOLERANCE: f64 = 5.0;
+    /// `--qps auto`: the shortest growth probe, seconds.
+    pub const MIN_PROBE_S: f64 = 5.0;
 }
 
 /// Which OpenAI API the requests use (`--api`).
@@ -229,6 +231,10 @@ pub struct BenchArgs {
     /// With --qps auto: seconds of endpoint time the whole search may use (default: no limit).
     #[arg(long, allow_negative_numbers = true)]
     pub search_budget: Option<f64>,
+    /// With --qps auto: the shortest growth probe, seconds (growth probes run a third of
+    /// --duration, at least this, at most --duration) [default: 5].
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub min_probe_duration: Option<f64>,
     /// Seconds of sending per level.
     #[arg(long, default_value_t = defaults::DURATION_S, allow_negative_numbers = true)]
     pub duration: f64,
@@ -546,6 +552,7 @@ impl BenchArgs {
             qps_start: defaults::QPS_START,
             qps_tolerance: defaults::QPS_TOLERANCE,
             search_budget: None,
+            min_probe_duration: None,
             duration: defaults::DURATION_S,
             percentiles: defaults::PERCENTILES.to_vec(),
             show_tokens: false,

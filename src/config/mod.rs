@@ -131,6 +131,14 @@ pub struct AutoQps {
     pub duration_s: f64,
     /// Endpoint seconds the whole search may use.
     pub budget_s: Option<f64>,
+    /// The shortest growth probe, seconds (`--min-probe-duration`; folders written before it
+    /// existed used the default).
+    #[serde(default = "default_min_probe_s")]
+    pub min_probe_s: f64,
+}
+
+fn default_min_probe_s() -> f64 {
+    defaults::MIN_PROBE_S
 }
 
 /// A validated benchmark configuration.

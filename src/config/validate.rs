@@ -3,7 +3,7 @@
 //! to fix it.
 
 use super::{slo, AutoQps, Metric, Objective, Policy, Pricing};
-use crate::cli::{BenchArgs, PolicyArgs, QpsArg};
+use crate::cli::{defaults, BenchArgs, PolicyArgs, QpsArg};
 use anyhow::{bail, Result};
 use serde_json::{Map, Value};
 
@@ -88,6 +88,9 @@ pub(super) fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
             })
             .collect();
         qps_levels("--qps", &rates)?;
+        if a.min_probe_duration.is_some() {
+            bail!("--min-probe-duration sets the shortest probe of --qps auto; leave it out with fixed --qps levels");
+        }
         return Ok((rates, None));
     }
     if a.qps.len() > 1 {
@@ -103,6 +106,9 @@ pub(super) fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
     if let Some(b) = a.search_budget {
         seconds("--search-budget", b, "e.g. --search-budget 1800")?;
     }
+    if let Some(m) = a.min_probe_duration {
+        seconds("--min-probe-duration", m, "e.g. --min-probe-duration 5")?;
+    }
     Ok((
         Vec::new(),
         Some(AutoQps {
@@ -110,6 +116,7 @@ pub(super) fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
             tolerance: a.qps_tolerance / 100.0,
             duration_s: a.duration,
             budget_s: a.search_budget,
+            min_probe_s: a.min_probe_duration.unwrap_or(defaults::MIN_PROBE_S),
         }),
     ))
 }

@@ -2,8 +2,7 @@
 //! fault must end as one counted, correctly named result while the level finishes and the files are
 //! written. docs/reliability.md lists these tests by fault.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,8 +1,7 @@
 //! Bad input fails before any request is sent: a message naming the flag or the dataset field, a
 //! non-zero exit, and no results folder.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::Write;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,6 @@
 //! Verdicts, the summary, the chart and `redline report`, end to end.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 async fn priced_run(extra: &[&str]) -> Run {

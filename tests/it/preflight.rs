@@ -3,12 +3,11 @@
 //! endpoint only gets a warning. Without it, a level whose every request fails with one
 //! misconfiguration stops the run, and the console quotes the server's message per error kind.
 
-mod common;
+use crate::common::*;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::*;
 use serde_json::json;
 
 /// An endpoint whose chat route always answers `status` with an OpenAI-style error `message`,

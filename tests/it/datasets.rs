@@ -2,8 +2,7 @@
 //! each format, says which format it read, and sends its conversations; `--max-samples` and
 //! `--shuffle` pick which.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_shipped_format_runs_and_is_recorded() {

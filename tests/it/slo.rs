@@ -1,7 +1,6 @@
 //! Objectives (`--slo`) and goodput end to end, and `--qps auto`, against the simulator.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objectives_judge_levels_and_goodput_counts_the_requests_that_met_them() {
@@ -81,7 +80,18 @@ async fn qps_auto_finds_the_capacity_of_an_endpoint_that_sheds_load() {
     .await;
     let run = redline(&bench_args(
         &sim,
-        &["--qps", "auto", "--qps-start", "5", "--duration", "5"],
+        &[
+            "--qps",
+            "auto",
+            "--qps-start",
+            "5",
+            "--duration",
+            "2",
+            "--min-probe-duration",
+            "0.5",
+            "--qps-tolerance",
+            "10",
+        ],
     ))
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
@@ -90,7 +100,7 @@ async fn qps_auto_finds_the_capacity_of_an_endpoint_that_sheds_load() {
     assert_eq!(search["stopped"], "converged", "{search}");
     let found = search["capacity_qps"].as_f64().unwrap();
     let fail = search["first_fail_qps"].as_f64().unwrap();
-    assert!((fail - found) / found <= 0.05, "{search}");
+    assert!((fail - found) / found <= 0.10, "{search}");
     assert!(
         (found - 44.4).abs() / 44.4 <= 0.15,
         "found {found}: {search}"
@@ -123,6 +133,14 @@ async fn qps_auto_is_alone_and_its_settings_are_checked() {
             "--qps-tolerance",
         ),
         (vec!["--qps", "auto", "--qps-start", "-1"], "--qps-start"),
+        (
+            vec!["--qps", "auto", "--min-probe-duration", "0"],
+            "--min-probe-duration 0",
+        ),
+        (
+            vec!["--qps", "5", "--min-probe-duration", "1"],
+            "leave it out with fixed --qps levels",
+        ),
     ] {
         let run = redline(&bench_args("http://127.0.0.1:9", &flags)).await;
         assert_eq!(run.code(), Some(1), "{flags:?}");

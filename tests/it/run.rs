@@ -2,8 +2,7 @@
 //! Latency checks have a strict lower bound (nothing can be faster than the simulator's configured
 //! delay) and a generous upper bound, so they hold on a loaded CI machine.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measures_known_ttft_and_itl_and_writes_every_reference_key() {

@@ -1,8 +1,7 @@
 //! The API key never appears in any file, log line or error message, whatever happens to the
 //! requests; credentials in an endpoint URL are redacted wherever the URL is shown or saved.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const KEY: &str = "sk-redline-LEAKCHECK-7f3a9c2e51d84b06";
 

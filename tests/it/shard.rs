@@ -3,8 +3,7 @@
 //! same requests, planned at the same times, and the same table and verdicts as one process
 //! running the plan; unlike plans are refused and a missing shard is named.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

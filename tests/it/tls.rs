@@ -3,8 +3,7 @@
 //! failures named with their fix, an HTTP/2 server allowing few streams per connection, a slow
 //! handshake reported as schedule lag, and custom headers that arrive but are never written.
 
-mod common;
-use common::*;
+use crate::common::*;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::{IpAddr, Ipv4Addr};

@@ -2,8 +2,7 @@
 //! whose capacity follows from arithmetic (4 slots x 5 ms steps x 10 tokens = 80 requests/s), one
 //! level far below it and one far above it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const SMALL_ENGINE: [&str; 20] = [
     "--max-num-seqs",

@@ -1,8 +1,7 @@
 //! `redline compare`: results folders side by side against the first, the settings that differ
 //! listed first, every format, the overlay chart, and the regression gate's exit status.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// `redline compare` with `args`.

@@ -2,8 +2,7 @@
 //! for more than the saved ceiling. Whether a rate passes depends on the machine, so the tests
 //! check the report's shape and the ceiling's use, not speed.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn redline_with_cache(args: &[&str], cache: &std::path::Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_redline"))

@@ -1,10 +1,9 @@
 //! Ctrl-C: sending stops, requests in flight finish within the grace period, everything measured is
 //! written (the level marked partial) and the exit status is 130.
 
-mod common;
+use crate::common::*;
 use axum::body::Body;
 use axum::response::Response;
-use common::*;
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,13 +1,12 @@
 //! What redline sends, and how it reads odd responses: a hand-written fake endpoint on 127.0.0.1
 //! records each request and answers with a canned body chosen by the URL path.
 
-mod common;
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use common::*;
 use std::sync::{Arc, Mutex};
 
 type Seen = Arc<Mutex<Vec<(HeaderMap, serde_json::Value)>>>;

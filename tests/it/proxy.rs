@@ -2,8 +2,7 @@
 //! proxy (a small one on 127.0.0.1 here, piping each connection to the simulator), and the run
 //! says which way they went.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -2,12 +2,11 @@
 //! console and the verdicts; and a metrics page that is unreachable, unparsable or vanishes
 //! mid-run costs a warning, never the run.
 
-mod common;
+use crate::common::*;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use common::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

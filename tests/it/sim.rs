@@ -1,7 +1,6 @@
 //! The built-in endpoint's HTTP surface, spoken to with a plain HTTP client.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_models_health_and_non_streaming_completions() {

@@ -3,13 +3,12 @@
 //! `--sessions` (later turns carry the real previous reply, and are faster on the prefix-cached
 //! simulator), and `--trace` replay on the trace's own timestamps.
 
-mod common;
+use crate::common::*;
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use common::*;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 

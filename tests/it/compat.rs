@@ -84,7 +84,10 @@ fn folders_of_the_previous_release_re_report_byte_for_byte() {
         "shard0",
         "merged",
     ] {
-        re_report(&fixtures("previous").join(kind), "benchmark_qps_results.json");
+        re_report(
+            &fixtures("previous").join(kind),
+            "benchmark_qps_results.json",
+        );
     }
 }
 
