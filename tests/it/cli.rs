@@ -251,7 +251,14 @@ async fn small_things_a_new_user_runs_into() {
                 .iter()
                 .any(|w| header[..i].ends_with(w))
     });
-    assert_eq!(header_starts, starts(row), "{header}\n{row}");
+    // (A level the busy machine made client-limited carries a mark after its last column.)
+    let row_starts = starts(row);
+    assert!(row_starts.len() >= header_starts.len(), "{header}\n{row}");
+    assert_eq!(
+        header_starts,
+        row_starts[..header_starts.len()],
+        "{header}\n{row}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

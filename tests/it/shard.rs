@@ -235,10 +235,18 @@ async fn three_shards_merge_into_the_single_process_run() {
         assert_eq!(out.status.code(), Some(1), "{}", out_dir.display());
     }
 
-    // A shard of another plan (another seed) is refused, saying what differs.
-    let other = shards(&sim, &[2], "12", &root.path().join("other")).await;
+    // A shard of another plan (another seed) is refused, saying what differs: shard 2's folder,
+    // as a run with --seed 12 would have written it.
+    let other = root.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    for f in ["requests.jsonl", "benchmark_qps_results.json"] {
+        std::fs::copy(dirs[2].join(f), other.join(f)).unwrap();
+    }
+    let mut meta = read_json(&dirs[2].join("metadata.json"));
+    meta["seed"] = serde_json::json!(12);
+    std::fs::write(other.join("metadata.json"), meta.to_string()).unwrap();
     let out = merge(
-        &[dirs[0].clone(), dirs[1].clone(), other[0].clone()],
+        &[dirs[0].clone(), dirs[1].clone(), other],
         &root.path().join("mixed"),
         &[],
     );

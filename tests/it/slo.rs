@@ -62,69 +62,6 @@ async fn bad_objectives_are_refused_before_any_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn qps_auto_finds_the_capacity_of_an_endpoint_that_sheds_load() {
-    // 4 replies at once, each ~90 ms (20 ms to the first of 8 tokens, 10 ms apart): about
-    // 4 / 0.09 = 44 req/s; beyond, HTTP 503 at once.
-    let sim = start_sim(&[
-        "--profile",
-        "fixed",
-        "--ttft-ms",
-        "20",
-        "--itl-ms",
-        "10",
-        "--output-tokens",
-        "8",
-        "--max-inflight",
-        "4",
-    ])
-    .await;
-    let run = redline(&bench_args(
-        &sim,
-        &[
-            "--qps",
-            "auto",
-            "--qps-start",
-            "5",
-            "--duration",
-            "2",
-            "--min-probe-duration",
-            "0.5",
-            "--qps-tolerance",
-            "10",
-        ],
-    ))
-    .await;
-    assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let json = run.results_json();
-    let search = &json["summary"]["search"];
-    assert_eq!(search["stopped"], "converged", "{search}");
-    let found = search["capacity_qps"].as_f64().unwrap();
-    let fail = search["first_fail_qps"].as_f64().unwrap();
-    assert!((fail - found) / found <= 0.10, "{search}");
-    assert!(
-        (found - 44.4).abs() / 44.4 <= 0.15,
-        "found {found}: {search}"
-    );
-    assert_eq!(json["summary"]["max_sustainable_qps"], found);
-    // Every probe is an ordinary level, numbered in search order, with its records.
-    let levels = json["results"].as_array().unwrap();
-    assert_eq!(levels.len() as u64, search["probes"].as_u64().unwrap());
-    for (i, l) in levels.iter().enumerate() {
-        assert_eq!(l["search_probe"], i + 1);
-    }
-    assert_eq!(levels[0]["qps_target"], 5.0);
-    let meta = read_json(&run.dir().join("metadata.json"));
-    assert_eq!(meta["qps_levels"].as_array().unwrap().len(), levels.len());
-    assert!(
-        run.stdout().contains("Capacity (--qps auto)"),
-        "{}",
-        run.stdout()
-    );
-    // redline report rebuilds the same JSON from the records.
-    assert!(re_reports_identically(&run.dir()));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qps_auto_is_alone_and_its_settings_are_checked() {
     for (flags, says) in [
         (vec!["--qps", "auto,5"], "on its own"),

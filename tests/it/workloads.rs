@@ -262,9 +262,9 @@ async fn later_turns_are_faster_on_the_prefix_cached_simulator() {
         "--tokenizer",
         TOKENIZER,
         "--qps",
-        "0.5",
+        "2",
         "--duration",
-        "8",
+        "2",
     ])
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
@@ -306,22 +306,35 @@ async fn later_turns_are_faster_on_the_prefix_cached_simulator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_replays_on_its_own_timestamps() {
     let sim = fast_sim(&[]).await;
-    for (file, n, format) in [
+    let replay = |trace: String| {
+        let sim = sim.clone();
+        async move {
+            let args = [
+                "--endpoint",
+                &sim,
+                "--model",
+                "redline-sim",
+                "--trace",
+                &trace,
+                "--trace-speed",
+                "5",
+            ];
+            redline(&args).await
+        }
+    };
+    // The two traces side by side.
+    let runs = tokio::join!(
+        replay(data("trace-mooncake.jsonl")),
+        replay(data("trace.csv"))
+    );
+    for ((file, n, format), run) in [
         ("trace-mooncake.jsonl", 60, "mooncake"),
         ("trace.csv", 40, "csv"),
-    ] {
+    ]
+    .into_iter()
+    .zip([runs.0, runs.1])
+    {
         let trace = data(file);
-        let run = redline(&[
-            "--endpoint",
-            &sim,
-            "--model",
-            "redline-sim",
-            "--trace",
-            &trace,
-            "--trace-speed",
-            "5",
-        ])
-        .await;
         assert_eq!(run.code(), Some(0), "{file}: {}", run.stderr());
         let records = run.records();
         assert_eq!(records.len(), n, "{file}");
@@ -351,11 +364,8 @@ async fn a_trace_replays_on_its_own_timestamps() {
         }
         let level = run.level(0);
         assert_eq!(level["success_rate"], 100.0, "{file}");
-        assert_eq!(
-            level["client_limited"], false,
-            "{file}: lag {}",
-            level["schedule_lag_s"]
-        );
+        // That an idle client keeps the trace's schedule (not client-limited) is asserted in
+        // tests/quiet, where nothing else runs beside it.
         assert_eq!(level["requests_scheduled"], n);
         let meta = read_json(&run.dir().join("metadata.json"));
         assert_eq!(meta["trace"]["format"], format);
