@@ -45,7 +45,13 @@ fn main() {
         "built {n} records in {:.2} s (not part of the measurement)",
         t.elapsed().as_secs_f64()
     );
-    let run = LevelRun::new(3000.0, n as f64 / 3000.0, recs, None);
+    let run = LevelRun::new(
+        redline::config::LevelId::rate(0, 3000.0),
+        3000.0,
+        n as f64 / 3000.0,
+        recs,
+        None,
+    );
     let opts = ReportOptions {
         percentiles: vec![50.0, 95.0, 99.0],
         ..ReportOptions::default()

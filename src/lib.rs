@@ -10,8 +10,8 @@
 //! | 3 | `measure` | planned send -> `RequestRecord` (schedule, runner, client, transport, SSE) |
 //! | 4 | `analyze` | records -> `Report` (stats, queueing, verdicts, summary) |
 //! | 5 | `output`, `sim` | adapters that write and show the report; the built-in endpoint |
-//! | 6 | `process`, `workload`, `preflight` | signals and the open-file limit; what the levels send; the request that fails fast |
-//! | 7 | `pipeline` | the bench pipeline |
+//! | 6 | `process` | signals and the open-file limit |
+//! | 7 | `pipeline` | the bench pipeline: what the levels send, the request that fails fast, each level planned, run and recorded |
 //! | 8 | `commands` | `redline demo`, `redline report`, `redline compare`, `redline merge`, `redline calibrate` |
 //!
 //! A module imports only from its own layer or lower ones, and never in a circle. [`run`] is the
@@ -25,10 +25,8 @@ pub mod dataset;
 pub mod measure;
 pub mod output;
 pub mod pipeline;
-pub mod preflight;
 pub mod process;
 pub mod sim;
-pub mod workload;
 
 use anyhow::Result;
 use cli::{Cli, Command};

@@ -19,7 +19,7 @@ use crate::analyze::server::{self, ServerMetrics};
 use crate::analyze::stats::{LagSummary, Percentiles};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
 use crate::analyze::workload::{self, SessionSummary, TokenLengths};
-use crate::config::{Metric, Objective, Policy, Pricing, ReportOptions};
+use crate::config::{Metric, Objective, Offered, Policy, Pricing, ReportOptions};
 use crate::measure::record::{LevelRun, RequestRecord};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -175,10 +175,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         keep_up: keep_up(
             arrivals,
             run.send_window_s,
-            if o.concurrency.is_empty() {
-                o.ramp_up_s
-            } else {
-                f64::INFINITY
+            match run.id.offered {
+                Offered::Rate(_) => o.ramp_up_s,
+                Offered::Concurrency(_) => f64::INFINITY,
             },
         ),
         measured: objectives::measure(&o.policy.objectives, &ok),
@@ -240,8 +239,8 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         error_samples,
         assessment,
         partial: run.partial,
-        concurrency: None,
-        search_probe: None,
+        concurrency: run.id.workers(),
+        search_probe: run.id.probe,
         requests_scheduled: recs.len() as u64,
         requests_sent: sent,
         requests_succeeded: ok.len() as u64,
@@ -399,7 +398,13 @@ mod tests {
             rec(2, false, false),
             rec(3, true, true),
         ];
-        let run = LevelRun::new(2.0, 2.0, records, None);
+        let run = LevelRun::new(
+            crate::config::LevelId::rate(0, 2.0),
+            2.0,
+            2.0,
+            records,
+            None,
+        );
         assert!((run.duration_s - 2.6).abs() < 1e-9);
         assert_eq!(run.in_flight_at_send_end, 1);
         let pricing = Pricing {
@@ -439,7 +444,13 @@ mod tests {
                 records.push(r);
             }
         }
-        let run = LevelRun::new(1.0, 10.0, records, None);
+        let run = LevelRun::new(
+            crate::config::LevelId::rate(0, 1.0),
+            1.0,
+            10.0,
+            records,
+            None,
+        );
         let l = level_report(&run, &opts(&[50.0], None));
         // 90 of the 100 planned turns succeeded (not 90 of the 91 sent).
         assert_eq!(l.success_rate, 90.0);
@@ -455,7 +466,7 @@ mod tests {
 
     #[test]
     fn reference_keys_present() {
-        let run = LevelRun::new(1.0, 1.0, vec![], None);
+        let run = LevelRun::new(crate::config::LevelId::rate(0, 1.0), 1.0, 1.0, vec![], None);
         let pricing = Pricing {
             gpu_rate: 1.0,
             num_gpus: 1,

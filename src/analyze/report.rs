@@ -26,11 +26,9 @@ pub struct Report {
 
 impl Report {
     /// The run's answer from levels already judged (by [`level_report`] with the same options).
-    /// With `--qps auto` the levels are the search's probes, numbered in search order.
-    pub fn new(mut results: Vec<LevelReport>, o: &ReportOptions) -> Self {
-        for (l, &n) in results.iter_mut().zip(&o.concurrency) {
-            l.concurrency = Some(n);
-        }
+    /// With `--qps auto` the levels are the search's probes, in search order (each numbered by its
+    /// `LevelId` when it was planned).
+    pub fn new(results: Vec<LevelReport>, o: &ReportOptions) -> Self {
         // A search's short growth probes find the bracket; only full-length probes may set the
         // maximum (a FAIL, short or not, is a FAIL).
         let answer: Vec<LevelReport> = match o.search {
@@ -45,9 +43,6 @@ impl Report {
         };
         let mut summary = summarize(&answer, &o.policy, o.pricing, o.daily_tokens);
         if let Some(a) = o.search {
-            for (i, l) in results.iter_mut().enumerate() {
-                l.search_probe = Some(i + 1);
-            }
             summary.search = Some(search::summarize(&search::plan(a), &results));
         }
         Report {

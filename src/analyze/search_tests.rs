@@ -29,7 +29,13 @@ fn search(engine: &EngineConfig, plan: &Plan, policy: Policy) -> (Vec<LevelRepor
             Next::Done(stop) => return (levels, stop),
             Next::Probe { qps, duration_s } => {
                 let recs = sweep::records(engine, &prompts, qps, duration_s, 512);
-                let run = LevelRun::new(qps, duration_s, recs, None);
+                let run = LevelRun::new(
+                    crate::config::LevelId::rate(0, qps),
+                    qps,
+                    duration_s,
+                    recs,
+                    None,
+                );
                 levels.push(level_report(&run, &opts));
             }
         }
@@ -206,7 +212,13 @@ fn print_searches() {
 /// A judged level at `qps` with `verdict`, `full` length or a growth probe.
 fn judged(qps: f64, pass: bool, full: bool) -> LevelReport {
     let window = if full { 60.0 } else { 20.0 };
-    let run = LevelRun::new(qps, window, vec![], None);
+    let run = LevelRun::new(
+        crate::config::LevelId::rate(0, qps),
+        qps,
+        window,
+        vec![],
+        None,
+    );
     let mut l = level_report(&run, &ReportOptions::default());
     l.qps_target = qps;
     l.assessment.verdict = if pass { Verdict::Pass } else { Verdict::Fail };

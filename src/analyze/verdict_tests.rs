@@ -7,7 +7,7 @@ use crate::config::{Pricing, ReportOptions};
 use crate::measure::record::LevelRun;
 
 fn lvl(qps: f64, success: f64) -> LevelReport {
-    let run = LevelRun::new(qps, 1.0, vec![], None);
+    let run = LevelRun::new(crate::config::LevelId::rate(0, qps), qps, 1.0, vec![], None);
     let opts = ReportOptions {
         percentiles: vec![],
         ..ReportOptions::default()

@@ -1,6 +1,9 @@
-//! The flags of `redline report`, `redline demo` and `redline calibrate`.
+//! The flags of `redline report`, `demo`, `calibrate`, `compare` and `merge`; the groups they share
+//! with a run (policy, pricing, the chart) are flattened from `groups.rs`.
 
-use super::{defaults, trimmed, PlotFormat, PolicyArgs, QpsArg, SimModelArgs};
+use crate::cli::groups::{PlotArgs, PolicyArgs, PricingArgs};
+use crate::cli::sim::SimModelArgs;
+use crate::cli::values::{defaults, trimmed, QpsArg};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -12,24 +15,18 @@ pub struct ReportArgs {
     /// Percentiles for the table (default: the run's).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, value_parser = trimmed::<f64>)]
     pub percentiles: Option<Vec<f64>>,
-    /// GPU cost per hour (default: the run's).
-    #[arg(long, allow_negative_numbers = true)]
-    pub gpu_rate: Option<f64>,
-    /// Number of GPUs (default: the run's).
-    #[arg(long)]
-    pub num_gpus: Option<u32>,
-    /// Draw the chart.
-    #[arg(long)]
-    pub plot: bool,
+    /// GPU pricing (default: the run's).
+    #[command(flatten)]
+    pub pricing: PricingArgs,
+    /// Draw the chart (a plain report redraws the charts the folder holds).
+    #[command(flatten)]
+    pub plot: PlotArgs,
     /// Results JSON file name written in the folder (default: the run's --output).
     #[arg(long)]
     pub output: Option<String>,
     /// Chart file name (default: the run's --plot-output).
     #[arg(long)]
     pub plot_output: Option<String>,
-    /// The chart's format: png, svg or both; implies --plot.
-    #[arg(long, value_enum)]
-    pub plot_format: Option<PlotFormat>,
     /// Verdict thresholds, headroom, latency objectives and capacity plan (defaults: the run's).
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -58,18 +55,10 @@ pub struct DemoArgs {
     /// Folder for the results.
     #[arg(long, default_value = defaults::RESULTS_DIR)]
     pub results_dir: PathBuf,
-    /// Draw the results chart.
-    #[arg(long)]
-    pub plot: bool,
-    /// The chart's format: png, svg or both; implies --plot.
-    #[arg(long, value_enum)]
-    pub plot_format: Option<PlotFormat>,
-    /// GPU cost per hour, for cost per million tokens (with --num-gpus).
-    #[arg(long)]
-    pub gpu_rate: Option<f64>,
-    /// Number of GPUs (with --gpu-rate).
-    #[arg(long)]
-    pub num_gpus: Option<u32>,
+    #[command(flatten)]
+    pub plot: PlotArgs,
+    #[command(flatten)]
+    pub pricing: PricingArgs,
     /// Verdict thresholds, objectives (--slo), headroom and capacity plan.
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -121,14 +110,11 @@ pub struct CompareArgs {
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
     /// Draw the runs overlaid (success, TTFT p95, E2E p95, throughput) to --plot-output.
-    #[arg(long)]
-    pub plot: bool,
+    #[command(flatten)]
+    pub plot: PlotArgs,
     /// The overlay chart's file.
     #[arg(long, default_value = "compare.png")]
     pub plot_output: PathBuf,
-    /// The chart's format: png, svg or both; implies --plot.
-    #[arg(long, value_enum)]
-    pub plot_format: Option<PlotFormat>,
     /// Exit with status 3 when a later run is worse than the baseline by more than this, e.g.
     /// 10% (in the metrics of --metrics), for use in CI pipelines.
     #[arg(long, value_name = "PERCENT")]
@@ -167,9 +153,6 @@ pub struct MergeArgs {
     #[arg(long)]
     pub allow_missing: bool,
     /// Draw the merged run's chart.
-    #[arg(long)]
-    pub plot: bool,
-    /// The chart's format: png, svg or both; implies --plot.
-    #[arg(long, value_enum)]
-    pub plot_format: Option<PlotFormat>,
+    #[command(flatten)]
+    pub plot: PlotArgs,
 }

@@ -8,7 +8,7 @@
 
 use crate::analyze::level::level_report;
 use crate::cli::{Arrival, BenchArgs, CalibrateArgs};
-use crate::config::{self, Config};
+use crate::config::{self, Config, LevelId, Offered};
 use crate::dataset;
 use crate::measure::client::Target;
 use crate::measure::runner::{self, Level, Observer};
@@ -100,96 +100,144 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
     );
     let mut steps = Vec::new();
     for (i, &rate) in a.rates.iter().enumerate() {
-        let duration = Duration::from_secs_f64(a.duration);
-        let level = Level {
-            index: i,
-            qps: rate,
-            offsets: schedule::offsets(Arrival::Constant, rate, duration, 0),
-            duration,
-            max_concurrency: None,
-            work: Work::Samples,
-            shard: None,
-            start_at: None,
-        };
-        let _ = sim_stats(&http, &base).await; // reset
-        target.prepare(rate).await;
-        let run = runner::run_level(target.clone(), &level, &Cancel::default(), &mut Quiet).await;
-        let truth = sim_stats(&http, &base).await;
-        let l = level_report(&run, &cfg.report_options());
-        let ms = |v: Option<f64>| v.map(|v| v * 1e3);
-        let truth = truth.as_ref();
-        let (p50, p99) = (ms(l.ttft.get(50.0)), ms(l.ttft.get(99.0)));
-        let e50 = p50
-            .zip(ms(truth.and_then(|t| t.ttft_p50_s)))
-            .map(|(c, t)| c - t);
-        let e99 = p99
-            .zip(ms(truth.and_then(|t| t.ttft_p99_s)))
-            .map(|(c, t)| c - t);
-        let lag = ms(l.schedule_lag_s.p99);
-        let delivered = l.actual_qps / rate;
-        let ok = delivered >= 0.995
-            && lag.is_some_and(|v| v < 1.0)
-            && l.success_rate >= 99.0
-            && e50.is_none_or(|e| e.abs() < 1.0)
-            && e99.is_none_or(|e| e.abs() < 5.0);
-        let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.3}"));
-        println!(
-            "{rate:>8} {:>9.2}% {:>12} {:>12} {:>12} {:>14} {:>14} {:>8}",
-            delivered * 100.0,
-            show(lag),
-            show(p50),
-            show(p99),
-            show(e50),
-            show(e99),
-            if ok { "yes" } else { "no" }
-        );
-        steps.push(Step {
-            target_qps: rate,
-            delivered_ratio: delivered,
-            lag_p99_ms: lag,
-            ttft_p50_ms: p50,
-            ttft_p99_ms: p99,
-            ttft_p50_error_ms: e50,
-            ttft_p99_error_ms: e99,
-            success_rate: l.success_rate,
-            ok,
-        });
+        let step = measure(
+            &target,
+            &http,
+            &base,
+            &cfg,
+            LevelId::rate(i, rate),
+            a.duration,
+        )
+        .await;
+        println!("{}", step.row());
+        steps.push(step);
     }
-    let ceiling = steps
-        .iter()
-        .take_while(|s| s.ok)
-        .last()
-        .map(|s| s.target_qps);
-    let every_rate_passed = steps.iter().all(|s| s.ok);
-    let c = Calibration {
-        ceiling_qps: ceiling,
-        ceiling_is_lower_bound: every_rate_passed,
-        measured_at: chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
-        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        output_tokens: a.output_tokens,
-        steps,
-    };
-    match ceiling {
-        // Every rate passed: the ceiling is above the highest rate tried, not at it.
-        Some(q) if every_rate_passed => println!(
-            "\nClient ceiling on this machine: at least {q} req/s (the highest rate tried; add higher --rates to find it)"
-        ),
-        Some(q) => println!("\nClient ceiling on this machine: {q} req/s"),
-        None => println!(
-            "\nClient ceiling: below the lowest rate tried ({} req/s)",
-            a.rates[0]
-        ),
-    }
+    let c = Calibration::of(steps, a.output_tokens);
+    println!("\n{}", c.answer(a.rates[0]));
     if !a.no_save {
-        if let Some(p) = ceiling::path() {
-            if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            files::write_json_atomic(&p, &c)?;
-            println!("Saved to {}; runs above it will warn.", p.display());
-        }
+        save(&c)?;
     }
     Ok(c)
+}
+
+/// One rate against the endpoint: what the client delivered and how far its TTFT is from the
+/// simulator's own (reset before, read after).
+async fn measure(
+    target: &Arc<Target>,
+    http: &reqwest::Client,
+    base: &str,
+    cfg: &Config,
+    id: LevelId,
+    duration_s: f64,
+) -> Step {
+    let rate = match id.offered {
+        Offered::Rate(r) => r,
+        Offered::Concurrency(n) => n as f64,
+    };
+    let duration = Duration::from_secs_f64(duration_s);
+    let level = Level {
+        id,
+        qps: rate,
+        offsets: schedule::offsets(Arrival::Constant, rate, duration, 0),
+        duration,
+        max_concurrency: None,
+        work: Work::Samples,
+        shard: None,
+        start_at: None,
+    };
+    let _ = sim_stats(http, base).await; // reset
+    target.prepare(rate).await;
+    let run = runner::run_level(target.clone(), &level, &Cancel::default(), &mut Quiet).await;
+    let truth = sim_stats(http, base).await;
+    let l = level_report(&run, &cfg.report_options());
+    let ms = |v: Option<f64>| v.map(|v| v * 1e3);
+    let truth = truth.as_ref();
+    let (p50, p99) = (ms(l.ttft.get(50.0)), ms(l.ttft.get(99.0)));
+    let e50 = p50
+        .zip(ms(truth.and_then(|t| t.ttft_p50_s)))
+        .map(|(c, t)| c - t);
+    let e99 = p99
+        .zip(ms(truth.and_then(|t| t.ttft_p99_s)))
+        .map(|(c, t)| c - t);
+    let lag = ms(l.schedule_lag_s.p99);
+    let delivered = l.actual_qps / rate;
+    let ok = delivered >= 0.995
+        && lag.is_some_and(|v| v < 1.0)
+        && l.success_rate >= 99.0
+        && e50.is_none_or(|e| e.abs() < 1.0)
+        && e99.is_none_or(|e| e.abs() < 5.0);
+    Step {
+        target_qps: rate,
+        delivered_ratio: delivered,
+        lag_p99_ms: lag,
+        ttft_p50_ms: p50,
+        ttft_p99_ms: p99,
+        ttft_p50_error_ms: e50,
+        ttft_p99_error_ms: e99,
+        success_rate: l.success_rate,
+        ok,
+    }
+}
+
+impl Step {
+    /// The step's row of the console table.
+    fn row(&self) -> String {
+        let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.3}"));
+        format!(
+            "{:>8} {:>9.2}% {:>12} {:>12} {:>12} {:>14} {:>14} {:>8}",
+            self.target_qps,
+            self.delivered_ratio * 100.0,
+            show(self.lag_p99_ms),
+            show(self.ttft_p50_ms),
+            show(self.ttft_p99_ms),
+            show(self.ttft_p50_error_ms),
+            show(self.ttft_p99_error_ms),
+            if self.ok { "yes" } else { "no" }
+        )
+    }
+}
+
+impl Calibration {
+    /// The ceiling: the highest rate of the unbroken run of good steps from the lowest.
+    fn of(steps: Vec<Step>, output_tokens: u32) -> Self {
+        let ceiling = steps
+            .iter()
+            .take_while(|s| s.ok)
+            .last()
+            .map(|s| s.target_qps);
+        Calibration {
+            ceiling_qps: ceiling,
+            ceiling_is_lower_bound: steps.iter().all(|s| s.ok),
+            measured_at: chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            output_tokens,
+            steps,
+        }
+    }
+
+    /// The console's answer; `lowest` is the lowest rate tried.
+    fn answer(&self, lowest: f64) -> String {
+        match self.ceiling_qps {
+            // Every rate passed: the ceiling is above the highest rate tried, not at it.
+            Some(q) if self.ceiling_is_lower_bound => format!(
+                "Client ceiling on this machine: at least {q} req/s (the highest rate tried; add higher --rates to find it)"
+            ),
+            Some(q) => format!("Client ceiling on this machine: {q} req/s"),
+            None => format!("Client ceiling: below the lowest rate tried ({lowest} req/s)"),
+        }
+    }
+}
+
+/// Saves the calibration as this machine's ceiling, which later runs warn above.
+fn save(c: &Calibration) -> Result<()> {
+    if let Some(p) = ceiling::path() {
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        files::write_json_atomic(&p, c)?;
+        println!("Saved to {}; runs above it will warn.", p.display());
+    }
+    Ok(())
 }
 
 /// Waits (bounded) for the simulator to answer.

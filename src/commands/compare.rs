@@ -7,6 +7,7 @@ use crate::analyze::compare::{self, Comparison, Run, DEFAULT_GATED};
 use crate::cli::{CompareArgs, CompareFormat};
 use crate::output::chart;
 use crate::output::compare as format;
+use crate::output::folder::RunFolder;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
@@ -62,11 +63,14 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
             CompareFormat::Json => format::json(&c),
         }
     );
-    if a.plot || a.plot_format.is_some() {
+    if a.plot.wanted() {
         match chart::compare::draw(
             &c,
             &a.plot_output,
-            crate::cli::PlotFormat::for_output(a.plot_format, &a.plot_output.display().to_string()),
+            crate::cli::PlotFormat::for_output(
+                a.plot.plot_format,
+                &a.plot_output.display().to_string(),
+            ),
         ) {
             Ok(files) => files
                 .iter()
@@ -106,29 +110,7 @@ fn percent(text: &str) -> Result<f64> {
 
 /// A results folder as its run: label A, B, ... by position.
 fn read(dir: &Path, i: usize) -> Result<Run> {
-    let json = |name: &str| -> Result<serde_json::Value> {
-        let path = dir.join(name);
-        let bytes = std::fs::read(&path).with_context(|| {
-            format!(
-                "cannot read {}; give results folders (results/<timestamp>) written by redline",
-                path.display()
-            )
-        })?;
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not valid JSON", path.display()))
-    };
-    let meta = json("metadata.json")?;
-    let output = meta["output"]
-        .as_str()
-        .unwrap_or("benchmark_qps_results.json")
-        .to_string();
-    let results = json(&output)?;
-    if !results["results"].is_array() {
-        bail!(
-            "{} holds no levels; is it a redline results file?",
-            dir.join(output).display()
-        );
-    }
+    let (meta, results) = RunFolder::open(dir).as_written()?;
     Ok(Run {
         label: label(i),
         dir: dir.display().to_string(),

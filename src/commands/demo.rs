@@ -34,9 +34,7 @@ pub async fn run(d: &DemoArgs) -> Result<Outcome> {
     args.max_tokens = d.max_tokens;
     args.results_dir = d.results_dir.clone();
     args.plot = d.plot;
-    args.plot_format = d.plot_format;
-    args.gpu_rate = d.gpu_rate;
-    args.num_gpus = d.num_gpus;
+    args.pricing = d.pricing;
     args.policy = d.policy.clone();
     let mut cfg = Config::from_args(&args)?;
     // No key: the simulator needs none, and a real one (OPENAI_API_KEY) is never sent to it.

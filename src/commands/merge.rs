@@ -5,147 +5,147 @@
 //! of different plans (another seed, levels, dataset, endpoint, model, ...) are refused, naming
 //! what differs; missing shards are named, and a merge without them needs `--allow-missing`, when
 //! the levels' rates become the share of the plan that ran and the summary says so. The shards'
-//! start spread and each shard's first-send lag go into the merged metadata.
+//! start spread and each shard's first-send lag go into the merged metadata (`MergeRecord`).
 
 use crate::analyze::report::Report;
-use crate::cli::{MergeArgs, PolicyArgs};
-use crate::commands::report::{merge_notes, options_with, read_metadata, records, server_scrapes};
+use crate::cli::MergeArgs;
+use crate::config::{LevelId, Offered};
 use crate::measure::record::{LevelRun, RequestRecord};
-use crate::output::jsonl::JsonlWriter;
-use crate::output::metadata::{LevelInfo, Metadata};
-use crate::output::{console, files};
-use crate::pipeline::SERVER_METRICS;
-use anyhow::{bail, Context, Result};
-use serde_json::json;
-use std::path::{Path, PathBuf};
+use crate::output::console;
+use crate::output::folder::RunFolder;
+use crate::output::metadata::merge::list;
+use crate::output::metadata::{LevelInfo, MergeRecord, Metadata, Overrides, ShardInfo, ShardRun};
+use anyhow::{bail, Result};
+use std::path::Path;
 
 /// One shard's folder, read.
-struct ShardRun {
-    dir: PathBuf,
+struct Shard {
+    folder: RunFolder,
     meta: Metadata,
-    index: usize,
+    info: ShardInfo,
     records: Vec<Vec<RequestRecord>>,
 }
 
 pub fn run(a: &MergeArgs) -> Result<Report> {
     let shards = a.dirs.iter().map(|d| read(d)).collect::<Result<Vec<_>>>()?;
     let (count, missing) = check(&shards, a.allow_missing)?;
-    let base = &shards[0];
-    let levels = (0..shards
+    let levels_run = shards
         .iter()
         .map(|s| s.meta.levels.len())
         .max()
-        .unwrap_or(0))
-        .map(|k| level(&shards, k))
-        .collect::<Vec<_>>();
-    let mut meta = base.meta.clone();
-    meta.concurrency_levels = base
-        .meta
-        .shard
-        .as_ref()
-        .and_then(|s| s.plan_concurrency_levels.clone());
+        .unwrap_or(0);
+    let levels: Vec<(LevelRun, LevelInfo)> = (0..levels_run).map(|k| level(&shards, k)).collect();
+    let planned = shards[0].meta.planned_levels().unwrap_or(0);
+    let meta = merged_metadata(&shards, &levels, count, &missing, planned);
+    let now = chrono::Local::now();
+    let folder = match &a.output_dir {
+        Some(d) => output_dir(d, &shards)?,
+        None => RunFolder::create(&a.results_dir, now)?,
+    };
+    let opts = meta.report_options(&Overrides::default())?;
+    let mut runs: Vec<LevelRun> = levels.into_iter().map(|(run, _)| run).collect();
+    // The endpoint's metrics are the same whichever shard scraped them: the first shard's.
+    if let Some(with) = shards.iter().find(|s| s.folder.has_server_metrics()) {
+        let mut scrapes = with.folder.scrapes(runs.len());
+        for (run, s) in runs.iter_mut().zip(scrapes.iter_mut()) {
+            run.server = std::mem::take(s);
+        }
+        folder.copy_server_metrics(&with.folder)?;
+    }
+    let mut report = Report::from_runs(&runs, &opts);
+    if let Some(m) = &meta.merged {
+        report.summary.notes.extend(m.notes(runs.len()));
+    }
+    folder.write_metadata(&meta)?;
+    folder.write_records(&runs)?;
+    folder.write_results(&meta.output, &report)?;
+    if let Some(m) = &meta.merged {
+        eprintln!("{}", m.describe());
+    }
+    let plot = a.plot.wanted().then_some((
+        meta.plot_output.as_str(),
+        crate::cli::PlotFormat::for_output(a.plot.plot_format, &meta.plot_output),
+    ));
+    console::present(&report, &opts, folder.path(), plot);
+    Ok(report)
+}
+
+/// The merged run's metadata: the first shard's settings, the plan's levels (closed-loop: the
+/// plan's workers), the merged levels, and what the merge joined.
+fn merged_metadata(
+    shards: &[Shard],
+    levels: &[(LevelRun, LevelInfo)],
+    count: usize,
+    missing: &[usize],
+    planned: usize,
+) -> Metadata {
+    let mut meta = shards[0].meta.clone();
+    meta.concurrency_levels = shards[0].info.plan_concurrency_levels.clone();
     meta.shard = None;
     meta.reports.clear();
     meta.qps_levels = levels.iter().map(|(run, _)| run.qps).collect();
     meta.levels = levels.iter().map(|(_, info)| info.clone()).collect();
-    meta.completed = missing.is_empty() && shards.iter().all(|s| s.meta.completed);
-    let share = arrivals_share(&shards);
-    let planned = base.meta.shard.as_ref().map_or(0, |s| {
-        s.plan_concurrency_levels
-            .as_ref()
-            .map_or(s.plan_qps_levels.len().max(1), Vec::len)
-    });
-    meta.merged = Some(merged_info(&shards, count, &missing, share, planned));
-    let now = chrono::Local::now();
-    meta.timestamp = now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
-    let dir = match &a.output_dir {
-        Some(d) => output_dir(d, &shards)?,
-        None => files::create_run_dir(&a.results_dir, now)?,
-    };
-    let opts = options_with(&meta, None, None, None, &PolicyArgs::default())?;
-    let mut runs: Vec<LevelRun> = levels.into_iter().map(|(run, _)| run).collect();
-    // The endpoint's metrics are the same whichever shard scraped them: the first shard's.
-    if let Some(with) = shards.iter().find(|s| s.dir.join(SERVER_METRICS).exists()) {
-        let mut scrapes = server_scrapes(&with.dir, runs.len());
-        for (run, s) in runs.iter_mut().zip(scrapes.iter_mut()) {
-            run.server = std::mem::take(s);
-        }
-        std::fs::copy(with.dir.join(SERVER_METRICS), dir.join(SERVER_METRICS))
-            .with_context(|| format!("cannot write {}", dir.join(SERVER_METRICS).display()))?;
-    }
-    let mut report = Report::from_runs(&runs, &opts);
-    if runs.len() < planned {
-        meta.completed = false;
-    }
-    report.summary.notes.extend(merge_notes(&meta, runs.len()));
-    files::write_json_atomic(&dir.join("metadata.json"), &meta)?;
-    write_records(&dir, &runs)?;
-    files::write_json_atomic(&dir.join(&meta.output), &report)?;
-    eprintln!("{}", describe(&meta));
-    let plot = (a.plot || a.plot_format.is_some()).then_some((
-        meta.plot_output.as_str(),
-        crate::cli::PlotFormat::for_output(a.plot_format, &meta.plot_output),
+    meta.completed =
+        missing.is_empty() && shards.iter().all(|s| s.meta.completed) && levels.len() >= planned;
+    meta.merged = Some(merge_record(
+        shards,
+        count,
+        missing,
+        arrivals_share(shards),
+        planned,
     ));
-    console::present(&report, &opts, &dir, plot);
-    Ok(report)
+    meta.timestamp = chrono::Local::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6f")
+        .to_string();
+    meta
 }
 
 /// `--output-dir`: a new or empty folder, never one of the shards' (their raw records would be
 /// overwritten).
-fn output_dir(d: &Path, shards: &[ShardRun]) -> Result<PathBuf> {
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if let Some(s) = shards.iter().find(|s| same(&s.dir, d)) {
+fn output_dir(d: &Path, shards: &[Shard]) -> Result<RunFolder> {
+    if let Some(s) = shards.iter().find(|s| s.folder.is(d)) {
         bail!(
             "--output-dir {} is shard {}'s folder: write the merge elsewhere",
             d.display(),
-            s.index
+            s.info.index
         );
     }
-    if d.read_dir().is_ok_and(|mut e| e.next().is_some()) {
-        bail!(
-            "--output-dir {} is not empty: give a new folder (a merge never overwrites one)",
-            d.display()
-        );
-    }
-    std::fs::create_dir_all(d)
-        .with_context(|| format!("cannot create --output-dir {}", d.display()))?;
-    Ok(d.to_path_buf())
+    RunFolder::create_empty(d)
 }
 
-fn read(dir: &Path) -> Result<ShardRun> {
-    let meta = read_metadata(dir)?;
-    let Some(shard) = &meta.shard else {
+fn read(dir: &Path) -> Result<Shard> {
+    let folder = RunFolder::open(dir);
+    let meta = folder.metadata()?;
+    let Some(info) = meta.shard.clone() else {
         bail!("{} is not a shard's folder (its metadata.json has no \"shard\"): merge the folders of runs made with --shard I/N", dir.display());
     };
-    if shard.count == 0 || shard.index >= shard.count {
+    if info.count == 0 || info.index >= info.count {
         bail!(
             "{}: metadata.json says shard {} of {}, which is not a shard of a plan",
             dir.display(),
-            shard.index,
-            shard.count
+            info.index,
+            info.count
         );
     }
-    let index = shard.index;
-    let records = records(dir, meta.levels.len().max(meta.qps_levels.len()))?;
-    Ok(ShardRun {
-        dir: dir.to_path_buf(),
+    let records = folder.records(meta.levels.len().max(meta.qps_levels.len()))?;
+    if let Some(w) = folder.skipped_warning(&records.skipped) {
+        eprintln!("{w}");
+    }
+    Ok(Shard {
+        folder,
         meta,
-        index,
-        records,
+        info,
+        records: records.by_level,
     })
 }
 
 /// The plan's shard count and its missing shards; an error for unlike plans, a shard given twice,
 /// or missing shards without `allow_missing`.
-fn check(shards: &[ShardRun], allow_missing: bool) -> Result<(usize, Vec<usize>)> {
+fn check(shards: &[Shard], allow_missing: bool) -> Result<(usize, Vec<usize>)> {
     let first = &shards[0];
-    let info = |s: &ShardRun| s.meta.shard.clone().expect("read() keeps only shards");
-    let (count, id) = (info(first).count, info(first).plan_id);
+    let (count, id) = (first.info.count, &first.info.plan_id);
     for s in &shards[1..] {
-        if info(s).plan_id != id || s.meta.plan_id() != first.meta.plan_id() {
+        if s.info.plan_id != *id || s.meta.plan_id() != first.meta.plan_id() {
             let differs: Vec<String> = first
                 .meta
                 .plan()
@@ -156,23 +156,23 @@ fn check(shards: &[ShardRun], allow_missing: bool) -> Result<(usize, Vec<usize>)
                 .collect();
             bail!(
                 "{} and {} are shards of different plans: {}; merge the shards of one run (the same flags, --seed and --start-at on every shard)",
-                first.dir.display(),
-                s.dir.display(),
-                if differs.is_empty() { format!("plan {id} vs {}", info(s).plan_id) } else { differs.join(", ") }
+                first.folder.path().display(),
+                s.folder.path().display(),
+                if differs.is_empty() { format!("plan {id} vs {}", s.info.plan_id) } else { differs.join(", ") }
             );
         }
     }
-    let mut seen = vec![None; count];
+    let mut seen: Vec<Option<&Shard>> = vec![None; count];
     for s in shards {
-        if let Some(other) = seen.get(s.index).cloned().flatten() {
+        if let Some(other) = seen.get(s.info.index).copied().flatten() {
             bail!(
                 "shard {} is given twice: {} and {}",
-                s.index,
-                Path::new(&other).display(),
-                s.dir.display()
+                s.info.index,
+                other.folder.path().display(),
+                s.folder.path().display()
             );
         }
-        seen[s.index] = Some(s.dir.display().to_string());
+        seen[s.info.index] = Some(s);
     }
     let missing: Vec<usize> = (0..count).filter(|&i| seen[i].is_none()).collect();
     if !missing.is_empty() && !allow_missing {
@@ -186,16 +186,9 @@ fn check(shards: &[ShardRun], allow_missing: bool) -> Result<(usize, Vec<usize>)
     Ok((count, missing))
 }
 
-fn list(v: &[usize]) -> String {
-    v.iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Level `k` from the union of the shards' records: the plan's rate (times the share of its
 /// arrivals the present shards sent), or for a closed-loop level the rates the shards achieved.
-fn level(shards: &[ShardRun], k: usize) -> (LevelRun, LevelInfo) {
+fn level(shards: &[Shard], k: usize) -> (LevelRun, LevelInfo) {
     let infos: Vec<&LevelInfo> = shards.iter().filter_map(|s| s.meta.levels.get(k)).collect();
     let mut recs: Vec<RequestRecord> = shards
         .iter()
@@ -210,49 +203,67 @@ fn level(shards: &[ShardRun], k: usize) -> (LevelRun, LevelInfo) {
     };
     // Each shard's records carry its share of the target: its rate, or on a closed loop its
     // workers. The merged records carry the merged level's rate, or all the shards' workers.
-    let target = match plan {
-        Some(_) => qps,
-        None => shards
-            .iter()
-            .filter_map(|s| s.records.get(k)?.first().map(|r| r.qps_target))
-            .sum(),
-    };
+    let workers: f64 = shards
+        .iter()
+        .filter_map(|s| s.records.get(k)?.first().map(|r| r.qps_target))
+        .sum();
+    let target = if plan.is_some() { qps } else { workers };
     for r in &mut recs {
         r.qps_target = target;
     }
     let base = &shards[0].meta;
-    let planned = infos
-        .iter()
-        .find_map(|i| i.duration_s)
-        .unwrap_or(base.duration);
+    let duration_s = infos.iter().find_map(|i| i.duration_s);
     let partial = infos.iter().any(|i| i.partial) || infos.len() < shards.len();
     let window = infos.iter().map(|i| i.send_window_s).fold(0.0, f64::max);
-    let run = LevelRun::new(qps, planned, recs, partial.then_some(window.max(1e-6)));
+    let id = merged_id(base, k, qps);
+    let run = LevelRun::new(
+        id,
+        qps,
+        duration_s.unwrap_or(base.duration),
+        recs,
+        partial.then_some(window.max(1e-6)),
+    );
     let info = LevelInfo {
         qps,
         send_window_s: run.send_window_s,
         partial: run.partial,
-        duration_s: infos.iter().find_map(|i| i.duration_s),
+        duration_s,
         plan_qps: None,
         plan_arrivals: None,
     };
     (run, info)
 }
 
+/// The merged level `k`'s identity: the plan's workers for a closed-loop level, else its rate.
+fn merged_id(base: &Metadata, k: usize, qps: f64) -> LevelId {
+    let plan_workers = base
+        .shard
+        .as_ref()
+        .and_then(|s| s.plan_concurrency_levels.as_ref()?.get(k).copied());
+    LevelId {
+        offered: match plan_workers {
+            Some(n) => Offered::Concurrency(n),
+            None => Offered::Rate(qps),
+        },
+        ..LevelId::rate(k, qps)
+    }
+}
+
 /// The share of the plan's arrivals the shards sent (1 when every shard is there).
-fn arrivals_share(shards: &[ShardRun]) -> f64 {
+fn arrivals_share(shards: &[Shard]) -> f64 {
     let (mut sent, mut planned) = (0.0, 0.0);
-    for k in 0..shards
+    let levels = shards
         .iter()
         .map(|s| s.meta.levels.len())
         .max()
-        .unwrap_or(0)
-    {
-        let p = shards
+        .unwrap_or(0);
+    for k in 0..levels {
+        let Some(p) = shards
             .iter()
-            .filter_map(|s| s.meta.levels.get(k)?.plan_arrivals)
-            .next();
-        let Some(p) = p else { continue };
+            .find_map(|s| s.meta.levels.get(k)?.plan_arrivals)
+        else {
+            continue;
+        };
         planned += p as f64;
         sent += shards
             .iter()
@@ -272,71 +283,40 @@ fn arrivals_share(shards: &[ShardRun]) -> f64 {
 
 /// The merged metadata's account of its shards: which, how their starts spread, how late each
 /// sent first.
-fn merged_info(
-    shards: &[ShardRun],
+fn merge_record(
+    shards: &[Shard],
     count: usize,
     missing: &[usize],
     share: f64,
     plan_levels: usize,
-) -> serde_json::Value {
-    let info = |s: &ShardRun| s.meta.shard.clone().expect("read() keeps only shards");
+) -> MergeRecord {
     let starts: Vec<chrono::DateTime<chrono::FixedOffset>> = shards
         .iter()
-        .filter_map(|s| chrono::DateTime::parse_from_rfc3339(info(s).started_at.as_deref()?).ok())
+        .filter_map(|s| chrono::DateTime::parse_from_rfc3339(s.info.started_at.as_deref()?).ok())
         .collect();
     let spread = match (starts.iter().min(), starts.iter().max()) {
         (Some(a), Some(b)) => Some((*b - *a).num_microseconds().unwrap_or(0) as f64 / 1e6),
         _ => None,
     };
-    let mut present: Vec<&ShardRun> = shards.iter().collect();
-    present.sort_by_key(|s| s.index);
-    json!({
-        "plan_id": info(&shards[0]).plan_id,
-        "shards": count,
-        "merged": present.iter().map(|s| s.index).collect::<Vec<_>>(),
-        "missing": missing,
-        "share_of_plan_pct": share * 100.0,
-        "plan_levels": plan_levels,
-        "start_spread_s": spread,
-        "shard_runs": present.iter().map(|s| {
-            let i = info(s);
-            json!({"index": i.index, "dir": s.dir.display().to_string(), "host": i.host,
-                   "started_at": i.started_at, "first_send_lag_s": i.first_send_lag_s})
-        }).collect::<Vec<_>>(),
-    })
-}
-
-/// The merged folder's requests.jsonl: each level's records, by index.
-fn write_records(dir: &Path, runs: &[LevelRun]) -> Result<()> {
-    let mut out = JsonlWriter::create(&dir.join("requests.jsonl"))
-        .with_context(|| format!("cannot create requests.jsonl in {}", dir.display()))?;
-    for r in runs.iter().flat_map(|run| &run.records) {
-        out.write(r);
+    let mut present: Vec<&Shard> = shards.iter().collect();
+    present.sort_by_key(|s| s.info.index);
+    MergeRecord {
+        merged: present.iter().map(|s| s.info.index).collect(),
+        missing: missing.to_vec(),
+        plan_id: shards[0].info.plan_id.clone(),
+        plan_levels,
+        share_of_plan_pct: share * 100.0,
+        shard_runs: present
+            .iter()
+            .map(|s| ShardRun {
+                dir: s.folder.path().display().to_string(),
+                first_send_lag_s: s.info.first_send_lag_s,
+                host: s.info.host.clone(),
+                index: s.info.index,
+                started_at: s.info.started_at.clone(),
+            })
+            .collect(),
+        shards: count,
+        start_spread_s: spread,
     }
-    out.flush()
-        .map_err(|e| anyhow::anyhow!("requests.jsonl in {} is incomplete: {e}", dir.display()))
-}
-
-/// "Merged 3 of 3 shards of plan 1f2e...: starts within 2.1 ms; first sends 0.4 / 0.5 / 0.4 ms late".
-fn describe(meta: &Metadata) -> String {
-    let m = meta.merged.clone().unwrap_or_default();
-    let lags: Vec<String> = m["shard_runs"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .map(|s| match s["first_send_lag_s"].as_f64() {
-                    Some(l) => format!("{:.1}", l * 1e3),
-                    None => "-".into(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    format!(
-        "Merged {} of {} shards of plan {}: starts within {} ms of each other (as each machine's clock tells it); first sends {} ms late",
-        m["merged"].as_array().map_or(0, Vec::len),
-        m["shards"],
-        m["plan_id"].as_str().unwrap_or("?"),
-        m["start_spread_s"].as_f64().map_or("?".into(), |s| format!("{:.1}", s * 1e3)),
-        lags.join(" / ")
-    )
 }

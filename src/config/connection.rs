@@ -5,10 +5,47 @@
 //! Header values are secrets like the key: they are kept here and sent, and only their names are
 //! ever shown or written.
 
+use crate::cli::ConnectionArgs;
+use crate::config::endpoint::redact_str;
 use anyhow::{bail, Result};
 use reqwest::Url;
 use std::net::IpAddr;
 use std::path::PathBuf;
+
+/// The connection's validated settings.
+pub struct Settings {
+    /// `--http2`.
+    pub http2: bool,
+    pub tls: TlsSettings,
+    pub headers: Vec<Header>,
+    pub proxy: Option<Proxy>,
+}
+
+/// The connection flags for `endpoint` (already completed): HTTP/2 only over https and not
+/// through a proxy, TLS flags for https only, headers that do not clash with the key.
+pub fn settings(endpoint: &Url, c: &ConnectionArgs, has_key: bool) -> Result<Settings> {
+    if c.http2 && endpoint.scheme() != "https" {
+        bail!("--http2 needs an https endpoint (HTTP/2 without TLS is not supported); leave it out for http");
+    }
+    let tls = tls(
+        endpoint,
+        c.cacert.clone(),
+        c.insecure,
+        c.cert.clone(),
+        c.key.clone(),
+    )?;
+    let headers = headers(&c.headers, &c.header_envs, has_key)?;
+    let proxy = proxy(endpoint, c.proxy.as_deref(), |n| std::env::var(n).ok())?;
+    if c.http2 && proxy.is_some() {
+        bail!("--http2 cannot go through a proxy yet (the proxy would hide HTTP/2's stream limits); leave out --http2, or set NO_PROXY for this host");
+    }
+    Ok(Settings {
+        http2: c.http2,
+        tls,
+        headers,
+        proxy,
+    })
+}
 
 /// TLS settings for https endpoints.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -196,7 +233,7 @@ pub fn proxy(
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
         _ => bail!(
             "{source}: {:?} is not a proxy URL; give http://host:port (HTTP and HTTPS proxies are supported)",
-            super::redact_str(&with_scheme)
+            redact_str(&with_scheme)
         ),
     };
     Ok(Some(Proxy { url, source }))

@@ -7,6 +7,7 @@
 //! `--max-ttft-p95 X` and `--max-e2e-p95 X` are the same as `ttft_p95<=X` and `e2e_p95<=X`.
 
 use anyhow::{bail, Result};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// What an objective measures.
@@ -87,6 +88,26 @@ pub fn to_text(objectives: &[Objective]) -> String {
         .map(|o| o.to_string())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Objectives as a results folder keeps them: typed in memory, the `--slo` text in the file
+/// (`"success>=99,ttft_p95<=0.5"`), so the file reads as the flag and nothing re-parses text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Objectives(pub Vec<Objective>);
+
+impl Serialize for Objectives {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&to_text(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Objectives {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text)
+            .map(Objectives)
+            .map_err(|e| serde::de::Error::custom(format!("slo {text:?}: {e:#}")))
+    }
 }
 
 /// Parses `--slo`. Every problem names the objective and shows the form.

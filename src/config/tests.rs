@@ -21,7 +21,7 @@ fn cfg(extra: &[&str]) -> Result<Config> {
 #[test]
 fn reference_defaults() {
     let c = cfg(&[]).unwrap();
-    assert_eq!(c.qps, [1.0, 5.0, 10.0, 20.0]);
+    assert_eq!(c.levels, Levels::Rates(vec![1.0, 5.0, 10.0, 20.0]));
     assert_eq!(c.duration, Duration::from_secs(60));
     assert_eq!(c.percentiles, [50.0, 95.0, 99.0]);
     assert_eq!(c.max_tokens, 512);

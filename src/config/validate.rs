@@ -2,10 +2,17 @@
 //! `redline report`, `redline calibrate`): each rejection names the flag, says what is wrong and how
 //! to fix it.
 
-use super::{slo, AutoQps, Metric, Objective, Policy, Pricing};
-use crate::cli::{defaults, BenchArgs, PolicyArgs, QpsArg};
+use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs, QpsArg};
+use crate::config::kind::{AutoQps, Levels};
+use crate::config::policy::{Policy, Pricing};
+use crate::config::slo::{self, Metric, Objective};
+use crate::config::workload::Source;
 use anyhow::{bail, Result};
 use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// Requests one level may schedule: each keeps a record in memory until the level is summarised.
+pub const MAX_REQUESTS_PER_LEVEL: f64 = 20_000_000.0;
 
 /// The verdict policy from its flags over `base` (the reference defaults for a run, the run's own
 /// for `redline report`): 0 <= warn <= pass <= 100, headroom in [0, 100), objectives from `--slo`
@@ -77,7 +84,7 @@ pub fn policy(
 }
 
 /// `--qps`: rates, or `auto` alone with its search settings.
-pub(super) fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
+fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
     if !a.qps.contains(&QpsArg::Auto) {
         let rates: Vec<f64> = a
             .qps
@@ -119,6 +126,127 @@ pub(super) fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
             min_probe_s: a.min_probe_duration.unwrap_or(defaults::MIN_PROBE_S),
         }),
     ))
+}
+
+/// The kind of run the flags ask for, decided once: `--concurrency` levels, a `--trace` replay,
+/// a `--qps auto` search or fixed `--qps` rates; flags that shape a schedule are refused where
+/// there is none to shape.
+pub(crate) fn levels(a: &BenchArgs, source: &Source) -> Result<Levels> {
+    let (qps, search) = qps_plan(a)?;
+    if let Some(concurrency) = &a.concurrency {
+        if search.is_some() {
+            bail!("--concurrency runs closed-loop levels; it cannot be combined with --qps auto");
+        }
+        if concurrency.is_empty() || concurrency.iter().any(|&n| n == 0 || n > 100_000) {
+            bail!("--concurrency: give levels of 1 to 100,000 requests in flight, e.g. --concurrency 1,8,32");
+        }
+        // A closed loop sends when a reply ends: it has no schedule to shape or to cap.
+        if a.arrival != Arrival::Constant || a.ramp_up.is_some() {
+            bail!("--concurrency sends each worker's next request when its reply ends, on no schedule; leave out --arrival and --ramp-up (they shape --qps levels)");
+        }
+        if a.max_concurrency.is_some() {
+            bail!("--concurrency N already holds exactly N requests in flight; leave out --max-concurrency (it caps --qps levels)");
+        }
+        return Ok(Levels::Concurrency(concurrency.clone()));
+    }
+    if matches!(source, Source::Trace { .. }) {
+        if search.is_some() {
+            bail!("--trace replays the trace's own rate; it cannot be combined with --qps auto (use --trace-speed to scale it)");
+        }
+        if a.arrival != Arrival::Constant || a.ramp_up.is_some() {
+            bail!("--trace sends on the trace's own timestamps; leave out --arrival and --ramp-up");
+        }
+        return Ok(Levels::Trace);
+    }
+    Ok(match search {
+        Some(s) => Levels::Search(s),
+        None => Levels::Rates(qps),
+    })
+}
+
+/// The fastest level may not schedule more requests than a level's records can hold.
+pub(crate) fn level_size(rates: &[f64], duration_s: f64) -> Result<()> {
+    let top = rates.iter().copied().fold(0.0, f64::max);
+    if top * duration_s > MAX_REQUESTS_PER_LEVEL {
+        bail!(
+            "--qps {top} x --duration {duration_s} = {:.0} requests in one level; redline keeps a record of each (about 0.5 KB) and accepts up to {MAX_REQUESTS_PER_LEVEL:.0}: shorten --duration",
+            top * duration_s
+        );
+    }
+    Ok(())
+}
+
+/// A shard runs a share of a plan that every shard knows in advance: no search, and one seed.
+pub(crate) fn shard_plan(levels: &Levels, shard: bool, seeded: bool) -> Result<()> {
+    if !shard {
+        return Ok(());
+    }
+    if matches!(levels, Levels::Search(_)) {
+        bail!("--shard cannot run --qps auto: a search chooses each probe from every shard's results; give the rates, e.g. --qps 10,20,40");
+    }
+    if !seeded {
+        bail!("--shard needs --seed, the same on every shard, so that they split one schedule (and one shuffle) between them");
+    }
+    Ok(())
+}
+
+/// What every request carries: `--percentiles` to report, `--temperature`, `--max-tokens`.
+pub(crate) fn request(a: &BenchArgs) -> Result<()> {
+    percentiles(&a.percentiles)?;
+    if !(a.temperature.is_finite() && a.temperature >= 0.0) {
+        bail!(
+            "--temperature {}: must be a number of 0 or more",
+            a.temperature
+        );
+    }
+    max_tokens(a.max_tokens)
+}
+
+/// How arrivals are spaced (`--burstiness`, `--ramp-up`) and capped (`--max-concurrency`).
+pub(crate) fn schedule(a: &BenchArgs) -> Result<()> {
+    if !(a.burstiness.is_finite() && a.burstiness > 0.0 && a.burstiness <= 1000.0) {
+        bail!("--burstiness {}: the gamma shape must be above 0 (1 = Poisson, below 1 burstier), e.g. --burstiness 0.5", a.burstiness);
+    }
+    if a.burstiness != 1.0 && a.arrival != Arrival::Gamma {
+        bail!("--burstiness shapes gamma arrivals; add --arrival gamma");
+    }
+    if let Some(r) = a.ramp_up {
+        if !(r.is_finite() && r > 0.0 && r < a.duration) {
+            bail!(
+                "--ramp-up {r}: seconds above 0 and below --duration ({}), e.g. --ramp-up 10",
+                a.duration
+            );
+        }
+    }
+    if a.max_concurrency == Some(0) {
+        bail!("--max-concurrency 0: allow at least one request in flight, or leave the flag out for no cap");
+    }
+    Ok(())
+}
+
+/// Which samples are sent (`--shuffle`, `--max-samples`): a dataset's only.
+pub(crate) fn samples(a: &BenchArgs, source: &Source) -> Result<()> {
+    if !matches!(source, Source::Dataset) {
+        if a.shuffle {
+            bail!("--shuffle reorders a dataset's samples; synthetic prompts are drawn at random already and a trace replays in its own order: leave it out");
+        }
+        if a.max_samples.is_some() && matches!(source, Source::Trace { .. }) {
+            bail!("--max-samples picks dataset samples; a trace replays every request (cut the trace file to replay part of it)");
+        }
+    }
+    if a.max_samples == Some(0) {
+        bail!("--max-samples 0: keep at least one sample, or leave the flag out for all");
+    }
+    Ok(())
+}
+
+/// `--ttft-timeout`, when given.
+pub(crate) fn ttft_timeout(t: Option<f64>) -> Result<Option<Duration>> {
+    t.map(|t| {
+        seconds("--ttft-timeout", t, "e.g. --ttft-timeout 10")?;
+        Ok(Duration::from_secs_f64(t))
+    })
+    .transpose()
 }
 
 /// Rates for levels or probes: numbers above 0, up to 1,000,000.
@@ -223,7 +351,7 @@ pub fn pricing(rate: Option<f64>, gpus: Option<u32>) -> Result<Option<Pricing>> 
     }
 }
 
-pub(super) fn extra_body(text: &str) -> Result<Map<String, Value>> {
+pub(crate) fn extra_body(text: &str) -> Result<Map<String, Value>> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => {

@@ -1,7 +1,7 @@
 //! One reader per dataset format (see `mod.rs`): a sample's JSON (or a text line) in, the messages
 //! to send out, or the field at fault and what is wrong with it.
 
-use super::{kind, Conversation, DatasetError, Loc, Message};
+use super::types::{kind, Conversation, DatasetError, Loc, Message};
 use crate::cli::DatasetFormat;
 use serde_json::Value;
 

@@ -15,7 +15,7 @@
 //! `trace.rs` builds trace prompts from the same corpus.
 
 use super::tokenizer::Counter;
-use super::{Conversation, Lengths, Message};
+use super::types::{Conversation, Lengths, Message};
 use crate::config::SyntheticSpec;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};

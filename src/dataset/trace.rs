@@ -16,7 +16,7 @@
 //! only joins pieces.
 
 use super::synthetic::Corpus;
-use super::DatasetError;
+use super::types::DatasetError;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;

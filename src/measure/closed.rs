@@ -7,7 +7,7 @@
 //! it to a connection. Records flow to the [`Observer`] as in the open loop; a stop (Ctrl-C) ends
 //! the workers' loops, and an abort their requests in flight.
 
-use crate::config::Shard;
+use crate::config::{LevelId, Shard};
 use crate::measure::client::Target;
 use crate::measure::record::LevelRun;
 use crate::measure::runner::Observer;
@@ -20,9 +20,10 @@ use tokio::time::Instant;
 
 /// One closed-loop level's plan.
 pub struct ClosedLevel {
-    /// Position in the run (0-based).
-    pub index: usize,
-    /// Arrivals in flight at once (a request each, or a session each with `Work::Sessions`).
+    /// Which level this is; it offers this process's workers (a shard's share of `workers`).
+    pub id: LevelId,
+    /// The plan's arrivals in flight at once (a request each, or a session each with
+    /// `Work::Sessions`), of which a shard runs its share.
     pub workers: usize,
     pub duration: Duration,
     pub work: Work,
@@ -36,18 +37,18 @@ pub struct ClosedLevel {
 /// Runs the level for its duration.
 pub async fn run_level(
     target: Arc<Target>,
-    level: ClosedLevel,
+    level: &ClosedLevel,
     cancel: &Cancel,
     observer: &mut dyn Observer,
 ) -> LevelRun {
     let ClosedLevel {
-        index,
+        id,
         workers,
         duration,
-        work,
+        ref work,
         shard,
         start_at,
-    } = level;
+    } = *level;
     if let Some(at) = start_at {
         tokio::time::sleep_until(at).await;
     }
@@ -59,7 +60,7 @@ pub async fn run_level(
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let ctx = Ctx {
         target,
-        level: index,
+        level: id.index,
         qps: mine.len() as f64,
         start,
         cancel: cancel.clone(),
@@ -109,5 +110,5 @@ pub async fn run_level(
     // Arrivals: requests, or sessions (whose later turns are not arrivals).
     let sent = records.iter().filter(|r| r.is_arrival()).count() as f64;
     // The level's rate is what the endpoint sustained at this concurrency.
-    LevelRun::new(sent / window, window, records, stopped_at)
+    LevelRun::new(id, sent / window, window, records, stopped_at)
 }

@@ -6,6 +6,7 @@
 //! the monotonic clock (`time.rs`). The metric definitions (TTFT, E2E, TPOT, tokens/s, lag) are the
 //! methods of [`RequestRecord`], used by every report and by the simulator's virtual sweep.
 
+use crate::config::LevelId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -318,6 +319,9 @@ pub const SLOW_ACCEPT_S: f64 = 1.0;
 /// so `redline report` rebuilds the same figures from `requests.jsonl`.
 #[derive(Debug, Clone)]
 pub struct LevelRun {
+    /// Which level this is, as it was planned.
+    pub id: LevelId,
+    /// The level's rate: what it offered, or for a closed loop what it achieved.
     pub qps: f64,
     /// The window the schedule was planned for (`--duration`, or until an interruption).
     pub planned_window_s: f64,
@@ -340,6 +344,7 @@ impl LevelRun {
     /// Derives a level's windows from its records. `duration_s` is the configured send window;
     /// `stopped_at` is when an interruption stopped sending (seconds since the level start).
     pub fn new(
+        id: LevelId,
         qps: f64,
         duration_s: f64,
         records: Vec<RequestRecord>,
@@ -366,6 +371,7 @@ impl LevelRun {
                 .iter()
                 .any(|r| r.error == Some(ErrorKind::Interrupted));
         LevelRun {
+            id,
             qps,
             planned_window_s: stopped_at.unwrap_or(duration_s).max(1e-6),
             duration_s: send_window_s.max(last_end),

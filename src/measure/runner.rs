@@ -7,7 +7,7 @@
 //! `requests.jsonl`) as they finish. The runner never prints. After the send window, the level waits
 //! for in-flight requests (each bounded by `--timeout`), so levels never overlap.
 
-use crate::config::Shard;
+use crate::config::{LevelId, Shard};
 use crate::measure::client::{Payload, Target};
 use crate::measure::record::{LevelRun, RequestRecord};
 use crate::measure::time;
@@ -28,8 +28,8 @@ pub trait Observer {
 
 /// One level's plan.
 pub struct Level {
-    /// Position in the run (0-based).
-    pub index: usize,
+    /// Which level this is: its place, rate (this shard's share, for a shard), probe number.
+    pub id: LevelId,
     pub qps: f64,
     pub offsets: Vec<Duration>,
     pub duration: Duration,
@@ -53,7 +53,7 @@ pub async fn run_level(
     let schedule = Schedule {
         ctx: Ctx {
             target,
-            level: level.index,
+            level: level.id.index,
             qps: level.qps,
             start,
             cancel: cancel.clone(),
@@ -77,7 +77,13 @@ pub async fn run_level(
         }
     }
     let stopped_at = scheduler.await.ok().flatten();
-    LevelRun::new(level.qps, level.duration.as_secs_f64(), records, stopped_at)
+    LevelRun::new(
+        level.id,
+        level.qps,
+        level.duration.as_secs_f64(),
+        records,
+        stopped_at,
+    )
 }
 
 /// Sends each request of a level at its deadline, on a dedicated OS thread. The thread sleeps with

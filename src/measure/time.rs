@@ -21,13 +21,13 @@ pub fn round6(v: f64) -> f64 {
 pub mod micro {
     use serde::Serializer;
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(super::round6(*v))
+        s.serialize_f64(crate::measure::time::round6(*v))
     }
     pub mod opt {
         use serde::Serializer;
         pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
             match v {
-                Some(v) => s.serialize_some(&super::super::round6(*v)),
+                Some(v) => s.serialize_some(&crate::measure::time::round6(*v)),
                 None => s.serialize_none(),
             }
         }
@@ -35,7 +35,7 @@ pub mod micro {
     pub mod vec {
         use serde::Serializer;
         pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(v.iter().map(|x| super::super::round6(*x)))
+            s.collect_seq(v.iter().map(|x| crate::measure::time::round6(*x)))
         }
     }
 }

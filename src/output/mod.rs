@@ -1,7 +1,8 @@
 //! Output adapters: each turns measurements or the `Report` into one format, and none measures.
 //!
-//! `files` (results folder, atomic JSON writes), `metadata` (`metadata.json`), `jsonl` (request
-//! records), `progress` (live bar), `table` (console results table and errors), `summary` (verdict
+//! `folder` (a run's results folder: the one owner of its file names, with their writers and
+//! readers), `files` (new folders, atomic JSON writes), `metadata` (`metadata.json`), `jsonl`
+//! (request records), `progress` (live bar), `table` (console results table and errors), `summary` (verdict
 //! lines and the answer), `workload` (token lengths and sessions by turn), `server` (the endpoint's metrics), `chart` (the PNG), `console` (prints table, summary and chart at the end),
 //! `ceiling` (this machine's saved client ceiling), `compare` (`redline compare`'s formats). `pipeline.rs` and the commands wire them up.
 
@@ -10,6 +11,7 @@ pub mod chart;
 pub mod compare;
 pub mod console;
 pub mod files;
+pub mod folder;
 pub mod jsonl;
 pub mod metadata;
 pub mod progress;

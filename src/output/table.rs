@@ -189,7 +189,7 @@ mod tests {
     use crate::measure::record::LevelRun;
 
     fn level(qps: f64) -> LevelReport {
-        let run = LevelRun::new(qps, 1.0, vec![], None);
+        let run = LevelRun::new(crate::config::LevelId::rate(0, qps), qps, 1.0, vec![], None);
         let opts = ReportOptions {
             percentiles: vec![50.0, 95.0, 99.0],
             ..ReportOptions::default()

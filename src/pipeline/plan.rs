@@ -1,17 +1,19 @@
-//! What level `i` of a run is, before it runs: closed-loop workers (`--concurrency`), a trace's one
-//! level, the next `--qps` rate, or the search's next probe (`--qps auto`), with the console line
-//! that announces it; with `--shard`, this shard's slice of it, and with a common start, the
-//! instant it starts (start + i x (duration + gap), the same on every shard). `mod.rs` prepares,
+//! What level `i` of a run is, before it runs, by the run's kind (`config::Levels`): the next
+//! `--qps` rate, the search's next probe (`--qps auto`), closed-loop workers (`--concurrency`) or a
+//! trace's one level; with `--shard`, this shard's slice of it, and with a common start, the instant
+//! it starts. The console line that announces it is printed here. Each planned level carries its
+//! identity (`LevelId`: place, what it offers, probe number, shard share) from here on; `mod.rs`
 //! runs and records whatever this returns, so every kind of level goes through the same steps.
 
 use crate::analyze::level::LevelReport;
 use crate::analyze::search;
-use crate::config::Config;
+use crate::config::{Config, LevelId, Levels, Offered, PlanShare};
 use crate::measure::closed::ClosedLevel;
 use crate::measure::runner::Level;
 use crate::measure::schedule;
 use crate::measure::work::Work;
-use crate::workload::Prepared;
+use crate::pipeline::start::Clock;
+use crate::pipeline::workload::Prepared;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -20,16 +22,21 @@ pub enum LevelPlan {
     /// `--concurrency`: this many requests (or sessions) in flight.
     Closed(ClosedLevel),
     /// On a schedule; `duration_s` is its planned window when it is not `--duration` (a search
-    /// probe, a trace). `plan` is the whole plan's rate and arrivals when this is one shard's
-    /// slice of it.
+    /// probe, a trace).
     Open {
         level: Level,
         duration_s: Option<f64>,
-        plan: Option<(f64, u64)>,
     },
 }
 
 impl LevelPlan {
+    pub fn id(&self) -> LevelId {
+        match self {
+            LevelPlan::Closed(c) => c.id,
+            LevelPlan::Open { level, .. } => level.id,
+        }
+    }
+
     /// The rate the connection pool prepares for.
     pub fn rate(&self) -> f64 {
         match self {
@@ -46,6 +53,14 @@ impl LevelPlan {
         }
     }
 
+    /// The level's planned window when it is not `--duration` (a search probe, a trace).
+    pub fn duration_s(&self) -> Option<f64> {
+        match self {
+            LevelPlan::Closed(_) => None,
+            LevelPlan::Open { duration_s, .. } => *duration_s,
+        }
+    }
+
     /// Scheduled arrivals of this process, for the progress bar (0: unknown in advance).
     pub fn arrivals(&self) -> u64 {
         match self {
@@ -57,73 +72,42 @@ impl LevelPlan {
     }
 }
 
-/// The instant a wall-clock time falls on.
-pub fn instant_at(t: chrono::DateTime<chrono::Utc>) -> Instant {
-    let (now, wall) = (Instant::now(), chrono::Utc::now());
-    match (t - wall).to_std() {
-        Ok(ahead) => now + ahead,
-        Err(_) => now
-            .checked_sub((wall - t).to_std().unwrap_or_default())
-            .unwrap_or(now),
-    }
-}
-
-/// When level `i + 1` starts on the common clock, if there is one and such a level.
-pub fn next_start(cfg: &Config, base: Option<Instant>, i: usize) -> Option<Instant> {
-    let more = levels_planned_cfg(cfg).is_some_and(|n| i + 1 < n);
-    more.then(|| level_start(cfg, base, i + 1)).flatten()
-}
-
-/// How many levels the run plans (`None` for a `--qps auto` search, which decides as it goes).
-pub fn levels_planned(cfg: &Config, prepared: &Prepared) -> Option<usize> {
-    if prepared.trace.is_some() {
-        return Some(1);
-    }
-    levels_planned_cfg(cfg)
-}
-
-fn levels_planned_cfg(cfg: &Config) -> Option<usize> {
-    if !cfg.concurrency.is_empty() {
-        Some(cfg.concurrency.len())
-    } else if cfg.search.is_some() {
-        None
-    } else if matches!(cfg.workload.source, crate::config::Source::Trace { .. }) {
-        Some(1)
-    } else {
-        Some(cfg.qps.len())
-    }
-}
-
 /// With `--shard I/N`: every level must give each shard at least one arrival (or worker), or a
 /// shard would report an empty level as a failure of the endpoint.
 pub fn check_shares(cfg: &Config, prepared: &Prepared) -> anyhow::Result<()> {
     let Some(s) = cfg.shard else { return Ok(()) };
     let n = s.count;
-    if let Some(&w) = cfg.concurrency.iter().find(|&&w| w < n) {
-        anyhow::bail!("--concurrency {w} cannot be split among {n} shards (shard I runs the workers w with w mod {n} = I): give levels of at least {n}");
-    }
-    if let Some(trace) = &prepared.trace {
-        if trace.offsets.len() < n {
-            anyhow::bail!(
+    match &cfg.levels {
+        Levels::Concurrency(workers) => match workers.iter().find(|&&w| w < n) {
+            Some(w) => anyhow::bail!("--concurrency {w} cannot be split among {n} shards (shard I runs the workers w with w mod {n} = I): give levels of at least {n}"),
+            None => Ok(()),
+        },
+        Levels::Trace => match &prepared.trace {
+            Some(trace) if trace.offsets.len() < n => anyhow::bail!(
                 "the trace has {} requests, fewer than the {n} shards",
                 trace.offsets.len()
-            );
-        }
-        return Ok(());
+            ),
+            _ => Ok(()),
+        },
+        Levels::Rates(rates) => check_rate_shares(cfg, rates, n),
+        Levels::Search(_) => Ok(()),
     }
-    let shape = schedule::Shape {
-        arrival: cfg.arrival,
-        burstiness: cfg.burstiness,
-        ramp_up_s: cfg.ramp_up_s,
-    };
-    for (i, &qps) in cfg.qps.iter().enumerate() {
+}
+
+fn check_rate_shares(cfg: &Config, rates: &[f64], n: usize) -> anyhow::Result<()> {
+    for (i, &qps) in rates.iter().enumerate() {
         // Plenty of arrivals needs no counting; a handful is counted exactly.
         let expected = qps * (cfg.duration.as_secs_f64() - cfg.ramp_up_s / 2.0);
         if expected >= 2.0 * n as f64 {
             continue;
         }
-        let count =
-            schedule::shaped(&shape, qps, cfg.duration, schedule::level_seed(cfg.seed, i)).len();
+        let count = schedule::shaped(
+            &shape(cfg),
+            qps,
+            cfg.duration,
+            schedule::level_seed(cfg.seed, i),
+        )
+        .len();
         if count < n {
             anyhow::bail!(
                 "--qps {qps} for --duration {} s plans {count} arrival{}, fewer than the {n} shards: raise the rate or the duration so every shard has a share",
@@ -135,92 +119,106 @@ pub fn check_shares(cfg: &Config, prepared: &Prepared) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// When level `i` starts on the common clock: `base` + i x (duration + gap).
-fn level_start(cfg: &Config, base: Option<Instant>, i: usize) -> Option<Instant> {
-    let gap = cfg.start?.level_gap;
-    Some(base? + (cfg.duration + gap) * i as u32)
+fn shape(cfg: &Config) -> schedule::Shape {
+    schedule::Shape {
+        arrival: cfg.arrival,
+        burstiness: cfg.burstiness,
+        ramp_up_s: cfg.ramp_up_s,
+    }
 }
 
-/// Level `i`, announced in the console, or `None` when the run has no more levels.
+/// Level `i`, announced in the console, or `None` when the run has no more levels. `levels` are
+/// the levels judged so far (a search picks its next probe from them).
 pub fn level(
     cfg: &Config,
     prepared: &Prepared,
     search: Option<&search::Plan>,
     levels: &[LevelReport],
     i: usize,
-    base: Option<Instant>,
+    clock: &Clock,
 ) -> Option<LevelPlan> {
-    let start_at = level_start(cfg, base, i);
-    let open = |qps: f64, offsets: Vec<Duration>, duration: Duration| {
-        // A shard's level offers its share of the plan's arrivals, at its share of the rate.
-        let total = offsets.len();
-        let (qps, plan) = match cfg.shard {
-            Some(s) => (
-                qps * s.share_of(total) as f64 / total.max(1) as f64,
-                Some((qps, total as u64)),
-            ),
-            None => (qps, None),
-        };
-        let level = Level {
-            index: i,
-            qps,
-            offsets,
-            duration,
-            max_concurrency: cfg.max_concurrency,
-            work: prepared.work.clone(),
-            shard: cfg.shard,
-            start_at,
-        };
-        (level, plan)
+    let start_at = clock.level_start(cfg, i);
+    let slot = Slot {
+        index: i,
+        probe: None,
+        start_at,
     };
-    let slice = cfg
-        .shard
-        .map(|s| format!(", shard {}/{}", s.index, s.count))
-        .unwrap_or_default();
-    if !cfg.concurrency.is_empty() {
-        let workers = *cfg.concurrency.get(i)?;
-        eprintln!(
-            "Level {}/{}: concurrency {workers} ({}s{slice})",
-            i + 1,
-            cfg.concurrency.len(),
-            cfg.duration.as_secs_f64()
-        );
-        return Some(LevelPlan::Closed(ClosedLevel {
-            index: i,
-            workers,
-            duration: cfg.duration,
-            work: prepared.work.clone(),
-            shard: cfg.shard,
-            start_at,
-        }));
-    }
-    if let Some(trace) = &prepared.trace {
-        if i > 0 {
-            return None;
+    match &cfg.levels {
+        Levels::Concurrency(workers) => Some(closed(cfg, prepared, *workers.get(i)?, slot)),
+        Levels::Trace => {
+            let trace = prepared.trace.as_ref().filter(|_| i == 0)?;
+            eprintln!(
+                "Level 1/1: the trace, {} requests in a {:.1} s send window",
+                trace.offsets.len(),
+                trace.window.as_secs_f64()
+            );
+            let offsets = trace.offsets.clone();
+            let level = open(cfg, prepared, slot, trace.qps, offsets, trace.window);
+            Some(LevelPlan::Open {
+                level,
+                duration_s: Some(trace.window.as_secs_f64()),
+            })
         }
-        eprintln!(
-            "Level 1/1: the trace, {} requests in a {:.1} s send window",
-            trace.offsets.len(),
-            trace.window.as_secs_f64()
-        );
-        let (level, plan) = open(trace.qps, trace.offsets.clone(), trace.window);
-        return Some(LevelPlan::Open {
-            level,
-            duration_s: Some(trace.window.as_secs_f64()),
-            plan,
-        });
+        Levels::Rates(rates) => {
+            let qps = *rates.get(i)?;
+            let label = format!("Level {}/{}", i + 1, rates.len());
+            Some(scheduled(cfg, prepared, slot, qps, cfg.duration, label))
+        }
+        Levels::Search(_) => {
+            let search::Next::Probe { qps, duration_s } = search::next(search?, levels) else {
+                return None;
+            };
+            let duration = Duration::from_secs_f64(duration_s);
+            let label = format!("Probe {}", i + 1);
+            let slot = Slot {
+                probe: Some(i + 1),
+                ..slot
+            };
+            Some(scheduled(cfg, prepared, slot, qps, duration, label))
+        }
     }
-    let (qps, duration) = next_rate(cfg, search, levels, i)?;
-    let shape = schedule::Shape {
-        arrival: cfg.arrival,
-        burstiness: cfg.burstiness,
-        ramp_up_s: cfg.ramp_up_s,
-    };
-    let offsets = schedule::shaped(&shape, qps, duration, schedule::level_seed(cfg.seed, i));
-    let label = match search {
-        Some(_) => format!("Probe {}", i + 1),
-        None => format!("Level {}/{}", i + 1, cfg.qps.len()),
-    };
+}
+
+/// Where a level goes: its place, its probe number in a search, its start on the common clock.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    index: usize,
+    probe: Option<usize>,
+    start_at: Option<Instant>,
+}
+
+/// A closed-loop level of `workers` (this shard's share of them, with `--shard`).
+fn closed(cfg: &Config, prepared: &Prepared, workers: usize, slot: Slot) -> LevelPlan {
+    let i = slot.index;
+    eprintln!(
+        "Level {}/{}: concurrency {workers} ({}s{})",
+        i + 1,
+        cfg.levels.concurrency().len(),
+        cfg.duration.as_secs_f64(),
+        slice(cfg)
+    );
+    let own = cfg.shard.map_or(workers, |s| s.share_of(workers));
+    LevelPlan::Closed(ClosedLevel {
+        id: LevelId::concurrency(i, own),
+        workers,
+        duration: cfg.duration,
+        work: prepared.work.clone(),
+        shard: cfg.shard,
+        start_at: slot.start_at,
+    })
+}
+
+/// An open-loop level at `qps` for `duration` on the run's arrival process, announced as `label`.
+fn scheduled(
+    cfg: &Config,
+    prepared: &Prepared,
+    slot: Slot,
+    qps: f64,
+    duration: Duration,
+    label: String,
+) -> LevelPlan {
+    let seed = schedule::level_seed(cfg.seed, slot.index);
+    let offsets = schedule::shaped(&shape(cfg), qps, duration, seed);
     let n = offsets.len();
     let arrivals = match (&prepared.work, n) {
         (Work::Sessions(_), 1) => "session",
@@ -237,32 +235,59 @@ pub fn level(
         None => format!("{n} {arrivals}"),
     };
     eprintln!(
-        "{label}: QPS {qps} ({count}, {}, {}s{slice})",
+        "{label}: QPS {qps} ({count}, {}, {}s{})",
         cfg.arrival,
-        (duration.as_secs_f64() * 10.0).round() / 10.0
+        (duration.as_secs_f64() * 10.0).round() / 10.0,
+        slice(cfg)
     );
-    let (level, plan) = open(qps, offsets, duration);
-    Some(LevelPlan::Open {
+    let level = open(cfg, prepared, slot, qps, offsets, duration);
+    LevelPlan::Open {
         level,
         duration_s: (duration != cfg.duration).then_some(duration.as_secs_f64()),
-        plan,
-    })
+    }
 }
 
-/// The rate and duration of level `i`: the next of `--qps`, or the search's next probe.
-fn next_rate(
+/// An open-loop level of `offsets` at `qps`: a shard's offers its share of the plan's arrivals,
+/// at its share of the rate.
+fn open(
     cfg: &Config,
-    plan: Option<&search::Plan>,
-    levels: &[LevelReport],
-    i: usize,
-) -> Option<(f64, Duration)> {
-    match plan {
-        None => cfg.qps.get(i).map(|&q| (q, cfg.duration)),
-        Some(plan) => match search::next(plan, levels) {
-            search::Next::Probe { qps, duration_s } => {
-                Some((qps, Duration::from_secs_f64(duration_s)))
-            }
-            search::Next::Done(_) => None,
+    prepared: &Prepared,
+    slot: Slot,
+    qps: f64,
+    offsets: Vec<Duration>,
+    duration: Duration,
+) -> Level {
+    let total = offsets.len();
+    let (own, plan) = match cfg.shard {
+        Some(s) => (
+            qps * s.share_of(total) as f64 / total.max(1) as f64,
+            Some(PlanShare {
+                qps,
+                arrivals: total as u64,
+            }),
+        ),
+        None => (qps, None),
+    };
+    Level {
+        id: LevelId {
+            index: slot.index,
+            offered: Offered::Rate(own),
+            probe: slot.probe,
+            plan,
         },
+        qps: own,
+        offsets,
+        duration,
+        max_concurrency: cfg.max_concurrency,
+        work: prepared.work.clone(),
+        shard: cfg.shard,
+        start_at: slot.start_at,
     }
+}
+
+/// ", shard 1/3" for a shard's level lines.
+fn slice(cfg: &Config) -> String {
+    cfg.shard
+        .map(|s| format!(", shard {}/{}", s.index, s.count))
+        .unwrap_or_default()
 }

@@ -217,11 +217,6 @@ fn error(status: StatusCode, message: &str, kind: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// The simulator's token rule for one message without a tokenizer: ceil(characters / 4) + 4.
-pub fn message_tokens(content: &str) -> u64 {
-    (content.chars().count() as u64).div_ceil(4) + 4
-}
-
 impl AppState {
     /// A prompt's tokens (each message's content + 4), and with `--prefix-caching` its blocks and
     /// those of the conversation once the reply is appended, as the next turn sends it back.

@@ -171,6 +171,11 @@ impl PrefixCache {
     }
 }
 
+/// The simulator's token rule for one message without a tokenizer: ceil(characters / 4) + 4.
+pub fn message_tokens(content: &str) -> u64 {
+    (content.chars().count() as u64).div_ceil(4) + 4
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! machine's client: that is `commands/calibrate.rs`.)
 
 use super::engine::{Engine, EngineConfig, EventKind};
+use super::prefix::message_tokens;
 use crate::analyze::stats::{percentile, sorted};
 use crate::cli::Arrival;
 use crate::dataset::Conversation;
@@ -28,12 +29,7 @@ pub struct VirtualLevel {
 pub fn prompt_tokens(conversations: &[Conversation]) -> Vec<u64> {
     conversations
         .iter()
-        .map(|c| {
-            c.messages
-                .iter()
-                .map(|m| super::message_tokens(&m.content))
-                .sum()
-        })
+        .map(|c| c.messages.iter().map(|m| message_tokens(&m.content)).sum())
         .collect()
 }
 

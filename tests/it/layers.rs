@@ -75,34 +75,91 @@ fn resolve(path: &str, modules: &BTreeSet<String>) -> String {
         .unwrap_or_default()
 }
 
-/// Every module a file refers to: `crate::a::b...` and `super::sibling` paths.
+/// The paths a use-tree names, from the text right after `crate::` or `super::`: `a::b` gives
+/// `a::b`; `a::{b, c::d, self}` gives `a::b`, `a::c::d` and `a`; `a::*` gives `a`.
+fn use_paths(rest: &str) -> Vec<String> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let end = rest.find(|c: char| !ident(c)).unwrap_or(rest.len());
+    let head = rest[..end].trim_end_matches(':').to_string();
+    let tail = rest[end..].trim_start();
+    if !rest[..end].ends_with("::") {
+        return vec![head];
+    }
+    if let Some(group) = tail.strip_prefix('{') {
+        // The group up to its matching brace, split at the commas outside inner braces.
+        let (mut depth, mut close) = (0, group.len());
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => {
+                    close = i;
+                    break;
+                }
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        let mut items = Vec::new();
+        let (mut depth, mut from) = (0, 0);
+        let body = &group[..close];
+        for (i, c) in body.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    items.push(&body[from..i]);
+                    from = i + 1;
+                }
+                _ => {}
+            }
+        }
+        items.push(&body[from..]);
+        return items
+            .into_iter()
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .flat_map(|item| {
+                let item = item.split(" as ").next().unwrap_or_default().trim();
+                if item == "self" || item == "*" {
+                    vec![head.clone()]
+                } else {
+                    use_paths(item)
+                        .into_iter()
+                        .map(|p| format!("{head}::{p}"))
+                        .collect()
+                }
+            })
+            .collect();
+    }
+    vec![head]
+}
+
+/// Every module a file refers to: `crate::a::b...` and `super::...` paths, use-trees expanded, each
+/// resolved to the longest module it names (an item of `a` resolves to `a`).
 fn imports(module: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
     for (i, _) in text.match_indices("crate::") {
         if text[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
             continue; // `redline_crate::` or similar
         }
-        let rest = &text[i + "crate::".len()..];
-        let end = rest.find(|c: char| !ident(c)).unwrap_or(rest.len());
-        let path = rest[..end].trim_end_matches(':');
-        out.insert(resolve(path, modules));
+        for path in use_paths(&text[i + "crate::".len()..]) {
+            out.insert(resolve(&path, modules));
+        }
     }
     let parent = module.rsplit_once("::").map_or("", |(p, _)| p);
     for (i, _) in text.match_indices("super::") {
-        let rest = &text[i + "super::".len()..];
-        let end = rest.find(|c: char| !ident(c)).unwrap_or(rest.len());
-        let name = rest[..end].split("::").next().unwrap_or_default();
-        if name.is_empty() {
-            continue; // `super::*` or `super::{..}`: the file's own parent items
+        if text[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            continue; // `super::super::` is read from its first `super::`
         }
-        let sibling = if parent.is_empty() {
-            name.to_string()
-        } else {
-            format!("{parent}::{name}")
-        };
-        if modules.contains(&sibling) && sibling != module {
-            out.insert(sibling);
+        for path in use_paths(&text[i + "super::".len()..]) {
+            let full = if parent.is_empty() {
+                path
+            } else {
+                format!("{parent}::{path}")
+            };
+            let m = resolve(&full, modules);
+            // An item of the crate root (`super::` of a top-level module) resolves to "".
+            out.insert(if m.is_empty() { parent.to_string() } else { m });
         }
     }
     out.remove(module);
@@ -165,6 +222,23 @@ fn no_module_imports_from_a_layer_above_it() {
             if ld > lm || (ld == lm && top(m) != top(d)) {
                 wrong.push(format!("{m} (layer {lm}) imports {d} (layer {ld})"));
             }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn no_module_imports_its_parent() {
+    // A parent (`mod.rs`) declares its children and may use them; a child that used its parent's
+    // own items would make the two import each other. Shared types live in leaf files.
+    let t = tree();
+    let mut wrong = Vec::new();
+    for (m, deps) in &t.graph {
+        let Some((parent, _)) = m.rsplit_once("::") else {
+            continue;
+        };
+        if deps.contains(parent) {
+            wrong.push(format!("{m} imports its parent {parent}"));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

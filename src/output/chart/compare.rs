@@ -2,6 +2,7 @@
 //! rate (or concurrency): success, TTFT p95, E2E p95 and total throughput, with the run's legend
 //! beside every plot.
 
+use super::file::{files, write};
 use super::legend::{self, Entry, Glyph};
 use super::plot::{chart, font_ready, line, mesh, top, Area, COLORS};
 use crate::analyze::compare::Comparison;
@@ -24,10 +25,10 @@ pub fn draw(c: &Comparison, path: &Path, format: PlotFormat) -> Result<Vec<PathB
         return Err(anyhow!("the runs have no levels to draw"));
     }
     let size = (3200, 800);
-    let (png, svg) = super::files(path);
+    let (png, svg) = files(path);
     let mut written = Vec::new();
     if matches!(format, PlotFormat::Png | PlotFormat::Both) {
-        written.push(super::write(
+        written.push(write(
             &png,
             "png",
             |tmp, size| render(BitMapBackend::new(tmp, size).into_drawing_area(), c),
@@ -35,7 +36,7 @@ pub fn draw(c: &Comparison, path: &Path, format: PlotFormat) -> Result<Vec<PathB
         )?);
     }
     if matches!(format, PlotFormat::Svg | PlotFormat::Both) {
-        written.push(super::write(
+        written.push(write(
             &svg,
             "svg",
             |tmp, size| render(SVGBackend::new(tmp, size).into_drawing_area(), c),

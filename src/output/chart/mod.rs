@@ -10,10 +10,12 @@
 //! Legends sit beside their plots (`legend.rs`), so they hide no data; the text panel (`text.rs`)
 //! wraps long lines and grows to hold them all, so nothing is cut. Text uses DejaVu Sans compiled
 //! into the binary. Files are written to a temporary name, then renamed. The panels are in
-//! `panels.rs`, the plotting helpers they share in `plot.rs`; `compare.rs` draws `redline
+//! `panels.rs`, the plotting helpers they share in `plot.rs`, the files' names and writing in
+//! `file.rs`; `compare.rs` draws `redline
 //! compare`'s overlay.
 
 pub mod compare;
+mod file;
 mod legend;
 mod panels;
 mod plot;
@@ -22,6 +24,8 @@ mod text;
 use crate::analyze::report::Report;
 use crate::cli::PlotFormat;
 use anyhow::{anyhow, Result};
+pub use file::files;
+use file::write;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -52,25 +56,6 @@ fn panels(report: &Report) -> Vec<Panel> {
         v.extend([Panel::ServerLoad, Panel::ServerTtft]);
     }
     v
-}
-
-/// The PNG and SVG files of a chart named `path`: a name ending in `.png` or `.svg` keeps its
-/// stem, any other gets the extension added (`mychart` -> `mychart.png`, as matplotlib saves it).
-pub fn files(path: &Path) -> (PathBuf, PathBuf) {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("png" | "svg") => (path.with_extension("png"), path.with_extension("svg")),
-        _ => {
-            let add = |e: &str| {
-                let mut name = path.as_os_str().to_owned();
-                name.push(format!(".{e}"));
-                PathBuf::from(name)
-            };
-            (add("png"), add("svg"))
-        }
-    }
 }
 
 /// Draws the chart of `report` (latency panels at `percentiles`) to `path` (the PNG's name) in
@@ -122,19 +107,6 @@ pub fn draw(
 fn size(report: &Report) -> (u32, u32) {
     let rows = panels(report).len().div_ceil(2) as u32;
     (2 * PANEL_W, rows * PANEL_H + text::height(report))
-}
-
-/// Draws with `draw` into a temporary file beside `path`, then renames it into place.
-fn write(
-    path: &Path,
-    ext: &str,
-    draw: impl FnOnce(&Path, (u32, u32)) -> Result<()>,
-    size: (u32, u32),
-) -> Result<PathBuf> {
-    let tmp = path.with_extension(format!("tmp.{ext}"));
-    draw(&tmp, size)?;
-    std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
-    Ok(path.to_path_buf())
 }
 
 fn render<DB: DrawingBackend>(
@@ -198,7 +170,13 @@ mod tests {
                 r
             })
             .collect();
-        LevelRun::new(qps, n as f64 / qps, records, stopped)
+        LevelRun::new(
+            crate::config::LevelId::rate(0, qps),
+            qps,
+            n as f64 / qps,
+            records,
+            stopped,
+        )
     }
 
     fn report(notes: &[&str]) -> Report {

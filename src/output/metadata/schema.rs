@@ -1,14 +1,19 @@
-//! `metadata.json`: the run's settings and the levels run so far, rewritten after every level so
-//! `redline report` can rebuild the run. The reference tool's keys, plus what redline adds; never
-//! the API key.
+//! `metadata.json`'s schema: the run's settings and the levels run so far, rewritten after every
+//! level so `redline report` can rebuild the run. The reference tool's keys, plus what redline adds;
+//! never the API key. [`Metadata::new`] writes a run's settings as its configuration has them;
+//! [`Metadata::describe_workload`] adds what was sent. The other files of this folder answer the
+//! questions asked of it: the run's kind and each level's identity (`kind.rs`), the plan a shard
+//! belongs to (`plan.rs`), what a re-report changed (`rereport.rs`) and what a merge joined
+//! (`merge.rs`).
 
 use crate::cli::DatasetFormat;
-use crate::config::{
-    redact_url, slo, AutoQps, Config, Metric, Objective, Policy, Source, SyntheticSpec,
-};
+use crate::config::slo::Objectives;
+use crate::config::{redact_url, AutoQps, Config, Metric, Source, SyntheticSpec};
 use crate::dataset::tokenizer::TokenizerInfo;
 use crate::dataset::trace::TraceFormat;
 use crate::measure::client::Route;
+use crate::output::metadata::change::ReportChange;
+use crate::output::metadata::merge::MergeRecord;
 use serde::{Deserialize, Serialize};
 
 /// `metadata.json`.
@@ -50,7 +55,7 @@ pub struct Metadata {
     pub max_e2e_p95: Option<f64>,
     /// Every objective, success included, as `--slo` takes them (absent without objectives).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slo: Option<String>,
+    pub slo: Option<Objectives>,
     /// `--concurrency`: each level's requests in flight; `qps_levels` then holds the rates they
     /// achieved, as they ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,21 +117,11 @@ pub struct Metadata {
     pub shard: Option<ShardInfo>,
     /// `redline merge`: the shards this folder was merged from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<serde_json::Value>,
+    pub merged: Option<MergeRecord>,
     /// What each `redline report` that changed a setting changed, oldest first (the settings
     /// above are the current ones, those the results JSON was last written with).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reports: Vec<ReportChange>,
-}
-
-/// One `redline report` that rebuilt the results with other settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportChange {
-    pub timestamp: String,
-    /// The results file it wrote.
-    pub output: String,
-    /// Each setting it changed: `{"gpu_rate": {"from": 2.3, "to": 3.0}}`.
-    pub changed: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,7 +216,7 @@ impl Metadata {
             endpoint: cfg.endpoint_display(),
             model: cfg.model.clone(),
             dataset: cfg.dataset.display().to_string(),
-            qps_levels: cfg.qps.clone(),
+            qps_levels: cfg.levels.rates().to_vec(),
             duration: cfg.duration.as_secs_f64(),
             max_tokens: cfg.max_tokens,
             temperature: cfg.temperature,
@@ -247,9 +242,12 @@ impl Metadata {
             daily_tokens: cfg.daily_tokens,
             max_ttft_p95: cfg.policy.objective(Metric::Ttft, 95.0).map(|o| o.bound),
             max_e2e_p95: cfg.policy.objective(Metric::E2e, 95.0).map(|o| o.bound),
-            slo: (!cfg.policy.objectives.is_empty()).then(|| cfg.policy.slo_text()),
-            search: cfg.search,
-            concurrency_levels: (!cfg.concurrency.is_empty()).then(|| cfg.concurrency.clone()),
+            slo: cfg.policy.objectives_with_success(),
+            search: cfg.levels.search(),
+            concurrency_levels: cfg
+                .levels
+                .closed_loop()
+                .then(|| cfg.levels.concurrency().to_vec()),
             burstiness: (cfg.arrival == crate::cli::Arrival::Gamma).then_some(cfg.burstiness),
             ramp_up_s: (cfg.ramp_up_s > 0.0).then_some(cfg.ramp_up_s),
             levels: Vec::new(),
@@ -325,228 +323,5 @@ impl Metadata {
             .map(|think_time_s| SessionsInfo { think_time_s });
         self.tokenizer = tokenizer;
         self.ignore_eos = ignore_eos;
-    }
-}
-
-/// The settings that shape a plan: two runs are shards of one plan when these are equal. A
-/// shard's own levels (`qps_levels`, `concurrency_levels`) are its share and differ by shard; the
-/// plan's are `shard.plan_qps_levels` and `shard.plan_concurrency_levels`.
-pub const PLAN_SETTINGS: [&str; 31] = [
-    "endpoint",
-    "model",
-    "dataset",
-    "dataset_format",
-    "dataset_samples",
-    "synthetic",
-    "trace",
-    "sessions",
-    "tokenizer.sha256",
-    "max_tokens",
-    "temperature",
-    "arrival",
-    "burstiness",
-    "ramp_up_s",
-    "seed",
-    "duration",
-    "timeout",
-    "extra_body",
-    "stream_usage",
-    "ignore_eos",
-    "max_concurrency",
-    "start_at",
-    "level_gap_s",
-    "shard.count",
-    "shard.plan_qps_levels",
-    "shard.plan_concurrency_levels",
-    "api",
-    "shuffle",
-    "max_samples",
-    "ttft_timeout",
-    "connection.protocol",
-];
-
-impl Metadata {
-    /// The plan's settings as JSON, by [`PLAN_SETTINGS`] name.
-    pub fn plan(&self) -> Vec<(&'static str, serde_json::Value)> {
-        let v = serde_json::to_value(self).unwrap_or_default();
-        PLAN_SETTINGS
-            .iter()
-            .map(|path| (*path, path.split('.').fold(&v, |v, k| &v[k]).clone()))
-            .collect()
-    }
-
-    /// A short hash of [`Metadata::plan`].
-    pub fn plan_id(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let text = serde_json::to_string(&self.plan()).unwrap_or_default();
-        Sha256::digest(text.as_bytes())
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    /// Makes this the metadata of shard `shard` of a plan of `plan_qps` (its `qps_levels`, the
-    /// shard's shares, are filled as the levels run).
-    pub fn as_shard(&mut self, shard: crate::config::Shard, host: String) {
-        let plan_qps_levels = std::mem::take(&mut self.qps_levels);
-        let plan_concurrency_levels = self.concurrency_levels.clone();
-        // A shard runs worker w of a closed-loop level when w mod N is its index.
-        if let Some(levels) = &mut self.concurrency_levels {
-            for n in levels.iter_mut() {
-                *n = shard.share_of(*n);
-            }
-        }
-        self.shard = Some(ShardInfo {
-            index: shard.index,
-            count: shard.count,
-            plan_id: String::new(),
-            plan_qps_levels,
-            plan_concurrency_levels,
-            host,
-            started_at: None,
-            first_send_lag_s: None,
-        });
-        let id = self.plan_id();
-        if let Some(s) = &mut self.shard {
-            s.plan_id = id;
-        }
-    }
-
-    /// Notes how the first level started: its wall-clock start (`started_at`, as this machine's
-    /// clock tells it) and the lag of its first send.
-    pub fn record_start(
-        &mut self,
-        run: &crate::measure::record::LevelRun,
-        started_at: Option<chrono::DateTime<chrono::Utc>>,
-    ) {
-        let Some(s) = &mut self.shard else { return };
-        s.started_at = started_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-        s.first_send_lag_s = run
-            .records
-            .iter()
-            .min_by(|a, b| a.planned_s.total_cmp(&b.planned_s))
-            .and_then(|r| r.lag_s())
-            .map(crate::measure::time::round6);
-    }
-
-    /// Takes the settings `redline report` rebuilt the results with, and records what changed
-    /// (from what, to what). Returns the changes, empty when none.
-    pub fn rereported(
-        &mut self,
-        opts: &crate::config::ReportOptions,
-        output: &str,
-        now: chrono::DateTime<chrono::Local>,
-    ) -> serde_json::Map<String, serde_json::Value> {
-        let p = &opts.policy;
-        let slo = (!p.objectives.is_empty()).then(|| p.slo_text());
-        let settings = [
-            (
-                "percentiles",
-                serde_json::json!(opts.percentiles),
-                serde_json::json!(self.percentiles),
-            ),
-            (
-                "gpu_rate",
-                serde_json::json!(opts.pricing.map(|p| p.gpu_rate)),
-                serde_json::json!(self.gpu_rate),
-            ),
-            (
-                "num_gpus",
-                serde_json::json!(opts.pricing.map(|p| p.num_gpus)),
-                serde_json::json!(self.num_gpus),
-            ),
-            (
-                "pass_threshold",
-                serde_json::json!(p.pass_pct),
-                serde_json::json!(self.pass_threshold),
-            ),
-            (
-                "warn_threshold",
-                serde_json::json!(p.warn_pct),
-                serde_json::json!(self.warn_threshold),
-            ),
-            (
-                "headroom",
-                serde_json::json!(p.headroom_pct),
-                serde_json::json!(self.headroom),
-            ),
-            (
-                "daily_tokens",
-                serde_json::json!(opts.daily_tokens),
-                serde_json::json!(self.daily_tokens),
-            ),
-            (
-                "slo",
-                serde_json::json!(slo),
-                serde_json::json!(self.policy_slo_text()),
-            ),
-        ];
-        let mut changed = serde_json::Map::new();
-        for (name, to, from) in settings {
-            if to != from {
-                changed.insert(name.into(), serde_json::json!({"from": from, "to": to}));
-            }
-        }
-        if changed.is_empty() {
-            return changed;
-        }
-        self.reports.push(ReportChange {
-            timestamp: now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-            output: output.into(),
-            changed: changed.clone(),
-        });
-        if output == self.output {
-            // The run's own results file now holds these settings: so does this file.
-            self.percentiles = opts.percentiles.clone();
-            self.gpu_rate = opts.pricing.map(|p| p.gpu_rate);
-            self.num_gpus = opts.pricing.map(|p| p.num_gpus);
-            self.pass_threshold = p.pass_pct;
-            self.warn_threshold = p.warn_pct;
-            self.headroom = p.headroom_pct;
-            self.daily_tokens = opts.daily_tokens;
-            self.max_ttft_p95 = p.objective(Metric::Ttft, 95.0).map(|o| o.bound);
-            self.max_e2e_p95 = p.objective(Metric::E2e, 95.0).map(|o| o.bound);
-            self.slo = slo;
-        }
-        changed
-    }
-
-    /// The run's objectives as `--slo` text (success included), or `None` without any.
-    fn policy_slo_text(&self) -> Option<String> {
-        let p = self.policy();
-        (!p.objectives.is_empty()).then(|| p.slo_text())
-    }
-
-    /// The verdict policy the run used: its `slo`, or (before there was one) its latency
-    /// objectives.
-    pub fn policy(&self) -> Policy {
-        let mut objectives: Vec<Objective> = self
-            .slo
-            .as_deref()
-            .and_then(|t| slo::parse(t).ok())
-            .unwrap_or_default();
-        if self.slo.is_none() {
-            for (metric, bound) in [
-                (Metric::Ttft, self.max_ttft_p95),
-                (Metric::E2e, self.max_e2e_p95),
-            ] {
-                if let Some(bound) = bound {
-                    objectives.push(Objective {
-                        metric,
-                        percentile: Some(95.0),
-                        bound,
-                    });
-                }
-            }
-        }
-        objectives.retain(|o| o.metric != Metric::Success);
-        Policy {
-            pass_pct: self.pass_threshold,
-            warn_pct: self.warn_threshold,
-            headroom_pct: self.headroom,
-            objectives,
-            ..Policy::default()
-        }
     }
 }
