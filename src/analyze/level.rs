@@ -121,48 +121,176 @@ pub struct LevelReport {
 pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let recs = &run.records;
     let ok: Vec<&RequestRecord> = recs.iter().filter(|r| r.succeeded()).collect();
-    let mut errors = BTreeMap::new();
-    let mut error_samples = BTreeMap::new();
-    let mut client_side_errors = 0;
-    for r in recs {
-        let Some(kind) = r.error else { continue };
-        *errors.entry(kind.to_string()).or_insert(0u64) += 1;
-        if let Some(d) = r.error_detail.as_ref().filter(|d| !d.is_empty()) {
-            error_samples
-                .entry(kind.to_string())
-                .or_insert_with(|| d.clone());
-        }
-        client_side_errors += u64::from(kind.is_client_side());
-    }
-    let with_usage = ok.iter().filter(|r| r.completion_tokens.is_some());
-    let input: u64 = with_usage.clone().filter_map(|r| r.prompt_tokens).sum();
-    let usage_output: u64 = with_usage.filter_map(|r| r.completion_tokens).sum();
-    let output: u64 = ok.iter().map(|r| r.output_tokens()).sum();
-    let sent = recs.iter().filter(|r| r.sent_s.is_some()).count() as u64;
-    // Sessions arrive on the schedule; their later turns follow their replies. Rates and
-    // keeping up are judged on the arrivals (every request otherwise).
-    let session_arrivals: Vec<RequestRecord>;
-    let arrivals: &[RequestRecord] = if recs.iter().any(|r| r.session.is_some()) {
-        session_arrivals = recs.iter().filter(|r| r.is_arrival()).cloned().collect();
-        &session_arrivals
-    } else {
-        recs
-    };
-    let arrivals_sent = arrivals.iter().filter(|r| r.sent_s.is_some()).count() as u64;
-    let duration = run.duration_s.max(f64::EPSILON);
+    let errors = Errors::of(recs);
+    let arrivals = arrivals(recs);
     let pct = |v: Vec<f64>| Percentiles::of(v, &o.percentiles);
     let sessions = workload::sessions(recs, run.duration_s, &o.percentiles);
-    // With sessions, a turn that was never sent because its session ended at an error still
-    // counts against success: every planned turn of every session that started is in the
-    // denominator, so a failed first turn weighs as much as the turns it cost.
-    let planned = sessions
-        .as_ref()
-        .map_or(recs.len(), |s| s.turns_planned as usize);
-    // Turns a client-side failure cost are the client's, like the failure itself.
-    let client_side_unsent = sessions
-        .as_ref()
-        .map_or(0, |s| s.turns_not_sent_client_side as usize);
+    // A session's later turns are sent when the previous reply ends: only the arrivals have a
+    // schedule to keep (the later turns' lag is in `sessions`).
+    let schedule_lag_s = LagSummary::of(arrivals.iter().filter_map(|r| r.lag_s()).collect());
+    let slow_accept = SlowAccept::of(&arrivals);
     let evidence = Evidence {
+        lag_p99_s: accept::client_lag_p99(&schedule_lag_s, slow_accept.as_ref()),
+        ..evidence(
+            run,
+            o,
+            &ok,
+            &arrivals,
+            sessions.as_ref(),
+            errors.client_side,
+        )
+    };
+    let ttfts: Vec<f64> = ok.iter().filter_map(|r| r.ttft_s()).collect();
+    let ttft_mean = (!ttfts.is_empty()).then(|| ttfts.iter().sum::<f64>() / ttfts.len() as f64);
+    let server = server::summarize(&run.server, run.send_window_s, ttft_mean);
+    let mut assessment = assess(&evidence, &o.policy);
+    if assessment.verdict != crate::analyze::verdict::Verdict::Pass {
+        assessment.reason.server = server.as_ref().and_then(|s| s.explanation.clone());
+        assessment.reason.slow_accept = slow_accept
+            .as_ref()
+            .map(|s| (s.requests, s.wait_max_s.unwrap_or_default()));
+    }
+    let tokens = Tokens::of(&ok);
+    let duration = run.duration_s.max(f64::EPSILON);
+    let goodput = Goodput::of(
+        run,
+        o,
+        &ok,
+        sessions.is_some(),
+        planned(run, sessions.as_ref()),
+    );
+    let reasoning = ok.iter().any(|r| r.first_reasoning_s.is_some());
+    LevelReport {
+        qps_target: run.qps,
+        actual_qps: evidence.actual_qps,
+        success_rate: evidence.success_rate,
+        ttft: pct(ttfts),
+        e2e_latency: pct(ok.iter().map(|r| r.e2e_s()).collect()),
+        tokens_per_sec: pct(ok.iter().filter_map(|r| r.tokens_per_sec()).collect()),
+        cost_analysis: o
+            .pricing
+            .map(|p| cost(p, duration, tokens.input, tokens.usage_output)),
+        errors: errors.by_kind,
+        error_samples: errors.samples,
+        assessment,
+        partial: run.partial,
+        concurrency: run.id.workers(),
+        search_probe: run.id.probe,
+        requests_scheduled: recs.len() as u64,
+        requests_sent: evidence.requests_sent,
+        requests_succeeded: ok.len() as u64,
+        requests_failed: (recs.len() - ok.len()) as u64,
+        client_side_errors: errors.client_side,
+        endpoint_errors: (recs.len() - ok.len()) as u64 - errors.client_side,
+        endpoint_success_rate: evidence.endpoint_success_rate,
+        successful_qps: goodput.successful_qps,
+        slo_attainment_pct: goodput.slo_attainment_pct,
+        goodput_qps: goodput.goodput_qps,
+        send_window_s: run.send_window_s,
+        duration_s: run.duration_s,
+        in_flight_at_send_end: run.in_flight_at_send_end,
+        total_input_tokens: tokens.input,
+        total_output_tokens: tokens.output,
+        requests_without_usage: tokens.without_usage,
+        output_throughput_tok_s: tokens.output as f64 / duration,
+        total_throughput_tok_s: (tokens.input + tokens.output) as f64 / duration,
+        itl_s: pct(ok.iter().flat_map(|r| r.itl_s.iter().copied()).collect()),
+        tpot_s: pct(ok.iter().filter_map(|r| r.tpot_s()).collect()),
+        ttft_reasoning_s: reasoning
+            .then(|| pct(ok.iter().filter_map(|r| r.ttft_reasoning_s()).collect())),
+        ttft_answer_s: reasoning
+            .then(|| pct(ok.iter().filter_map(|r| r.ttft_answer_s()).collect())),
+        schedule_lag_s,
+        slow_accept,
+        keep_up: evidence.keep_up,
+        token_lengths: workload::token_lengths(&ok, &o.percentiles),
+        sessions,
+        server,
+    }
+}
+
+/// A level's failures: counted by kind, the first message of each kind, and how many were the
+/// client's own.
+struct Errors {
+    by_kind: BTreeMap<String, u64>,
+    samples: BTreeMap<String, String>,
+    client_side: u64,
+}
+
+impl Errors {
+    fn of(recs: &[RequestRecord]) -> Errors {
+        let mut e = Errors {
+            by_kind: BTreeMap::new(),
+            samples: BTreeMap::new(),
+            client_side: 0,
+        };
+        for r in recs {
+            let Some(kind) = r.error else { continue };
+            *e.by_kind.entry(kind.to_string()).or_insert(0u64) += 1;
+            if let Some(d) = r.error_detail.as_ref().filter(|d| !d.is_empty()) {
+                e.samples
+                    .entry(kind.to_string())
+                    .or_insert_with(|| d.clone());
+            }
+            e.client_side += u64::from(kind.is_client_side());
+        }
+        e
+    }
+}
+
+/// The successes' tokens: input and output as `usage` reported them (cost counts these), output
+/// as streamed (throughput counts these), and successes without `usage`.
+struct Tokens {
+    input: u64,
+    usage_output: u64,
+    output: u64,
+    without_usage: u64,
+}
+
+impl Tokens {
+    fn of(ok: &[&RequestRecord]) -> Tokens {
+        let with_usage = ok.iter().filter(|r| r.completion_tokens.is_some());
+        Tokens {
+            input: with_usage.clone().filter_map(|r| r.prompt_tokens).sum(),
+            usage_output: with_usage.filter_map(|r| r.completion_tokens).sum(),
+            output: ok.iter().map(|r| r.output_tokens()).sum(),
+            without_usage: ok.iter().filter(|r| r.completion_tokens.is_none()).count() as u64,
+        }
+    }
+}
+
+/// The level's arrivals: sessions arrive on the schedule and their later turns follow their
+/// replies, so rates and keeping up are judged on the sessions' first turns (every request
+/// otherwise).
+fn arrivals(recs: &[RequestRecord]) -> std::borrow::Cow<'_, [RequestRecord]> {
+    if recs.iter().any(|r| r.session.is_some()) {
+        std::borrow::Cow::Owned(recs.iter().filter(|r| r.is_arrival()).cloned().collect())
+    } else {
+        std::borrow::Cow::Borrowed(recs)
+    }
+}
+
+/// The requests success is counted over. With sessions, a turn that was never sent because its
+/// session ended at an error still counts against success: every planned turn of every session
+/// that started is in the denominator, so a failed first turn weighs as much as the turns it cost.
+fn planned(run: &LevelRun, sessions: Option<&SessionSummary>) -> usize {
+    sessions.map_or(run.records.len(), |s| s.turns_planned as usize)
+}
+
+/// What the verdict rests on (all but the client's lag, which needs the slow accepts).
+fn evidence(
+    run: &LevelRun,
+    o: &ReportOptions,
+    ok: &[&RequestRecord],
+    arrivals: &[RequestRecord],
+    sessions: Option<&SessionSummary>,
+    client_side_errors: u64,
+) -> Evidence {
+    let planned = planned(run, sessions);
+    // Turns a client-side failure cost are the client's, like the failure itself.
+    let client_side_unsent = sessions.map_or(0, |s| s.turns_not_sent_client_side as usize);
+    let arrivals_sent = arrivals.iter().filter(|r| r.sent_s.is_some()).count() as u64;
+    Evidence {
         qps_target: run.qps,
         actual_qps: arrivals_sent as f64 / run.send_window_s.max(f64::EPSILON),
         success_rate: ratio(ok.len(), planned) * 100.0,
@@ -180,10 +308,10 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
                 Offered::Concurrency(_) => f64::INFINITY,
             },
         ),
-        measured: objectives::measure(&o.policy.objectives, &ok),
+        measured: objectives::measure(&o.policy.objectives, ok),
         lag_p99_s: None,
-        requests_scheduled: recs.len() as u64,
-        requests_sent: sent,
+        requests_scheduled: run.records.len() as u64,
+        requests_sent: run.records.iter().filter(|r| r.sent_s.is_some()).count() as u64,
         delivered_ratio: delivered(
             arrivals_sent,
             run.send_window_s,
@@ -191,86 +319,46 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
             run.planned_window_s,
         ),
         partial: run.partial,
-    };
-    let ttft = pct(ok.iter().filter_map(|r| r.ttft_s()).collect());
-    let e2e_latency = pct(ok.iter().map(|r| r.e2e_s()).collect());
-    // A session's later turns are sent when the previous reply ends: only the arrivals have a
-    // schedule to keep (the later turns' lag is in `sessions`).
-    let schedule_lag_s = LagSummary::of(arrivals.iter().filter_map(|r| r.lag_s()).collect());
-    let slow_accept = SlowAccept::of(arrivals);
-    let evidence = Evidence {
-        lag_p99_s: accept::client_lag_p99(&schedule_lag_s, slow_accept.as_ref()),
-        ..evidence
-    };
-    let ttfts: Vec<f64> = ok.iter().filter_map(|r| r.ttft_s()).collect();
-    let ttft_mean = (!ttfts.is_empty()).then(|| ttfts.iter().sum::<f64>() / ttfts.len() as f64);
-    let server = server::summarize(&run.server, run.send_window_s, ttft_mean);
-    let mut assessment = assess(&evidence, &o.policy);
-    if assessment.verdict != crate::analyze::verdict::Verdict::Pass {
-        assessment.reason.server = server.as_ref().and_then(|s| s.explanation.clone());
-        assessment.reason.slow_accept = slow_accept
-            .as_ref()
-            .map(|s| (s.requests, s.wait_max_s.unwrap_or_default()));
     }
-    let with_objectives = !o.policy.objectives.is_empty();
-    let reasoning = ok.iter().any(|r| r.first_reasoning_s.is_some());
-    let met = recs
-        .iter()
-        .filter(|r| objectives::met(r, &o.policy.objectives))
-        .count();
-    // Rates per second of send window count arrivals: sessions whose every turn succeeded (or met
-    // every objective), like `actual_qps`; requests otherwise.
-    let (good, good_met) = match &sessions {
-        Some(_) => (
-            workload::sessions_where(recs, RequestRecord::succeeded),
-            workload::sessions_where(recs, |r| objectives::met(r, &o.policy.objectives)),
-        ),
-        None => (ok.len(), met),
-    };
-    LevelReport {
-        qps_target: run.qps,
-        actual_qps: evidence.actual_qps,
-        success_rate: evidence.success_rate,
-        ttft,
-        e2e_latency,
-        tokens_per_sec: pct(ok.iter().filter_map(|r| r.tokens_per_sec()).collect()),
-        cost_analysis: o.pricing.map(|p| cost(p, duration, input, usage_output)),
-        errors,
-        error_samples,
-        assessment,
-        partial: run.partial,
-        concurrency: run.id.workers(),
-        search_probe: run.id.probe,
-        requests_scheduled: recs.len() as u64,
-        requests_sent: sent,
-        requests_succeeded: ok.len() as u64,
-        requests_failed: (recs.len() - ok.len()) as u64,
-        client_side_errors,
-        endpoint_errors: (recs.len() - ok.len()) as u64 - client_side_errors,
-        endpoint_success_rate: evidence.endpoint_success_rate,
-        successful_qps: good as f64 / run.send_window_s.max(f64::EPSILON),
-        slo_attainment_pct: with_objectives.then(|| ratio(met, planned) * 100.0),
-        goodput_qps: with_objectives.then(|| good_met as f64 / run.send_window_s.max(f64::EPSILON)),
-        send_window_s: run.send_window_s,
-        duration_s: run.duration_s,
-        in_flight_at_send_end: run.in_flight_at_send_end,
-        total_input_tokens: input,
-        total_output_tokens: output,
-        requests_without_usage: ok.iter().filter(|r| r.completion_tokens.is_none()).count() as u64,
-        output_throughput_tok_s: output as f64 / duration,
-        total_throughput_tok_s: (input + output) as f64 / duration,
-        itl_s: pct(ok.iter().flat_map(|r| r.itl_s.iter().copied()).collect()),
-        tpot_s: pct(ok.iter().filter_map(|r| r.tpot_s()).collect()),
-        ttft_reasoning_s: reasoning
-            .then(|| pct(ok.iter().filter_map(|r| r.ttft_reasoning_s()).collect())),
-        ttft_answer_s: reasoning
-            .then(|| pct(ok.iter().filter_map(|r| r.ttft_answer_s()).collect())),
-        schedule_lag_s,
-        slow_accept,
-        keep_up: evidence.keep_up,
-        token_lengths: workload::token_lengths(&ok, &o.percentiles),
-        sessions,
-        server,
+}
+
+/// Rates of what went well, per second of send window, counting arrivals: sessions whose every
+/// turn succeeded (or met every objective), like `actual_qps`; requests otherwise.
+struct Goodput {
+    successful_qps: f64,
+    slo_attainment_pct: Option<f64>,
+    goodput_qps: Option<f64>,
+}
+
+impl Goodput {
+    fn of(
+        run: &LevelRun,
+        o: &ReportOptions,
+        ok: &[&RequestRecord],
+        sessions: bool,
+        planned: usize,
+    ) -> Goodput {
+        let recs = &run.records;
+        let objectives = &o.policy.objectives;
+        let met = recs
+            .iter()
+            .filter(|r| objectives::met(r, objectives))
+            .count();
+        let (good, good_met) = if sessions {
+            (
+                workload::sessions_where(recs, RequestRecord::succeeded),
+                workload::sessions_where(recs, |r| objectives::met(r, objectives)),
+            )
+        } else {
+            (ok.len(), met)
+        };
+        let window = run.send_window_s.max(f64::EPSILON);
+        let with_objectives = !objectives.is_empty();
+        Goodput {
+            successful_qps: good as f64 / window,
+            slo_attainment_pct: with_objectives.then(|| ratio(met, planned) * 100.0),
+            goodput_qps: with_objectives.then(|| good_met as f64 / window),
+        }
     }
 }
 

@@ -64,71 +64,12 @@ pub fn summarize(
     pricing: Option<Pricing>,
     daily_tokens: Option<u64>,
 ) -> Summary {
-    let mut order: Vec<&LevelReport> = levels.iter().collect();
-    order.sort_by(|a, b| a.qps_target.total_cmp(&b.qps_target));
-    let mut notes = Vec::new();
-    let (mut max_ok, mut saturation): (Option<&LevelReport>, Option<&LevelReport>) = (None, None);
-    for l in &order {
-        let a = &l.assessment;
-        if l.partial {
-            notes.push(format!(
-                "QPS {} was interrupted (partial): its verdict is not used",
-                Qps(l.qps_target)
-            ));
-            continue;
-        }
-        if !a.trusted {
-            let why = a.reason.client.map(|c| c.to_string()).unwrap_or_default();
-            // Where to look: the client's own failures are in the errors, the rest in the lag.
-            let see = match a.reason.client {
-                Some(crate::analyze::verdict::ClientLimit::ClientFailures(_)) => "errors",
-                _ => "schedule_lag_s",
-            };
-            notes.push(format!(
-                "QPS {} is client-limited ({why}): its {} is not used; see {see}",
-                Qps(l.qps_target),
-                a.verdict
-            ));
-            continue;
-        }
-        match (a.verdict, saturation) {
-            (Verdict::Pass, None) => max_ok = Some(l),
-            (Verdict::Pass, Some(s)) => notes.push(format!(
-                "QPS {} passed after QPS {} did not: the success curve is not monotonic; rerun with a longer --duration before trusting either",
-                Qps(l.qps_target), Qps(s.qps_target)
-            )),
-            (_, None) => saturation = Some(l),
-            (_, Some(_)) => {}
-        }
-    }
-    // Closed-loop levels are sized by requests in flight, not rates.
-    let closed = levels.iter().any(|l| l.concurrency.is_some());
-    let (lower, higher) = if closed {
-        (
-            "test lower --concurrency",
-            "add higher --concurrency levels",
-        )
-    } else {
-        ("test lower rates", "add higher --qps levels")
-    };
-    match (max_ok, saturation) {
-        (None, Some(s)) => notes.push(match cause::level_misconfigured(s) {
-            // Advice that fits the cause: no lower rate fixes a wrong key or model name.
-            Some((cause, what)) => format!(
-                "even the lowest trusted level (QPS {}) did not pass, every request failing with {what}: {}",
-                Qps(s.qps_target),
-                cause.advice()
-            ),
-            None => format!(
-                "even the lowest trusted level (QPS {}) did not pass: the endpoint is overloaded even there; {lower}",
-                Qps(s.qps_target)
-            ),
-        }),
-        (Some(_), None) => notes.push(format!(
-            "no level saturated the endpoint: {higher} to find its limit"
-        )),
-        _ => {}
-    }
+    let Knee {
+        max_ok,
+        saturation,
+        mut notes,
+    } = knee(levels);
+    notes.extend(advice(levels, max_ok, saturation));
     let keep = 1.0 - p.headroom_pct / 100.0;
     let recommended_qps = max_ok.map(|l| l.qps_target * keep);
     let cost_per_million_at_recommended = max_ok
@@ -152,6 +93,95 @@ pub fn summarize(
         capacity_plan,
         search: None,
         notes,
+    }
+}
+
+/// The highest PASS below the first trusted level that did not pass, that level, and why levels
+/// were skipped on the way.
+struct Knee<'a> {
+    max_ok: Option<&'a LevelReport>,
+    saturation: Option<&'a LevelReport>,
+    notes: Vec<String>,
+}
+
+/// Reads the levels in increasing QPS, skipping interrupted and untrusted ones with a note.
+fn knee(levels: &[LevelReport]) -> Knee<'_> {
+    let mut order: Vec<&LevelReport> = levels.iter().collect();
+    order.sort_by(|a, b| a.qps_target.total_cmp(&b.qps_target));
+    let mut k = Knee {
+        max_ok: None,
+        saturation: None,
+        notes: Vec::new(),
+    };
+    for l in order {
+        let a = &l.assessment;
+        if l.partial {
+            k.notes.push(format!(
+                "QPS {} was interrupted (partial): its verdict is not used",
+                Qps(l.qps_target)
+            ));
+            continue;
+        }
+        if !a.trusted {
+            let why = a.reason.client.map(|c| c.to_string()).unwrap_or_default();
+            // Where to look: the client's own failures are in the errors, the rest in the lag.
+            let see = match a.reason.client {
+                Some(crate::analyze::verdict::ClientLimit::ClientFailures(_)) => "errors",
+                _ => "schedule_lag_s",
+            };
+            k.notes.push(format!(
+                "QPS {} is client-limited ({why}): its {} is not used; see {see}",
+                Qps(l.qps_target),
+                a.verdict
+            ));
+            continue;
+        }
+        match (a.verdict, k.saturation) {
+            (Verdict::Pass, None) => k.max_ok = Some(l),
+            (Verdict::Pass, Some(s)) => k.notes.push(format!(
+                "QPS {} passed after QPS {} did not: the success curve is not monotonic; rerun with a longer --duration before trusting either",
+                Qps(l.qps_target), Qps(s.qps_target)
+            )),
+            (_, None) => k.saturation = Some(l),
+            (_, Some(_)) => {}
+        }
+    }
+    k
+}
+
+/// What to try next, when the levels leave the answer open: nothing passed, or nothing saturated.
+fn advice(
+    levels: &[LevelReport],
+    max_ok: Option<&LevelReport>,
+    saturation: Option<&LevelReport>,
+) -> Option<String> {
+    // Closed-loop levels are sized by requests in flight, not rates.
+    let closed = levels.iter().any(|l| l.concurrency.is_some());
+    let (lower, higher) = if closed {
+        (
+            "test lower --concurrency",
+            "add higher --concurrency levels",
+        )
+    } else {
+        ("test lower rates", "add higher --qps levels")
+    };
+    match (max_ok, saturation) {
+        (None, Some(s)) => Some(match cause::level_misconfigured(s) {
+            // Advice that fits the cause: no lower rate fixes a wrong key or model name.
+            Some((cause, what)) => format!(
+                "even the lowest trusted level (QPS {}) did not pass, every request failing with {what}: {}",
+                Qps(s.qps_target),
+                cause.advice()
+            ),
+            None => format!(
+                "even the lowest trusted level (QPS {}) did not pass: the endpoint is overloaded even there; {lower}",
+                Qps(s.qps_target)
+            ),
+        }),
+        (Some(_), None) => Some(format!(
+            "no level saturated the endpoint: {higher} to find its limit"
+        )),
+        _ => None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The verdict lines and the run's summary for the console, in the reference tool's style:
 //! `QPS 45.0: PASS - 99.8% success, 70,500 total tok/s, $0.0100/M`, then the answer.
 
+use crate::analyze::level::LevelReport;
 use crate::analyze::reason::Qps;
 use crate::analyze::report::Report;
 use crate::analyze::search::{SearchSummary, Stop};
@@ -34,50 +35,65 @@ pub fn dollars(v: f64) -> String {
     }
 }
 
+/// The verdict lines, then the run's answer, as the console prints them after the table.
 pub fn render(report: &Report) -> String {
     let mut out = String::from("\n");
     for l in &report.results {
-        let a = &l.assessment;
-        // The reason starts with the success rate, as the reference's lines do; client-limitation is
-        // marked separately below.
-        let reason = a.reason.endpoint_text();
-        let level = match l.concurrency {
-            Some(n) => format!("Concurrency {n} ({} QPS)", Qps(l.qps_target)),
-            None => format!("QPS {}", Qps(l.qps_target)),
-        };
-        let _ = write!(
-            out,
-            "{level}: {} - {reason}, {} total tok/s",
-            a.verdict,
-            thousands(l.total_throughput_tok_s)
-        );
-        if let Some(c) = l
-            .cost_analysis
-            .as_ref()
-            .and_then(|c| c.cost_per_million_tokens)
-        {
-            let _ = write!(out, ", {}/M", dollars(c));
-        }
-        if let (Some(g), Some(met)) = (l.goodput_qps, l.slo_attainment_pct) {
-            let _ = write!(out, ", goodput {g:.2} req/s ({met:.1}% met the objectives)");
-        }
-        match (a.client_limited, a.trusted || l.partial) {
-            (true, false) => out.push_str("  (client-limited: not trusted)"),
-            (true, true) => out.push_str("  (client-limited, verdict stands)"),
-            _ => {}
-        }
-        if l.partial {
-            out.push_str("  (partial)");
-        }
-        out.push('\n');
+        out.push_str(&verdict_line(l));
     }
+    out.push('\n');
+    answer(report, &mut out);
+    out
+}
+
+/// One level's verdict: `QPS 45.0: PASS - 99.8% success, 70,500 total tok/s, $0.0100/M`.
+fn verdict_line(l: &LevelReport) -> String {
+    let mut out = String::new();
+    let a = &l.assessment;
+    // The reason starts with the success rate, as the reference's lines do; client-limitation is
+    // marked separately below.
+    let reason = a.reason.endpoint_text();
+    let level = match l.concurrency {
+        Some(n) => format!("Concurrency {n} ({} QPS)", Qps(l.qps_target)),
+        None => format!("QPS {}", Qps(l.qps_target)),
+    };
+    let _ = write!(
+        out,
+        "{level}: {} - {reason}, {} total tok/s",
+        a.verdict,
+        thousands(l.total_throughput_tok_s)
+    );
+    if let Some(c) = l
+        .cost_analysis
+        .as_ref()
+        .and_then(|c| c.cost_per_million_tokens)
+    {
+        let _ = write!(out, ", {}/M", dollars(c));
+    }
+    if let (Some(g), Some(met)) = (l.goodput_qps, l.slo_attainment_pct) {
+        let _ = write!(out, ", goodput {g:.2} req/s ({met:.1}% met the objectives)");
+    }
+    match (a.client_limited, a.trusted || l.partial) {
+        (true, false) => out.push_str("  (client-limited: not trusted)"),
+        (true, true) => out.push_str("  (client-limited, verdict stands)"),
+        _ => {}
+    }
+    if l.partial {
+        out.push_str("  (partial)");
+    }
+    out.push('\n');
+    out
+}
+
+/// The run's answer: the maximum sustainable level, the search, the saturation point, the
+/// recommended limit and its cost, the capacity plan, and the notes.
+fn answer(report: &Report, out: &mut String) {
     let s = &report.summary;
     let pass = s.pass_threshold_pct;
     let rule = match &s.slo {
         Some(slo) => format!(">= {pass}% success, keeping up and {slo}"),
         None => format!(">= {pass}% success and keeping up"),
     };
-    out.push('\n');
     if let (Some(n), Some(q)) = (s.max_sustainable_concurrency, s.max_sustainable_qps) {
         let _ = writeln!(
             out,
@@ -145,7 +161,6 @@ pub fn render(report: &Report) -> String {
     for n in &s.notes {
         let _ = writeln!(out, "Note: {n}");
     }
-    out
 }
 
 /// The search's answer: capacity, its bracket and what bound it, what it cost, why it stopped.

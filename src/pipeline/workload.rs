@@ -2,9 +2,9 @@
 //! conversations, synthetic prompts of exact lengths (`dataset/synthetic.rs`) or a trace's prompts
 //! and schedule (`dataset/trace.rs`), as single requests or sessions (`measure::work::Work`), with
 //! the tokenizer that measured them. It says in the console what it built, so a user always knows
-//! what was sent and whether its lengths are exact. `pipeline.rs` runs the levels with the result.
+//! what was sent and whether its lengths are exact. The pipeline runs the levels with the result.
 
-use crate::config::{Config, Source};
+use crate::config::{Config, Source, SyntheticSpec};
 use crate::dataset::synthetic::{self, Corpus};
 use crate::dataset::tokenizer::{Counter, Tokenizer, TokenizerInfo};
 use crate::dataset::trace::{self, TraceFormat, TracePrompts};
@@ -93,95 +93,22 @@ impl Prepared {
 /// Builds what the run sends; `data` is a dataset already loaded (`redline demo`), else the one
 /// `--dataset` names is read.
 pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
-    let counter = match &cfg.workload.tokenizer {
-        Some(path) => {
-            let t = Tokenizer::load(path)?;
-            eprintln!(
-                "Tokenizer: {} (vocabulary {}, sha256 {}...)",
-                t.info.path,
-                t.info.vocab_size,
-                &t.info.sha256[..12]
-            );
-            Counter::Exact(t)
-        }
-        None => Counter::Approx,
-    };
+    let counter = counter(cfg)?;
     let tokenizer = counter.tokenizer().map(|t| t.info.clone());
-    let (conversations, origin, trace) = match &cfg.workload.source {
+    let (conversations, origin) = match &cfg.workload.source {
         Source::Dataset => {
             let data = match data {
                 Some(d) => d,
                 None => dataset::load(&cfg.dataset, cfg.dataset_format)?,
             };
             let format = data.format;
-            (samples(cfg, data), Origin::Dataset(format), None)
+            (samples(cfg, data), Origin::Dataset(format))
         }
-        Source::Synthetic(spec) => {
-            let count = cfg
-                .max_samples
-                .unwrap_or_else(|| synthetic::default_count(spec));
-            let corpus = Corpus::new(&counter);
-            let convs = synthetic::generate(spec, &corpus, cfg.seed, count);
-            eprintln!(
-                "Synthetic prompts: {count} of {} ({}), cycled like a dataset's samples",
-                spec.to_text(),
-                lengths_note(&counter)
-            );
-            (convs, Origin::Synthetic, None)
-        }
-        Source::Trace { speed } => {
-            let t = trace::load(&cfg.dataset, *speed)?;
-            let corpus = Corpus::new(&counter);
-            let prompts = TracePrompts::build(&t, &corpus, cfg.seed);
-            let level = trace_level(&prompts);
-            let span = level.offsets.last().map_or(0.0, Duration::as_secs_f64);
-            // Blocks are the Mooncake format's shared prefixes; a CSV has none.
-            let blocks = match prompts.blocks {
-                0 => String::new(),
-                b => format!(", {b} distinct 512-token blocks"),
-            };
-            eprintln!(
-                "Trace: {} ({}), {} requests spanning {span:.1} s ({:.2} req/s over a {:.1} s send window, one mean gap past the last{}){blocks}; prompts {}{}",
-                cfg.dataset.display(),
-                t.format,
-                prompts.len(),
-                level.qps,
-                level.window.as_secs_f64(),
-                if *speed != 1.0 { format!(", at {speed}x") } else { String::new() },
-                lengths_note(&counter),
-                if t.reordered { "; the file was not in time order, so it was sorted" } else { "" }
-            );
-            let origin = Origin::Trace(t.format);
-            return Ok(Prepared {
-                conversations: Vec::new(),
-                work: Work::Trace(Arc::new(prompts)),
-                origin,
-                tokenizer,
-                trace: Some(level),
-            });
-        }
+        Source::Synthetic(spec) => (synthetic(cfg, spec, &counter), Origin::Synthetic),
+        Source::Trace { speed } => return replay(cfg, *speed, &counter, tokenizer),
     };
     let work = match cfg.workload.sessions {
-        Some(think) => {
-            let sessions = Sessions::new(&conversations, think);
-            let dropped = conversations.len() - sessions.scripts.len();
-            if sessions.scripts.is_empty() {
-                anyhow::bail!(
-                    "--sessions: no conversation of {} has a user turn, so there is no session to send; give conversations with user messages",
-                    cfg.dataset.display()
-                );
-            }
-            if dropped > 0 {
-                eprintln!("note: {dropped} conversations have no user turn and are left out of the sessions");
-            }
-            eprintln!(
-                "Sessions: {} conversations of {:.1} turns on average; each turn waits for the previous reply{}",
-                sessions.scripts.len(),
-                sessions.mean_turns(),
-                if think > 0.0 { format!(" and {think} s of think time") } else { String::new() }
-            );
-            Work::Sessions(Arc::new(sessions))
-        }
+        Some(think) => sessions(cfg, &conversations, think)?,
         None => Work::Samples,
     };
     Ok(Prepared {
@@ -189,8 +116,99 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
         work,
         origin,
         tokenizer,
-        trace,
+        trace: None,
     })
+}
+
+/// How prompt lengths are counted: by `--tokenizer`, exactly, or approximately.
+fn counter(cfg: &Config) -> Result<Counter> {
+    let Some(path) = &cfg.workload.tokenizer else {
+        return Ok(Counter::Approx);
+    };
+    let t = Tokenizer::load(path)?;
+    eprintln!(
+        "Tokenizer: {} (vocabulary {}, sha256 {}...)",
+        t.info.path,
+        t.info.vocab_size,
+        &t.info.sha256[..12]
+    );
+    Ok(Counter::Exact(t))
+}
+
+/// `--synthetic`: the prompts, drawn once with the run's seed.
+fn synthetic(cfg: &Config, spec: &SyntheticSpec, counter: &Counter) -> Vec<Conversation> {
+    let count = cfg
+        .max_samples
+        .unwrap_or_else(|| synthetic::default_count(spec));
+    let corpus = Corpus::new(counter);
+    let convs = synthetic::generate(spec, &corpus, cfg.seed, count);
+    eprintln!(
+        "Synthetic prompts: {count} of {} ({}), cycled like a dataset's samples",
+        spec.to_text(),
+        lengths_note(counter)
+    );
+    convs
+}
+
+/// `--trace`: its prompts and its one level, said in the console.
+fn replay(
+    cfg: &Config,
+    speed: f64,
+    counter: &Counter,
+    tokenizer: Option<TokenizerInfo>,
+) -> Result<Prepared> {
+    let t = trace::load(&cfg.dataset, speed)?;
+    let corpus = Corpus::new(counter);
+    let prompts = TracePrompts::build(&t, &corpus, cfg.seed);
+    let level = trace_level(&prompts);
+    let span = level.offsets.last().map_or(0.0, Duration::as_secs_f64);
+    // Blocks are the Mooncake format's shared prefixes; a CSV has none.
+    let blocks = match prompts.blocks {
+        0 => String::new(),
+        b => format!(", {b} distinct 512-token blocks"),
+    };
+    eprintln!(
+        "Trace: {} ({}), {} requests spanning {span:.1} s ({:.2} req/s over a {:.1} s send window, one mean gap past the last{}){blocks}; prompts {}{}",
+        cfg.dataset.display(),
+        t.format,
+        prompts.len(),
+        level.qps,
+        level.window.as_secs_f64(),
+        if speed != 1.0 { format!(", at {speed}x") } else { String::new() },
+        lengths_note(counter),
+        if t.reordered { "; the file was not in time order, so it was sorted" } else { "" }
+    );
+    Ok(Prepared {
+        conversations: Vec::new(),
+        work: Work::Trace(Arc::new(prompts)),
+        origin: Origin::Trace(t.format),
+        tokenizer,
+        trace: Some(level),
+    })
+}
+
+/// `--sessions`: each conversation with a user turn as a session of its turns.
+fn sessions(cfg: &Config, conversations: &[Conversation], think: f64) -> Result<Work> {
+    let sessions = Sessions::new(conversations, think);
+    let dropped = conversations.len() - sessions.scripts.len();
+    if sessions.scripts.is_empty() {
+        anyhow::bail!(
+            "--sessions: no conversation of {} has a user turn, so there is no session to send; give conversations with user messages",
+            cfg.dataset.display()
+        );
+    }
+    if dropped > 0 {
+        eprintln!(
+            "note: {dropped} conversations have no user turn and are left out of the sessions"
+        );
+    }
+    eprintln!(
+        "Sessions: {} conversations of {:.1} turns on average; each turn waits for the previous reply{}",
+        sessions.scripts.len(),
+        sessions.mean_turns(),
+        if think > 0.0 { format!(" and {think} s of think time") } else { String::new() }
+    );
+    Ok(Work::Sessions(Arc::new(sessions)))
 }
 
 fn lengths_note(counter: &Counter) -> &'static str {

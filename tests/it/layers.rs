@@ -293,3 +293,73 @@ fn no_argv_is_rebuilt_outside_tests() {
         );
     }
 }
+
+/// Each function of a file as (name, first line, lines): read by indentation, which `cargo fmt`
+/// keeps exact (a body ends at the first `}` line indented like its `fn`).
+fn functions(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let code = line.trim_start();
+        let indent = line.len() - code.len();
+        let rest = ["pub(crate) ", "pub(super) ", "pub ", "async ", "const "]
+            .iter()
+            .fold(code, |c, p| c.strip_prefix(p).unwrap_or(c));
+        let rest = rest.strip_prefix("async ").unwrap_or(rest);
+        let Some(sig) = rest.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = sig
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if code.ends_with(';') {
+            continue; // a declaration without a body
+        }
+        let close = format!("{}}}", " ".repeat(indent));
+        if let Some(n) = lines[i..].iter().position(|l| l.trim_end() == close) {
+            out.push((name, i + 1, n + 1));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_pipeline_function_is_longer_than_a_screen() {
+    // The pipeline is read top to bottom by whoever changes it: each stage a named function.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pipeline");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut long = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let shipped = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (name, line, len) in functions(shipped) {
+            if len > 80 {
+                long.push(format!("{}:{line} {name}: {len} lines", f.display()));
+            }
+        }
+    }
+    assert!(long.is_empty(), "{}", long.join("\n"));
+}
+
+#[test]
+fn only_the_results_folder_names_its_files() {
+    // output/folder.rs owns the names of a results folder's files; everything else asks it.
+    for (m, text) in &tree().code {
+        if m.ends_with("output/folder.rs") {
+            continue;
+        }
+        let shipped = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for name in [
+            "\"metadata.json\"",
+            "\"requests.jsonl\"",
+            "\"server_metrics.jsonl\"",
+        ] {
+            assert!(
+                !shipped.contains(name),
+                "{m} names {name}: ask output::folder::RunFolder instead"
+            );
+        }
+    }
+}
