@@ -88,32 +88,6 @@ pub struct Comparison {
     pub regressions: Vec<Regression>,
 }
 
-/// Settings compared, as metadata.json names them (a `.` goes into an object).
-const SETTINGS: [&str; 22] = [
-    "model",
-    "dataset",
-    "dataset_format",
-    "synthetic",
-    "trace",
-    "sessions",
-    "tokenizer.sha256",
-    "max_tokens",
-    "temperature",
-    "arrival",
-    "burstiness",
-    "ramp_up_s",
-    "endpoint",
-    "connection.protocol",
-    "duration",
-    "qps_levels",
-    "concurrency_levels",
-    "extra_body",
-    "stream_usage",
-    "ignore_eos",
-    "gpu_rate",
-    "num_gpus",
-];
-
 /// The metrics `--fail-on-regression` checks when `--metrics` does not say.
 pub const DEFAULT_GATED: [&str; 5] = ["max_qps", "success", "ttft_p95", "e2e_p95", "throughput"];
 
@@ -175,15 +149,22 @@ const LEVEL: [(&str, &str, Better, Getter); 5] = [
     }),
 ];
 
-/// The comparison of `runs` (at least two; the first is the baseline), with regressions beyond
-/// `threshold_pct` in `gated` metrics.
-pub fn compare(runs: &[Run], threshold_pct: Option<f64>, gated: &[String]) -> Comparison {
+/// The comparison of `runs` (at least two; the first is the baseline): the `settings` (keys of
+/// metadata.json, `a.b` reading into an object) that differ, then every figure, with regressions
+/// beyond `threshold_pct` in `gated` metrics. The settings come from the one table that also
+/// defines a shard's plan (`output/metadata/plan.rs`).
+pub fn compare(
+    runs: &[Run],
+    settings: &[&str],
+    threshold_pct: Option<f64>,
+    gated: &[String],
+) -> Comparison {
     let mut c = Comparison {
         runs: runs
             .iter()
             .map(|r| (r.label.clone(), r.dir.clone()))
             .collect(),
-        settings: settings(runs),
+        settings: differing(runs, settings),
         summary: SUMMARY
             .iter()
             .map(|(id, label, better, get)| {
@@ -226,8 +207,8 @@ fn row(metric: &str, label: &str, better: Better, values: Vec<Option<f64>>) -> R
     }
 }
 
-fn settings(runs: &[Run]) -> Vec<SettingDiff> {
-    SETTINGS
+fn differing(runs: &[Run], settings: &[&str]) -> Vec<SettingDiff> {
+    settings
         .iter()
         .filter_map(|path| {
             let values: Vec<Value> = runs
@@ -397,6 +378,10 @@ pub fn metric_ids() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings() -> Vec<&'static str> {
+        crate::output::metadata::plan::compared_keys().collect()
+    }
     use serde_json::json;
 
     fn run(label: &str, model: &str, max: f64, ttft95: [f64; 2], success: [f64; 2]) -> Run {
@@ -421,7 +406,7 @@ mod tests {
             run("A", "llama-8b", 20.0, [0.2, 0.3], [100.0, 100.0]),
             run("B", "llama-8b-fp8", 10.0, [0.25, 0.3], [100.0, 90.0]),
         ];
-        let c = compare(&runs, None, &[]);
+        let c = compare(&runs, &settings(), None, &[]);
         assert_eq!(c.settings.len(), 1);
         assert_eq!(c.settings[0].setting, "model");
         assert_eq!(c.summary[0].metric, "max_qps");
@@ -449,7 +434,7 @@ mod tests {
             run("B", "m", 19.0, [0.23, 0.3], [100.0, 100.0]),
         ];
         let gated: Vec<String> = DEFAULT_GATED.iter().map(|s| s.to_string()).collect();
-        let c = compare(&runs, Some(10.0), &gated);
+        let c = compare(&runs, &settings(), Some(10.0), &gated);
         // Max QPS -5%: within 10%. TTFT p95 at QPS 10: +15%, a regression.
         assert_eq!(c.regressions.len(), 1, "{:?}", c.regressions);
         let r = &c.regressions[0];
@@ -458,7 +443,7 @@ mod tests {
             ("B", Some("QPS 10.0"), "ttft_p95")
         );
         assert!((r.change_pct.unwrap() - 15.0).abs() < 1e-9);
-        let c = compare(&runs, Some(4.0), &["max_qps".to_string()]);
+        let c = compare(&runs, &settings(), Some(4.0), &["max_qps".to_string()]);
         assert_eq!(c.regressions.len(), 1);
         assert_eq!(c.regressions[0].level, None);
         // A figure the candidate lost (no level passed) is a regression; a typo gates nothing.
@@ -466,6 +451,7 @@ mod tests {
         lost.results["summary"]["max_sustainable_qps"] = Value::Null;
         let c = compare(
             &[runs[0].clone(), lost],
+            &settings(),
             Some(10.0),
             &["max_qps".to_string()],
         );
@@ -478,6 +464,7 @@ mod tests {
         // An improvement is never a regression.
         let c = compare(
             &[runs[1].clone(), runs[0].clone()],
+            &settings(),
             Some(1.0),
             &["max_qps".to_string()],
         );

@@ -8,6 +8,7 @@ use crate::cli::{CompareArgs, CompareFormat};
 use crate::output::chart;
 use crate::output::compare as format;
 use crate::output::folder::RunFolder;
+use crate::output::metadata::plan;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
@@ -43,7 +44,8 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
         .enumerate()
         .map(|(i, dir)| read(dir, i))
         .collect::<Result<Vec<_>>>()?;
-    let c = compare::compare(&runs, threshold, &gated);
+    let settings: Vec<&str> = plan::compared_keys().collect();
+    let c = compare::compare(&runs, &settings, threshold, &gated);
     if threshold.is_some() {
         let unknown = compare::unknown_metrics(&c, &gated);
         if !unknown.is_empty() {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Each top-level module's layer; the crate root (`lib.rs`) is above them all.
-const LAYERS: [(&str, u8); 12] = [
+const LAYERS: [(&str, u8); 10] = [
     ("cli", 0),
     ("config", 1),
     ("dataset", 2),
@@ -16,8 +16,6 @@ const LAYERS: [(&str, u8); 12] = [
     ("output", 5),
     ("sim", 5),
     ("process", 6),
-    ("workload", 6),
-    ("preflight", 6),
     ("pipeline", 7),
     ("commands", 8),
 ];
