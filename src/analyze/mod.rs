@@ -5,7 +5,7 @@
 //! `stats` (percentiles), `queueing` (did the endpoint keep up?) and `objectives` (the level against
 //! `--slo`, and goodput), `compare` (`redline compare`: runs against a baseline), `server` (the endpoint's metrics, `--metrics-url`), `cause` (misconfiguration or overload), `accept` (connections the endpoint was slow to accept) and `workload` (token lengths asked against reported; sessions and their
 //! turns) read records; `verdict` holds the rules and `reason` their text; `level` summarises and
-//! judges one level; `summary` gives the run's
+//! judges one level (with the counts of `tally`); `summary` gives the run's
 //! answer from the judged levels; `search` picks the next probe of `--qps auto` from the judged
 //! probes; `report` is the output contract that `output/` renders. Imports
 //! point one way: report -> summary -> level -> verdict -> queueing -> stats.
@@ -22,5 +22,6 @@ pub mod search;
 pub mod server;
 pub mod stats;
 pub mod summary;
+pub mod tally;
 pub mod verdict;
 pub mod workload;

@@ -1,0 +1,56 @@
+//! Counts over a level's records that its report needs: failures by kind (with the first message
+//! of each, and how many were the client's own) and the successes' tokens. `level.rs` builds the
+//! `LevelReport` from them.
+
+use crate::measure::record::RequestRecord;
+use std::collections::BTreeMap;
+
+/// A level's failures: counted by kind, the first message of each kind, and how many were the
+/// client's own.
+pub struct Errors {
+    pub by_kind: BTreeMap<String, u64>,
+    pub samples: BTreeMap<String, String>,
+    pub client_side: u64,
+}
+
+impl Errors {
+    pub fn of(recs: &[RequestRecord]) -> Errors {
+        let mut e = Errors {
+            by_kind: BTreeMap::new(),
+            samples: BTreeMap::new(),
+            client_side: 0,
+        };
+        for r in recs {
+            let Some(kind) = r.error else { continue };
+            *e.by_kind.entry(kind.to_string()).or_insert(0u64) += 1;
+            if let Some(d) = r.error_detail.as_ref().filter(|d| !d.is_empty()) {
+                e.samples
+                    .entry(kind.to_string())
+                    .or_insert_with(|| d.clone());
+            }
+            e.client_side += u64::from(kind.is_client_side());
+        }
+        e
+    }
+}
+
+/// The successes' tokens: input and output as `usage` reported them (cost counts these), output
+/// as streamed (throughput counts these), and successes without `usage`.
+pub struct Tokens {
+    pub input: u64,
+    pub usage_output: u64,
+    pub output: u64,
+    pub without_usage: u64,
+}
+
+impl Tokens {
+    pub fn of(ok: &[&RequestRecord]) -> Tokens {
+        let with_usage = ok.iter().filter(|r| r.completion_tokens.is_some());
+        Tokens {
+            input: with_usage.clone().filter_map(|r| r.prompt_tokens).sum(),
+            usage_output: with_usage.filter_map(|r| r.completion_tokens).sum(),
+            output: ok.iter().map(|r| r.output_tokens()).sum(),
+            without_usage: ok.iter().filter(|r| r.completion_tokens.is_none()).count() as u64,
+        }
+    }
+}
