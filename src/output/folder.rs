@@ -86,15 +86,19 @@ impl RunFolder {
     }
 
     pub fn metadata(&self) -> Result<Metadata> {
-        let path = self.dir.join(METADATA);
+        self.read_json(METADATA, "a redline metadata file")
+    }
+
+    /// A JSON file of the folder; `what` it should be, for the error when it is not.
+    fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str, what: &str) -> Result<T> {
+        let path = self.dir.join(name);
         let bytes = std::fs::read(&path).with_context(|| {
             format!(
-                "cannot read {}; give a run's results folder (results/<timestamp>)",
+                "cannot read {}; give a run's results folder (results/<timestamp>) written by redline",
                 path.display()
             )
         })?;
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a redline metadata file", path.display()))
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not {what}", path.display()))
     }
 
     pub fn write_metadata(&self, meta: &Metadata) -> Result<()> {
@@ -103,17 +107,7 @@ impl RunFolder {
 
     /// The metadata and the results file (`--output`) as written, by any redline version.
     pub fn as_written(&self) -> Result<(serde_json::Value, serde_json::Value)> {
-        let json = |name: &str| -> Result<serde_json::Value> {
-            let path = self.dir.join(name);
-            let bytes = std::fs::read(&path).with_context(|| {
-                format!(
-                    "cannot read {}; give results folders (results/<timestamp>) written by redline",
-                    path.display()
-                )
-            })?;
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not valid JSON", path.display()))
-        };
+        let json = |name: &str| -> Result<serde_json::Value> { self.read_json(name, "valid JSON") };
         let meta = json(METADATA)?;
         let output = meta["output"]
             .as_str()

@@ -149,7 +149,7 @@ async fn bad_folders_and_flags_are_explained() {
     let out = compare(vec![dir.clone(), empty.path().display().to_string()]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("give results folders"),
+        String::from_utf8_lossy(&out.stderr).contains("give a run's results folder"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
