@@ -3,7 +3,9 @@
 //! shares from `groups.rs`). `config/` validates them into a `Config`.
 
 use crate::cli::groups::{PlotArgs, PolicyArgs, PricingArgs};
-use crate::cli::values::{defaults, trimmed, Api, Arrival, DatasetFormat, IgnoreEos, QpsArg};
+use crate::cli::values::{
+    defaults, trimmed, Api, Arrival, DatasetFormat, IgnoreEos, QpsArg, SampleOrder,
+};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -179,6 +181,11 @@ pub struct WorkloadArgs {
     /// when the endpoint says it is vLLM, SGLang, llama.cpp or redline's simulator), on, off.
     #[arg(long, value_enum, default_value_t = IgnoreEos::Auto)]
     pub ignore_eos: IgnoreEos,
+    /// Which samples each level sends: spread (every level's mix represents the dataset: whole
+    /// passes over it, the rest stratified by length, in a seeded order) or cycle (the reference
+    /// tool's: request i sends sample i mod n) [default: spread].
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub sample_order: Option<SampleOrder>,
 }
 
 impl Default for WorkloadArgs {
@@ -191,6 +198,7 @@ impl Default for WorkloadArgs {
             trace: None,
             trace_speed: 1.0,
             ignore_eos: IgnoreEos::Auto,
+            sample_order: None,
         }
     }
 }

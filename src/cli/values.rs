@@ -183,3 +183,24 @@ pub enum IgnoreEos {
     On,
     Off,
 }
+
+/// Which samples a level sends (`--sample-order`); `measure/pick.rs` describes each.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleOrder {
+    /// Every level's mix represents the dataset.
+    #[default]
+    Spread,
+    /// The reference tool's: request i sends sample i mod n.
+    Cycle,
+}

@@ -11,6 +11,7 @@ use crate::cli::{Arrival, BenchArgs, CalibrateArgs};
 use crate::config::{self, Config, LevelId, Offered};
 use crate::dataset;
 use crate::measure::client::Target;
+use crate::measure::pick::Picker;
 use crate::measure::runner::{self, Level, Observer};
 use crate::measure::schedule;
 use crate::measure::work::Cancel;
@@ -142,6 +143,7 @@ async fn measure(
         duration,
         max_concurrency: None,
         work: Work::Samples,
+        picker: Picker::Cycle(target.samples()),
         shard: None,
         start_at: None,
     };

@@ -4,7 +4,7 @@
 //! `ignore_eos` pins output lengths (`--ignore-eos`). `dataset/` builds the prompts from this,
 //! `measure/` sends them.
 
-use crate::cli::{IgnoreEos, WorkloadArgs};
+use crate::cli::{IgnoreEos, SampleOrder, WorkloadArgs};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -29,6 +29,8 @@ pub struct Workload {
     /// `--tokenizer`: a Hugging Face `tokenizer.json`.
     pub tokenizer: Option<PathBuf>,
     pub ignore_eos: IgnoreEos,
+    /// `--sample-order`: which samples (or sessions) each level sends.
+    pub sample_order: SampleOrder,
 }
 
 impl Default for Workload {
@@ -38,6 +40,7 @@ impl Default for Workload {
             sessions: None,
             tokenizer: None,
             ignore_eos: IgnoreEos::Auto,
+            sample_order: SampleOrder::Spread,
         }
     }
 }
@@ -233,6 +236,12 @@ pub(super) fn workload(a: &WorkloadArgs, dataset: Option<&PathBuf>) -> Result<(W
             );
         }
     }
+    if a.sample_order.is_some() && matches!(source, Source::Trace { .. }) {
+        bail!("--sample-order chooses a dataset's samples for each level; a trace replays its own requests in order: leave it out");
+    }
+    if a.tokenizer.is_some() && matches!(source, Source::Dataset) {
+        bail!("--tokenizer builds --synthetic and --trace prompts to exact token lengths; a --dataset is sent as written, so it would do nothing: leave it out (the endpoint's usage reports each prompt's tokens)");
+    }
     let think = a.think_time.unwrap_or(0.0);
     if a.think_time.is_some() && !a.sessions {
         bail!("--think-time is the pause between a session's turns; add --sessions");
@@ -267,6 +276,7 @@ pub(super) fn workload(a: &WorkloadArgs, dataset: Option<&PathBuf>) -> Result<(W
             sessions: a.sessions.then_some(think),
             tokenizer,
             ignore_eos: a.ignore_eos,
+            sample_order: a.sample_order.unwrap_or_default(),
         },
         path,
     ))

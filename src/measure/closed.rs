@@ -9,6 +9,7 @@
 
 use crate::config::{LevelId, Shard};
 use crate::measure::client::Target;
+use crate::measure::pick::Picker;
 use crate::measure::record::LevelRun;
 use crate::measure::runner::Observer;
 use crate::measure::time;
@@ -26,7 +27,9 @@ pub struct ClosedLevel {
     /// `Work::Sessions`), of which a shard runs its share.
     pub workers: usize,
     pub duration: Duration,
+    /// What each arrival sends, and which sample.
     pub work: Work,
+    pub picker: Picker,
     /// `--shard`: run only this shard's workers (worker w is shard w mod N's); arrival indexes are
     /// numbered so that no two shards share one.
     pub shard: Option<Shard>,
@@ -48,6 +51,7 @@ pub async fn run_level(
         ref work,
         shard,
         start_at,
+        ..
     } = *level;
     if let Some(at) = start_at {
         tokio::time::sleep_until(at).await;
@@ -65,6 +69,7 @@ pub async fn run_level(
         start,
         cancel: cancel.clone(),
         cap: None,
+        picker: level.picker.clone(),
         tx,
     };
     // Worker w's k-th arrival is k x workers + w: whichever process (or shard) runs worker w, it

@@ -16,6 +16,7 @@ pub mod conn;
 pub mod failure;
 pub mod http1;
 pub mod http2;
+pub mod pick;
 pub mod pool;
 pub mod prometheus;
 pub mod record;

@@ -9,6 +9,7 @@
 
 use crate::config::{LevelId, Shard};
 use crate::measure::client::{Payload, Target};
+use crate::measure::pick::Picker;
 use crate::measure::record::{LevelRun, RequestRecord};
 use crate::measure::time;
 use crate::measure::work::{Cancel, Ctx, Msg, Work};
@@ -34,8 +35,9 @@ pub struct Level {
     pub offsets: Vec<Duration>,
     pub duration: Duration,
     pub max_concurrency: Option<usize>,
-    /// What each arrival sends.
+    /// What each arrival sends, and which sample.
     pub work: Work,
+    pub picker: Picker,
     /// `--shard`: send only this shard's arrivals (their indexes stay the plan's).
     pub shard: Option<Shard>,
     /// When the level starts (a sharded run's common clock); `None`: right away.
@@ -58,6 +60,7 @@ pub async fn run_level(
             start,
             cancel: cancel.clone(),
             cap: level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
+            picker: level.picker.clone(),
             tx,
         },
         offsets: level.offsets.clone(),

@@ -2,9 +2,10 @@
 //! `closed.rs`'s workers): the mode is data, an arrival process times a [`Work`], and both loops
 //! hand every arrival to [`Work::arrive`].
 //!
-//! - [`Work::Samples`]: one request with sample `i mod n`, its body built before the first level.
+//! - [`Work::Samples`]: one request with the sample the level's `Picker` gives arrival `i`
+//!   (`pick.rs`), its body built before the first level.
 //! - [`Work::Trace`]: one request with trace request `i`'s prompt and reply length.
-//! - [`Work::Sessions`]: a user session: conversation `i mod n`'s user turns one after another,
+//! - [`Work::Sessions`]: a user session: the picked conversation's user turns one after another,
 //!   each planned `--think-time` after the previous reply ended, with the real replies so far in
 //!   its history (as a chat client sends them, so an endpoint's prefix cache sees what it would
 //!   in production). A failed turn ends its session. Each turn is one record, with its session
@@ -15,6 +16,7 @@
 use crate::dataset::trace::TracePrompts;
 use crate::dataset::{Conversation, Lengths, Message};
 use crate::measure::client::{Payload, Target};
+use crate::measure::pick::Picker;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::time::since;
 use std::sync::Arc;
@@ -114,6 +116,8 @@ pub struct Ctx {
     pub cancel: Cancel,
     /// `--max-concurrency`.
     pub cap: Option<Arc<Semaphore>>,
+    /// Which sample (or session) each arrival sends.
+    pub picker: Picker,
     pub tx: mpsc::UnboundedSender<Msg>,
 }
 
@@ -158,7 +162,7 @@ impl Work {
                 )
             }
             _ => {
-                let s = i as usize % ctx.target.samples().max(1);
+                let s = ctx.picker.pick(i);
                 (s, ctx.target.lengths(s))
             }
         };
@@ -207,7 +211,8 @@ impl Work {
 
 /// Session `i`: its turns in order until one fails, the run stops, or they are done.
 async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
-    let Some(script) = s.scripts.get(i as usize % s.scripts.len().max(1)) else {
+    let picked = ctx.picker.pick(i);
+    let Some(script) = s.scripts.get(picked) else {
         return;
     };
     let mut history = script.opening.clone();
@@ -224,13 +229,7 @@ async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
         history.push(user.clone());
         // Session i's turn k is request i x max_turns + k: the same in one process or a shard.
         let index = i * s.max_turns as u64 + k as u64;
-        let mut rec = RequestRecord::new(
-            ctx.level,
-            ctx.qps,
-            index,
-            i as usize % s.scripts.len(),
-            planned,
-        );
+        let mut rec = RequestRecord::new(ctx.level, ctx.qps, index, picked, planned);
         rec.session = Some(i);
         rec.turn = Some(k as u32 + 1);
         rec.session_turns = Some(turns);

@@ -7,8 +7,10 @@
 
 use crate::analyze::level::LevelReport;
 use crate::analyze::search;
+use crate::cli::SampleOrder;
 use crate::config::{Config, LevelId, Levels, Offered, PlanShare};
 use crate::measure::closed::ClosedLevel;
+use crate::measure::pick::Picker;
 use crate::measure::runner::Level;
 use crate::measure::schedule;
 use crate::measure::work::Work;
@@ -198,11 +200,17 @@ fn closed(cfg: &Config, prepared: &Prepared, workers: usize, slot: Slot) -> Leve
         slice(cfg)
     );
     let own = cfg.shard.map_or(workers, |s| s.share_of(workers));
+    let picker = match cfg.workload.sample_order {
+        SampleOrder::Cycle => Picker::Cycle(prepared.choices()),
+        // Arrivals are not known in advance: walk the length order.
+        SampleOrder::Spread => Picker::Walk(prepared.by_length.clone()),
+    };
     LevelPlan::Closed(ClosedLevel {
         id: LevelId::concurrency(i, own),
         workers,
         duration: cfg.duration,
         work: prepared.work.clone(),
+        picker,
         shard: cfg.shard,
         start_at: slot.start_at,
     })
@@ -235,10 +243,11 @@ fn scheduled(
         None => format!("{n} {arrivals}"),
     };
     eprintln!(
-        "{label}: QPS {qps} ({count}, {}, {}s{})",
+        "{label}: QPS {qps} ({count}, {}, {}s{}){}",
         cfg.arrival,
         (duration.as_secs_f64() * 10.0).round() / 10.0,
-        slice(cfg)
+        slice(cfg),
+        mix(cfg, prepared, n)
     );
     let level = open(cfg, prepared, slot, qps, offsets, duration);
     LevelPlan::Open {
@@ -258,6 +267,13 @@ fn open(
     duration: Duration,
 ) -> Level {
     let total = offsets.len();
+    let picker = match (&prepared.work, cfg.workload.sample_order) {
+        (Work::Trace(_), _) | (_, SampleOrder::Cycle) => Picker::Cycle(prepared.choices()),
+        (_, SampleOrder::Spread) => {
+            let seed = schedule::level_seed(cfg.seed, slot.index);
+            Picker::planned(&prepared.by_length, total, seed)
+        }
+    };
     let (own, plan) = match cfg.shard {
         Some(s) => (
             qps * s.share_of(total) as f64 / total.max(1) as f64,
@@ -280,8 +296,30 @@ fn open(
         duration,
         max_concurrency: cfg.max_concurrency,
         work: prepared.work.clone(),
+        picker,
         shard: cfg.shard,
         start_at: slot.start_at,
+    }
+}
+
+/// What a level of `arrivals` arrivals sends of the dataset, when it cannot send all of it: "; 15
+/// of the 30 samples, spread over their lengths".
+fn mix(cfg: &Config, prepared: &Prepared, arrivals: usize) -> String {
+    let n = prepared.choices();
+    if arrivals >= n || matches!(prepared.work, Work::Trace(_)) {
+        return String::new();
+    }
+    let what = match prepared.work {
+        Work::Sessions(_) => "conversations",
+        _ => "samples",
+    };
+    match cfg.workload.sample_order {
+        SampleOrder::Spread => {
+            format!("; {arrivals} of the {n} {what}, spread over their lengths")
+        }
+        SampleOrder::Cycle => {
+            format!("; only the first {arrivals} of the {n} {what} (--sample-order cycle)")
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! Fail fast: before the first level, one request (the first prompt the run would send, with
-//! `max_tokens` 1) checks that the endpoint answers this model. A misconfiguration (the key, the
+//! Fail fast: before the first level, one request (one of the run's prompts, the one of median
+//! length, with `max_tokens` 1) checks that the endpoint answers this model. A misconfiguration (the key, the
 //! path or model name, a refused body, nothing listening, TLS, not a chat stream; see
 //! `analyze/cause.rs`) stops the run at once with the server's own message and the likely fix,
 //! instead of running every level to advise "test lower rates"; a busy endpoint only gets a

@@ -9,6 +9,7 @@ use crate::dataset::synthetic::{self, Corpus};
 use crate::dataset::tokenizer::{Counter, Tokenizer, TokenizerInfo};
 use crate::dataset::trace::{self, TraceFormat, TracePrompts};
 use crate::dataset::{self, Conversation, Dataset, Message};
+use crate::measure::pick;
 use crate::measure::work::{Sessions, Work};
 use anyhow::Result;
 use std::sync::Arc;
@@ -24,6 +25,9 @@ pub struct Prepared {
     pub tokenizer: Option<TokenizerInfo>,
     /// A trace's one level: its arrival offsets and its window.
     pub trace: Option<TraceLevel>,
+    /// The samples (or, with sessions, the session scripts) ordered by length, from which each
+    /// level draws its mix (`measure/pick.rs`); empty for a trace.
+    pub by_length: Arc<Vec<u32>>,
 }
 
 /// Where the samples came from.
@@ -61,8 +65,13 @@ impl Prepared {
         }
     }
 
-    /// The first prompt the run sends (for the preflight request).
+    /// The prompt the preflight request sends: one the run sends, the one of median length (a
+    /// trace's first).
     pub fn first_messages(&self) -> Vec<Message> {
+        let median = self
+            .by_length
+            .get(self.by_length.len() / 2)
+            .map_or(0, |&i| i as usize);
         match &self.work {
             Work::Trace(t) => vec![Message {
                 role: "user",
@@ -70,22 +79,30 @@ impl Prepared {
             }],
             Work::Sessions(s) => s
                 .scripts
-                .first()
+                .get(median)
                 .map(|s| [&s.opening[..], &s.turns[..1]].concat())
                 .unwrap_or_default(),
             Work::Samples => self
                 .conversations
-                .first()
+                .get(median)
                 .map(|c| c.messages.clone())
                 .unwrap_or_default(),
         }
     }
 
-    /// Samples (or trace requests) each level cycles through.
+    /// Samples (or trace requests) each level draws from.
     pub fn samples(&self) -> usize {
         match &self.work {
             Work::Trace(t) => t.len(),
             _ => self.conversations.len(),
+        }
+    }
+
+    /// What a level picks from: the samples, or with sessions the session scripts.
+    pub fn choices(&self) -> usize {
+        match &self.work {
+            Work::Sessions(s) => s.scripts.len(),
+            _ => self.by_length.len(),
         }
     }
 }
@@ -111,12 +128,21 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
         Some(think) => sessions(cfg, &conversations, think)?,
         None => Work::Samples,
     };
+    let lens: Vec<usize> = match &work {
+        Work::Sessions(s) => s
+            .scripts
+            .iter()
+            .map(|s| chars(&s.opening) + chars(&s.turns))
+            .collect(),
+        _ => conversations.iter().map(|c| chars(&c.messages)).collect(),
+    };
     Ok(Prepared {
         conversations,
         work,
         origin,
         tokenizer,
         trace: None,
+        by_length: Arc::new(pick::by_length(&lens)),
     })
 }
 
@@ -143,7 +169,7 @@ fn synthetic(cfg: &Config, spec: &SyntheticSpec, counter: &Counter) -> Vec<Conve
     let corpus = Corpus::new(counter);
     let convs = synthetic::generate(spec, &corpus, cfg.seed, count);
     eprintln!(
-        "Synthetic prompts: {count} of {} ({}), cycled like a dataset's samples",
+        "Synthetic prompts: {count} of {} ({}), drawn by each level like a dataset's samples",
         spec.to_text(),
         lengths_note(counter)
     );
@@ -184,6 +210,7 @@ fn replay(
         origin: Origin::Trace(t.format),
         tokenizer,
         trace: Some(level),
+        by_length: Arc::default(),
     })
 }
 
@@ -209,6 +236,11 @@ fn sessions(cfg: &Config, conversations: &[Conversation], think: f64) -> Result<
         if think > 0.0 { format!(" and {think} s of think time") } else { String::new() }
     );
     Ok(Work::Sessions(Arc::new(sessions)))
+}
+
+/// The characters of `messages`: how a sample's length is measured for the mix of a level.
+fn chars(messages: &[Message]) -> usize {
+    messages.iter().map(|m| m.content.len()).sum()
 }
 
 fn lengths_note(counter: &Counter) -> &'static str {

@@ -37,7 +37,7 @@ async fn each_shipped_format_runs_and_is_recorded() {
         assert_eq!(run.level(0)["success_rate"], 100.0, "{file}");
         let meta = read_json(&run.dir().join("metadata.json"));
         assert_eq!(meta["dataset_format"], format, "{file}");
-        // The 4 samples are cycled: request i sends sample i mod 4.
+        // Every request sends one of the 4 samples.
         let samples: Vec<u64> = run
             .records()
             .iter()

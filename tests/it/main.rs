@@ -23,5 +23,6 @@ mod shard;
 mod sim;
 mod slo;
 mod tls;
+mod truth;
 mod wire;
 mod workloads;

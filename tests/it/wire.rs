@@ -96,7 +96,7 @@ async fn request_body_is_the_references_plus_stream_usage_and_extra_body() {
     let msgs = body["messages"].as_array().unwrap();
     assert_eq!(msgs[0]["role"], "system");
     assert_eq!(msgs[1]["role"], "user");
-    // Samples are used in order: request 0 gets sample 0, request 1 sample 1.
+    // Each request sends its own sample.
     assert_ne!(seen[0].1["messages"], seen[1].1["messages"]);
     let l = run.level(0);
     assert_eq!(l["success_rate"], 100.0);
@@ -104,7 +104,7 @@ async fn request_body_is_the_references_plus_stream_usage_and_extra_body() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_preflight_sends_the_first_prompt_once_for_one_token() {
+async fn the_preflight_sends_the_median_prompt_once_for_one_token() {
     let (base, seen) = fake().await;
     let run = redline(&bench_args(
         &format!("{base}/ok"),
@@ -119,10 +119,36 @@ async fn the_preflight_sends_the_first_prompt_once_for_one_token() {
         run.stderr()
     );
     let seen = seen.lock().unwrap();
-    // The preflight, then the level's two requests; only the level's are recorded.
+    // The preflight, then the level's two requests; only the level's are recorded. The preflight
+    // sends one of the run's prompts, the one of median length.
     assert_eq!(seen.len(), 3);
     assert_eq!(seen[0].1["max_tokens"], 1);
-    assert_eq!(seen[0].1["messages"], seen[1].1["messages"]);
+    let data = read_json(std::path::Path::new(DATASET));
+    let sent = |s: &serde_json::Value| -> Vec<String> {
+        let mut m = vec![s["prompt_content"].as_str().unwrap().to_string()];
+        for t in s["cut_chat_history"].as_array().unwrap() {
+            if t["role"] != "system" {
+                m.push(t["content"].as_str().unwrap().to_string());
+            }
+        }
+        m
+    };
+    let mut by_length: Vec<(usize, usize)> = data
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (sent(s).iter().map(String::len).sum(), i))
+        .collect();
+    by_length.sort();
+    let median = sent(&data[by_length[by_length.len() / 2].1]);
+    let preflight: Vec<String> = seen[0].1["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(preflight, median);
     assert_eq!(run.records().len(), 2);
 }
 

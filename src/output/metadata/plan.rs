@@ -46,7 +46,7 @@ const fn compared(key: &'static str) -> Setting {
 /// Every setting a plan or a comparison reads, in the order `redline compare` lists them. A
 /// shard's own levels (`qps_levels`, `concurrency_levels`) are its share and differ by shard; the
 /// plan's are `shard.plan_qps_levels` and `shard.plan_concurrency_levels`.
-pub const SETTINGS: [Setting; 35] = [
+pub const SETTINGS: [Setting; 36] = [
     both("model"),
     both("dataset"),
     both("dataset_format"),
@@ -54,6 +54,7 @@ pub const SETTINGS: [Setting; 35] = [
     both("synthetic"),
     both("trace"),
     both("sessions"),
+    both("sample_order"),
     both("tokenizer.sha256"),
     both("max_tokens"),
     both("temperature"),

@@ -6,7 +6,7 @@
 //! belongs to (`plan.rs`), what a re-report changed (`rereport.rs`) and what a merge joined
 //! (`merge.rs`).
 
-use crate::cli::DatasetFormat;
+use crate::cli::{DatasetFormat, SampleOrder};
 use crate::config::slo::Objectives;
 use crate::config::{redact_url, AutoQps, Config, Metric, Source, SyntheticSpec};
 use crate::dataset::tokenizer::TokenizerInfo;
@@ -93,6 +93,10 @@ pub struct Metadata {
     /// `--api`, when not chat completions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<String>,
+    /// `--sample-order`: how each level chose its samples (absent for a trace, and in folders
+    /// written before the choice existed, whose levels cycled through the samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_order: Option<SampleOrder>,
     /// `--shuffle` and `--max-samples`: which samples were sent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shuffle: bool,
@@ -274,6 +278,8 @@ impl Metadata {
             tokenizer: None,
             api: (cfg.api != crate::cli::Api::Chat)
                 .then(|| format!("{:?}", cfg.api).to_lowercase()),
+            sample_order: (!matches!(cfg.workload.source, Source::Trace { .. }))
+                .then_some(cfg.workload.sample_order),
             shuffle: cfg.shuffle,
             max_samples: cfg.max_samples,
             ttft_timeout: cfg.ttft_timeout.map(|t| t.as_secs_f64()),

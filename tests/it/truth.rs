@@ -1,0 +1,68 @@
+//! Every line true: the cases a new user met where redline said something false, contradicted
+//! itself or lost what it measured, each run as the user ran it (issue 26's list), against the
+//! simulator on 127.0.0.1.
+
+use crate::common::*;
+
+/// The mean prompt tokens (the endpoint's `usage`) of level `level`'s records.
+fn mean_prompt(run: &Run, level: u64) -> f64 {
+    let v: Vec<f64> = run
+        .records()
+        .iter()
+        .filter(|r| r["level"] == level)
+        .filter_map(|r| r["prompt_tokens"].as_f64())
+        .collect();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_shorter_than_the_dataset_sends_a_representative_mix() {
+    // 15 arrivals of the 30 bundled samples, then 30: one whole pass, the dataset's own mean.
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let flags = ["--qps", "5,10", "--duration", "3", "--seed", "4"];
+    let run = redline(&bench_args(&sim, &flags)).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let (short, all) = (mean_prompt(&run, 0), mean_prompt(&run, 1));
+    assert!(
+        (short / all - 1.0).abs() <= 0.15,
+        "15 requests averaged {short:.0} prompt tokens, the dataset {all:.0}"
+    );
+    assert!(
+        run.stderr().contains(
+            "15 arrivals, constant, 3s); 15 of the 30 samples, spread over their lengths"
+        ),
+        "{}",
+        run.stderr()
+    );
+    let meta = read_json(&run.dir().join("metadata.json"));
+    assert_eq!(meta["sample_order"], "spread");
+    // The reference tool's order stays available, and says what it does to a short level.
+    let mut cycle = flags.to_vec();
+    cycle.extend(["--sample-order", "cycle"]);
+    let run = redline(&bench_args(&sim, &cycle)).await;
+    assert!(mean_prompt(&run, 0) / mean_prompt(&run, 1) < 0.85);
+    assert!(
+        run.stderr()
+            .contains("only the first 15 of the 30 samples (--sample-order cycle)"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_sessions_level_sends_conversations_of_every_length() {
+    // Four sessions of the bundled conversations: the first four would all be single-turn.
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let run = redline(&bench_args(
+        &sim,
+        &["--sessions", "--qps", "2", "--duration", "2", "--seed", "1"],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let sessions = &run.level(0)["sessions"];
+    assert!(
+        sessions["mean_turns_sent"].as_f64().unwrap() > 1.5,
+        "{sessions}"
+    );
+    assert!(!run.stdout().contains("1.0 turns each"), "{}", run.stdout());
+}
