@@ -24,9 +24,15 @@ pub struct ReportArgs {
     /// Results JSON file name written in the folder (default: the run's --output).
     #[arg(long)]
     pub output: Option<String>,
-    /// Chart file name (default: the run's --plot-output).
+    /// Chart file name (default: the run's --plot-output; with another --output, that name with
+    /// the chart's extension, so the run's chart is never redrawn from other results).
     #[arg(long)]
     pub plot_output: Option<String>,
+    /// Rebuild even though requests.jsonl holds fewer records than the run measured (a file cut
+    /// short or emptied): the results go to --output, which must name another file than the
+    /// run's, and metadata.json records the levels' kept and measured records.
+    #[arg(long)]
+    pub from_partial_records: bool,
     /// Verdict thresholds, headroom, latency objectives and capacity plan (defaults: the run's).
     #[command(flatten)]
     pub policy: PolicyArgs,

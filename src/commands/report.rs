@@ -4,14 +4,21 @@
 //! `Report` as a live run, so the same options reproduce the original JSON exactly. Every option is
 //! checked by the same validator as the run's flag (`config/`). A records file cut short by a
 //! killed process is read up to its last complete line.
+//!
+//! No report overwrites measured data with less: when the records left hold fewer requests than
+//! the folder's results say a level measured (a file cut short or emptied), the report changes
+//! nothing and says, level by level, how many records it would keep; `--from-partial-records`
+//! rebuilds from them beside the original results (another `--output`), recorded in the metadata.
 
+use crate::analyze::reason::Qps;
 use crate::analyze::report::Report;
 use crate::cli::{PlotFormat, ReportArgs};
 use crate::config;
+use crate::measure::record::LevelRun;
 use crate::output::console;
 use crate::output::folder::RunFolder;
-use crate::output::metadata::Overrides;
-use anyhow::Result;
+use crate::output::metadata::{Changed, LevelRecords, Metadata, Overrides};
+use anyhow::{bail, Result};
 
 pub fn run(args: &ReportArgs) -> Result<Report> {
     let folder = RunFolder::open(&args.dir);
@@ -24,37 +31,33 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
     })?;
     let runs = folder.level_runs(&meta)?;
     if runs.is_empty() {
-        anyhow::bail!(
+        bail!(
             "{}: no level was measured in this run (it was stopped before its first level), so there is nothing to report",
             args.dir.display()
         );
     }
+    let output = args.output.clone().unwrap_or_else(|| meta.output.clone());
+    config::file_name("--output", &output)?;
+    let partial = partial_records(&folder, &meta, &runs);
+    guard(args, &meta, &output, &partial)?;
     let mut report = Report::from_runs(&runs, &opts);
     // A merged folder keeps what its merge said (a missing shard, levels not run).
     if let Some(m) = &meta.merged {
         report.summary.notes.extend(m.notes(runs.len()));
     }
-    let output = args.output.clone().unwrap_or_else(|| meta.output.clone());
-    let plot_output = args
-        .plot_output
-        .clone()
-        .unwrap_or_else(|| meta.plot_output.clone());
-    config::file_name("--output", &output)?;
+    let plot_output = match &args.plot_output {
+        Some(name) => name.clone(),
+        // Other results are never drawn over the run's chart.
+        None if output != meta.output => chart_name(&output),
+        None => meta.plot_output.clone(),
+    };
     config::file_name("--plot-output", &plot_output)?;
     folder.write_results(&output, &report)?;
     // The folder must not contradict itself: metadata.json says what this report changed.
-    let changed = meta.rereported(&opts, &output, chrono::Local::now());
-    if !changed.is_empty() {
+    let changed = meta.rereported(&opts, &output, partial.clone(), chrono::Local::now());
+    if !changed.is_empty() || !partial.is_empty() {
         folder.write_metadata(&meta)?;
-        eprintln!(
-            "Rebuilt {output} with {}; recorded in metadata.json (under \"reports\"{})",
-            changed.lines().join(", "),
-            if output == meta.output {
-                ", and its settings now match"
-            } else {
-                ""
-            }
-        );
+        eprintln!("{}", rebuilt_line(&output, &meta, &changed, &partial));
     }
     let plot = chart_to_draw(&folder, args, &plot_output);
     console::present(
@@ -64,6 +67,97 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
         plot.map(|f| (plot_output.as_str(), f)),
     );
     Ok(report)
+}
+
+/// Each level whose records now are fewer than the folder's results say it measured (none when
+/// the folder holds no results to compare with).
+fn partial_records(folder: &RunFolder, meta: &Metadata, runs: &[LevelRun]) -> Vec<LevelRecords> {
+    let Some(results) = folder.results_as_written(&meta.output) else {
+        return Vec::new();
+    };
+    results["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let measured = l["requests_scheduled"].as_u64()?;
+            let kept = runs.get(i).map_or(0, |r| r.records.len() as u64);
+            (kept < measured).then(|| LevelRecords {
+                level: i,
+                qps: l["qps_target"].as_f64().unwrap_or_default(),
+                kept,
+                measured,
+            })
+        })
+        .collect()
+}
+
+/// A rebuild from fewer records than the run measured is refused, unless asked for, and then
+/// never over the run's own results.
+fn guard(args: &ReportArgs, meta: &Metadata, output: &str, partial: &[LevelRecords]) -> Result<()> {
+    if partial.is_empty() {
+        return Ok(());
+    }
+    let levels = partial
+        .iter()
+        .map(|l| {
+            format!(
+                "QPS {} kept {} of its {} records",
+                Qps(l.qps),
+                l.kept,
+                l.measured
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !args.from_partial_records {
+        bail!(
+            "{}'s requests.jsonl holds fewer records than the run measured ({levels}): rebuilding would overwrite {} with less, so nothing was changed; to rebuild from the records that are left, add --from-partial-records --output OTHER.json (written beside the original)",
+            args.dir.display(),
+            meta.output
+        );
+    }
+    if output == meta.output {
+        bail!(
+            "--from-partial-records writes beside the run's results, never over them: give --output another name than {}",
+            meta.output
+        );
+    }
+    eprintln!("warning: rebuilding {output} from fewer records than the run measured: {levels}");
+    Ok(())
+}
+
+/// "Rebuilt alt.json with gpu_rate 2.3 -> 3.0; recorded in metadata.json (...)".
+fn rebuilt_line(
+    output: &str,
+    meta: &Metadata,
+    changed: &Changed,
+    partial: &[LevelRecords],
+) -> String {
+    let mut what = changed.lines();
+    if !partial.is_empty() {
+        what.push(format!(
+            "the records left of {} level{}",
+            partial.len(),
+            if partial.len() == 1 { "" } else { "s" }
+        ));
+    }
+    format!(
+        "Rebuilt {output} with {}; recorded in metadata.json (under \"reports\"{})",
+        what.join(", "),
+        if output == meta.output {
+            ", and its settings now match"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The chart of results written as `output`: its name with the chart's extension.
+fn chart_name(output: &str) -> String {
+    let stem = output.strip_suffix(".json").unwrap_or(output);
+    format!("{stem}.png")
 }
 
 /// The chart formats to draw: those asked for, and any the folder already holds, so that no chart

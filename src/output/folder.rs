@@ -123,6 +123,11 @@ impl RunFolder {
         Ok((meta, results))
     }
 
+    /// The results file `name` as written, if it is there and JSON.
+    pub fn results_as_written(&self, name: &str) -> Option<serde_json::Value> {
+        self.read_json(name, "valid JSON").ok()
+    }
+
     /// Writes the results JSON as `name` (`--output`, a plain file name).
     pub fn write_results<T: Serialize>(&self, name: &str, report: &T) -> Result<()> {
         files::write_json_atomic(&self.dir.join(name), report)

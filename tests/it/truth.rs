@@ -66,3 +66,67 @@ async fn a_short_sessions_level_sends_conversations_of_every_length() {
     );
     assert!(!run.stdout().contains("1.0 turns each"), "{}", run.stdout());
 }
+
+/// `redline report DIR ARGS...` of a folder, blocking.
+fn report(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+        .arg("report")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_from_fewer_records_than_measured_changes_nothing_unless_asked() {
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let run = redline(&bench_args(&sim, &["--qps", "10,20", "--duration", "1"])).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let dir = run.dir();
+    let files = |d: &std::path::Path| {
+        ["benchmark_qps_results.json", "metadata.json"].map(|f| std::fs::read(d.join(f)).unwrap())
+    };
+    let before = files(&dir);
+    let records = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
+    // Emptied, then cut short in level 2: each time, nothing changes and each level's loss is said.
+    let lines: Vec<&str> = records.lines().collect();
+    let cut = lines[..lines.len() - 5].join("\n") + "\n";
+    for (text, says) in [
+        (
+            String::new(),
+            "QPS 10.0 kept 0 of its 10 records, QPS 20.0 kept 0 of its 20",
+        ),
+        (cut, "QPS 20.0 kept 15 of its 20 records"),
+    ] {
+        std::fs::write(dir.join("requests.jsonl"), &text).unwrap();
+        let out = report(&dir, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(says) && err.contains("nothing was changed"),
+            "{err}"
+        );
+        assert_eq!(files(&dir), before);
+    }
+    // Asked for, the rebuild goes beside the run's results, never over them, and is recorded.
+    let out = report(&dir, &["--from-partial-records"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --output another name"));
+    let out = report(
+        &dir,
+        &["--from-partial-records", "--output", "partial.json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(files(&dir)[0], before[0]);
+    let partial = read_json(&dir.join("partial.json"));
+    assert_eq!(partial["results"][1]["requests_scheduled"], 15);
+    let meta = read_json(&dir.join("metadata.json"));
+    let rebuilt = &meta["reports"][0];
+    assert_eq!(rebuilt["output"], "partial.json");
+    assert_eq!(rebuilt["partial_records"][0]["kept"], 15);
+    assert_eq!(rebuilt["partial_records"][0]["measured"], 20);
+}

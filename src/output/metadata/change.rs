@@ -5,7 +5,8 @@
 use crate::config::slo::Objectives;
 use serde::{Deserialize, Serialize};
 
-/// One `redline report` that rebuilt the results with other settings.
+/// One `redline report` that rebuilt the results with other settings, or from fewer records than
+/// the run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportChange {
     pub timestamp: String,
@@ -13,6 +14,19 @@ pub struct ReportChange {
     pub output: String,
     /// Each setting it changed: `{"gpu_rate": {"from": 2.3, "to": 3.0}}`.
     pub changed: Changed,
+    /// `--from-partial-records`: each level rebuilt from fewer records than it measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial_records: Vec<LevelRecords>,
+}
+
+/// A level's records: those a rebuild read, against those the run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelRecords {
+    /// The level's index in the run.
+    pub level: usize,
+    pub qps: f64,
+    pub kept: u64,
+    pub measured: u64,
 }
 
 /// A setting's value before and after a re-report.

@@ -12,7 +12,7 @@ pub mod plan;
 pub mod rereport;
 pub mod schema;
 
-pub use change::{Change, Changed, ReportChange};
+pub use change::{Change, Changed, LevelRecords, ReportChange};
 pub use merge::{MergeRecord, ShardRun};
 pub use plan::{Setting, SETTINGS};
 pub use rereport::Overrides;

@@ -6,7 +6,7 @@
 use crate::cli::PolicyArgs;
 use crate::config::slo::Objective;
 use crate::config::{self, Metric, Policy, ReportOptions};
-use crate::output::metadata::change::{Change, Changed, ReportChange};
+use crate::output::metadata::change::{Change, Changed, LevelRecords, ReportChange};
 use crate::output::metadata::schema::Metadata;
 use anyhow::Result;
 
@@ -76,11 +76,13 @@ impl Metadata {
     }
 
     /// Takes the settings `redline report` rebuilt the results with, and records what changed
-    /// (from what, to what). Returns the changes, empty when none.
+    /// (from what, to what), and the levels it rebuilt from fewer records than they measured
+    /// (`partial`). Returns the settings' changes, empty when none.
     pub fn rereported(
         &mut self,
         opts: &ReportOptions,
         output: &str,
+        partial: Vec<LevelRecords>,
         now: chrono::DateTime<chrono::Local>,
     ) -> Changed {
         let p = &opts.policy;
@@ -95,13 +97,14 @@ impl Metadata {
             slo: change(self.policy().objectives_with_success(), slo.clone()),
             warn_threshold: change(self.warn_threshold, p.warn_pct),
         };
-        if changed.is_empty() {
+        if changed.is_empty() && partial.is_empty() {
             return changed;
         }
         self.reports.push(ReportChange {
             timestamp: now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
             output: output.into(),
             changed: changed.clone(),
+            partial_records: partial,
         });
         if output == self.output {
             // The run's own results file now holds these settings: so does this file.
