@@ -38,7 +38,9 @@ pub struct CostAnalysis {
 #[derive(Debug, Clone, Serialize)]
 pub struct LevelReport {
     // The reference tool's keys.
-    pub qps_target: f64,
+    /// The rate the level offered; `null` for a closed-loop level, which offered `concurrency`
+    /// arrivals in flight and no rate (it achieved `actual_qps`).
+    pub qps_target: Option<f64>,
     pub actual_qps: f64,
     /// Percent of scheduled requests that succeeded (0-100).
     pub success_rate: f64,
@@ -116,6 +118,20 @@ pub struct LevelReport {
     /// `--metrics-url`: the endpoint's own view of the level.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerMetrics>,
+    /// The level's rate for ordering and drawing: the one it offered, or for a closed loop the
+    /// one it achieved (not written: `qps_target` and `actual_qps` say which).
+    #[serde(skip)]
+    pub rate: f64,
+}
+
+impl LevelReport {
+    /// How the console names the level: `QPS 10.0`, or `Concurrency 16`.
+    pub fn label(&self) -> String {
+        match self.concurrency {
+            Some(n) => format!("Concurrency {n}"),
+            None => format!("QPS {}", crate::analyze::reason::Qps(self.rate)),
+        }
+    }
 }
 
 /// Summarises and judges one level: the user's `--percentiles`, pricing and verdict policy.
@@ -162,7 +178,8 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     );
     let reasoning = ok.iter().any(|r| r.first_reasoning_s.is_some());
     LevelReport {
-        qps_target: run.qps,
+        qps_target: run.id.workers().is_none().then_some(run.qps),
+        rate: run.qps,
         actual_qps: evidence.actual_qps,
         success_rate: evidence.success_rate,
         ttft: pct(ttfts),
@@ -329,7 +346,7 @@ impl LevelReport {
     /// records, as the tests do.
     pub fn evidence(&self, p: &Policy) -> Evidence {
         Evidence {
-            qps_target: self.qps_target,
+            qps_target: self.rate,
             actual_qps: self.actual_qps,
             success_rate: self.success_rate,
             endpoint_success_rate: self.endpoint_success_rate,

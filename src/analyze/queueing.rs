@@ -12,6 +12,10 @@
 //!   least-squares slope of TTFT over planned time (seconds of TTFT per second of level). A growing
 //!   queue shows as a rise even when the served rate is noisy.
 //!
+//! The served ratio compares successes with successes, so that an endpoint that refuses some
+//! requests and serves the rest at once is not taken for a queue; the text of a verdict sets the
+//! served rate against every request sent there (`steady_offered_qps`), the load offered.
+//!
 //! The level is queueing when the served ratio is below [`MIN_SERVED_RATIO`], or TTFT rose at least
 //! [`RISE_FACTOR`]-fold and by at least [`RISE_FLOOR_S`]. Fewer than [`MIN_SAMPLES`] successes give no
 //! judgement.
@@ -30,6 +34,9 @@ pub const MIN_SAMPLES: usize = 10;
 pub struct KeepUp {
     /// Sends per second of the successful requests planned in the second half of the window.
     pub steady_sent_qps: Option<f64>,
+    /// Sends per second of every request (failed ones too) planned there: the load offered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steady_offered_qps: Option<f64>,
     /// First tokens per second of the same requests.
     pub steady_served_qps: Option<f64>,
     /// served / sent: ~1 when the endpoint keeps up.
@@ -62,6 +69,7 @@ pub fn keep_up(records: &[RequestRecord], window_s: f64, from_s: f64) -> KeepUp 
     if ok.len() < MIN_SAMPLES {
         return KeepUp {
             steady_sent_qps: None,
+            steady_offered_qps: None,
             steady_served_qps: None,
             served_ratio: None,
             ttft_first_s: None,
@@ -83,6 +91,14 @@ pub fn keep_up(records: &[RequestRecord], window_s: f64, from_s: f64) -> KeepUp 
         (times.len() >= MIN_SAMPLES / 2 && hi > lo).then(|| (times.len() - 1) as f64 / (hi - lo))
     };
     let sent = rate(steady.iter().map(|r| r.1).collect());
+    let steady_from = from_s + (window_s - from_s) / 2.0;
+    let offered = rate(
+        records
+            .iter()
+            .filter(|r| r.planned_s >= steady_from)
+            .filter_map(|r| r.sent_s)
+            .collect(),
+    );
     let served = rate(steady.iter().map(|r| r.2).collect());
     let ratio = sent.zip(served).map(|(s, v)| v / s);
     let ttft: Vec<(f64, f64)> = ok.iter().map(|r| (r.0, r.2 - r.0)).collect();
@@ -95,6 +111,7 @@ pub fn keep_up(records: &[RequestRecord], window_s: f64, from_s: f64) -> KeepUp 
     let behind = ratio.is_some_and(|r| r < MIN_SERVED_RATIO);
     KeepUp {
         steady_sent_qps: sent,
+        steady_offered_qps: offered,
         steady_served_qps: served,
         served_ratio: ratio,
         ttft_first_s: first,
@@ -144,6 +161,20 @@ mod tests {
         assert!(!k.queueing, "{k:?}");
         assert!((k.served_ratio.unwrap() - 1.0).abs() < 0.05);
         assert!(k.ttft_slope.unwrap().abs() < 0.01);
+    }
+
+    #[test]
+    fn the_load_offered_counts_every_request_sent_not_only_the_successes() {
+        // 40/s offered; every fifth request refused at once (HTTP 503), the rest served at once.
+        let mut recs = level(400, 40.0, |_| 0.05);
+        for r in recs.iter_mut().step_by(5) {
+            r.error = Some(crate::measure::record::ErrorKind::Http(503));
+            r.first_token_s = None;
+        }
+        let k = keep_up(&recs, 10.0, 0.0);
+        assert!(!k.queueing, "refusals alone are no queue: {k:?}");
+        assert!((k.steady_offered_qps.unwrap() - 40.0).abs() < 0.5, "{k:?}");
+        assert!(k.steady_sent_qps.unwrap() < 35.0, "{k:?}");
     }
 
     #[test]

@@ -27,7 +27,9 @@ impl Reason {
                 ));
             }
             if let Some((served, sent)) = q.served_of_sent_qps {
-                parts.push(format!("{served:.1} of {sent:.1} req/s served"));
+                parts.push(format!(
+                    "{served:.1} of the {sent:.1} req/s sent were served"
+                ));
             }
             s.push_str(&format!("; queueing: {}", parts.join("; ")));
         }
@@ -97,6 +99,14 @@ impl fmt::Display for Reason {
         }
         if self.partial {
             f.write_str("; partial: the level was interrupted, so its verdict is not used")?;
+        }
+        if let Some(n) = self.too_few {
+            write!(
+                f,
+                "; only {n} request{}, too few to judge (at least {}), so its verdict is not used",
+                if n == 1 { "" } else { "s" },
+                crate::analyze::verdict::MIN_REQUESTS
+            )?;
         }
         Ok(())
     }

@@ -10,9 +10,9 @@
 
 use crate::analyze::level::{level_report, LevelReport};
 use crate::analyze::search;
-use crate::analyze::summary::{summarize, Summary};
+use crate::analyze::summary::{summarize, Kind, RunShape, Summary};
 use crate::analyze::verdict::Verdict;
-use crate::config::ReportOptions;
+use crate::config::{Levels, ReportOptions};
 use crate::measure::record::LevelRun;
 use serde::Serialize;
 
@@ -31,7 +31,7 @@ impl Report {
     pub fn new(results: Vec<LevelReport>, o: &ReportOptions) -> Self {
         // A search's short growth probes find the bracket; only full-length probes may set the
         // maximum (a FAIL, short or not, is a FAIL).
-        let answer: Vec<LevelReport> = match o.search {
+        let answer: Vec<LevelReport> = match o.levels.search() {
             Some(a) => results
                 .iter()
                 .filter(|l| {
@@ -41,8 +41,18 @@ impl Report {
                 .collect(),
             None => results.clone(),
         };
-        let mut summary = summarize(&answer, &o.policy, o.pricing, o.daily_tokens);
-        if let Some(a) = o.search {
+        let shape = RunShape {
+            kind: match &o.levels {
+                Levels::Rates(_) => Kind::Rates,
+                Levels::Search(_) => Kind::Search,
+                Levels::Concurrency(_) => Kind::Concurrency,
+                Levels::Trace => Kind::Trace,
+            },
+            cut_short: results.iter().any(|l| l.partial)
+                || o.levels.planned().is_some_and(|n| results.len() < n),
+        };
+        let mut summary = summarize(&answer, shape, &o.policy, o.pricing, o.daily_tokens);
+        if let Some(a) = o.levels.search() {
             summary.search = Some(search::summarize(&search::plan(a), &results));
         }
         Report {

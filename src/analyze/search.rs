@@ -101,7 +101,7 @@ fn probes(levels: &[LevelReport], plan: &Plan) -> Vec<Probe> {
         .iter()
         .filter(|l| l.assessment.trusted && !l.partial)
         .map(|l| Probe {
-            qps: l.qps_target,
+            qps: l.rate,
             pass: l.assessment.verdict == Verdict::Pass,
             full: full_length(l, plan.duration_s),
         })
@@ -142,7 +142,7 @@ pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
     let (pass, fail) = bracket(levels, plan);
     let Some(fail) = fail else {
         // Growing: double the highest rate probed.
-        let top = levels.iter().map(|l| l.qps_target).fold(0.0, f64::max);
+        let top = levels.iter().map(|l| l.rate).fold(0.0, f64::max);
         return probe(plan, top * GROWTH, false, spent);
     };
     // Reuse what the lowest FAIL showed: the rate it served. Probing just below and just above
@@ -193,7 +193,7 @@ fn failing(levels: &[LevelReport], qps: f64) -> Option<&LevelReport> {
     levels
         .iter()
         .filter(|l| l.assessment.trusted && !l.partial)
-        .find(|l| l.qps_target == qps && l.assessment.verdict != Verdict::Pass)
+        .find(|l| l.rate == qps && l.assessment.verdict != Verdict::Pass)
 }
 
 /// The rate a failing level actually served.
@@ -209,7 +209,7 @@ fn served_qps(l: &LevelReport) -> f64 {
 fn probed(levels: &[LevelReport], plan: &Plan, qps: f64) -> bool {
     levels
         .iter()
-        .any(|l| (l.qps_target - qps).abs() <= qps * 1e-3 && full_length(l, plan.duration_s))
+        .any(|l| (l.rate - qps).abs() <= qps * 1e-3 && full_length(l, plan.duration_s))
 }
 
 /// A probe at `qps` (rounded to 3 significant digits), full length or a growth probe, unless it
@@ -245,6 +245,8 @@ pub fn round3(qps: f64) -> f64 {
 pub struct SearchSummary {
     /// The highest full-length PASS below the lowest FAIL.
     pub capacity_qps: Option<f64>,
+    /// The highest PASS below the lowest FAIL, a short growth probe's too (a lower bound that a
+    /// full-length probe has not confirmed when it is above the capacity).
     pub last_pass_qps: Option<f64>,
     pub first_fail_qps: Option<f64>,
     /// What made the first FAIL fail (its verdict reason).
@@ -271,9 +273,15 @@ pub fn summary(plan: &Plan, levels: &[LevelReport], stopped: Stop) -> SearchSumm
     let bound_by = fail
         .and_then(|f| failing(levels, f))
         .map(|l| l.assessment.reason.endpoint_text());
+    // Short growth probes that passed count here, not for the capacity.
+    let last_pass = probes(levels, plan)
+        .iter()
+        .filter(|p| p.pass && fail.is_none_or(|f| p.qps < f))
+        .map(|p| p.qps)
+        .fold(None, |m: Option<f64>, q| Some(m.map_or(q, |m| m.max(q))));
     SearchSummary {
         capacity_qps: pass,
-        last_pass_qps: pass,
+        last_pass_qps: last_pass,
         first_fail_qps: fail,
         bound_by,
         stopped,

@@ -103,7 +103,7 @@ fn print(levels: &[LevelReport]) -> String {
         .map(|l| {
             format!(
                 "{} {:.0}s {} ({})",
-                l.qps_target, l.send_window_s, l.assessment.verdict, l.assessment.reason
+                l.rate, l.send_window_s, l.assessment.verdict, l.assessment.reason
             )
         })
         .collect::<Vec<_>>()
@@ -141,7 +141,7 @@ fn stops_where_a_latency_objective_binds() {
     assert_eq!(stop, Stop::Converged, "{}", print(&levels));
     let s = summary(&plan(60.0), &levels, stop);
     let (pass, fail) = (s.capacity_qps.unwrap(), s.first_fail_qps.unwrap());
-    let at = |q: f64| levels.iter().rev().find(|l| l.qps_target == q).unwrap();
+    let at = |q: f64| levels.iter().rev().find(|l| l.rate == q).unwrap();
     assert!(at(pass).e2e_latency.get(95.0).unwrap() <= 3.0);
     assert!(at(fail).e2e_latency.get(95.0).unwrap() > 3.0);
     assert!(
@@ -220,7 +220,7 @@ fn judged(qps: f64, pass: bool, full: bool) -> LevelReport {
         None,
     );
     let mut l = level_report(&run, &ReportOptions::default());
-    l.qps_target = qps;
+    l.rate = qps;
     l.assessment.verdict = if pass { Verdict::Pass } else { Verdict::Fail };
     l.assessment.trusted = true;
     l.successful_qps = qps * 0.9;
@@ -255,4 +255,30 @@ fn an_untrusted_probe_ends_the_search_and_never_sets_the_capacity() {
     assert_eq!(next(&plan(60.0), &levels), Next::Done(Stop::ClientLimit));
     let s = summarize(&plan(60.0), &levels);
     assert_eq!(s.capacity_qps, Some(20.0));
+}
+
+#[test]
+fn an_unconfirmed_search_says_how_far_its_growth_probes_passed() {
+    // Interrupted after two short growth probes passed: no capacity, yet the PASSes are said.
+    let levels = vec![judged(4.0, true, false), judged(8.0, true, false)];
+    let opts = ReportOptions {
+        levels: crate::config::Levels::Search(crate::config::AutoQps {
+            start_qps: 4.0,
+            tolerance: 0.05,
+            duration_s: 60.0,
+            budget_s: None,
+            min_probe_s: 5.0,
+        }),
+        ..ReportOptions::default()
+    };
+    let report = crate::analyze::report::Report::new(levels, &opts);
+    let s = report.summary.search.as_ref().unwrap();
+    assert_eq!((s.capacity_qps, s.last_pass_qps), (None, Some(8.0)));
+    let text = crate::output::summary::render(&report);
+    assert!(
+        text.contains("Maximum sustainable QPS: none confirmed (growth probes passed up to 8.0"),
+        "{text}"
+    );
+    assert!(!text.contains("no level passed"), "{text}");
+    assert!(!text.contains("add higher --qps levels"), "{text}");
 }

@@ -1,16 +1,18 @@
-//! The run's answer from its judged levels: maximum sustainable QPS, saturation point, recommended
-//! production limit, cost there, and a capacity plan for `--daily-tokens`.
+//! The run's answer from its judged levels: maximum sustainable QPS (or, for a closed loop,
+//! concurrency), saturation point, recommended production limit, cost there, and a capacity plan
+//! for `--daily-tokens`; and advice chosen from the cause that left the answer open.
 //!
 //! Reads each `LevelReport`'s stored assessment (judged once, in `level.rs`); never judges again.
 //! Levels are read in increasing QPS. The maximum sustainable QPS is the highest PASS level below
 //! the first trusted level that is not PASS; that level is the saturation point. A PASS after the
 //! saturation point is reported as a non-monotonic curve, not taken as capacity. Levels whose
 //! verdict is not trusted (a PASS the client did not deliver, a FAIL its lag could explain) and
-//! interrupted levels are skipped with a note. Recommended limit = maximum sustainable x (1 - headroom).
+//! interrupted levels, and levels of too few requests, are skipped with a note. Recommended limit =
+//! maximum sustainable x (1 - headroom). A closed-loop run is answered in requests in flight and
+//! the rate they achieved, never as a QPS capacity or a rate limit: it offered no rate.
 
 use crate::analyze::cause;
 use crate::analyze::level::LevelReport;
-use crate::analyze::reason::Qps;
 use crate::analyze::search::SearchSummary;
 use crate::analyze::verdict::{Cause, Verdict};
 use crate::config::{Policy, Pricing};
@@ -39,14 +41,24 @@ pub struct Summary {
     /// The objectives besides success and keeping up (`--slo` form), when there are any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<String>,
+    /// The highest rate that passed; `null` for a closed-loop run, which offered no rate.
     pub max_sustainable_qps: Option<f64>,
     /// With `--concurrency`: the requests in flight at the maximum sustainable level.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_sustainable_concurrency: Option<usize>,
+    /// With `--concurrency`: the rate that level achieved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub achieved_qps_at_max_concurrency: Option<f64>,
     pub saturation_qps: Option<f64>,
+    /// With `--concurrency`: the requests in flight of the first level that did not pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saturation_concurrency: Option<usize>,
     /// Why the saturation point is not PASS: errors, queueing or latency_objective.
     pub saturation_cause: Option<Cause>,
     pub recommended_qps: Option<f64>,
+    /// With `--concurrency`: the maximum sustainable concurrency less the headroom.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommended_concurrency: Option<usize>,
     /// Estimated: the same GPUs serving proportionally fewer tokens than at the maximum level.
     pub cost_per_million_at_recommended: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,9 +69,28 @@ pub struct Summary {
     pub notes: Vec<String>,
 }
 
+/// What the summary needs to know of the run beyond its levels: its kind, and whether it ran its
+/// whole plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunShape {
+    pub kind: Kind,
+    /// Some level was interrupted, or the run stopped before its plan's last level.
+    pub cut_short: bool,
+}
+
+/// The kinds of run whose answers read differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Rates,
+    Search,
+    Concurrency,
+    Trace,
+}
+
 /// The run's answer. `levels` in run order; `daily_tokens` from `--daily-tokens`.
 pub fn summarize(
     levels: &[LevelReport],
+    shape: RunShape,
     p: &Policy,
     pricing: Option<Pricing>,
     daily_tokens: Option<u64>,
@@ -69,28 +100,33 @@ pub fn summarize(
         saturation,
         mut notes,
     } = knee(levels);
-    notes.extend(advice(levels, max_ok, saturation));
+    notes.extend(advice(shape, max_ok, saturation));
     let keep = 1.0 - p.headroom_pct / 100.0;
-    let recommended_qps = max_ok.map(|l| l.qps_target * keep);
+    let closed = shape.kind == Kind::Concurrency;
+    let rate = |l: Option<&LevelReport>| l.filter(|_| !closed).map(|l| l.rate);
     let cost_per_million_at_recommended = max_ok
         .and_then(|l| l.cost_analysis.as_ref())
         .and_then(|c| c.cost_per_million_tokens)
         .map(|c| c / keep);
-    let capacity_plan = daily_tokens
-        .zip(max_ok)
-        .map(|(daily, l)| plan(daily, l, p, pricing));
     Summary {
         pass_threshold_pct: p.pass_pct,
         warn_threshold_pct: p.warn_pct,
         headroom_pct: p.headroom_pct,
         slo: (!p.objectives.is_empty()).then(|| crate::config::slo::to_text(&p.objectives)),
-        max_sustainable_qps: max_ok.map(|l| l.qps_target),
+        max_sustainable_qps: rate(max_ok),
         max_sustainable_concurrency: max_ok.and_then(|l| l.concurrency),
-        saturation_qps: saturation.map(|l| l.qps_target),
+        achieved_qps_at_max_concurrency: max_ok.filter(|_| closed).map(|l| l.actual_qps),
+        saturation_qps: rate(saturation),
+        saturation_concurrency: saturation.and_then(|l| l.concurrency),
         saturation_cause: saturation.and_then(|l| l.assessment.saturation_cause),
-        recommended_qps,
+        recommended_qps: rate(max_ok).map(|q| q * keep),
+        recommended_concurrency: max_ok
+            .and_then(|l| l.concurrency)
+            .map(|n| ((n as f64 * keep).floor() as usize).max(1)),
         cost_per_million_at_recommended,
-        capacity_plan,
+        capacity_plan: daily_tokens
+            .zip(max_ok)
+            .map(|(daily, l)| plan(daily, l, p, pricing)),
         search: None,
         notes,
     }
@@ -104,43 +140,29 @@ struct Knee<'a> {
     notes: Vec<String>,
 }
 
-/// Reads the levels in increasing QPS, skipping interrupted and untrusted ones with a note.
+/// Reads the levels in increasing rate (or concurrency), skipping interrupted and untrusted ones
+/// with a note.
 fn knee(levels: &[LevelReport]) -> Knee<'_> {
     let mut order: Vec<&LevelReport> = levels.iter().collect();
-    order.sort_by(|a, b| a.qps_target.total_cmp(&b.qps_target));
+    order.sort_by(|a, b| {
+        let key = |l: &LevelReport| l.concurrency.map_or(l.rate, |n| n as f64);
+        key(a).total_cmp(&key(b))
+    });
     let mut k = Knee {
         max_ok: None,
         saturation: None,
         notes: Vec::new(),
     };
     for l in order {
-        let a = &l.assessment;
-        if l.partial {
-            k.notes.push(format!(
-                "QPS {} was interrupted (partial): its verdict is not used",
-                Qps(l.qps_target)
-            ));
+        if let Some(note) = unused(l) {
+            k.notes.push(note);
             continue;
         }
-        if !a.trusted {
-            let why = a.reason.client.map(|c| c.to_string()).unwrap_or_default();
-            // Where to look: the client's own failures are in the errors, the rest in the lag.
-            let see = match a.reason.client {
-                Some(crate::analyze::verdict::ClientLimit::ClientFailures(_)) => "errors",
-                _ => "schedule_lag_s",
-            };
-            k.notes.push(format!(
-                "QPS {} is client-limited ({why}): its {} is not used; see {see}",
-                Qps(l.qps_target),
-                a.verdict
-            ));
-            continue;
-        }
-        match (a.verdict, k.saturation) {
+        match (l.assessment.verdict, k.saturation) {
             (Verdict::Pass, None) => k.max_ok = Some(l),
             (Verdict::Pass, Some(s)) => k.notes.push(format!(
-                "QPS {} passed after QPS {} did not: the success curve is not monotonic; rerun with a longer --duration before trusting either",
-                Qps(l.qps_target), Qps(s.qps_target)
+                "{} passed after {} did not: the success curve is not monotonic; rerun with a longer --duration before trusting either",
+                l.label(), s.label()
             )),
             (_, None) => k.saturation = Some(l),
             (_, Some(_)) => {}
@@ -149,39 +171,92 @@ fn knee(levels: &[LevelReport]) -> Knee<'_> {
     k
 }
 
-/// What to try next, when the levels leave the answer open: nothing passed, or nothing saturated.
+/// Why a level's verdict is not used, if it is not: interrupted, too few requests, or the client
+/// fell behind in a way that could explain it.
+fn unused(l: &LevelReport) -> Option<String> {
+    let a = &l.assessment;
+    if l.partial {
+        return Some(format!(
+            "{} was interrupted (partial): its verdict is not used",
+            l.label()
+        ));
+    }
+    if let Some(n) = a.reason.too_few {
+        return Some(format!(
+            "{} sent {n} request{}, too few to judge (at least {}): its {} is not used",
+            l.label(),
+            if n == 1 { "" } else { "s" },
+            crate::analyze::verdict::MIN_REQUESTS,
+            a.verdict
+        ));
+    }
+    if a.trusted {
+        return None;
+    }
+    let why = a.reason.client.map(|c| c.to_string()).unwrap_or_default();
+    // Where to look: the client's own failures are in the errors, the rest in the lag.
+    let see = match a.reason.client {
+        Some(crate::analyze::verdict::ClientLimit::ClientFailures(_)) => "errors",
+        _ => "schedule_lag_s",
+    };
+    Some(format!(
+        "{} is client-limited ({why}): its {} is not used; see {see}",
+        l.label(),
+        a.verdict
+    ))
+}
+
+/// What to try next, chosen from why the levels leave the answer open: a misconfiguration, the
+/// lowest level's own cause (errors, a queue, an objective out of reach), a run cut short, or a
+/// plan that never reached the endpoint's limit. None where no cause supports advice.
 fn advice(
-    levels: &[LevelReport],
+    shape: RunShape,
     max_ok: Option<&LevelReport>,
     saturation: Option<&LevelReport>,
 ) -> Option<String> {
-    // Closed-loop levels are sized by requests in flight, not rates.
-    let closed = levels.iter().any(|l| l.concurrency.is_some());
-    let (lower, higher) = if closed {
-        (
-            "test lower --concurrency",
-            "add higher --concurrency levels",
-        )
-    } else {
-        ("test lower rates", "add higher --qps levels")
+    let lower = match shape.kind {
+        Kind::Concurrency => "test lower --concurrency",
+        Kind::Trace => "replay it slower (--trace-speed below 1)",
+        Kind::Rates | Kind::Search => "test lower rates",
     };
     match (max_ok, saturation) {
-        (None, Some(s)) => Some(match cause::level_misconfigured(s) {
-            // Advice that fits the cause: no lower rate fixes a wrong key or model name.
-            Some((cause, what)) => format!(
-                "even the lowest trusted level (QPS {}) did not pass, every request failing with {what}: {}",
-                Qps(s.qps_target),
-                cause.advice()
-            ),
-            None => format!(
-                "even the lowest trusted level (QPS {}) did not pass: the endpoint is overloaded even there; {lower}",
-                Qps(s.qps_target)
-            ),
-        }),
-        (Some(_), None) => Some(format!(
-            "no level saturated the endpoint: {higher} to find its limit"
-        )),
+        (None, Some(s)) => Some(lowest_failed(s, lower)),
+        (Some(_), None) if shape.cut_short => Some(
+            "the run stopped before its plan was done: the answer covers the levels that finished, and no level found the endpoint's limit".into(),
+        ),
+        (Some(_), None) => match shape.kind {
+            Kind::Rates => Some("no level saturated the endpoint: add higher --qps levels to find its limit".into()),
+            Kind::Concurrency => Some("no level saturated the endpoint: add higher --concurrency levels to find its limit".into()),
+            Kind::Trace => Some("the trace's load did not saturate the endpoint: replay it faster (--trace-speed above 1) to find its limit".into()),
+            // The search says why it stopped.
+            Kind::Search => None,
+        },
         _ => None,
+    }
+}
+
+/// Advice when even the lowest trusted level `s` did not pass, by its cause.
+fn lowest_failed(s: &LevelReport, lower: &str) -> String {
+    let at = format!("even the lowest trusted level ({})", s.label());
+    if let Some((cause, what)) = cause::level_misconfigured(s) {
+        // No lower rate fixes a wrong key or model name.
+        return format!(
+            "{at} did not pass, every request failing with {what}: {}",
+            cause.advice()
+        );
+    }
+    match s.assessment.saturation_cause {
+        Some(Cause::Queueing) => format!(
+            "{at} did not keep up: requests queued even there; {lower}"
+        ),
+        Some(Cause::LatencyObjective) => format!(
+            "{at} missed an objective at {:.1}% success ({}): the objective may be out of reach at any load, if the endpoint needs that long even idle; {lower} to see, or loosen --slo (or shorten replies with --max-tokens)",
+            s.success_rate,
+            s.assessment.reason.endpoint_text()
+        ),
+        _ => format!(
+            "{at} did not pass: the endpoint is overloaded even there; {lower}"
+        ),
     }
 }
 
@@ -197,7 +272,7 @@ fn plan(daily: u64, l: &LevelReport, p: &Policy, pricing: Option<Pricing>) -> Ca
     };
     CapacityPlan {
         daily_tokens: daily,
-        based_on_qps: l.qps_target,
+        based_on_qps: l.rate,
         required_tok_s: required,
         throughput_per_gpu_tok_s: per_gpu,
         tokens_per_gpu_hour: per_gpu * 3600.0,

@@ -22,7 +22,10 @@
 //!   trusted when the measured excess (TTFT's rise, or the latency over the objective) is at least
 //!   [`EXCESS_OVER_LAG`] times the lag p99. Verdicts judge `endpoint_success_rate` when the client
 //!   had failures of its own: they are never counted against the endpoint.
-//! - An interrupted (partial) level's verdict is never used for the answer.
+//! - An interrupted (partial) level's verdict is never used for the answer, nor one of a level of
+//!   fewer than [`MIN_REQUESTS`] requests.
+//! - The cause is queueing whenever the level did not keep up (a full queue's errors follow from
+//!   it), else errors when success fell short, else the missed objective.
 
 use crate::analyze::queueing::KeepUp;
 use crate::config::{Objective, Policy};
@@ -120,6 +123,8 @@ pub struct Reason {
     /// Requests that waited a second or more for the endpoint to accept a connection, and the
     /// longest wait.
     pub slow_accept: Option<(u64, f64)>,
+    /// The level scheduled fewer than [`MIN_REQUESTS`] requests: this many.
+    pub too_few: Option<u64>,
 }
 
 /// What showed that the endpoint did not keep up.
@@ -127,7 +132,8 @@ pub struct Reason {
 pub struct Queueing {
     /// Median TTFT early and late in the level, seconds, when it rose.
     pub ttft_rise_s: Option<(f64, f64)>,
-    /// First tokens and sends per second in the steady half, when it fell behind.
+    /// First tokens per second in the steady half, and requests sent per second there (every
+    /// request, failed ones too: the load offered), when it fell behind.
     pub served_of_sent_qps: Option<(f64, f64)>,
 }
 
@@ -164,7 +170,8 @@ pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
     } else {
         Verdict::Fail
     };
-    let mut cause = (verdict != Verdict::Pass).then_some(Cause::Errors);
+    let by_errors = verdict != Verdict::Pass;
+    let mut cause = by_errors.then_some(Cause::Errors);
     let mut reason = Reason {
         success_pct: e.success_rate,
         sent_success_pct: (e.client_side_errors > 0).then_some(e.endpoint_success_rate),
@@ -173,12 +180,14 @@ pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
     let k = &e.keep_up;
     if k.queueing {
         verdict = Verdict::Fail;
-        cause = cause.or(Some(Cause::Queueing));
+        // A queue is why the level saturated, whether or not it also shed requests: the errors a
+        // full queue answers with follow from it.
+        cause = Some(Cause::Queueing);
         reason.queueing = Some(Queueing {
             ttft_rise_s: k.ttft_first_s.zip(k.ttft_last_s).filter(|_| k.ttft_rose),
             served_of_sent_qps: k
                 .steady_served_qps
-                .zip(k.steady_sent_qps)
+                .zip(k.steady_offered_qps.or(k.steady_sent_qps))
                 .filter(|_| k.fell_behind),
         });
     }
@@ -193,16 +202,21 @@ pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
         }
     }
     reason.client = client_limit(e, p);
-    reason.stands = reason.client.is_none() || stands(verdict, cause, &reason, e, p);
+    reason.stands = reason.client.is_none() || stands(verdict, cause, by_errors, &reason, e, p);
     reason.partial = e.partial;
+    reason.too_few = (e.requests_scheduled < MIN_REQUESTS).then_some(e.requests_scheduled);
     Assessment {
         verdict,
         saturation_cause: cause,
         client_limited: reason.client.is_some(),
-        trusted: reason.stands && !e.partial,
+        trusted: reason.stands && !e.partial && reason.too_few.is_none(),
         reason,
     }
 }
+
+/// The fewest requests a level's verdict may rest on: with fewer, one failure moves the success
+/// rate by more than a verdict's margin, and the keeping-up judgement has nothing to read.
+pub const MIN_REQUESTS: u64 = 10;
 
 /// Whether (and why) the client fell behind its own schedule: late sends first, then failures of
 /// its own, then requests never sent.
@@ -227,6 +241,7 @@ fn client_limit(e: &Evidence, p: &Policy) -> Option<ClientLimit> {
 fn stands(
     verdict: Verdict,
     cause: Option<Cause>,
+    by_errors: bool,
     reason: &Reason,
     e: &Evidence,
     p: &Policy,
@@ -235,6 +250,8 @@ fn stands(
     match (verdict, cause) {
         (Verdict::Pass, _) => e.client_side_errors == 0 && e.delivered_ratio >= p.min_send_ratio,
         (_, Some(Cause::Errors)) | (_, None) => true,
+        // The endpoint's errors stand whatever the lag, even beside a queue.
+        _ if by_errors => true,
         (_, Some(Cause::Queueing)) => {
             let k = &e.keep_up;
             let rise = k

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::analyze::level::{level_report, CostAnalysis, LevelReport};
-use crate::analyze::summary::{summarize, Summary};
+use crate::analyze::summary::{summarize, Kind, RunShape, Summary};
 use crate::config::{Pricing, ReportOptions};
 use crate::measure::record::LevelRun;
 
@@ -13,8 +13,12 @@ fn lvl(qps: f64, success: f64) -> LevelReport {
         ..ReportOptions::default()
     };
     let mut l = level_report(&run, &opts);
-    l.qps_target = qps;
+    l.rate = qps;
+    l.qps_target = Some(qps);
     l.actual_qps = qps;
+    // Enough requests to be judged.
+    l.requests_scheduled = 100;
+    l.requests_sent = 100;
     l.success_rate = success;
     l.endpoint_success_rate = success;
     l.total_throughput_tok_s = qps * 1000.0;
@@ -33,9 +37,15 @@ fn judged(levels: &[LevelReport], p: &Policy) -> Vec<LevelReport> {
         .collect()
 }
 
+/// A run at fixed rates that ran its whole plan.
+const RATES: RunShape = RunShape {
+    kind: Kind::Rates,
+    cut_short: false,
+};
+
 fn summary(levels: &[LevelReport]) -> Summary {
     let p = Policy::default();
-    summarize(&judged(levels, &p), &p, None, None)
+    summarize(&judged(levels, &p), RATES, &p, None, None)
 }
 
 #[test]
@@ -276,6 +286,7 @@ fn cost_and_capacity_plan() {
             &[lvl(10.0, 100.0), best, lvl(30.0, 0.0)],
             &Policy::default(),
         ),
+        RATES,
         &Policy::default(),
         Some(pricing),
         Some(10_000_000_000),
@@ -311,7 +322,7 @@ fn queueing_fails_a_level_where_every_request_succeeded() {
     assert_eq!(a.saturation_cause, Some(Cause::Queueing));
     assert_eq!(
         a.reason.to_string(),
-        "100.0% success; queueing: TTFT rose from 0.030 s to 7.7 s during the level; 13.3 of 32.0 req/s served"
+        "100.0% success; queueing: TTFT rose from 0.030 s to 7.7 s during the level; 13.3 of the 32.0 req/s sent were served"
     );
     let s = summary(&[
         lvl(2.0, 100.0),
@@ -327,12 +338,13 @@ fn queueing_fails_a_level_where_every_request_succeeded() {
 }
 
 #[test]
-fn errors_are_named_before_queueing_and_latency_objectives_fail_levels() {
+fn a_queue_is_the_cause_even_where_it_shed_requests_and_latency_objectives_fail_levels() {
+    // 50% success and a queue: the errors a full queue answers with follow from it.
     let a = assess(
         &queueing(lvl(32.0, 50.0)).evidence(&Policy::default()),
         &Policy::default(),
     );
-    assert_eq!(a.saturation_cause, Some(Cause::Errors));
+    assert_eq!(a.saturation_cause, Some(Cause::Queueing));
     let mut slow = lvl(10.0, 100.0);
     slow.ttft = crate::analyze::stats::Percentiles::of(vec![0.2, 0.9], &[]);
     let p = Policy {
@@ -352,5 +364,40 @@ fn errors_are_named_before_queueing_and_latency_objectives_fail_levels() {
     assert_eq!(
         assess(&slow.evidence(&Policy::default()), &Policy::default()).verdict,
         Verdict::Pass
+    );
+}
+
+#[test]
+fn advice_fits_the_kind_of_run_and_its_cause() {
+    let p = Policy::default();
+    let passed = judged(&[lvl(10.0, 100.0), lvl(20.0, 100.0)], &p);
+    let note = |kind: Kind, cut_short: bool| {
+        let shape = RunShape { kind, cut_short };
+        summarize(&passed, shape, &p, None, None).notes.join("; ")
+    };
+    assert!(note(Kind::Rates, false).contains("add higher --qps levels"));
+    assert!(note(Kind::Concurrency, false).contains("add higher --concurrency levels"));
+    assert!(note(Kind::Trace, false).contains("replay it faster (--trace-speed above 1)"));
+    // A search says why it stopped; a run cut short is not told to add levels.
+    assert_eq!(note(Kind::Search, false), "");
+    let cut = note(Kind::Rates, true);
+    assert!(cut.contains("stopped before its plan was done") && !cut.contains("add higher"));
+}
+
+#[test]
+fn an_objective_missed_at_full_success_is_not_called_overload() {
+    // The lowest level succeeds every time but misses an E2E objective of 1.5 s.
+    let mut slow = lvl(1.0, 100.0);
+    slow.e2e_latency = crate::analyze::stats::Percentiles::of(vec![2.0, 2.1], &[95.0]);
+    let p = Policy {
+        objectives: crate::config::slo::parse("e2e_p95<=1.5").unwrap(),
+        ..Policy::default()
+    };
+    let s = summarize(&judged(&[slow], &p), RATES, &p, None, None);
+    let notes = s.notes.join("; ");
+    assert!(!notes.contains("overloaded"), "{notes}");
+    assert!(
+        notes.contains("missed an objective at 100.0% success") && notes.contains("--slo"),
+        "{notes}"
     );
 }

@@ -203,13 +203,17 @@ fn level(shards: &[Shard], k: usize) -> (LevelRun, LevelInfo) {
     };
     // Each shard's records carry its share of the target: its rate, or on a closed loop its
     // workers. The merged records carry the merged level's rate, or all the shards' workers.
-    let workers: f64 = shards
+    let workers: usize = shards
         .iter()
-        .filter_map(|s| s.records.get(k)?.first().map(|r| r.qps_target))
+        .filter_map(|s| s.records.get(k)?.first()?.concurrency)
         .sum();
-    let target = if plan.is_some() { qps } else { workers };
     for r in &mut recs {
-        r.qps_target = target;
+        match plan {
+            Some(_) => r.qps_target = Some(qps),
+            None if r.concurrency.is_some() => r.concurrency = Some(workers),
+            // Records of a release that wrote the workers as the target.
+            None => r.qps_target = Some(old_workers(shards, k)),
+        }
     }
     let base = &shards[0].meta;
     let duration_s = infos.iter().find_map(|i| i.duration_s);
@@ -232,6 +236,15 @@ fn level(shards: &[Shard], k: usize) -> (LevelRun, LevelInfo) {
         plan_arrivals: None,
     };
     (run, info)
+}
+
+/// A closed-loop level's workers from the shards' records as an earlier release wrote them, in
+/// `qps_target`.
+fn old_workers(shards: &[Shard], k: usize) -> f64 {
+    shards
+        .iter()
+        .filter_map(|s| s.records.get(k)?.first()?.qps_target)
+        .sum()
 }
 
 /// The merged level `k`'s identity: the plan's workers for a closed-loop level, else its rate.

@@ -182,7 +182,7 @@ impl Config {
             pricing: self.pricing,
             policy: self.policy.clone(),
             daily_tokens: self.daily_tokens,
-            search: self.levels.search(),
+            levels: self.levels.clone(),
             ramp_up_s: self.ramp_up_s,
         }
     }

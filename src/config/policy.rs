@@ -4,7 +4,7 @@
 //! folder's metadata (`output/metadata`), so both judge with the same types.
 
 use crate::cli::defaults;
-use crate::config::kind::AutoQps;
+use crate::config::kind::Levels;
 use crate::config::slo::{Metric, Objective, Objectives};
 
 /// GPU pricing for the cost analysis.
@@ -71,7 +71,8 @@ pub struct ReportOptions {
     pub pricing: Option<Pricing>,
     pub policy: Policy,
     pub daily_tokens: Option<u64>,
-    pub search: Option<AutoQps>,
+    /// The run's kind: how its levels were chosen (a search's plan, a closed loop, a trace).
+    pub levels: Levels,
     /// Seconds of each level's ramp-up, left out of the keeping-up judgement.
     pub ramp_up_s: f64,
 }
@@ -84,7 +85,7 @@ impl Default for ReportOptions {
             pricing: None,
             policy: Policy::default(),
             daily_tokens: None,
-            search: None,
+            levels: Levels::Rates(Vec::new()),
             ramp_up_s: 0.0,
         }
     }

@@ -70,6 +70,7 @@ pub async fn run_level(
         cancel: cancel.clone(),
         cap: None,
         picker: level.picker.clone(),
+        concurrency: Some(mine.len()),
         tx,
     };
     // Worker w's k-th arrival is k x workers + w: whichever process (or shard) runs worker w, it

@@ -114,8 +114,12 @@ impl<'de> Deserialize<'de> for ErrorKind {
 pub struct RequestRecord {
     /// Position of the level in the run (0-based).
     pub level: usize,
-    /// Target QPS of the level this request belongs to.
-    pub qps_target: f64,
+    /// Target QPS of the level this request belongs to; `null` on a closed-loop level, which
+    /// offered `concurrency` arrivals in flight and no rate.
+    pub qps_target: Option<f64>,
+    /// On a closed-loop level: the arrivals this process held in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
     /// Position in the level's schedule (0-based).
     pub index: u64,
     /// Dataset sample used (with `--trace`: the trace's request).
@@ -201,7 +205,8 @@ impl RequestRecord {
         let planned_s = crate::measure::time::round6(planned_s);
         RequestRecord {
             level,
-            qps_target,
+            qps_target: Some(qps_target),
+            concurrency: None,
             index,
             sample,
             session: None,

@@ -61,6 +61,7 @@ pub async fn run_level(
             cancel: cancel.clone(),
             cap: level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
             picker: level.picker.clone(),
+            concurrency: None,
             tx,
         },
         offsets: level.offsets.clone(),

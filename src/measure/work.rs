@@ -118,10 +118,23 @@ pub struct Ctx {
     pub cap: Option<Arc<Semaphore>>,
     /// Which sample (or session) each arrival sends.
     pub picker: Picker,
+    /// A closed-loop level's workers in this process (its records carry it instead of a rate).
+    pub concurrency: Option<usize>,
     pub tx: mpsc::UnboundedSender<Msg>,
 }
 
 impl Ctx {
+    /// A new record of request `i` of the level: on a closed loop it carries the concurrency,
+    /// not a rate.
+    pub fn record(&self, i: u64, sample: usize, planned_s: f64) -> RequestRecord {
+        let mut rec = RequestRecord::new(self.level, self.qps, i, sample, planned_s);
+        if let Some(n) = self.concurrency {
+            rec.qps_target = None;
+            rec.concurrency = Some(n);
+        }
+        rec
+    }
+
     /// A permit for one more request in flight; `None` when refused (the refusal's record is sent).
     pub fn permit(&self, rec: RequestRecord) -> Option<Held> {
         let Some(sem) = &self.cap else {
@@ -166,7 +179,7 @@ impl Work {
                 (s, ctx.target.lengths(s))
             }
         };
-        let mut rec = RequestRecord::new(ctx.level, ctx.qps, i, sample, planned_s);
+        let mut rec = ctx.record(i, sample, planned_s);
         rec.requested_input_tokens = lengths.map(|l| l.input_tokens);
         rec.requested_output_tokens = lengths.map(|l| l.output_tokens);
         rec
@@ -229,7 +242,7 @@ async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
         history.push(user.clone());
         // Session i's turn k is request i x max_turns + k: the same in one process or a shard.
         let index = i * s.max_turns as u64 + k as u64;
-        let mut rec = RequestRecord::new(ctx.level, ctx.qps, index, picked, planned);
+        let mut rec = ctx.record(index, picked, planned);
         rec.session = Some(i);
         rec.turn = Some(k as u32 + 1);
         rec.session_turns = Some(turns);

@@ -3,7 +3,6 @@
 //! prefix-cache hit rate, and the server's time to first token against redline's.
 
 use crate::analyze::level::LevelReport;
-use crate::analyze::reason::Qps;
 use crate::analyze::server::ServerMetrics;
 use std::fmt::Write;
 
@@ -19,7 +18,7 @@ pub fn render(levels: &[LevelReport]) -> String {
     let mut out = format!("\nServer metrics ({engine} names):\n");
     for l in levels {
         let Some(s) = &l.server else { continue };
-        let _ = writeln!(out, "  QPS {}: {}", Qps(l.qps_target), line(s));
+        let _ = writeln!(out, "  {}: {}", l.label(), line(s));
     }
     out
 }

@@ -54,8 +54,16 @@ fn verdict_line(l: &LevelReport) -> String {
     // marked separately below.
     let reason = a.reason.endpoint_text();
     let level = match l.concurrency {
-        Some(n) => format!("Concurrency {n} ({} QPS)", Qps(l.qps_target)),
-        None => format!("QPS {}", Qps(l.qps_target)),
+        Some(n) => format!(
+            "Concurrency {n} (achieved {:.1} {})",
+            l.actual_qps,
+            if l.sessions.is_some() {
+                "sessions/s"
+            } else {
+                "req/s"
+            }
+        ),
+        None => format!("QPS {}", Qps(l.rate)),
     };
     let _ = write!(
         out,
@@ -73,73 +81,50 @@ fn verdict_line(l: &LevelReport) -> String {
     if let (Some(g), Some(met)) = (l.goodput_qps, l.slo_attainment_pct) {
         let _ = write!(out, ", goodput {g:.2} req/s ({met:.1}% met the objectives)");
     }
-    match (a.client_limited, a.trusted || l.partial) {
-        (true, false) => out.push_str("  (client-limited: not trusted)"),
-        (true, true) => out.push_str("  (client-limited, verdict stands)"),
+    match (a.client_limited, a.trusted, l.partial) {
+        (true, _, true) => out.push_str("  (client-limited)"),
+        (true, false, false) => out.push_str("  (client-limited: not trusted)"),
+        (true, true, false) => out.push_str("  (client-limited, verdict stands)"),
         _ => {}
     }
     if l.partial {
         out.push_str("  (partial)");
+    }
+    if a.reason.too_few.is_some() {
+        out.push_str("  (too few requests to judge)");
     }
     out.push('\n');
     out
 }
 
 /// The run's answer: the maximum sustainable level, the search, the saturation point, the
-/// recommended limit and its cost, the capacity plan, and the notes.
+/// recommended limit and its cost, the capacity plan, and the notes. A closed-loop run answers in
+/// arrivals in flight and the rate they achieved; it offered no rate, so it gives no QPS capacity.
 fn answer(report: &Report, out: &mut String) {
     let s = &report.summary;
+    let closed = report.results.iter().any(|l| l.concurrency.is_some());
     let pass = s.pass_threshold_pct;
-    let rule = match &s.slo {
-        Some(slo) => format!(">= {pass}% success, keeping up and {slo}"),
-        None => format!(">= {pass}% success and keeping up"),
+    // A closed loop cannot outrun the endpoint: it is never judged for keeping up.
+    let rule = match (&s.slo, closed) {
+        (Some(slo), false) => format!(">= {pass}% success, keeping up and {slo}"),
+        (None, false) => format!(">= {pass}% success and keeping up"),
+        (Some(slo), true) => format!(">= {pass}% success and {slo}"),
+        (None, true) => format!(">= {pass}% success"),
     };
-    if let (Some(n), Some(q)) = (s.max_sustainable_concurrency, s.max_sustainable_qps) {
+    if closed {
+        closed_answer(report, &rule, out);
+    } else {
+        open_answer(report, &rule, out);
+    }
+    if let Some(c) = s.cost_per_million_at_recommended {
+        let at = match (s.max_sustainable_concurrency, s.max_sustainable_qps) {
+            (Some(n), _) => format!("concurrency {n}"),
+            (None, Some(m)) => format!("QPS {m:.1}"),
+            (None, None) => "maximum".into(),
+        };
         let _ = writeln!(
             out,
-            "Maximum sustainable concurrency: {n} requests in flight, at {q:.1} QPS (highest PASS level: {rule})"
-        );
-    }
-    match s.max_sustainable_qps {
-        Some(q) => {
-            let _ = writeln!(
-                out,
-                "Maximum sustainable QPS: {} (highest PASS level: {rule})",
-                Qps(q)
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "Maximum sustainable QPS: none (no level passed: {rule})"
-            );
-        }
-    }
-    if let Some(search) = &s.search {
-        out.push_str(&search_line(search));
-    }
-    if let Some(q) = s.saturation_qps {
-        let l = report
-            .results
-            .iter()
-            .find(|l| l.qps_target == q && l.assessment.verdict != Verdict::Pass);
-        let how = l
-            .map(|l| format!("{}, {}", l.assessment.verdict, l.assessment.reason))
-            .unwrap_or_default();
-        let _ = writeln!(out, "Saturation point: {} QPS ({how})", Qps(q));
-    }
-    if let (Some(r), Some(m)) = (s.recommended_qps, s.max_sustainable_qps) {
-        let _ = writeln!(
-            out,
-            "Recommended production limit: {r:.1} QPS ({:.0}% of {m:.1}; --headroom {})",
-            100.0 - s.headroom_pct,
-            s.headroom_pct
-        );
-    }
-    if let (Some(c), Some(m)) = (s.cost_per_million_at_recommended, s.max_sustainable_qps) {
-        let _ = writeln!(
-            out,
-            "Cost at the recommended limit: ~{}/M tokens (estimated: the QPS {m:.1} level's cost, spread over proportionally fewer tokens)",
+            "Cost at the recommended limit: ~{}/M tokens (estimated: the {at} level's cost, spread over proportionally fewer tokens)",
             dollars(c)
         );
     }
@@ -163,6 +148,111 @@ fn answer(report: &Report, out: &mut String) {
     }
 }
 
+/// The answer of a run at rates: the maximum sustainable QPS (or why there is none), the search,
+/// the saturation point and the recommended limit.
+fn open_answer(report: &Report, rule: &str, out: &mut String) {
+    let s = &report.summary;
+    let _ = match s.max_sustainable_qps {
+        Some(q) => writeln!(
+            out,
+            "Maximum sustainable QPS: {} (highest PASS level: {rule})",
+            Qps(q)
+        ),
+        None => writeln!(
+            out,
+            "Maximum sustainable QPS: {}",
+            none_because(report, rule)
+        ),
+    };
+    if let Some(search) = &s.search {
+        out.push_str(&search_line(search));
+    }
+    if let Some(q) = s.saturation_qps {
+        let _ = writeln!(out, "Saturation point: {} QPS ({})", Qps(q), how(report, q));
+    }
+    if let (Some(r), Some(m)) = (s.recommended_qps, s.max_sustainable_qps) {
+        let _ = writeln!(
+            out,
+            "Recommended production limit: {r:.1} QPS ({:.0}% of {m:.1}; --headroom {})",
+            100.0 - s.headroom_pct,
+            s.headroom_pct
+        );
+    }
+}
+
+/// The answer of a closed-loop run, in arrivals in flight and the rate they achieved.
+fn closed_answer(report: &Report, rule: &str, out: &mut String) {
+    let s = &report.summary;
+    // With sessions an arrival is a session, and the achieved rate is sessions started per second.
+    let (what, rate) = match report.results.iter().any(|l| l.sessions.is_some()) {
+        true => ("sessions", "sessions/s"),
+        false => ("requests", "req/s"),
+    };
+    let _ = match (s.max_sustainable_concurrency, s.achieved_qps_at_max_concurrency) {
+        (Some(n), Some(q)) => writeln!(
+            out,
+            "Maximum sustainable concurrency: {n} {what} in flight, achieving {q:.1} {rate} (highest PASS level: {rule})"
+        ),
+        _ => writeln!(out, "Maximum sustainable concurrency: {}", none_because(report, rule)),
+    };
+    if let Some(n) = s.saturation_concurrency {
+        let l = report
+            .results
+            .iter()
+            .find(|l| l.concurrency == Some(n) && l.assessment.verdict != Verdict::Pass);
+        let how = l.map(|l| {
+            format!(
+                "achieved {:.1} {rate}; {}, {}",
+                l.actual_qps, l.assessment.verdict, l.assessment.reason
+            )
+        });
+        let _ = writeln!(
+            out,
+            "Saturation point: concurrency {n} ({})",
+            how.unwrap_or_default()
+        );
+    }
+    if let (Some(r), Some(m)) = (s.recommended_concurrency, s.max_sustainable_concurrency) {
+        let _ = writeln!(
+            out,
+            "Recommended concurrency limit: {r} {what} in flight ({:.0}% of {m}, rounded down; --headroom {})",
+            100.0 - s.headroom_pct,
+            s.headroom_pct
+        );
+    }
+}
+
+/// Why there is no maximum: growth probes passed but no full-length one confirmed a rate, no
+/// level's verdict could be used, or no level passed.
+fn none_because(report: &Report, rule: &str) -> String {
+    if let Some(p) = report
+        .summary
+        .search
+        .as_ref()
+        .and_then(|s| s.last_pass_qps.filter(|_| s.capacity_qps.is_none()))
+    {
+        return format!(
+            "none confirmed (growth probes passed up to {}, but only a full-length probe may set the answer, and none did)",
+            Qps(p)
+        );
+    }
+    let usable = report.results.iter().any(|l| l.assessment.trusted);
+    if !usable {
+        return "none (no level's verdict could be used: see the notes)".into();
+    }
+    format!("none (no level passed: {rule})")
+}
+
+/// How the level at rate `q` that did not pass failed: its verdict and reason.
+fn how(report: &Report, q: f64) -> String {
+    report
+        .results
+        .iter()
+        .find(|l| l.rate == q && l.assessment.verdict != Verdict::Pass)
+        .map(|l| format!("{}, {}", l.assessment.verdict, l.assessment.reason))
+        .unwrap_or_default()
+}
+
 /// The search's answer: capacity, its bracket and what bound it, what it cost, why it stopped.
 fn search_line(s: &SearchSummary) -> String {
     let why = match s.stopped {
@@ -174,26 +264,26 @@ fn search_line(s: &SearchSummary) -> String {
         Stop::Interrupted => "stopped: interrupted".into(),
         Stop::Unfinished => "unfinished: more probes were due".into(),
     };
-    let capacity = match s.capacity_qps {
-        Some(q) => format!("{q:.1} QPS"),
-        None => "not found".into(),
+    let capacity = match (s.capacity_qps, s.last_pass_qps) {
+        (Some(q), _) => format!("{q:.1} QPS"),
+        (None, Some(_)) => "not confirmed by a full-length probe".into(),
+        (None, None) => "not found".into(),
     };
     let mut line = format!("Capacity (--qps auto): {capacity}");
-    match (s.last_pass_qps, s.first_fail_qps) {
-        (Some(p), Some(f)) => {
-            let _ = write!(
-                line,
-                ", between {p:.1} (PASS) and {f:.1} (the first level that did not pass)"
-            );
-        }
-        (None, Some(f)) => {
-            let _ = write!(line, ", first FAIL at {f:.1}");
-        }
-        (Some(p), None) => {
-            let _ = write!(line, ", highest PASS {p:.1}, no FAIL yet");
-        }
-        (None, None) => {}
-    }
+    let _ = match (s.capacity_qps, s.last_pass_qps, s.first_fail_qps) {
+        (Some(c), _, Some(f)) => write!(
+            line,
+            ", between {c:.1} (PASS) and {f:.1} (the first level that did not pass)"
+        ),
+        (Some(c), _, None) => write!(line, ", highest PASS {c:.1}, no FAIL yet"),
+        (None, Some(p), Some(f)) => write!(
+            line,
+            ", growth probes passed up to {p:.1}, first FAIL at {f:.1}"
+        ),
+        (None, Some(p), None) => write!(line, ", growth probes passed up to {p:.1}, no FAIL yet"),
+        (None, None, Some(f)) => write!(line, ", first FAIL at {f:.1}"),
+        (None, None, None) => Ok(()),
+    };
     if let Some(b) = &s.bound_by {
         let _ = write!(line, "; bound by: {b}");
     }
@@ -208,6 +298,26 @@ fn search_line(s: &SearchSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interrupted_level_never_claims_its_verdict_stands() {
+        let run = crate::measure::record::LevelRun::new(
+            crate::config::LevelId::rate(0, 5.0),
+            5.0,
+            1.0,
+            vec![],
+            Some(0.5),
+        );
+        let mut l = crate::analyze::level::level_report(&run, &Default::default());
+        l.assessment.client_limited = true;
+        l.assessment.trusted = false;
+        let line = verdict_line(&l);
+        assert!(
+            line.contains("(client-limited)") && line.contains("(partial)"),
+            "{line}"
+        );
+        assert!(!line.contains("verdict stands"), "{line}");
+    }
 
     #[test]
     fn number_formats() {

@@ -10,14 +10,17 @@ use std::fmt::Write;
 const RULE: &str =
     "================================================================================";
 
-/// The results table: one row per level.
+/// The results table: one row per level. A closed-loop run's levels are named by their
+/// concurrency, with the rate each achieved beside it (it had no target rate).
 pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> String {
     let mut out = format!("{RULE}\nQPS BENCHMARK RESULTS\n{RULE}\n");
-    let mut header = vec![
-        "QPS Target".to_string(),
-        "Actual QPS".into(),
-        "Success%".into(),
-    ];
+    let closed = levels.iter().any(|l| l.concurrency.is_some());
+    let mut header = if closed {
+        vec!["Concurrency".to_string(), "Achieved QPS".into()]
+    } else {
+        vec!["QPS Target".to_string(), "Actual QPS".into()]
+    };
+    header.push("Success%".into());
     for (name, _) in METRICS {
         for p in percentiles {
             header.push(format!(
@@ -36,7 +39,10 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
     let mut rows = vec![header];
     for l in levels {
         let mut row = vec![
-            Qps(l.qps_target).to_string(),
+            match l.concurrency {
+                Some(n) => n.to_string(),
+                None => Qps(l.rate).to_string(),
+            },
             format!("{:.2}", l.actual_qps),
             format!("{:.1}", l.success_rate),
         ];
@@ -73,8 +79,11 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
         if l.partial {
             row.push("(partial)".into());
         }
+        if l.assessment.reason.too_few.is_some() {
+            row.push("(too few requests)".into());
+        }
         if l.assessment.client_limited {
-            row.push(if l.assessment.trusted || l.partial {
+            row.push(if l.assessment.trusted {
                 "(client-limited, verdict stands)".into()
             } else {
                 "(client-limited)".into()
@@ -145,7 +154,7 @@ pub fn render_errors(levels: &[LevelReport]) -> String {
     for l in levels {
         let total: u64 = l.errors.values().sum();
         if total > 0 {
-            let _ = writeln!(out, "\nQPS {} - Errors ({total} total):", Qps(l.qps_target));
+            let _ = writeln!(out, "\n{} - Errors ({total} total):", l.label());
             let mut kinds: Vec<_> = l.errors.iter().collect();
             kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             for (kind, n) in kinds {
@@ -174,8 +183,8 @@ pub fn render_errors(levels: &[LevelReport]) -> String {
         if l.requests_without_usage > 0 {
             let _ = writeln!(
                 out,
-                "\nQPS {} - Warning: {} successful requests carried no usage; they are excluded from cost and their output tokens are counted from stream chunks",
-                Qps(l.qps_target), l.requests_without_usage
+                "\n{} - Warning: {} successful requests carried no usage; they are excluded from cost and their output tokens are counted from stream chunks",
+                l.label(), l.requests_without_usage
             );
         }
     }

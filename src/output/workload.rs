@@ -3,7 +3,6 @@
 //! level's sessions and a table of its figures by turn. Nothing is printed for a plain dataset run.
 
 use crate::analyze::level::LevelReport;
-use crate::analyze::reason::Qps;
 use crate::analyze::workload::LengthFit;
 use crate::output::table;
 use std::fmt::Write;
@@ -30,8 +29,8 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
             };
             let _ = writeln!(
                 out,
-                "  QPS {}: {}, {}",
-                Qps(l.qps_target),
+                "  {}: {}, {}",
+                l.label(),
                 part(input, &t.input),
                 part("output", &t.output)
             );
@@ -47,8 +46,8 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
         };
         let _ = writeln!(
             out,
-            "\nQPS {} - Sessions: {} started, {} completed every turn, {:.1} turns each, {:.2} requests/s{not_sent}",
-            Qps(l.qps_target), s.sessions, s.completed, s.mean_turns_sent, s.request_rate_qps
+            "\n{} - Sessions: {} started, {} completed every turn, {:.1} turns each, {:.2} requests/s{not_sent}",
+            l.label(), s.sessions, s.completed, s.mean_turns_sent, s.request_rate_qps
         );
         let mut header = vec!["Turn".to_string(), "Requests".into(), "Success%".into()];
         for name in ["TTFT", "E2E"] {

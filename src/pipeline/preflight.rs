@@ -3,7 +3,9 @@
 //! path or model name, a refused body, nothing listening, TLS, not a chat stream; see
 //! `analyze/cause.rs`) stops the run at once with the server's own message and the likely fix,
 //! instead of running every level to advise "test lower rates"; a busy endpoint only gets a
-//! warning, since measuring it is the point. `--no-preflight` skips it. `pipeline.rs` calls [`check`].
+//! warning, since measuring it is the point. When `GET /v1/models` lists models and not `--model`,
+//! the run goes on with a warning naming them (some servers answer any name). `--no-preflight`
+//! skips it. `pipeline.rs` calls [`check`].
 
 use crate::analyze::cause::{classify, Cause};
 use crate::dataset::Message;
@@ -32,6 +34,9 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
             "Preflight: the endpoint answered {model:?} (first token after {:.3} s)",
             rec.ttft_s().unwrap_or(rec.e2e_s())
         );
+        if let Some(warning) = unlisted(target, model).await {
+            eprintln!("{warning}");
+        }
         return Ok(());
     };
     let detail = rec.error_detail.unwrap_or_default();
@@ -53,6 +58,21 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
         "the endpoint cannot serve this run: the preflight request failed with {kind}: {detail}\n  {}{served}\n  (nothing was measured; --no-preflight skips this check)",
         cause.advice()
     )
+}
+
+/// A warning when `GET /v1/models` answers with a list that does not name `model`: some servers
+/// (llama.cpp's) answer any model name with the one they serve, so the run would measure another
+/// model than it says.
+async fn unlisted(target: &Target, model: &str) -> Option<String> {
+    let listed = target.models().await.filter(|m| !m.is_empty())?;
+    if listed.iter().any(|(id, _)| id == model) {
+        return None;
+    }
+    let ids: Vec<&str> = listed.iter().take(10).map(|(id, _)| id.as_str()).collect();
+    Some(format!(
+        "warning: GET /v1/models lists {}, not {model:?}: the endpoint may be answering with another model under this name; check --model (the run goes on)",
+        ids.join(", ")
+    ))
 }
 
 /// "; it serves: a, b" from `GET /v1/models`, or nothing.

@@ -137,7 +137,7 @@ impl Recorder {
         let (cause, what) = cause::level_misconfigured(last)?;
         Some(format!(
             "stopped after QPS {}: every request failed with {what}\n  {}",
-            Qps(last.qps_target),
+            Qps(last.rate),
             cause.advice()
         ))
     }

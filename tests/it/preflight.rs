@@ -65,7 +65,11 @@ async fn an_unknown_model_is_named_with_what_the_endpoint_serves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_endpoint_is_only_warned_about() {
     let endpoint = failing(503, "The engine is currently busy").await;
-    let run = redline(&bench_args(&endpoint, &["--qps", "2", "--duration", "0.5"])).await;
+    let run = redline(&bench_args(
+        &endpoint,
+        &["--qps", "20", "--duration", "0.5"],
+    ))
+    .await;
     // Overload is what a load test measures: the level runs and records it.
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     assert!(
@@ -74,11 +78,11 @@ async fn a_busy_endpoint_is_only_warned_about() {
         "{}",
         run.stderr()
     );
-    assert_eq!(run.level(0)["errors"]["HTTP 503"], 1);
+    assert_eq!(run.level(0)["errors"]["HTTP 503"], 10);
     // The console's error summary quotes the server, and the advice fits overload.
     assert!(
         run.stdout()
-            .contains("HTTP 503: 1 occurrence: The engine is currently busy"),
+            .contains("HTTP 503: 10 occurrences: The engine is currently busy"),
         "{}",
         run.stdout()
     );
@@ -95,13 +99,13 @@ async fn without_the_preflight_a_misconfigured_level_stops_the_run_and_says_why(
     let endpoint = failing(404, "The model `redline-sim` does not exist.").await;
     let run = redline(&bench_args(
         &endpoint,
-        &["--qps", "2,4,8", "--duration", "0.5", "--no-preflight"],
+        &["--qps", "20,40,80", "--duration", "0.5", "--no-preflight"],
     ))
     .await;
     assert_eq!(run.code(), Some(1), "{}", run.stderr());
     assert!(
         run.stderr().contains(
-            "stopped after QPS 2.0: every request failed with HTTP 404 (1 requests): The model `redline-sim` does not exist."
+            "stopped after QPS 20.0: every request failed with HTTP 404 (10 requests): The model `redline-sim` does not exist."
         ),
         "{}",
         run.stderr()
@@ -123,7 +127,7 @@ async fn without_the_preflight_a_misconfigured_level_stops_the_run_and_says_why(
     );
     assert!(
         run.stdout()
-            .contains("HTTP 404: 1 occurrence: The model `redline-sim` does not exist."),
+            .contains("HTTP 404: 10 occurrences: The model `redline-sim` does not exist."),
         "{}",
         run.stdout()
     );

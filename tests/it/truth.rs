@@ -130,3 +130,82 @@ async fn a_report_from_fewer_records_than_measured_changes_nothing_unless_asked(
     assert_eq!(rebuilt["partial_records"][0]["kept"], 15);
     assert_eq!(rebuilt["partial_records"][0]["measured"], 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_loop_speaks_of_concurrency_never_of_a_qps_capacity() {
+    let sim = start_sim(&[]).await;
+    let run = redline(&bench_args(
+        &sim,
+        &["--concurrency", "2,16", "--duration", "2"],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let out = run.stdout();
+    for never in [
+        "Maximum sustainable QPS",
+        "Recommended production limit",
+        "QPS Target",
+        "keeping up",
+    ] {
+        assert!(!out.contains(never), "{never:?} in:\n{out}");
+    }
+    assert!(out.contains("Concurrency  Achieved QPS"), "{out}");
+    assert!(out.contains("Maximum sustainable concurrency: "), "{out}");
+    let json = run.results_json();
+    let s = &json["summary"];
+    assert_eq!(s["max_sustainable_qps"], serde_json::Value::Null);
+    assert_eq!(s["recommended_qps"], serde_json::Value::Null);
+    assert!(s["max_sustainable_concurrency"].is_u64(), "{s}");
+    assert!(s["achieved_qps_at_max_concurrency"].is_f64(), "{s}");
+    // A level has no target rate: the results and the records agree.
+    let level = run.level(1);
+    assert_eq!(level["qps_target"], serde_json::Value::Null);
+    assert_eq!(level["concurrency"], 16);
+    assert!(level["actual_qps"].as_f64().unwrap() > 0.0);
+    let records = run.records();
+    let last = records.iter().find(|r| r["level"] == 1).unwrap();
+    assert_eq!(last["qps_target"], serde_json::Value::Null);
+    assert_eq!(last["concurrency"], 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_of_one_request_is_not_judged() {
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let run = redline(&bench_args(&sim, &["--qps", "0.001", "--duration", "2"])).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let json = run.results_json();
+    assert_eq!(json["results"][0]["verdict_trusted"], false);
+    assert_eq!(
+        json["summary"]["max_sustainable_qps"],
+        serde_json::Value::Null
+    );
+    assert!(
+        run.stdout().contains(
+            "QPS 0.0010 sent 1 request, too few to judge (at least 10): its PASS is not used"
+        ),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout()
+            .contains("Maximum sustainable QPS: none (no level's verdict could be used"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_the_endpoint_does_not_list_is_named_with_those_it_does() {
+    // The simulator, like llama.cpp's server, answers any model name.
+    let sim = fast_sim(&["--served-model", "tiny-llama", "--output-tokens", "2"]).await;
+    let mut args = bench_args(&sim, &["--qps", "10", "--duration", "1"]);
+    args[3] = "llama-3-8b";
+    let run = redline(&args).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("warning: GET /v1/models lists tiny-llama, not \"llama-3-8b\""),
+        "{}",
+        run.stderr()
+    );
+}

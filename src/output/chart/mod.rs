@@ -229,7 +229,9 @@ mod tests {
             let word = word
                 .replace('&', "&amp;")
                 .replace('<', "&lt;")
-                .replace('>', "&gt;");
+                .replace('>', "&gt;")
+                .replace('\'', "&apos;")
+                .replace('"', "&quot;");
             assert!(text.contains(&word), "{word} is missing from the chart");
         }
         assert!(!text.contains("..."), "nothing is elided");

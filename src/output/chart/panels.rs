@@ -128,11 +128,7 @@ pub fn qps<DB: DrawingBackend>(area: &Area<DB>, levels: &[LevelReport], m: &Mark
     // With --qps auto: each probe's number, in search order, above its point.
     c.draw_series(levels.iter().filter_map(|l| {
         let n = l.search_probe?;
-        Some(Text::new(
-            format!("#{n}"),
-            (l.qps_target, l.actual_qps),
-            text(22),
-        ))
+        Some(Text::new(format!("#{n}"), (l.rate, l.actual_qps), text(22)))
     }))
     .map_err(err)?;
     let success = points(levels, |l| Some(l.success_rate));
@@ -163,7 +159,7 @@ fn verdict_markers<DB: DrawingBackend>(
         )
     };
     for l in levels {
-        let at = (l.qps_target, l.success_rate);
+        let at = (l.rate, l.success_rate);
         if queued(l) {
             c.draw_secondary_series(std::iter::once(TriangleMarker::new(
                 at,

@@ -67,12 +67,12 @@ pub struct Marks {
 
 impl Marks {
     pub fn of(r: &Report) -> Self {
-        let top = r.results.iter().map(|l| l.qps_target).fold(0.0, f64::max);
+        let top = r.results.iter().map(|l| l.rate).fold(0.0, f64::max);
         let saturation = r.summary.saturation_qps.map(|q| {
             let words = r
                 .results
                 .iter()
-                .find(|l| l.qps_target == q && l.assessment.verdict != Verdict::Pass)
+                .find(|l| l.rate == q && l.assessment.verdict != Verdict::Pass)
                 .map(verdict_words)
                 .unwrap_or_default();
             (q, words)
@@ -84,7 +84,7 @@ impl Marks {
             shaded: r
                 .results
                 .iter()
-                .filter_map(|l| shade(l).map(|why| (l.qps_target, why)))
+                .filter_map(|l| shade(l).map(|why| (l.rate, why)))
                 .collect(),
         }
     }
@@ -122,7 +122,7 @@ pub fn verdict_words(l: &LevelReport) -> String {
 pub fn points(levels: &[LevelReport], f: impl Fn(&LevelReport) -> Option<f64>) -> Vec<(f64, f64)> {
     let mut v: Vec<(f64, f64)> = levels
         .iter()
-        .filter_map(|l| f(l).filter(|y| y.is_finite()).map(|y| (l.qps_target, y)))
+        .filter_map(|l| f(l).filter(|y| y.is_finite()).map(|y| (l.rate, y)))
         .collect();
     v.sort_by(|a, b| a.0.total_cmp(&b.0));
     v

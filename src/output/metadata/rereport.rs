@@ -41,7 +41,7 @@ impl Metadata {
             pricing,
             policy,
             daily_tokens,
-            search: self.search,
+            levels: self.kind(),
             ramp_up_s: self.ramp_up_s.unwrap_or(0.0),
         })
     }
