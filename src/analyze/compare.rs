@@ -2,7 +2,9 @@
 //! results JSON and metadata as written (any redline version: a key a run lacks is a blank), so
 //! this never recomputes a figure:
 //! - the settings that differ between the runs (model, dataset, lengths, arrival, endpoint, ...),
-//!   listed first so unlike runs are not compared by accident;
+//!   listed first so unlike runs are not compared by accident; runs of another kind than the
+//!   baseline's (rates, a search, a closed loop, a trace) are listed with their figures but no
+//!   change against it, and never gated;
 //! - the summaries (maximum sustainable QPS, saturation, recommended limit, capacity, cost);
 //! - each level, matched across runs by its rate (or concurrency): success, TTFT, E2E, tokens/s,
 //!   throughput, goodput, cost and verdict, with each run's change against the baseline;
@@ -159,12 +161,24 @@ pub fn compare(
     threshold_pct: Option<f64>,
     gated: &[String],
 ) -> Comparison {
+    let kinds: Vec<&str> = runs.iter().map(|r| kind(&r.meta)).collect();
+    let mut differ = differing(runs, settings);
+    if kinds.iter().any(|k| *k != kinds[0]) {
+        // Runs of different kinds are listed side by side, never set against each other.
+        differ.insert(
+            0,
+            SettingDiff {
+                setting: "kind".into(),
+                values: kinds.iter().map(|k| Value::from(*k)).collect(),
+            },
+        );
+    }
     let mut c = Comparison {
         runs: runs
             .iter()
             .map(|r| (r.label.clone(), r.dir.clone()))
             .collect(),
-        settings: differing(runs, settings),
+        settings: differ,
         summary: SUMMARY
             .iter()
             .map(|(id, label, better, get)| {
@@ -181,10 +195,38 @@ pub fn compare(
         threshold_pct,
         regressions: Vec::new(),
     };
+    for r in &mut c.summary {
+        for (i, change) in r.change_pct.iter_mut().enumerate() {
+            if kinds[i] != kinds[0] {
+                *change = None;
+            }
+        }
+    }
     if let Some(t) = threshold_pct {
-        c.regressions = regressions(&c, t, gated);
+        c.regressions = regressions(&c, t, gated)
+            .into_iter()
+            .filter(|g| {
+                c.runs
+                    .iter()
+                    .position(|r| r.0 == g.run)
+                    .is_none_or(|i| kinds[i] == kinds[0])
+            })
+            .collect();
     }
     c
+}
+
+/// A run's kind as its metadata records it: `rates`, `search`, `concurrency` or `trace`.
+fn kind(meta: &Value) -> &'static str {
+    if meta["concurrency_levels"].is_array() {
+        "concurrency"
+    } else if meta["search"].is_object() {
+        "search"
+    } else if meta["trace"].is_object() {
+        "trace"
+    } else {
+        "rates"
+    }
 }
 
 fn row(metric: &str, label: &str, better: Better, values: Vec<Option<f64>>) -> Row {
@@ -469,5 +511,17 @@ mod tests {
             &["max_qps".to_string()],
         );
         assert!(c.regressions.is_empty());
+    }
+
+    #[test]
+    fn runs_of_another_kind_are_listed_not_set_against_the_baseline() {
+        let open = run("A", "m", 40.0, [0.2, 0.3], [100.0, 100.0]);
+        let mut closed = run("B", "m", 4.0, [0.2, 0.3], [100.0, 100.0]);
+        closed.meta["concurrency_levels"] = json!([2, 16]);
+        let gated: Vec<String> = DEFAULT_GATED.iter().map(|s| s.to_string()).collect();
+        let c = compare(&[open, closed], &settings(), Some(10.0), &gated);
+        assert_eq!(c.settings[0].setting, "kind");
+        assert!(c.summary.iter().all(|r| r.change_pct[1].is_none()));
+        assert!(c.regressions.is_empty(), "{:?}", c.regressions);
     }
 }

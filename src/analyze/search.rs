@@ -4,7 +4,8 @@
 //!
 //! 1. **Grow**: start at `--qps-start` and double while probes PASS. Growth probes run a third of
 //!    `--duration`, at least `--min-probe-duration` (5 s by default) and at most `--duration`: far
-//!    from capacity a shorter level is enough.
+//!    from capacity a shorter level is enough. Any probe runs long enough to send at least
+//!    `verdict::MIN_REQUESTS` requests, the fewest a verdict may rest on.
 //! 2. **Jump**: the lowest FAIL also says roughly where capacity is: the rate it served (successes
 //!    per second, or first tokens per second in its steady half when it queued). The next probes go
 //!    just below and just above that estimate (by 40% of the tolerance each side), which closes
@@ -20,7 +21,7 @@
 //! after [`MAX_PROBES`].
 
 use crate::analyze::level::LevelReport;
-use crate::analyze::verdict::Verdict;
+use crate::analyze::verdict::{Verdict, MIN_REQUESTS};
 use crate::config::AutoQps;
 use serde::Serialize;
 
@@ -222,13 +223,13 @@ fn probe(plan: &Plan, qps: f64, full: bool, spent: f64) -> Next {
             .max(plan.min_probe_s)
             .min(plan.duration_s)
     };
+    // Long enough for a verdict: a probe of too few requests would be shown, not judged.
+    let qps = round3(qps);
+    let duration_s = duration_s.max(MIN_REQUESTS as f64 / qps);
     if plan.budget_s.is_some_and(|b| spent + duration_s > b) {
         return Next::Done(Stop::Budget);
     }
-    Next::Probe {
-        qps: round3(qps),
-        duration_s,
-    }
+    Next::Probe { qps, duration_s }
 }
 
 /// `qps` to 3 significant digits: 23.4375 -> 23.4.

@@ -42,24 +42,27 @@ pub struct BenchArgs {
     #[arg(long)]
     pub shuffle: bool,
     /// Target QPS levels, comma separated (fractions allowed: 0.1), or `auto` to search for the
-    /// highest rate that meets the objectives (see --qps-start, --qps-tolerance, --search-budget).
+    /// highest rate that meets the objectives (see --qps-start, --qps-tolerance, --search-budget)
+    /// [default: 1,5,10,20].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub qps: Option<Vec<QpsArg>>,
+    /// Closed-loop levels instead of rates: N requests in flight at once, each sent when the
+    /// previous one ended (comma separated, e.g. 1,8,32,64).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "1,5,10,20",
-        allow_negative_numbers = true
+        value_name = "N,...",
+        allow_negative_numbers = true,
+        value_parser = in_flight
     )]
-    pub qps: Vec<QpsArg>,
-    /// Closed-loop levels instead of rates: N requests in flight at once, each sent when the
-    /// previous one ended (comma separated, e.g. 1,8,32,64).
-    #[arg(long, value_delimiter = ',', value_name = "N,...", value_parser = trimmed::<usize>)]
     pub concurrency: Option<Vec<usize>>,
-    /// With --qps auto: the first rate probed.
-    #[arg(long, default_value_t = defaults::QPS_START, allow_negative_numbers = true)]
-    pub qps_start: f64,
-    /// With --qps auto: stop when the last PASS and the first FAIL are within this many percent.
-    #[arg(long, default_value_t = defaults::QPS_TOLERANCE, allow_negative_numbers = true)]
-    pub qps_tolerance: f64,
+    /// With --qps auto: the first rate probed [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub qps_start: Option<f64>,
+    /// With --qps auto: stop when the last PASS and the first FAIL are within this many percent
+    /// [default: 5].
+    #[arg(long, allow_negative_numbers = true)]
+    pub qps_tolerance: Option<f64>,
     /// With --qps auto: seconds of endpoint time the whole search may use (default: no limit).
     #[arg(long, allow_negative_numbers = true)]
     pub search_budget: Option<f64>,
@@ -83,7 +86,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub show_tokens: bool,
     /// max_tokens of every request.
-    #[arg(long, default_value_t = defaults::MAX_TOKENS)]
+    #[arg(
+        long,
+        default_value_t = defaults::MAX_TOKENS,
+        allow_negative_numbers = true,
+        value_parser = tokens
+    )]
     pub max_tokens: u32,
     /// temperature of every request.
     #[arg(long, default_value_t = defaults::TEMPERATURE, allow_negative_numbers = true)]
@@ -188,6 +196,26 @@ pub struct WorkloadArgs {
     pub sample_order: Option<SampleOrder>,
 }
 
+/// One `--concurrency` level: a whole number of requests in flight, named when it is not.
+fn in_flight(s: &str) -> Result<usize, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            "--concurrency {}: give whole numbers of requests in flight, e.g. --concurrency 1,8,32",
+            s.trim()
+        )
+    })
+}
+
+/// `--max-tokens`: a whole number of tokens, named when it is not.
+fn tokens(s: &str) -> Result<u32, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            "--max-tokens {}: give a whole number of tokens above 0, e.g. --max-tokens 512",
+            s.trim()
+        )
+    })
+}
+
 impl Default for WorkloadArgs {
     fn default() -> Self {
         WorkloadArgs {
@@ -290,10 +318,10 @@ impl BenchArgs {
             dataset_format: DatasetFormat::Auto,
             max_samples: None,
             shuffle: false,
-            qps: defaults::QPS.map(QpsArg::Rate).to_vec(),
+            qps: None,
             concurrency: None,
-            qps_start: defaults::QPS_START,
-            qps_tolerance: defaults::QPS_TOLERANCE,
+            qps_start: None,
+            qps_tolerance: None,
             search_budget: None,
             min_probe_duration: None,
             duration: defaults::DURATION_S,

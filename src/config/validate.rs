@@ -42,7 +42,14 @@ pub fn policy(
                 "{flag} {v}: a latency objective is a number of seconds above 0, e.g. {flag} 0.5"
             );
         }
-        objectives.retain(|o| !(o.metric == metric && o.percentile == Some(95.0)));
+        let same = |o: &Objective| o.metric == metric && o.percentile == Some(95.0);
+        if a.slo.is_some() && objectives.iter().any(same) {
+            bail!(
+                "--slo {}_p95 and {flag} set the same objective; give one",
+                metric.name()
+            );
+        }
+        objectives.retain(|o| !same(o));
         objectives.push(Objective {
             metric,
             percentile: Some(95.0),
@@ -83,11 +90,14 @@ pub fn policy(
     Ok((policy, daily))
 }
 
-/// `--qps`: rates, or `auto` alone with its search settings.
+/// `--qps`: rates, or `auto` alone with its search settings (refused where they do not apply).
 fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
-    if !a.qps.contains(&QpsArg::Auto) {
-        let rates: Vec<f64> = a
-            .qps
+    let qps = a
+        .qps
+        .clone()
+        .unwrap_or_else(|| defaults::QPS.map(QpsArg::Rate).to_vec());
+    if !qps.contains(&QpsArg::Auto) {
+        let rates: Vec<f64> = qps
             .iter()
             .filter_map(|q| match q {
                 QpsArg::Rate(r) => Some(*r),
@@ -95,19 +105,29 @@ fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
             })
             .collect();
         qps_levels("--qps", &rates)?;
-        if a.min_probe_duration.is_some() {
-            bail!("--min-probe-duration sets the shortest probe of --qps auto; leave it out with fixed --qps levels");
+        for (flag, given) in [
+            ("--qps-start", a.qps_start.is_some()),
+            ("--qps-tolerance", a.qps_tolerance.is_some()),
+            ("--search-budget", a.search_budget.is_some()),
+            ("--min-probe-duration", a.min_probe_duration.is_some()),
+        ] {
+            if given {
+                bail!("{flag} sets the search of --qps auto; leave it out with fixed --qps levels (or give --qps auto)");
+            }
         }
         return Ok((rates, None));
     }
-    if a.qps.len() > 1 {
+    if qps.len() > 1 {
         bail!("--qps auto searches on its own; give either auto or a list of rates");
     }
-    qps_levels("--qps-start", &[a.qps_start])?;
-    if !(a.qps_tolerance.is_finite() && a.qps_tolerance > 0.0 && a.qps_tolerance < 100.0) {
+    let start = a.qps_start.unwrap_or(defaults::QPS_START);
+    if !(start.is_finite() && start > 0.0 && start <= 1_000_000.0) {
+        bail!("--qps-start {start}: the first rate probed, a number above 0 (up to 1,000,000), e.g. --qps-start 1");
+    }
+    let tolerance = a.qps_tolerance.unwrap_or(defaults::QPS_TOLERANCE);
+    if !(tolerance.is_finite() && tolerance > 0.0 && tolerance < 100.0) {
         bail!(
-            "--qps-tolerance {}: a percentage above 0 and below 100, e.g. --qps-tolerance 5",
-            a.qps_tolerance
+            "--qps-tolerance {tolerance}: a percentage above 0 and below 100, e.g. --qps-tolerance 5"
         );
     }
     if let Some(b) = a.search_budget {
@@ -119,8 +139,8 @@ fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
     Ok((
         Vec::new(),
         Some(AutoQps {
-            start_qps: a.qps_start,
-            tolerance: a.qps_tolerance / 100.0,
+            start_qps: start,
+            tolerance: tolerance / 100.0,
             duration_s: a.duration,
             budget_s: a.search_budget,
             min_probe_s: a.min_probe_duration.unwrap_or(defaults::MIN_PROBE_S),
@@ -136,6 +156,9 @@ pub(crate) fn levels(a: &BenchArgs, source: &Source) -> Result<Levels> {
     if let Some(concurrency) = &a.concurrency {
         if search.is_some() {
             bail!("--concurrency runs closed-loop levels; it cannot be combined with --qps auto");
+        }
+        if a.qps.is_some() {
+            bail!("--concurrency runs closed-loop levels of requests in flight, with no rate; leave out --qps (or --concurrency, to run rates)");
         }
         if concurrency.is_empty() || concurrency.iter().any(|&n| n == 0 || n > 100_000) {
             bail!("--concurrency: give levels of 1 to 100,000 requests in flight, e.g. --concurrency 1,8,32");

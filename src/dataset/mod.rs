@@ -61,6 +61,10 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<Vec<Conversation>, DatasetError
 /// Validates dataset bytes in `format` (`Auto`: the one the first sample shows).
 pub fn parse_as(bytes: &[u8], name: &str, format: DatasetFormat) -> Result<Dataset, DatasetError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_none() {
+        // An empty file is empty, not invalid JSON.
+        return Err(DatasetError::Empty { path: name.into() });
+    }
     let json = matches!(first, Some(b'[') | Some(b'{')) || first.is_none();
     let text_file = name.ends_with(".txt");
     let (format, samples) = match (format, json) {
@@ -281,7 +285,7 @@ mod tests {
             err(r#"[{"prompt_content":"S","cut_chat_history":[{"role":"tool","content":"a"}]}]"#);
         assert!(e.contains("unknown role \"tool\""), "{e}");
         assert!(err("[]").contains("holds no samples"));
-        assert!(err("  ").contains("not valid JSON"));
+        assert!(err("  ").contains("is empty"));
         let e =
             err(r#"[{"prompt_content":"S","cut_chat_history":[{"role":"system","content":"a"}]}]"#);
         assert!(e.contains("no user or assistant turn"), "{e}");

@@ -57,7 +57,7 @@ pub enum DatasetError {
     },
     #[error("dataset {path} is {mib} MiB; redline holds the dataset in memory and accepts up to 256 MiB: sample it down (a few thousand conversations represent a workload well)")]
     TooLarge { path: String, mib: u64 },
-    #[error("dataset {path} holds no samples; add at least one conversation")]
+    #[error("dataset {path} is empty: it holds no samples; add at least one conversation")]
     Empty { path: String },
     #[error("dataset {path}: the top level must be an array of samples (or JSON Lines, one sample per line), found {found}")]
     NotArray { path: String, found: &'static str },

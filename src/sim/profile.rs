@@ -83,6 +83,20 @@ fn status(flag: &str, s: u16) -> Result<u16> {
     Ok(s)
 }
 
+/// A status a server answers overload with: one of `allowed`, as the flag's help says.
+fn one_of(flag: &str, s: u16, allowed: &[u16]) -> Result<u16> {
+    ensure!(
+        allowed.contains(&s),
+        "{flag} {s}: give {}, the statuses a server answers this with",
+        allowed
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    );
+    Ok(s)
+}
+
 fn non_negative(flag: &str, v: f64) -> Result<f64> {
     ensure!(
         v.is_finite() && v >= 0.0,
@@ -101,8 +115,30 @@ pub fn resolve(a: &SimModelArgs) -> Result<SimModel> {
         ("--failure-status", a.failure_status.is_some()),
         ("--max-inflight", a.max_inflight.is_some()),
     ];
+    let engine_flags = [
+        ("--max-num-seqs", a.max_num_seqs.is_some()),
+        ("--kv-cache-tokens", a.kv_cache_tokens.is_some()),
+        ("--max-batched-tokens", a.max_batched_tokens.is_some()),
+        ("--prefill-tps", a.prefill_tps.is_some()),
+        ("--step-base-ms", a.step_base_ms.is_some()),
+        ("--step-per-seq-ms", a.step_per_seq_ms.is_some()),
+        ("--step-per-ctx-token-us", a.step_per_ctx_token_us.is_some()),
+        ("--overhead-ms", a.overhead_ms.is_some()),
+        ("--max-waiting", a.max_waiting.is_some()),
+        ("--queue-timeout", a.queue_timeout.is_some()),
+        ("--reject-status", a.reject_status.is_some()),
+        ("--queue-timeout-status", a.queue_timeout_status.is_some()),
+        ("--mean-output-tokens", a.mean_output_tokens.is_some()),
+        ("--jitter", a.jitter.is_some()),
+        ("--prefix-caching", a.prefix_caching),
+    ];
     match a.profile.as_str() {
-        "fixed" => fixed(a),
+        "fixed" => {
+            if let Some((flag, _)) = engine_flags.iter().find(|(_, set)| *set) {
+                bail!("{flag} applies to the engine profiles only; leave out --profile fixed (or the flag), see redline sim --help");
+            }
+            fixed(a)
+        }
         "llama-3.1-8b-h100" | "llama-3.1-70b-h100" => {
             if let Some((flag, _)) = fixed_flags.iter().find(|(_, set)| *set) {
                 bail!("{flag} applies to the fixed-latency model only; add --profile fixed, or use the engine's flags (see redline sim --help)");
@@ -190,10 +226,10 @@ fn engine(a: &SimModelArgs, mut c: EngineConfig) -> Result<EngineConfig> {
         c.queue_timeout_s = v.map(|t| non_negative("--queue-timeout", t)).transpose()?;
     }
     if let Some(v) = a.reject_status {
-        c.reject_status = status("--reject-status", v)?;
+        c.reject_status = one_of("--reject-status", v, &[503, 429])?;
     }
     if let Some(v) = a.queue_timeout_status {
-        c.queue_timeout_status = status("--queue-timeout-status", v)?;
+        c.queue_timeout_status = one_of("--queue-timeout-status", v, &[503, 504])?;
     }
     if let Some(v) = a.mean_output_tokens {
         c.mean_output_tokens = v;
@@ -273,5 +309,19 @@ mod tests {
         assert!(resolve(&["--max-batched-tokens", "10"]).is_err());
         assert!(resolve(&["--profile", "fixed", "--failure-status", "200"]).is_err());
         assert!(resolve(&["--profile", "fixed", "--ttft-ms", "5"]).is_ok());
+        // The engine's flags on the fixed model are refused as the fixed model's are on the
+        // engine; a rejection status is one the help names.
+        let e = resolve(&["--profile", "fixed", "--max-num-seqs", "4"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--max-num-seqs applies to the engine profiles only"),
+            "{e}"
+        );
+        let e = resolve(&["--reject-status", "500"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--reject-status 500: give 503 or 429"), "{e}");
+        assert!(resolve(&["--queue-timeout-status", "504"]).is_ok());
     }
 }

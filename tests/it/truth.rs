@@ -209,3 +209,53 @@ async fn a_model_the_endpoint_does_not_list_is_named_with_those_it_does() {
         run.stderr()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flag_that_does_not_apply_is_refused_by_name() {
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let empty_path = empty.path().display().to_string();
+    for (flags, says) in [
+        (
+            vec!["--qps", "5,10", "--concurrency", "2"],
+            "leave out --qps",
+        ),
+        (
+            vec!["--qps-start", "2"],
+            "--qps-start sets the search of --qps auto",
+        ),
+        (
+            vec!["--search-budget", "60"],
+            "--search-budget sets the search of --qps auto",
+        ),
+        (
+            vec!["--slo", "ttft_p95<=0.5", "--max-ttft-p95", "0.1"],
+            "--slo ttft_p95 and --max-ttft-p95 set the same objective",
+        ),
+        (
+            vec!["--tokenizer", "data/sample-tokenizer.json"],
+            "--tokenizer builds --synthetic and --trace prompts",
+        ),
+        (
+            vec!["--max-tokens", "-5"],
+            "--max-tokens -5: give a whole number",
+        ),
+        (
+            vec!["--concurrency", "1.5"],
+            "--concurrency 1.5: give whole numbers of requests in flight",
+        ),
+        (
+            vec!["--qps", "auto", "--qps-start", "0"],
+            "--qps-start 0: the first rate probed, a number above 0",
+        ),
+        (vec!["--dataset", empty_path.as_str()], "is empty"),
+    ] {
+        let mut args = vec!["--endpoint", "http://127.0.0.1:9", "--model", "m"];
+        if !flags.contains(&"--dataset") {
+            args.extend(["--dataset", DATASET]);
+        }
+        args.extend(flags.iter().copied());
+        let run = redline(&args).await;
+        assert!(matches!(run.code(), Some(1 | 2)), "{flags:?}");
+        assert!(run.stderr().contains(says), "{flags:?}: {}", run.stderr());
+    }
+}
