@@ -265,6 +265,7 @@ fn an_unconfirmed_search_says_how_far_its_growth_probes_passed() {
         levels: crate::config::Levels::Search(crate::config::AutoQps {
             start_qps: 4.0,
             tolerance: 0.05,
+            tolerance_pct: Some(5.0),
             duration_s: 60.0,
             budget_s: None,
             min_probe_s: 5.0,

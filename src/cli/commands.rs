@@ -125,7 +125,7 @@ pub struct CompareArgs {
     /// 10% (in the metrics of --metrics), for use in CI pipelines.
     #[arg(long, value_name = "PERCENT")]
     pub fail_on_regression: Option<String>,
-    /// The metrics --fail-on-regression checks, comma separated: max_qps, capacity_qps,
+    /// The metrics --fail-on-regression checks, comma separated: max_qps, max_concurrency, capacity_qps,
     /// saturation_qps, recommended_qps, cost_at_recommended, success, ttft_pNN, e2e_pNN,
     /// tokens_per_sec_p50, throughput, output_throughput, goodput, cost
     /// [default: max_qps,success,ttft_p95,e2e_p95,throughput].

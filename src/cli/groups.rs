@@ -8,14 +8,15 @@ use clap::Args;
 /// reference default) and `redline report` (where it takes the run's value).
 #[derive(Debug, Clone, Default, PartialEq, Args)]
 pub struct PolicyArgs {
-    /// Success percentage at or above which a level PASSes [default: 99].
+    /// Success percentage at or above which a level PASSes (a run: 99; redline report: the run's).
     #[arg(long, allow_negative_numbers = true)]
     pub pass_threshold: Option<f64>,
-    /// Success percentage at or above which a level that does not pass is WARN, else FAIL [default: 90].
+    /// Success percentage at or above which a level that does not pass is WARN, else FAIL (a run:
+    /// 90; redline report: the run's).
     #[arg(long, allow_negative_numbers = true)]
     pub warn_threshold: Option<f64>,
     /// Percent of the maximum sustainable QPS kept free: recommended limit = max x (1 - headroom/100)
-    /// [default: 25].
+    /// (a run: 25; redline report: the run's).
     #[arg(long, allow_negative_numbers = true)]
     pub headroom: Option<f64>,
     /// Tokens (input + output) to serve per day, for a capacity plan: 100M, 2.5B, 500000.

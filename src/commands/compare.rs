@@ -66,17 +66,26 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
         }
     );
     if a.plot.wanted() {
-        match chart::compare::draw(
-            &c,
-            &a.plot_output,
-            crate::cli::PlotFormat::for_output(
-                a.plot.plot_format,
-                &a.plot_output.display().to_string(),
-            ),
-        ) {
+        let format = crate::cli::PlotFormat::for_output(
+            a.plot.plot_format,
+            &a.plot_output.display().to_string(),
+        );
+        let (png, svg) = chart::files(&a.plot_output);
+        let drawn = match format {
+            crate::cli::PlotFormat::Png => vec![png],
+            crate::cli::PlotFormat::Svg => vec![svg],
+            crate::cli::PlotFormat::Both => vec![png, svg],
+        };
+        for f in drawn.iter().filter(|f| f.exists()) {
+            eprintln!(
+                "note: replacing {} with this comparison's chart",
+                f.display()
+            );
+        }
+        match chart::compare::draw(&c, &a.plot_output, format) {
             Ok(files) => files
                 .iter()
-                .for_each(|f| eprintln!("Chart: {}", f.display())),
+                .for_each(|f| println!("Chart: {}", f.display())),
             Err(e) => eprintln!("warning: the chart could not be drawn ({e:#})"),
         }
     }

@@ -19,6 +19,10 @@ pub struct AutoQps {
     pub start_qps: f64,
     /// Relative width of the final bracket (0.05 = 5%).
     pub tolerance: f64,
+    /// The same in percent, as `--qps-tolerance` and `summary.search.tolerance_pct` give it
+    /// (folders written before it was recorded lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance_pct: Option<f64>,
     /// Seconds of a full-length probe (`--duration`).
     pub duration_s: f64,
     /// Endpoint seconds the whole search may use.

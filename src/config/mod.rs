@@ -155,7 +155,7 @@ impl Config {
             arrival: a.arrival,
             burstiness: a.burstiness,
             ramp_up_s: a.ramp_up.unwrap_or(0.0),
-            seed: a.seed.unwrap_or_else(rand::random),
+            seed: validate::seed(a.seed)?,
             max_concurrency: a.max_concurrency,
             extra_body: a
                 .extra_body

@@ -141,6 +141,7 @@ fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
         Some(AutoQps {
             start_qps: start,
             tolerance: tolerance / 100.0,
+            tolerance_pct: Some(tolerance),
             duration_s: a.duration,
             budget_s: a.search_budget,
             min_probe_s: a.min_probe_duration.unwrap_or(defaults::MIN_PROBE_S),
@@ -261,6 +262,21 @@ pub(crate) fn samples(a: &BenchArgs, source: &Source) -> Result<()> {
         bail!("--max-samples 0: keep at least one sample, or leave the flag out for all");
     }
     Ok(())
+}
+
+/// The largest seed a JSON number holds exactly (2^53): `metadata.json` keeps the run's seed, and
+/// common JSON tools change a larger one's last digits, which would make the run irreproducible.
+pub const MAX_SEED: u64 = 1 << 53;
+
+/// `--seed`, or a random one below [`MAX_SEED`].
+pub(crate) fn seed(given: Option<u64>) -> Result<u64> {
+    match given {
+        Some(s) if s > MAX_SEED => bail!(
+            "--seed {s}: at most {MAX_SEED} (2^53), the largest number JSON tools keep exact in metadata.json, e.g. --seed 42"
+        ),
+        Some(s) => Ok(s),
+        None => Ok(rand::random::<u64>() % MAX_SEED),
+    }
 }
 
 /// `--ttft-timeout`, when given.

@@ -113,7 +113,7 @@ async fn run_levels(
             break;
         };
         // Connections are prepared just before the level, not minutes ahead of it.
-        if !start::wait_to_prepare(plan.start_at(), cancel).await {
+        if !start::wait_to_prepare(plan.start_at(), i, cancel).await {
             break;
         }
         rec.planned(cfg, &plan);

@@ -78,10 +78,19 @@ impl Clock {
 }
 
 /// Sleeps until [`PREPARE_AHEAD`] before `at` (a level's start on the common clock, if any);
-/// `false` if the run was interrupted first.
-pub async fn wait_to_prepare(at: Option<Instant>, cancel: &Cancel) -> bool {
+/// `false` if the run was interrupted first. A wait of more than a few seconds between levels is
+/// said, so a sharded run is never silent for a whole `--level-gap`.
+pub async fn wait_to_prepare(at: Option<Instant>, index: usize, cancel: &Cancel) -> bool {
     let Some(at) = at else { return true };
     let until = at.checked_sub(PREPARE_AHEAD).unwrap_or(at);
+    let wait = until.saturating_duration_since(Instant::now());
+    if index > 0 && wait > std::time::Duration::from_secs(3) {
+        eprintln!(
+            "Waiting {:.0} s for level {}'s start on the common clock (--level-gap after each level's send window, so every shard starts it together)",
+            wait.as_secs_f64(),
+            index + 1
+        );
+    }
     tokio::select! {
         _ = tokio::time::sleep_until(until) => true,
         _ = cancel.stop.cancelled() => false,

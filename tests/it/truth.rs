@@ -259,3 +259,87 @@ async fn every_flag_that_does_not_apply_is_refused_by_name() {
         assert!(run.stderr().contains(says), "{flags:?}: {}", run.stderr());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_holds_what_any_json_tool_reads_back() {
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let run = redline(&bench_args(&sim, &["--qps", "10", "--duration", "1"])).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let meta = read_json(&run.dir().join("metadata.json"));
+    // A random seed a double keeps exact, and the flag not given is not written as given.
+    assert!(
+        meta["seed"].as_u64().unwrap() <= 1 << 53,
+        "{}",
+        meta["seed"]
+    );
+    assert_eq!(meta["show_tokens"], false);
+    let big = redline(&bench_args(&sim, &["--seed", "18446744073709551615"])).await;
+    assert_eq!(big.code(), Some(1));
+    assert!(
+        big.stderr().contains("at most 9007199254740992"),
+        "{}",
+        big.stderr()
+    );
+    // A search's tolerance reads as the flag gave it.
+    let search = redline(&bench_args(
+        &sim,
+        &[
+            "--qps",
+            "auto",
+            "--qps-start",
+            "20",
+            "--duration",
+            "0.5",
+            "--search-budget",
+            "1",
+        ],
+    ))
+    .await;
+    let meta = read_json(&search.dir().join("metadata.json"));
+    assert_eq!(meta["search"]["tolerance_pct"], 5.0, "{}", meta["search"]);
+}
+
+#[test]
+fn help_says_what_each_command_does_with_a_flag() {
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // A plain report keeps the run's thresholds: its help names no other default.
+    let report = help(&["report", "--help"]);
+    for wrong in ["[default: 99]", "[default: 90]", "[default: 25]"] {
+        assert!(!report.contains(wrong), "{wrong} in:\n{report}");
+    }
+    assert!(report.contains("redline report: the run's"), "{report}");
+    assert!(help(&["compare", "--help"]).contains("max_concurrency"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_for_the_next_level_on_the_common_clock_is_said() {
+    let sim = fast_sim(&["--output-tokens", "2"]).await;
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    let run = redline(&bench_args(
+        &sim,
+        &[
+            "--qps",
+            "10,10",
+            "--duration",
+            "1",
+            "--start-at",
+            &start,
+            "--level-gap",
+            "5",
+        ],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("s for level 2's start on the common clock"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -225,7 +225,7 @@ impl Metadata {
             max_tokens: cfg.max_tokens,
             temperature: cfg.temperature,
             percentiles: cfg.percentiles.clone(),
-            show_tokens: true,
+            show_tokens: cfg.show_tokens,
             tool: "redline".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
             arrival: cfg.arrival.to_string(),
