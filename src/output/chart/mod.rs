@@ -49,7 +49,11 @@ enum Panel {
 
 fn panels(report: &Report) -> Vec<Panel> {
     let mut v = vec![Panel::Qps, Panel::Ttft, Panel::E2e, Panel::Speed];
-    if report.results.iter().any(|l| l.cost_analysis.is_some()) {
+    // Errors are drawn whenever some request failed, priced or not; the cost panel beside them
+    // says when there is no pricing.
+    let priced = report.results.iter().any(|l| l.cost_analysis.is_some());
+    let failed = report.results.iter().any(|l| !l.errors.is_empty());
+    if priced || failed {
         v.extend([Panel::Cost, Panel::Errors]);
     }
     if report.results.iter().any(|l| l.server.is_some()) {
@@ -188,6 +192,17 @@ mod tests {
         let mut r = Report::new(levels, &o);
         r.summary.notes.extend(notes.iter().map(|n| n.to_string()));
         r
+    }
+
+    #[test]
+    fn errors_get_their_panel_without_pricing() {
+        let mut r = report(&[]);
+        assert!(!panels(&r).contains(&Panel::Errors));
+        r.results[0].errors.insert("HTTP 503".into(), 3);
+        let kinds = panels(&r);
+        assert!(kinds.contains(&Panel::Errors) && kinds.contains(&Panel::Cost));
+        // The cost panel says why it is empty.
+        assert!(svg(&r).contains("no cost: the run had no pricing"));
     }
 
     #[test]

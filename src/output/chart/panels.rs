@@ -6,7 +6,7 @@ use super::plot::{
     chart, empty, line, marks, mesh, points, shade, top, Area, Chart, DualChart, Marks, COLORS,
     GREEN_OK, GREY, ORANGE, PURPLE,
 };
-use super::plot::{err, text};
+use super::plot::{err, stagger, success_tick, text};
 use crate::analyze::level::LevelReport;
 use crate::analyze::stats::Percentiles;
 use crate::analyze::verdict::{Cause, Verdict};
@@ -85,8 +85,10 @@ pub fn qps<DB: DrawingBackend>(area: &Area<DB>, levels: &[LevelReport], m: &Mark
     )?
     .set_secondary_coord(0.0..m.x_max, 0.0..130.0);
     mesh(&mut c, X, "Requests / s")?;
+    // The axis runs past 100 only to leave the marks' labels room above the data.
     c.configure_secondary_axes()
         .y_desc("Success rate (%)")
+        .y_label_formatter(&success_tick)
         .label_style(text(24))
         .axis_desc_style(text(26))
         .draw()
@@ -125,12 +127,22 @@ pub fn qps<DB: DrawingBackend>(area: &Area<DB>, levels: &[LevelReport], m: &Mark
             Glyph::Line(4),
         ));
     }
-    // With --qps auto: each probe's number, in search order, above its point.
-    c.draw_series(levels.iter().filter_map(|l| {
-        let n = l.search_probe?;
-        Some(Text::new(format!("#{n}"), (l.rate, l.actual_qps), text(22)))
-    }))
-    .map_err(err)?;
+    // With --qps auto: each probe's number, in search order, above its point; a probe close to
+    // one already labelled gets its label a line higher, so no two labels run into each other.
+    let mut probes: Vec<&LevelReport> =
+        levels.iter().filter(|l| l.search_probe.is_some()).collect();
+    probes.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let at: Vec<(f64, f64)> = probes.iter().map(|l| (l.rate, l.actual_qps)).collect();
+    let ys = stagger(&at, m.x_max * 0.035, y_max * 0.07);
+    for (l, y) in probes.iter().zip(ys) {
+        let n = l.search_probe.unwrap_or_default();
+        c.draw_series(std::iter::once(Text::new(
+            format!("#{n}"),
+            (l.rate, y),
+            text(22),
+        )))
+        .map_err(err)?;
+    }
     let success = points(levels, |l| Some(l.success_rate));
     c.draw_secondary_series(LineSeries::new(success, RED.stroke_width(3)))
         .map_err(err)?;
@@ -297,6 +309,10 @@ pub fn cost<DB: DrawingBackend>(area: &Area<DB>, levels: &[LevelReport], m: &Mar
     let y_max = top(&[&cost]);
     let title = "Cost per million tokens (input + output)";
     let mut c = framed(&plot, title, "$ / M tokens", m, y_max)?;
+    if levels.iter().all(|l| l.cost_analysis.is_none()) {
+        let why = "no cost: the run had no pricing (--gpu-rate and --num-gpus)";
+        return nothing(&mut c, &side, why, m, y_max);
+    }
     if cost.is_empty() {
         // Priced, but no level's stream reported usage: say so rather than draw nothing.
         let why = "no cost: no successful request's stream carried usage tokens";

@@ -58,8 +58,9 @@ pub fn text(size: u32) -> TextStyle<'static> {
 /// What every plot marks.
 pub struct Marks {
     pub x_max: f64,
-    max_ok: Option<f64>,
-    /// The saturation point and the words of its verdict.
+    /// The maximum sustainable level's x and its label.
+    max_ok: Option<(f64, String)>,
+    /// The saturation point's x, and its label with the words of its verdict.
     saturation: Option<(f64, String)>,
     /// Levels whose verdict is not used, and why.
     shaded: Vec<(f64, &'static str)>,
@@ -68,18 +69,40 @@ pub struct Marks {
 impl Marks {
     pub fn of(r: &Report) -> Self {
         let top = r.results.iter().map(|l| l.rate).fold(0.0, f64::max);
-        let saturation = r.summary.saturation_qps.map(|q| {
+        let s = &r.summary;
+        // A closed loop's levels stand at the rates they achieved, named by their concurrency.
+        let at_concurrency = |n: usize| {
+            r.results
+                .iter()
+                .find(|l| l.concurrency == Some(n))
+                .map(|l| l.rate)
+        };
+        let max_ok = match (s.max_sustainable_qps, s.max_sustainable_concurrency) {
+            (Some(q), _) => Some((q, format!("max sustainable {q}"))),
+            (None, Some(n)) => {
+                at_concurrency(n).map(|x| (x, format!("max sustainable concurrency {n}")))
+            }
+            (None, None) => None,
+        };
+        let saturation = match (s.saturation_qps, s.saturation_concurrency) {
+            (Some(q), _) => Some((q, format!("saturation {q}"))),
+            (None, Some(n)) => {
+                at_concurrency(n).map(|x| (x, format!("saturation concurrency {n}")))
+            }
+            (None, None) => None,
+        }
+        .map(|(x, label)| {
             let words = r
                 .results
                 .iter()
-                .find(|l| l.rate == q && l.assessment.verdict != Verdict::Pass)
+                .find(|l| l.rate == x && l.assessment.verdict != Verdict::Pass)
                 .map(verdict_words)
                 .unwrap_or_default();
-            (q, words)
+            (x, format!("{label} ({words})"))
         });
         Marks {
             x_max: top * 1.08 + 0.1,
-            max_ok: r.summary.max_sustainable_qps,
+            max_ok,
             saturation,
             shaded: r
                 .results
@@ -200,16 +223,20 @@ pub fn marks<DB: DrawingBackend>(c: &mut Chart<'_, DB>, m: &Marks, y_max: f64) -
         )
     }))
     .map_err(err)?;
+    // Data units per pixel across, to place the labels.
+    let px = c.plotting_area().get_pixel_range().0;
+    let unit = m.x_max / (px.end - px.start).max(1) as f64;
+    let width = |label: &str| label.chars().count() as f64 * LABEL_CHAR_PX * unit;
     let lines = [
-        m.max_ok
-            .map(|x| (x, GREEN_OK, format!("max sustainable {x}"))),
-        m.saturation
-            .as_ref()
-            .map(|(x, words)| (*x, RED, format!("saturation {x} ({words})"))),
+        m.max_ok.clone().map(|(x, l)| (x, GREEN_OK, l, Side::Left)),
+        m.saturation.clone().map(|(x, l)| (x, RED, l, Side::Right)),
     ];
-    // One above the other (both above the data, which stays under 80% of the height), so
-    // neighbouring marks never overwrite each other's labels.
-    for ((x, color, label), y) in lines
+    let xs: Vec<f64> = lines.iter().flatten().map(|l| l.0).collect();
+    // One above the other (both above the data, which stays under 80% of the height); the max
+    // label goes left of its line and the saturation label right of its own, away from each
+    // other. Where the plot's edge is too near, a label goes to the other side, shortened to its
+    // first words (`saturation 38.7`) if whole it would cross the other line.
+    for ((x, color, label, prefer), y) in lines
         .into_iter()
         .zip([0.99, 0.91])
         .filter_map(|(l, y)| Some((l?, y)))
@@ -221,17 +248,111 @@ pub fn marks<DB: DrawingBackend>(c: &mut Chart<'_, DB>, m: &Marks, y_max: f64) -
             color.stroke_width(3),
         ))
         .map_err(err)?;
-        // Near the right edge the label goes left of its line, so it stays inside the plot.
-        let (anchor, shown) = if x > 0.6 * m.x_max {
-            (HPos::Right, format!("{label} "))
-        } else {
-            (HPos::Left, format!(" {label}"))
+        let (shown, side) = place(&label, x, prefer, &xs, m.x_max, &width, unit);
+        let (from, to) = span(&shown, x, side, &width, unit);
+        // A label that still crosses the other line gets a white ground under its words.
+        if xs.iter().any(|&o| o != x && o > from && o < to) {
+            c.draw_series(std::iter::once(Rectangle::new(
+                [(from, y_max * (y - 0.075)), (to, y_max * y)],
+                WHITE.filled(),
+            )))
+            .map_err(err)?;
+        }
+        let (anchor, shown) = match side {
+            Side::Left => (HPos::Right, format!("{shown} ")),
+            Side::Right => (HPos::Left, format!(" {shown}")),
         };
         let style = text(20).color(&color).pos(Pos::new(anchor, VPos::Top));
         c.draw_series(std::iter::once(Text::new(shown, (x, y_max * y), style)))
             .map_err(err)?;
     }
     Ok(())
+}
+
+/// Where a mark's `label` goes beside its line at `x`: on the `prefer`red side, else the other,
+/// whole if it fits and crosses none of the other lines at `xs`, else shortened to its first words;
+/// `width` is a text's width in data units, `unit` one pixel's.
+fn place(
+    label: &str,
+    x: f64,
+    prefer: Side,
+    xs: &[f64],
+    x_max: f64,
+    width: &dyn Fn(&str) -> f64,
+    unit: f64,
+) -> (String, Side) {
+    let short = label.split(" (").next().unwrap_or(label).to_string();
+    let fits = |(from, to): (f64, f64)| from >= 0.0 && to <= x_max;
+    let clear = |(from, to): (f64, f64)| !xs.iter().any(|&o| o != x && o > from && o < to);
+    let other = match prefer {
+        Side::Left => Side::Right,
+        Side::Right => Side::Left,
+    };
+    let choices = [
+        (label.to_string(), prefer),
+        (label.to_string(), other),
+        (short.clone(), prefer),
+        (short.clone(), other),
+    ];
+    choices
+        .iter()
+        .find(|(t, s)| {
+            let sp = span(t, x, *s, width, unit);
+            fits(sp) && clear(sp)
+        })
+        .or_else(|| {
+            choices
+                .iter()
+                .find(|(t, s)| fits(span(t, x, *s, width, unit)))
+        })
+        .cloned()
+        .unwrap_or((short, prefer))
+}
+
+/// The x range a label takes beside its line at `x`.
+fn span(text: &str, x: f64, side: Side, width: &dyn Fn(&str) -> f64, unit: f64) -> (f64, f64) {
+    let w = width(text) + 2.0 * unit * LABEL_CHAR_PX;
+    match side {
+        Side::Left => (x - w, x),
+        Side::Right => (x, x + w),
+    }
+}
+
+/// The y of each label of points at `xs` (ascending), each at its point's `ys` unless a label
+/// already placed is within `near` across and `step` up or down: then a step higher.
+pub fn stagger(points: &[(f64, f64)], near: f64, step: f64) -> Vec<f64> {
+    let mut placed: Vec<(f64, f64)> = Vec::new();
+    for &(x, y0) in points {
+        let mut y = y0;
+        while placed
+            .iter()
+            .any(|&(px, py)| (px - x).abs() < near && (py - y).abs() < step * 0.85)
+        {
+            y += step;
+        }
+        placed.push((x, y));
+    }
+    placed.into_iter().map(|p| p.1).collect()
+}
+
+/// A tick of the success axis: the axis runs past 100 only to leave the marks' labels room above
+/// the data, so ticks above 100 are not labelled.
+pub fn success_tick(v: &f64) -> String {
+    if *v <= 100.0 {
+        format!("{v:.0}")
+    } else {
+        String::new()
+    }
+}
+
+/// Pixels across one character of a mark's label (DejaVu Sans at 20 px, generously).
+const LABEL_CHAR_PX: f64 = 11.0;
+
+/// Which side of its line a label goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Side {
+    Left,
+    Right,
 }
 
 /// A message in the middle of a plot that has nothing to draw, saying why.
@@ -252,4 +373,40 @@ pub fn empty<DB: DrawingBackend>(
     )))
     .map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mark_label_never_crosses_the_other_line_when_it_can_help_it() {
+        // A 70-wide plot of 1000 px: max sustainable at 32, saturation at 38.7 near the edge.
+        let unit = 70.0 / 1000.0;
+        let width = |t: &str| t.chars().count() as f64 * LABEL_CHAR_PX * unit;
+        let label = "saturation 38.7 (FAIL: 89.7% success; queueing)";
+        let (shown, side) = place(label, 38.7, Side::Right, &[32.0, 38.7], 70.0, &width, unit);
+        let (from, to) = span(&shown, 38.7, side, &width, unit);
+        assert!(from >= 0.0 && to <= 70.0, "{shown} {side:?}");
+        assert!(!(from < 32.0 && to > 32.0), "{shown} {side:?} crosses 32");
+        // With room, the whole label, on its own side.
+        assert_eq!(
+            place(label, 10.0, Side::Right, &[5.0, 10.0], 70.0, &width, unit),
+            (label.to_string(), Side::Right)
+        );
+    }
+
+    #[test]
+    fn close_probe_labels_are_staggered_and_far_ones_are_not() {
+        let ys = stagger(&[(39.2, 30.0), (40.8, 30.5), (80.0, 31.0)], 2.5, 4.0);
+        assert_eq!(ys[0], 30.0);
+        assert!(ys[1] >= 34.0, "{ys:?}");
+        assert_eq!(ys[2], 31.0);
+    }
+
+    #[test]
+    fn the_success_axis_labels_no_tick_above_100() {
+        assert_eq!(success_tick(&100.0), "100");
+        assert_eq!(success_tick(&120.0), "");
+    }
 }
