@@ -61,7 +61,7 @@ fn main() {
     let stats = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let report = Report::new(vec![level], &opts);
-    let table = redline::output::table::render(&report.results, &opts.percentiles, false);
+    let table = redline::output::table::render(&report.results, &opts.percentiles, false, false);
     let json = serde_json::to_vec_pretty(&report).unwrap();
     let rest = t.elapsed().as_secs_f64();
     println!("summary of {n} records (64M ITL gaps): percentiles {stats:.3} s, summary + table + JSON {rest:.3} s, total {:.3} s", stats + rest);

@@ -16,8 +16,8 @@ use crate::analyze::accept::{self, SlowAccept};
 use crate::analyze::objectives;
 use crate::analyze::queueing::{keep_up, KeepUp};
 use crate::analyze::server::{self, ServerMetrics};
-use crate::analyze::stats::{LagSummary, Percentiles};
-use crate::analyze::tally::{Errors, Tokens};
+use crate::analyze::stats::{sum_interval, Interval, LagSummary, Percentiles};
+use crate::analyze::tally::{self, Errors, Tokens};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
 use crate::analyze::workload::{self, SessionSummary, TokenLengths};
 use crate::config::{Metric, Objective, Offered, Policy, Pricing, ReportOptions};
@@ -92,7 +92,12 @@ pub struct LevelReport {
     /// from content chunks for throughput and tokens/s).
     pub requests_without_usage: u64,
     pub output_throughput_tok_s: f64,
+    /// Its 95% interval over requests (`stats::sum_interval`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_throughput_tok_s_ci: Option<Interval>,
     pub total_throughput_tok_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_throughput_tok_s_ci: Option<Interval>,
     pub itl_s: Percentiles,
     pub tpot_s: Percentiles,
     /// Reasoning models (some reply streamed reasoning tokens): time to the first reasoning
@@ -211,7 +216,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         total_output_tokens: tokens.output,
         requests_without_usage: tokens.without_usage,
         output_throughput_tok_s: tokens.output as f64 / duration,
+        output_throughput_tok_s_ci: sum_interval(&tally::per_request_output(recs), duration),
         total_throughput_tok_s: (tokens.input + tokens.output) as f64 / duration,
+        total_throughput_tok_s_ci: sum_interval(&tally::per_request_total(recs), duration),
         itl_s: pct(ok.iter().flat_map(|r| r.itl_s.iter().copied()).collect()),
         tpot_s: pct(ok.iter().filter_map(|r| r.tpot_s()).collect()),
         ttft_reasoning_s: reasoning

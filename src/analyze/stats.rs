@@ -63,24 +63,117 @@ pub fn sorted(mut values: Vec<f64>) -> Vec<f64> {
 /// The percentiles always reported (as in the reference tool's JSON), before any the user asks for.
 pub const STANDARD: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
 
-/// An ordered set of `(percentile, value)` pairs, serialised as `{"p50": .., "p99.9": ..}`.
-/// A value is `null` when there was no sample to measure.
+/// The confidence of every interval redline gives.
+pub const CONFIDENCE: f64 = 0.95;
+/// The normal quantile of [`CONFIDENCE`], two-sided.
+const Z: f64 = 1.959_963_984_540_054;
+
+/// A 95% interval; a side is `None` when the data cannot bound it (a p99 of 20 values has no
+/// upper bound: nothing above the largest value was seen).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+impl Serialize for Interval {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [self.low.map(round6), self.high.map(round6)].serialize(s)
+    }
+}
+
+/// The 0-based ranks of the order statistics that bound the `p`th percentile of `n` values with
+/// [`CONFIDENCE`], distribution-free: the count of values below the true percentile is
+/// Binomial(n, p/100), and its normal approximation (with a continuity correction) gives the ranks
+/// `j` and `k` with P(x[j] <= true <= x[k]) >= 95%. `None` on a side the values cannot reach.
+pub fn interval_ranks(n: usize, p: f64) -> (Option<usize>, Option<usize>) {
+    if n == 0 {
+        return (None, None);
+    }
+    let q = (p / 100.0).clamp(0.0, 1.0);
+    let (mean, sd) = (n as f64 * q, (n as f64 * q * (1.0 - q)).sqrt());
+    // 1-based order statistics X(j) and X(k): coverage P(j <= B <= k - 1), B ~ Bin(n, q).
+    let j = (mean - Z * sd - 0.5).floor();
+    let k = (mean + Z * sd + 0.5).ceil() + 1.0;
+    let low = (j >= 1.0).then(|| j as usize - 1);
+    let high = (k <= n as f64).then(|| k as usize - 1);
+    (low, high)
+}
+
+/// The values at `ranks` (0-based, ascending) of unsorted `values`, by selection: each selection
+/// leaves the higher ranks to its right, so the next one searches a shrinking slice.
+fn select_ranks(values: &mut [f64], ranks: &[usize]) -> Vec<f64> {
+    let mut from = 0;
+    ranks
+        .iter()
+        .map(|&r| {
+            let (_, v, _) = values[from..].select_nth_unstable_by(r - from, f64::total_cmp);
+            let v = *v;
+            from = r;
+            v
+        })
+        .collect()
+}
+
+/// An ordered set of `(percentile, value)` pairs, each with its 95% interval, serialised as
+/// `{"p50": .., "p50_ci": [low, high], "p99.9": .., ...}`. A value is `null` when there was no
+/// sample to measure; an interval's side is `null` when the samples cannot bound it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Percentiles(pub Vec<(f64, Option<f64>)>);
+pub struct Percentiles {
+    values: Vec<(f64, Option<f64>)>,
+    intervals: Vec<Option<Interval>>,
+}
 
 impl Percentiles {
-    /// The standard percentiles plus `extra` (deduplicated, ascending) of `values`.
+    /// The standard percentiles plus `extra` (deduplicated, ascending) of `values`, each with its
+    /// distribution-free 95% interval ([`interval_ranks`]).
     pub fn of(mut values: Vec<f64>, extra: &[f64]) -> Self {
         values.retain(|v| v.is_finite());
         let mut ps: Vec<f64> = STANDARD.iter().chain(extra).copied().collect();
         ps.sort_unstable_by(f64::total_cmp);
         ps.dedup();
+        let ranks: Vec<(Option<usize>, Option<usize>)> = ps
+            .iter()
+            .map(|&p| interval_ranks(values.len(), p))
+            .collect();
+        let mut wanted: Vec<usize> = ranks.iter().flat_map(|(l, h)| [*l, *h]).flatten().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
         let found = select_percentiles(&mut values, &ps);
-        Percentiles(ps.into_iter().zip(found).collect())
+        // The percentiles' selection reordered the values; the intervals select again.
+        let at = select_ranks(&mut values, &wanted);
+        let value = |r: Option<usize>| r.and_then(|r| wanted.binary_search(&r).ok().map(|i| at[i]));
+        let intervals = ranks
+            .iter()
+            .map(|&(l, h)| {
+                (!values.is_empty()).then(|| Interval {
+                    low: value(l),
+                    high: value(h),
+                })
+            })
+            .collect();
+        Percentiles {
+            values: ps.into_iter().zip(found).collect(),
+            intervals,
+        }
     }
 
     pub fn get(&self, p: f64) -> Option<f64> {
-        self.0.iter().find(|(q, _)| *q == p).and_then(|(_, v)| *v)
+        self.values
+            .iter()
+            .find(|(q, _)| *q == p)
+            .and_then(|(_, v)| *v)
+    }
+
+    /// The 95% interval of percentile `p`, when it was measured.
+    pub fn interval(&self, p: f64) -> Option<Interval> {
+        let i = self.values.iter().position(|(q, _)| *q == p)?;
+        self.intervals.get(i).copied().flatten()
+    }
+
+    /// The percentiles and their values, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = &(f64, Option<f64>)> {
+        self.values.iter()
     }
 }
 
@@ -91,12 +184,30 @@ pub fn key(p: f64) -> String {
 
 impl Serialize for Percentiles {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (p, v) in &self.0 {
+        let mut map = s.serialize_map(Some(2 * self.values.len()))?;
+        for ((p, v), ci) in self.values.iter().zip(&self.intervals) {
             map.serialize_entry(&key(*p), &v.map(round6))?;
+            map.serialize_entry(&format!("{}_ci", key(*p)), ci)?;
         }
         map.end()
     }
+}
+
+/// The 95% interval of a sum over requests divided by `over` (a throughput), by the normal
+/// approximation of the bootstrap over requests: resampling `n` requests gives the sum a variance
+/// of n times the per-request variance, computed here in closed form.
+pub fn sum_interval(per_request: &[f64], over: f64) -> Option<Interval> {
+    let n = per_request.len();
+    if n < 2 || over <= 0.0 {
+        return None;
+    }
+    let mean = per_request.iter().sum::<f64>() / n as f64;
+    let var = per_request.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let (sum, half) = (mean * n as f64, Z * (var * n as f64).sqrt());
+    Some(Interval {
+        low: Some(((sum - half) / over).max(0.0)),
+        high: Some((sum + half) / over),
+    })
 }
 
 /// Median, p99 and maximum: how the schedule lag is summarised.
@@ -155,7 +266,7 @@ mod tests {
     #[test]
     fn percentiles_include_standard_and_extra_in_order() {
         let p = Percentiles::of(vec![3.0, 1.0, 2.0], &[99.9, 50.0]);
-        let keys: Vec<String> = p.0.iter().map(|(q, _)| key(*q)).collect();
+        let keys: Vec<String> = p.iter().map(|(q, _)| key(*q)).collect();
         assert_eq!(keys, ["p50", "p90", "p95", "p99", "p99.9"]);
         assert_eq!(p.get(50.0), Some(2.0));
         let json = serde_json::to_string(&p).unwrap();
@@ -165,7 +276,10 @@ mod tests {
     #[test]
     fn empty_percentiles_serialise_as_null() {
         let json = serde_json::to_string(&Percentiles::of(vec![], &[])).unwrap();
-        assert_eq!(json, r#"{"p50":null,"p90":null,"p95":null,"p99":null}"#);
+        assert_eq!(
+            json,
+            r#"{"p50":null,"p50_ci":null,"p90":null,"p90_ci":null,"p95":null,"p95_ci":null,"p99":null,"p99_ci":null}"#
+        );
     }
 
     proptest::proptest! {
@@ -180,6 +294,52 @@ mod tests {
             let mut v = values;
             proptest::prop_assert_eq!(select_percentiles(&mut v, &ps), want);
         }
+    }
+
+    #[test]
+    fn a_percentiles_interval_covers_the_truth_as_often_as_it_says() {
+        // Uniform values on [0, 1): the true pth percentile is p / 100.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for n in [30, 200, 1000] {
+            for p in [50.0, 90.0, 99.0] {
+                let (mut covered, mut bounded) = (0, 0);
+                for _ in 0..400 {
+                    let v: Vec<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
+                    let Some(ci) = Percentiles::of(v, &[]).interval(p) else {
+                        continue;
+                    };
+                    let (Some(lo), Some(hi)) = (ci.low, ci.high) else {
+                        continue;
+                    };
+                    bounded += 1;
+                    covered += usize::from(lo <= p / 100.0 && p / 100.0 <= hi);
+                }
+                if bounded > 0 {
+                    let rate = covered as f64 / bounded as f64;
+                    assert!(rate >= 0.93, "n {n}, p{p}: {rate}");
+                }
+            }
+        }
+        // Too few values to bound a p99 from above: that side is open.
+        assert_eq!(interval_ranks(20, 99.0).1, None);
+        let json = serde_json::to_string(&Percentiles::of((0..100).map(f64::from).collect(), &[]))
+            .unwrap();
+        assert!(json.contains("\"p50_ci\":[38.0,61.0]"), "{json}");
+    }
+
+    #[test]
+    fn a_throughputs_interval_widens_with_the_spread_of_its_requests() {
+        let even = sum_interval(&[10.0; 100], 10.0).unwrap();
+        assert_eq!((even.low, even.high), (Some(100.0), Some(100.0)));
+        let spread: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 0.0 } else { 20.0 })
+            .collect();
+        let ci = sum_interval(&spread, 10.0).unwrap();
+        assert!(
+            ci.low.unwrap() < 100.0 && ci.high.unwrap() > 100.0,
+            "{ci:?}"
+        );
     }
 
     #[test]

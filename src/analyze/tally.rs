@@ -54,3 +54,30 @@ impl Tokens {
         }
     }
 }
+
+/// Each request's output tokens as throughput counts them (none for a failure): the terms whose
+/// sum is the level's output tokens.
+pub fn per_request_output(recs: &[RequestRecord]) -> Vec<f64> {
+    recs.iter()
+        .map(|r| {
+            if r.succeeded() {
+                r.output_tokens() as f64
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Each request's input (from `usage`) and output tokens as total throughput counts them.
+pub fn per_request_total(recs: &[RequestRecord]) -> Vec<f64> {
+    recs.iter()
+        .map(|r| {
+            if !r.succeeded() {
+                return 0.0;
+            }
+            let input = r.completion_tokens.and(r.prompt_tokens).unwrap_or_default();
+            (input + r.output_tokens()) as f64
+        })
+        .collect()
+}

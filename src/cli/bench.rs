@@ -148,6 +148,10 @@ pub struct BenchArgs {
     /// model (a wrong key, path, model name or address otherwise stops the run at once).
     #[arg(long)]
     pub no_preflight: bool,
+    /// Show each latency percentile in the table with its 95% interval (`0.135±0.004`); the JSON
+    /// always has them (`p50_ci`).
+    #[arg(long)]
+    pub show_ci: bool,
     #[command(flatten)]
     pub workload: WorkloadArgs,
     #[command(flatten)]
@@ -345,6 +349,7 @@ impl BenchArgs {
             no_stream_usage: false,
             metrics_url: None,
             no_preflight: false,
+            show_ci: false,
             workload: WorkloadArgs::default(),
             shard: ShardArgs::default(),
             connection: ConnectionArgs::default(),

@@ -28,6 +28,9 @@ pub struct ReportArgs {
     /// the chart's extension, so the run's chart is never redrawn from other results).
     #[arg(long)]
     pub plot_output: Option<String>,
+    /// Show each latency percentile in the table with its 95% interval (`0.135±0.004`).
+    #[arg(long)]
+    pub show_ci: bool,
     /// Rebuild even though requests.jsonl holds fewer records than the run measured (a file cut
     /// short or emptied): the results go to --output, which must name another file than the
     /// run's, and metadata.json records the levels' kept and measured records.

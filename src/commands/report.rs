@@ -28,6 +28,7 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
         gpu_rate: args.pricing.gpu_rate,
         num_gpus: args.pricing.num_gpus,
         policy: args.policy.clone(),
+        show_ci: args.show_ci,
     })?;
     let runs = folder.level_runs(&meta)?;
     if runs.is_empty() {

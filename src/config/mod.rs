@@ -99,6 +99,8 @@ pub struct Config {
     /// `--header` and `--header-env`; values are secrets.
     pub headers: Vec<Header>,
     pub proxy: Option<Proxy>,
+    /// `--show-ci`.
+    pub show_ci: bool,
 }
 
 impl Config {
@@ -173,6 +175,7 @@ impl Config {
             tls: connection.tls,
             headers: connection.headers,
             proxy: connection.proxy,
+            show_ci: a.show_ci,
         })
     }
 
@@ -184,6 +187,7 @@ impl Config {
             daily_tokens: self.daily_tokens,
             levels: self.levels.clone(),
             ramp_up_s: self.ramp_up_s,
+            show_ci: self.show_ci,
         }
     }
 

@@ -75,6 +75,8 @@ pub struct ReportOptions {
     pub levels: Levels,
     /// Seconds of each level's ramp-up, left out of the keeping-up judgement.
     pub ramp_up_s: f64,
+    /// `--show-ci`: the console's table gives each percentile's interval.
+    pub show_ci: bool,
 }
 
 impl Default for ReportOptions {
@@ -87,6 +89,7 @@ impl Default for ReportOptions {
             daily_tokens: None,
             levels: Levels::Rates(Vec::new()),
             ramp_up_s: 0.0,
+            show_ci: false,
         }
     }
 }

@@ -18,7 +18,12 @@ pub fn present(
 ) {
     print!(
         "\n{}",
-        table::render(&report.results, &opts.percentiles, opts.pricing.is_some())
+        table::render(
+            &report.results,
+            &opts.percentiles,
+            opts.pricing.is_some(),
+            opts.show_ci
+        )
     );
     print!("{}", workload::render(&report.results, &opts.percentiles));
     print!("{}", server::render(&report.results));

@@ -12,7 +12,7 @@ const RULE: &str =
 
 /// The results table: one row per level. A closed-loop run's levels are named by their
 /// concurrency, with the rate each achieved beside it (it had no target rate).
-pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> String {
+pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool, show_ci: bool) -> String {
     let mut out = format!("{RULE}\nQPS BENCHMARK RESULTS\n{RULE}\n");
     let closed = levels.iter().any(|l| l.concurrency.is_some());
     let mut header = if closed {
@@ -47,10 +47,11 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
             format!("{:.1}", l.success_rate),
         ];
         for (name, get) in METRICS {
+            let digits = if name == "Tok/s" { 1 } else { 3 };
             for &p in percentiles {
+                let ci = get(l).interval(p).filter(|_| show_ci);
                 row.push(match get(l).get(p) {
-                    Some(v) if name == "Tok/s" => format!("{v:.1}"),
-                    Some(v) => format!("{v:.3}"),
+                    Some(v) => format!("{v:.digits$}{}", plus_minus(v, ci, digits)),
                     None => "-".into(),
                 });
             }
@@ -94,6 +95,19 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool) -> Stri
     // The reference's widths: the Success% column is narrower than the others.
     out.push_str(&aligned(&rows, "", |i| if i == 2 { 10 } else { 12 }));
     out
+}
+
+/// `±0.004`: half the interval's width around `v` (its wider side), `±?` when a side is open;
+/// nothing without an interval.
+fn plus_minus(v: f64, ci: Option<crate::analyze::stats::Interval>, digits: usize) -> String {
+    match ci {
+        Some(crate::analyze::stats::Interval {
+            low: Some(lo),
+            high: Some(hi),
+        }) => format!("±{:.digits$}", (v - lo).max(hi - v)),
+        Some(_) => "±?".into(),
+        None => String::new(),
+    }
 }
 
 /// Rows as columns, each `indent`ed: a column is `base(i)` wide, or wider where a header or value
@@ -211,7 +225,7 @@ mod tests {
 
     #[test]
     fn header_follows_percentiles_and_pricing() {
-        let t = render(&[level(1.0)], &[50.0], true);
+        let t = render(&[level(1.0)], &[50.0], true, false);
         let header = t.lines().nth(3).unwrap();
         assert_eq!(
             header.split_whitespace().collect::<Vec<_>>(),
@@ -228,7 +242,7 @@ mod tests {
         let mut l = level(30.0);
         l.assessment.client_limited = true;
         l.assessment.trusted = false;
-        let t = render(&[l], &[50.0], false);
+        let t = render(&[l], &[50.0], false, false);
         assert!(
             t.lines().last().unwrap().ends_with("(client-limited)"),
             "{t}"

@@ -23,6 +23,8 @@ pub struct Overrides {
     pub gpu_rate: Option<f64>,
     pub num_gpus: Option<u32>,
     pub policy: PolicyArgs,
+    /// `--show-ci`.
+    pub show_ci: bool,
 }
 
 impl Metadata {
@@ -43,6 +45,7 @@ impl Metadata {
             daily_tokens,
             levels: self.kind(),
             ramp_up_s: self.ramp_up_s.unwrap_or(0.0),
+            show_ci: o.show_ci,
         })
     }
 
