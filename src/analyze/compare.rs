@@ -13,16 +13,21 @@
 //! `output/compare.rs` renders a [`Comparison`] as a table, markdown, CSV or JSON;
 //! `output/chart/compare.rs` draws it.
 
+use crate::analyze::significance;
+use crate::analyze::tally;
+use crate::measure::record::RequestRecord;
 use serde::Serialize;
 use serde_json::Value;
 
-/// One run: its label (A, B, ...), folder, metadata and results JSON.
+/// One run: its label (A, B, ...), folder, metadata and results JSON, and its records by level
+/// (empty where the folder has none), from which differences are tested.
 #[derive(Debug, Clone)]
 pub struct Run {
     pub label: String,
     pub dir: String,
     pub meta: Value,
     pub results: Value,
+    pub records: Vec<Vec<RequestRecord>>,
 }
 
 /// Which way a metric improves.
@@ -43,6 +48,11 @@ pub struct Row {
     pub values: Vec<Option<f64>>,
     /// Against the baseline, percent (`None` for the baseline or where either value is missing).
     pub change_pct: Vec<Option<f64>>,
+    /// Against the baseline, the test's p-value on the two levels' records (`significance.rs`);
+    /// `None` for the baseline, a summary figure, or too few records.
+    pub p_value: Vec<Option<f64>>,
+    /// Whether the difference is more than noise: `p_value` below `significance::ALPHA`.
+    pub significant: Vec<Option<bool>>,
 }
 
 /// A setting whose value is not the same in every run.
@@ -160,6 +170,7 @@ pub fn compare(
     settings: &[&str],
     threshold_pct: Option<f64>,
     gated: &[String],
+    any_change: bool,
 ) -> Comparison {
     let kinds: Vec<&str> = runs.iter().map(|r| kind(&r.meta)).collect();
     let mut differ = differing(runs, settings);
@@ -203,7 +214,7 @@ pub fn compare(
         }
     }
     if let Some(t) = threshold_pct {
-        c.regressions = regressions(&c, t, gated)
+        c.regressions = regressions(&c, t, gated, any_change)
             .into_iter()
             .filter(|g| {
                 c.runs
@@ -240,12 +251,57 @@ fn row(metric: &str, label: &str, better: Better, values: Vec<Option<f64>>) -> R
             _ => None,
         })
         .collect();
+    let n = values.len();
     Row {
         metric: metric.into(),
         label: label.into(),
         better,
         values,
         change_pct,
+        p_value: vec![None; n],
+        significant: vec![None; n],
+    }
+}
+
+/// The p-value of `metric`'s difference between the baseline's level `base` and a run's level
+/// `other`, from their records: latencies and tokens/s by Mann-Whitney, success by two
+/// proportions, throughput by Welch on the per-request tokens.
+fn test(metric: &str, base: &[RequestRecord], other: &[RequestRecord]) -> Option<f64> {
+    let ok = |recs: &[RequestRecord], f: &dyn Fn(&RequestRecord) -> Option<f64>| -> Vec<f64> {
+        recs.iter()
+            .filter(|r| r.succeeded())
+            .filter_map(f)
+            .collect()
+    };
+    let rank = |f: &dyn Fn(&RequestRecord) -> Option<f64>| {
+        significance::mann_whitney(&ok(base, f), &ok(other, f))
+    };
+    if metric.starts_with("ttft_") {
+        rank(&|r| r.ttft_s())
+    } else if metric.starts_with("e2e_") {
+        rank(&|r| Some(r.e2e_s()))
+    } else if metric.starts_with("tokens_per_sec") {
+        rank(&|r| r.tokens_per_sec())
+    } else if metric == "success" {
+        let count = |recs: &[RequestRecord]| recs.iter().filter(|r| r.succeeded()).count() as u64;
+        significance::proportions(
+            count(base),
+            base.len() as u64,
+            count(other),
+            other.len() as u64,
+        )
+    } else if metric == "throughput" {
+        significance::welch(
+            &tally::per_request_total(base),
+            &tally::per_request_total(other),
+        )
+    } else if metric == "output_throughput" {
+        significance::welch(
+            &tally::per_request_output(base),
+            &tally::per_request_output(other),
+        )
+    } else {
+        None
     }
 }
 
@@ -284,14 +340,29 @@ fn levels(runs: &[Run]) -> Vec<LevelRows> {
     let percentiles = percentile_keys(runs);
     keys.into_iter()
         .map(|(k, label)| {
-            // The last level of that key in each run (a search may probe a rate once only).
-            let at: Vec<Option<Value>> = runs
+            // The last level of that key in each run (a search may probe a rate once only), with
+            // its place among the run's levels.
+            let found: Vec<Option<(usize, Value)>> = runs
                 .iter()
                 .map(|r| {
                     list(r)
                         .into_iter()
+                        .enumerate()
                         .rev()
-                        .find(|l| key(l).is_some_and(|(x, _)| same(x, k)))
+                        .find(|(_, l)| key(l).is_some_and(|(x, _)| same(x, k)))
+                })
+                .collect();
+            let at: Vec<Option<Value>> = found
+                .iter()
+                .map(|f| f.as_ref().map(|f| f.1.clone()))
+                .collect();
+            let records: Vec<&[RequestRecord]> = runs
+                .iter()
+                .zip(&found)
+                .map(|(r, f)| {
+                    f.as_ref()
+                        .and_then(|(i, _)| r.records.get(*i))
+                        .map_or(&[][..], Vec::as_slice)
                 })
                 .collect();
             let get = |f: &dyn Fn(&Value) -> Option<f64>| {
@@ -323,6 +394,12 @@ fn levels(runs: &[Run]) -> Vec<LevelRows> {
                 rows.push(row(id, name, *better, get(f)));
             }
             rows.retain(|r| r.values.iter().any(Option::is_some));
+            for r in &mut rows {
+                for i in 1..runs.len() {
+                    r.p_value[i] = test(&r.metric, records[0], records[i]);
+                    r.significant[i] = r.p_value[i].map(|p| p < significance::ALPHA);
+                }
+            }
             LevelRows {
                 level: label,
                 x: k,
@@ -357,7 +434,9 @@ fn percentile_keys(runs: &[Run]) -> Vec<String> {
 }
 
 /// Gated metrics worse than the baseline's by more than `t` percent.
-fn regressions(c: &Comparison, t: f64, gated: &[String]) -> Vec<Regression> {
+/// The gated metrics worse than the baseline's by more than `t` percent, or lost; a difference
+/// the records show to be within noise is no regression unless `any_change`.
+fn regressions(c: &Comparison, t: f64, gated: &[String], any_change: bool) -> Vec<Regression> {
     let mut out = Vec::new();
     let rows = c.summary.iter().map(|r| (None, r)).chain(
         c.levels
@@ -379,7 +458,7 @@ fn regressions(c: &Comparison, t: f64, gated: &[String]) -> Vec<Regression> {
                 // A baseline of 0 gives no relative change: any loss of a higher-is-better one.
                 (Some(v), None) => r.better == Better::Higher && v < baseline,
             };
-            if worse {
+            if worse && (any_change || r.significant[i] != Some(false)) {
                 out.push(Regression {
                     run: c.runs[i].0.clone(),
                     level: level.cloned(),
@@ -439,6 +518,7 @@ mod tests {
             meta: json!({"model": model, "max_tokens": 512, "arrival": "constant"}),
             results: json!({"results": [level(10.0, 0), level(20.0, 1)],
                             "summary": {"max_sustainable_qps": max, "saturation_qps": null}}),
+            records: Vec::new(),
         }
     }
 
@@ -448,7 +528,7 @@ mod tests {
             run("A", "llama-8b", 20.0, [0.2, 0.3], [100.0, 100.0]),
             run("B", "llama-8b-fp8", 10.0, [0.25, 0.3], [100.0, 90.0]),
         ];
-        let c = compare(&runs, &settings(), None, &[]);
+        let c = compare(&runs, &settings(), None, &[], false);
         assert_eq!(c.settings.len(), 1);
         assert_eq!(c.settings[0].setting, "model");
         assert_eq!(c.summary[0].metric, "max_qps");
@@ -476,7 +556,7 @@ mod tests {
             run("B", "m", 19.0, [0.23, 0.3], [100.0, 100.0]),
         ];
         let gated: Vec<String> = DEFAULT_GATED.iter().map(|s| s.to_string()).collect();
-        let c = compare(&runs, &settings(), Some(10.0), &gated);
+        let c = compare(&runs, &settings(), Some(10.0), &gated, false);
         // Max QPS -5%: within 10%. TTFT p95 at QPS 10: +15%, a regression.
         assert_eq!(c.regressions.len(), 1, "{:?}", c.regressions);
         let r = &c.regressions[0];
@@ -485,7 +565,13 @@ mod tests {
             ("B", Some("QPS 10.0"), "ttft_p95")
         );
         assert!((r.change_pct.unwrap() - 15.0).abs() < 1e-9);
-        let c = compare(&runs, &settings(), Some(4.0), &["max_qps".to_string()]);
+        let c = compare(
+            &runs,
+            &settings(),
+            Some(4.0),
+            &["max_qps".to_string()],
+            false,
+        );
         assert_eq!(c.regressions.len(), 1);
         assert_eq!(c.regressions[0].level, None);
         // A figure the candidate lost (no level passed) is a regression; a typo gates nothing.
@@ -496,6 +582,7 @@ mod tests {
             &settings(),
             Some(10.0),
             &["max_qps".to_string()],
+            false,
         );
         assert_eq!(c.regressions.len(), 1);
         assert_eq!(c.regressions[0].value, None);
@@ -509,6 +596,7 @@ mod tests {
             &settings(),
             Some(1.0),
             &["max_qps".to_string()],
+            false,
         );
         assert!(c.regressions.is_empty());
     }
@@ -519,9 +607,42 @@ mod tests {
         let mut closed = run("B", "m", 4.0, [0.2, 0.3], [100.0, 100.0]);
         closed.meta["concurrency_levels"] = json!([2, 16]);
         let gated: Vec<String> = DEFAULT_GATED.iter().map(|s| s.to_string()).collect();
-        let c = compare(&[open, closed], &settings(), Some(10.0), &gated);
+        let c = compare(&[open, closed], &settings(), Some(10.0), &gated, false);
         assert_eq!(c.settings[0].setting, "kind");
         assert!(c.summary.iter().all(|r| r.change_pct[1].is_none()));
         assert!(c.regressions.is_empty(), "{:?}", c.regressions);
+    }
+
+    #[test]
+    fn a_change_within_noise_is_no_regression_unless_any_change_counts() {
+        // The results say TTFT p95 rose 50%, but both levels' records are the same requests.
+        let recs: Vec<RequestRecord> = (0..40)
+            .map(|i| {
+                let mut r = RequestRecord::new(0, 10.0, i, 0, i as f64 * 0.1);
+                r.sent_s = Some(r.planned_s);
+                r.first_token_s = Some(r.planned_s + 0.2 + (i % 5) as f64 * 0.01);
+                r.end_s = r.first_token_s.unwrap() + 0.5;
+                r.content_chunks = 10;
+                r
+            })
+            .collect();
+        let mut runs = [
+            run("A", "m", 20.0, [0.2, 0.2], [100.0, 100.0]),
+            run("B", "m", 20.0, [0.3, 0.3], [100.0, 100.0]),
+        ];
+        for r in &mut runs {
+            r.records = vec![recs.clone(), recs.clone()];
+        }
+        let gated = vec!["ttft_p95".to_string()];
+        let c = compare(&runs, &settings(), Some(10.0), &gated, false);
+        assert!(c.regressions.is_empty(), "{:?}", c.regressions);
+        let row = c.levels[0]
+            .rows
+            .iter()
+            .find(|r| r.metric == "ttft_p95")
+            .unwrap();
+        assert_eq!(row.significant[1], Some(false));
+        let c = compare(&runs, &settings(), Some(10.0), &gated, true);
+        assert_eq!(c.regressions.len(), 2);
     }
 }

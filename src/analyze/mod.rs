@@ -3,7 +3,8 @@
 //! `requests.jsonl` back) build the same report.
 //!
 //! `stats` (percentiles), `queueing` (did the endpoint keep up?) and `objectives` (the level against
-//! `--slo`, and goodput), `compare` (`redline compare`: runs against a baseline), `server` (the endpoint's metrics, `--metrics-url`), `cause` (misconfiguration or overload), `accept` (connections the endpoint was slow to accept) and `workload` (token lengths asked against reported; sessions and their
+//! `--slo`, and goodput), `compare` (`redline compare`: runs against a baseline, each level's difference tested by
+//! `significance`), `server` (the endpoint's metrics, `--metrics-url`), `cause` (misconfiguration or overload), `accept` (connections the endpoint was slow to accept) and `workload` (token lengths asked against reported; sessions and their
 //! turns) read records; `verdict` holds the rules and `reason` their text; `level` summarises and
 //! judges one level (with the counts of `tally`); `summary` gives the run's
 //! answer from the judged levels; `search` picks the next probe of `--qps auto` from the judged
@@ -20,6 +21,7 @@ pub mod reason;
 pub mod report;
 pub mod search;
 pub mod server;
+pub mod significance;
 pub mod stats;
 pub mod summary;
 pub mod tally;

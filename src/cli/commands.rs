@@ -128,6 +128,10 @@ pub struct CompareArgs {
     /// 10% (in the metrics of --metrics), for use in CI pipelines.
     #[arg(long, value_name = "PERCENT")]
     pub fail_on_regression: Option<String>,
+    /// With --fail-on-regression: count every change beyond the threshold, even one the records
+    /// show to be within noise (by default only significant regressions count).
+    #[arg(long, requires = "fail_on_regression")]
+    pub fail_on_regression_any: bool,
     /// The metrics --fail-on-regression checks, comma separated: max_qps, max_concurrency, capacity_qps,
     /// saturation_qps, recommended_qps, cost_at_recommended, success, ttft_pNN, e2e_pNN,
     /// tokens_per_sec_p50, throughput, output_throughput, goodput, cost

@@ -45,7 +45,13 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
         .map(|(i, dir)| read(dir, i))
         .collect::<Result<Vec<_>>>()?;
     let settings: Vec<&str> = plan::compared_keys().collect();
-    let c = compare::compare(&runs, &settings, threshold, &gated);
+    let c = compare::compare(
+        &runs,
+        &settings,
+        threshold,
+        &gated,
+        a.fail_on_regression_any,
+    );
     if threshold.is_some() {
         let unknown = compare::unknown_metrics(&c, &gated);
         if !unknown.is_empty() {
@@ -121,12 +127,20 @@ fn percent(text: &str) -> Result<f64> {
 
 /// A results folder as its run: label A, B, ... by position.
 fn read(dir: &Path, i: usize) -> Result<Run> {
-    let (meta, results) = RunFolder::open(dir).as_written()?;
+    let folder = RunFolder::open(dir);
+    let (meta, results) = folder.as_written()?;
+    // The records, for testing differences; a folder without them is compared on its figures.
+    let levels = results["results"].as_array().map_or(0, Vec::len);
+    let records = folder
+        .records(levels)
+        .map(|r| r.by_level)
+        .unwrap_or_default();
     Ok(Run {
         label: label(i),
         dir: dir.display().to_string(),
         meta,
         results,
+        records,
     })
 }
 

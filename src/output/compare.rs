@@ -21,12 +21,30 @@ fn value(metric: &str, v: Option<f64>) -> String {
     }
 }
 
+/// A run's value and its change against the baseline, `n.s.` where the records show the
+/// difference to be within noise.
 fn with_change(r: &Row, i: usize) -> String {
     let v = value(&r.metric, r.values[i]);
-    match r.change_pct[i] {
-        Some(c) => format!("{v} ({c:+.1}%)"),
-        None => v,
+    match (r.change_pct[i], r.significant[i]) {
+        (Some(c), Some(false)) => format!("{v} ({c:+.1}%, n.s.)"),
+        (Some(c), _) => format!("{v} ({c:+.1}%)"),
+        (None, _) => v,
     }
+}
+
+/// What `n.s.` means, when some difference was tested.
+fn significance_line(c: &Comparison) -> Option<String> {
+    let tested = c
+        .levels
+        .iter()
+        .flat_map(|l| &l.rows)
+        .any(|r| r.significant.iter().any(Option::is_some));
+    tested.then(|| {
+        format!(
+            "n.s.: not significant, the difference is within noise (p >= {}; Mann-Whitney on latencies and tokens/s, two proportions on success, Welch on throughput, over each level's records)",
+            crate::analyze::significance::ALPHA
+        )
+    })
 }
 
 fn settings_lines(c: &Comparison) -> Vec<String> {
@@ -124,6 +142,9 @@ pub fn table(c: &Comparison) -> String {
     for l in &c.levels {
         let _ = write!(out, "\n{}", block(&l.level, &l.rows, Some(&l.verdicts)));
     }
+    if let Some(line) = significance_line(c) {
+        let _ = writeln!(out, "\n{line}");
+    }
     if let Some(t) = c.threshold_pct {
         let lines = regression_lines(c);
         if lines.is_empty() {
@@ -191,6 +212,9 @@ pub fn markdown(c: &Comparison) -> String {
         }
         out.push('\n');
     }
+    if let Some(line) = significance_line(c) {
+        let _ = writeln!(out, "\n{line}");
+    }
     if let Some(t) = c.threshold_pct {
         let lines = regression_lines(c);
         let _ = write!(
@@ -205,20 +229,22 @@ pub fn markdown(c: &Comparison) -> String {
     out
 }
 
-/// CSV: `block,metric,run,value,change_pct`, one row per run of each metric (blocks: `summary`
+/// CSV: `block,metric,run,value,change_pct,p_value,significant`, one row per run of each metric (blocks: `summary`
 /// or the level), verdicts as the metric `verdict`.
 pub fn csv(c: &Comparison) -> String {
-    let mut out = String::from("block,metric,run,value,change_pct\n");
+    let mut out = String::from("block,metric,run,value,change_pct,p_value,significant\n");
     let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     let mut rows = |block: &str, rows: &[Row]| {
         for r in rows {
             for (i, (label, _)) in c.runs.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "{block},{},{label},{},{}",
+                    "{block},{},{label},{},{},{},{}",
                     r.metric,
                     num(r.values[i]),
-                    num(r.change_pct[i])
+                    num(r.change_pct[i]),
+                    num(r.p_value[i]),
+                    r.significant[i].map(|s| s.to_string()).unwrap_or_default()
                 );
             }
         }
@@ -231,7 +257,7 @@ pub fn csv(c: &Comparison) -> String {
         for (i, (label, _)) in c.runs.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "{},verdict,{label},{},",
+                "{},verdict,{label},{},,,",
                 l.level,
                 l.verdicts[i].as_deref().unwrap_or("")
             );

@@ -63,7 +63,7 @@ async fn unlike_runs_are_flagged_first_and_every_format_holds_the_levels() {
     let csv = compare([dirs.clone(), vec!["--format".into(), "csv".into()]].concat()).await;
     let csv = String::from_utf8_lossy(&csv.stdout);
     assert!(
-        csv.starts_with("block,metric,run,value,change_pct\n"),
+        csv.starts_with("block,metric,run,value,change_pct,p_value,significant\n"),
         "{csv}"
     );
     assert!(
@@ -192,4 +192,56 @@ async fn bad_folders_and_flags_are_explained() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_difference_is_marked_significant_or_within_noise_and_only_a_real_one_fails_the_gate() {
+    let run = |ttft: &'static str| async move {
+        let sim = start_sim(&["--profile", "fixed", "--ttft-ms", ttft, "--itl-ms", "1"]).await;
+        let run = redline(&bench_args(&sim, &["--qps", "10", "--duration", "1"])).await;
+        assert_eq!(run.code(), Some(0), "{}", run.stderr());
+        run
+    };
+    let (a, again, slow) = tokio::join!(run("50"), run("50"), run("150"));
+    let dir = |r: &Run| r.dir().display().to_string();
+    let gate = |b: &Run| {
+        vec![
+            dir(&a),
+            dir(b),
+            "--fail-on-regression".into(),
+            "10%".into(),
+            "--format".into(),
+            "json".into(),
+        ]
+    };
+    // The same settings twice: no regression.
+    let out = compare(gate(&again)).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // TTFT 50 ms -> 150 ms: significant, and a regression.
+    let out = compare(gate(&slow)).await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ttft = json["levels"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "ttft_p50")
+        .unwrap()
+        .clone();
+    assert_eq!(ttft["significant"][1], true, "{ttft}");
+    assert!(ttft["p_value"][1].as_f64().unwrap() < 0.001, "{ttft}");
+    // The table says which differences are within noise.
+    let out = compare(vec![dir(&a), dir(&again)]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("n.s.: not significant"), "{text}");
 }
