@@ -39,13 +39,6 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
     }
     let output = args.output.clone().unwrap_or_else(|| meta.output.clone());
     config::file_name("--output", &output)?;
-    let partial = partial_records(&folder, &meta, &runs);
-    guard(args, &meta, &output, &partial)?;
-    let mut report = Report::from_runs(&runs, &opts);
-    // A merged folder keeps what its merge said (a missing shard, levels not run).
-    if let Some(m) = &meta.merged {
-        report.summary.notes.extend(m.notes(runs.len()));
-    }
     let plot_output = match &args.plot_output {
         Some(name) => name.clone(),
         // Other results are never drawn over the run's chart.
@@ -53,6 +46,14 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
         None => meta.plot_output.clone(),
     };
     config::file_name("--plot-output", &plot_output)?;
+    RunFolder::check_names(&output, &plot_output)?;
+    let partial = partial_records(&folder, &meta, &runs);
+    guard(args, &meta, &output, &partial)?;
+    let mut report = Report::from_runs(&runs, &opts);
+    // A merged folder keeps what its merge said (a missing shard, levels not run).
+    if let Some(m) = &meta.merged {
+        report.summary.notes.extend(m.notes(runs.len()));
+    }
     folder.write_results(&output, &report)?;
     // The folder must not contradict itself: metadata.json says what this report changed.
     let changed = meta.rereported(&opts, &output, partial.clone(), chrono::Local::now());

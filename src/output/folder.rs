@@ -72,6 +72,30 @@ impl RunFolder {
         &self.dir
     }
 
+    /// Refuses `--output` or `--plot-output` names that would write over one of the folder's own
+    /// files (the results JSON over `requests.jsonl` would lose every record), or over each other.
+    pub fn check_names(output: &str, plot_output: &str) -> Result<()> {
+        for (flag, name) in [("--output", output), ("--plot-output", plot_output)] {
+            let (png, svg) = crate::output::chart::files(std::path::Path::new(name));
+            let written = if flag == "--output" {
+                vec![name.to_string()]
+            } else {
+                [png, svg].map(|p| p.display().to_string()).to_vec()
+            };
+            if let Some(own) = [METADATA, REQUESTS, SERVER_METRICS]
+                .into_iter()
+                .find(|own| written.iter().any(|w| w == own))
+            {
+                bail!("{flag} {name}: {own} is a file of the results folder itself; give another name");
+            }
+        }
+        let (png, svg) = crate::output::chart::files(std::path::Path::new(plot_output));
+        if [png, svg].iter().any(|p| p.as_os_str() == output) {
+            bail!("--output {output} and --plot-output {plot_output} name the same file; give two names");
+        }
+        Ok(())
+    }
+
     /// Whether this is the folder `other` names.
     pub fn is(&self, other: &Path) -> bool {
         match (self.dir.canonicalize(), other.canonicalize()) {

@@ -63,6 +63,7 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     let began = Instant::now();
     let prepared = workload::prepare(&cfg, data)?;
     plan::check_shares(&cfg, &prepared)?;
+    RunFolder::check_names(&cfg.output, &cfg.plot_output)?;
     notices::before_run(&cfg);
     RunFolder::ensure_root(&cfg.results_dir)?;
     let target = Arc::new(connect::connect(&cfg, &prepared).await?);

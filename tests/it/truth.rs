@@ -112,6 +112,10 @@ async fn a_report_from_fewer_records_than_measured_changes_nothing_unless_asked(
     let out = report(&dir, &["--from-partial-records"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("give --output another name"));
+    let out = report(&dir, &["--output", "metadata.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a file of the results folder itself"));
+    assert_eq!(files(&dir), before);
     let out = report(
         &dir,
         &["--from-partial-records", "--output", "partial.json"],
@@ -248,6 +252,14 @@ async fn every_flag_that_does_not_apply_is_refused_by_name() {
             "--qps-start 0: the first rate probed, a number above 0",
         ),
         (vec!["--dataset", empty_path.as_str()], "is empty"),
+        (
+            vec!["--output", "requests.jsonl"],
+            "requests.jsonl is a file of the results folder itself",
+        ),
+        (
+            vec!["--output", "same.png", "--plot-output", "same"],
+            "name the same file",
+        ),
     ] {
         let mut args = vec!["--endpoint", "http://127.0.0.1:9", "--model", "m"];
         if !flags.contains(&"--dataset") {
