@@ -66,6 +66,10 @@ pub struct LevelReport {
     /// With `--qps auto`: this level's place in the search (1 = first probe).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search_probe: Option<usize>,
+    /// `report --from-partial-records`: the records this level was rebuilt from, of those it
+    /// measured; its verdict is not used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebuilt_from_records: Option<KeptOf>,
     pub requests_scheduled: u64,
     pub requests_sent: u64,
     pub requests_succeeded: u64,
@@ -140,6 +144,13 @@ impl LevelReport {
 }
 
 /// Summarises and judges one level: the user's `--percentiles`, pricing and verdict policy.
+/// Records a level was rebuilt from, of those it measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KeptOf {
+    pub kept: u64,
+    pub measured: u64,
+}
+
 pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let recs = &run.records;
     let ok: Vec<&RequestRecord> = recs.iter().filter(|r| r.succeeded()).collect();
@@ -199,6 +210,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         partial: run.partial,
         concurrency: run.id.workers(),
         search_probe: run.id.probe,
+        rebuilt_from_records: run
+            .rebuilt_from
+            .map(|(kept, measured)| KeptOf { kept, measured }),
         requests_scheduled: recs.len() as u64,
         requests_sent: evidence.requests_sent,
         requests_succeeded: ok.len() as u64,
@@ -294,6 +308,7 @@ fn evidence(
             run.planned_window_s,
         ),
         partial: run.partial,
+        rebuilt_from: run.rebuilt_from,
     }
 }
 
@@ -365,6 +380,7 @@ impl LevelReport {
             requests_sent: self.requests_sent,
             delivered_ratio: delivered(self.requests_sent, 1.0, self.requests_scheduled, 1.0),
             partial: self.partial,
+            rebuilt_from: self.rebuilt_from_records.map(|k| (k.kept, k.measured)),
         }
     }
 }

@@ -108,6 +108,12 @@ impl fmt::Display for Reason {
                 crate::analyze::verdict::MIN_REQUESTS
             )?;
         }
+        if let Some((kept, measured)) = self.rebuilt_from {
+            write!(
+                f,
+                "; rebuilt from {kept} of the {measured} records it measured, so its verdict is not used"
+            )?;
+        }
         Ok(())
     }
 }

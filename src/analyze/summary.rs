@@ -190,6 +190,13 @@ fn unused(l: &LevelReport) -> Option<String> {
             a.verdict
         ));
     }
+    if let Some((kept, measured)) = a.reason.rebuilt_from {
+        return Some(format!(
+            "{} was rebuilt from {kept} of the {measured} records it measured: its {} is not used",
+            l.label(),
+            a.verdict
+        ));
+    }
     if a.trusted {
         return None;
     }

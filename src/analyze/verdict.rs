@@ -81,6 +81,8 @@ pub struct Evidence {
     /// window: below 1 when the client fell behind or sent less.
     pub delivered_ratio: f64,
     pub partial: bool,
+    /// Rebuilt from fewer records than the level measured: (kept, measured).
+    pub rebuilt_from: Option<(u64, u64)>,
 }
 
 /// How many times the lag p99 a queueing or latency excess must be for its FAIL to stand at a
@@ -125,6 +127,8 @@ pub struct Reason {
     pub slow_accept: Option<(u64, f64)>,
     /// The level scheduled fewer than [`MIN_REQUESTS`] requests: this many.
     pub too_few: Option<u64>,
+    /// Rebuilt from fewer records than the level measured: (kept, measured).
+    pub rebuilt_from: Option<(u64, u64)>,
 }
 
 /// What showed that the endpoint did not keep up.
@@ -205,11 +209,15 @@ pub fn assess(e: &Evidence, p: &Policy) -> Assessment {
     reason.stands = reason.client.is_none() || stands(verdict, cause, by_errors, &reason, e, p);
     reason.partial = e.partial;
     reason.too_few = (e.requests_scheduled < MIN_REQUESTS).then_some(e.requests_scheduled);
+    reason.rebuilt_from = e.rebuilt_from;
     Assessment {
         verdict,
         saturation_cause: cause,
         client_limited: reason.client.is_some(),
-        trusted: reason.stands && !e.partial && reason.too_few.is_none(),
+        trusted: reason.stands
+            && !e.partial
+            && reason.too_few.is_none()
+            && reason.rebuilt_from.is_none(),
         reason,
     }
 }

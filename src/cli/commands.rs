@@ -33,7 +33,8 @@ pub struct ReportArgs {
     pub show_ci: bool,
     /// Rebuild even though requests.jsonl holds fewer records than the run measured (a file cut
     /// short or emptied): the results go to --output, which must name another file than the
-    /// run's, and metadata.json records the levels' kept and measured records.
+    /// run's, and metadata.json records the levels' kept and measured records. Such levels are
+    /// shown but never judged: no capacity rests on them.
     #[arg(long)]
     pub from_partial_records: bool,
     /// Verdict thresholds, headroom, latency objectives and capacity plan (defaults: the run's).

@@ -30,7 +30,7 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
         policy: args.policy.clone(),
         show_ci: args.show_ci,
     })?;
-    let runs = folder.level_runs(&meta)?;
+    let mut runs = folder.level_runs(&meta)?;
     if runs.is_empty() {
         bail!(
             "{}: no level was measured in this run (it was stopped before its first level), so there is nothing to report",
@@ -49,6 +49,12 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
     RunFolder::check_names(&output, &plot_output)?;
     let partial = partial_records(&folder, &meta, &runs);
     guard(args, &meta, &output, &partial)?;
+    // A level rebuilt from fewer records than it measured is shown, never judged.
+    for l in &partial {
+        if let Some(run) = runs.get_mut(l.level) {
+            run.rebuilt_from = Some((l.kept, l.measured));
+        }
+    }
     let mut report = Report::from_runs(&runs, &opts);
     // A merged folder keeps what its merge said (a missing shard, levels not run).
     if let Some(m) = &meta.merged {

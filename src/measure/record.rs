@@ -343,6 +343,9 @@ pub struct LevelRun {
     pub partial: bool,
     /// `--metrics-url`: the endpoint's metrics, scraped during the level.
     pub server: Vec<crate::measure::prometheus::Scrape>,
+    /// `report --from-partial-records`: the level was rebuilt from fewer records than it
+    /// measured (kept, measured), so its verdict may not be used.
+    pub rebuilt_from: Option<(u64, u64)>,
 }
 
 impl LevelRun {
@@ -385,6 +388,7 @@ impl LevelRun {
             partial,
             records,
             server: Vec::new(),
+            rebuilt_from: None,
         }
     }
 }

@@ -128,6 +128,21 @@ async fn a_report_from_fewer_records_than_measured_changes_nothing_unless_asked(
     assert_eq!(files(&dir)[0], before[0]);
     let partial = read_json(&dir.join("partial.json"));
     assert_eq!(partial["results"][1]["requests_scheduled"], 15);
+    // A level rebuilt from part of its records is shown, never judged.
+    let level = &partial["results"][1];
+    assert_eq!(level["verdict_trusted"], false);
+    assert_eq!(level["rebuilt_from_records"]["kept"], 15);
+    assert!(level["verdict_reason"]
+        .as_str()
+        .unwrap()
+        .contains("rebuilt from 15 of the 20 records it measured, so its verdict is not used"));
+    assert!(partial["results"][0].get("rebuilt_from_records").is_none());
+    assert_eq!(partial["results"][0]["verdict_trusted"], true);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("QPS 20.0 was rebuilt from 15 of the 20 records it measured"),
+        "{said}"
+    );
     let meta = read_json(&dir.join("metadata.json"));
     let rebuilt = &meta["reports"][0];
     assert_eq!(rebuilt["output"], "partial.json");
