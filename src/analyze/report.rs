@@ -50,6 +50,7 @@ impl Report {
             },
             cut_short: results.iter().any(|l| l.partial)
                 || o.levels.planned().is_some_and(|n| results.len() < n),
+            unconfirmed_passes: answer.len() < results.len(),
         };
         let mut summary = summarize(&answer, shape, &o.policy, o.pricing, o.daily_tokens);
         if let Some(a) = o.levels.search() {

@@ -282,4 +282,15 @@ fn an_unconfirmed_search_says_how_far_its_growth_probes_passed() {
     );
     assert!(!text.contains("no level passed"), "{text}");
     assert!(!text.contains("add higher --qps levels"), "{text}");
+    // Then a full-length level failed: lower rates did pass, so none is "the lowest" to advise from.
+    let mut failed = judged(16.0, false, true);
+    failed.assessment.saturation_cause = Some(crate::analyze::verdict::Cause::Queueing);
+    failed.assessment.reason.too_few = None;
+    failed.requests_scheduled = 600;
+    let levels = vec![judged(4.0, true, false), judged(8.0, true, false), failed];
+    let report = crate::analyze::report::Report::new(levels, &opts);
+    let text = crate::output::summary::render(&report);
+    assert!(text.contains("growth probes passed up to 8.0"), "{text}");
+    assert!(!text.contains("even the lowest"), "{text}");
+    assert!(!text.contains("test lower rates"), "{text}");
 }

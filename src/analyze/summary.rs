@@ -76,6 +76,9 @@ pub struct RunShape {
     pub kind: Kind,
     /// Some level was interrupted, or the run stopped before its plan's last level.
     pub cut_short: bool,
+    /// `--qps auto`: short growth probes passed that no full-length level confirmed, so the
+    /// levels judged are not the lowest the endpoint was sent.
+    pub unconfirmed_passes: bool,
 }
 
 /// The kinds of run whose answers read differently.
@@ -227,6 +230,8 @@ fn advice(
         Kind::Rates | Kind::Search => "test lower rates",
     };
     match (max_ok, saturation) {
+        // Lower rates passed as growth probes: the search's own line says how far they went.
+        (None, Some(_)) if shape.unconfirmed_passes => None,
         (None, Some(s)) => Some(lowest_failed(s, lower)),
         (Some(_), None) if shape.cut_short => Some(
             "the run stopped before its plan was done: the answer covers the levels that finished, and no level found the endpoint's limit".into(),

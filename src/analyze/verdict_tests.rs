@@ -41,6 +41,7 @@ fn judged(levels: &[LevelReport], p: &Policy) -> Vec<LevelReport> {
 const RATES: RunShape = RunShape {
     kind: Kind::Rates,
     cut_short: false,
+    unconfirmed_passes: false,
 };
 
 fn summary(levels: &[LevelReport]) -> Summary {
@@ -372,7 +373,11 @@ fn advice_fits_the_kind_of_run_and_its_cause() {
     let p = Policy::default();
     let passed = judged(&[lvl(10.0, 100.0), lvl(20.0, 100.0)], &p);
     let note = |kind: Kind, cut_short: bool| {
-        let shape = RunShape { kind, cut_short };
+        let shape = RunShape {
+            kind,
+            cut_short,
+            unconfirmed_passes: false,
+        };
         summarize(&passed, shape, &p, None, None).notes.join("; ")
     };
     assert!(note(Kind::Rates, false).contains("add higher --qps levels"));
