@@ -79,6 +79,8 @@ pub enum Stop {
     MaxProbes,
     /// A probe was interrupted.
     Interrupted,
+    /// A rate's probes sent too few requests to judge, even lengthened [`TOO_FEW_TRIES`] times.
+    TooFew,
     /// More probes were due (a run still going, or cut short).
     Unfinished,
 }
@@ -132,6 +134,9 @@ pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
     };
     if last.partial {
         return Next::Done(Stop::Interrupted);
+    }
+    if last.assessment.reason.too_few.is_some() && !last.assessment.client_limited {
+        return again_longer(plan, levels, last);
     }
     if !last.assessment.trusted {
         return Next::Done(Stop::ClientLimit);
@@ -189,6 +194,32 @@ pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
     probe(plan, target, true, spent)
 }
 
+/// How often a rate is probed again, each time twice as long, when it sent too few requests to
+/// judge (a ramp-up, or Poisson arrivals that happened to be few).
+pub const TOO_FEW_TRIES: usize = 3;
+
+/// The same rate probed again for twice as long: a probe too small to judge says nothing about
+/// the endpoint, so it neither grows nor bounds the search.
+fn again_longer(plan: &Plan, levels: &[LevelReport], last: &LevelReport) -> Next {
+    let tries = levels
+        .iter()
+        .rev()
+        .take_while(|l| l.rate == last.rate && l.assessment.reason.too_few.is_some())
+        .count();
+    if tries > TOO_FEW_TRIES {
+        return Next::Done(Stop::TooFew);
+    }
+    let spent: f64 = levels.iter().map(|l| l.duration_s).sum();
+    let duration_s = last.send_window_s * 2.0;
+    if plan.budget_s.is_some_and(|b| spent + duration_s > b) {
+        return Next::Done(Stop::Budget);
+    }
+    Next::Probe {
+        qps: last.rate,
+        duration_s,
+    }
+}
+
 /// The level that failed at `qps` (a rate may also have a PASS, from a short growth probe).
 fn failing(levels: &[LevelReport], qps: f64) -> Option<&LevelReport> {
     levels
@@ -206,11 +237,14 @@ fn served_qps(l: &LevelReport) -> f64 {
     }
 }
 
-/// Whether `qps` was already probed at full length (a short growth probe proves nothing there).
+/// Whether `qps` was already probed at full length (a short growth probe proves nothing there,
+/// nor does one too small to judge).
 fn probed(levels: &[LevelReport], plan: &Plan, qps: f64) -> bool {
-    levels
-        .iter()
-        .any(|l| (l.rate - qps).abs() <= qps * 1e-3 && full_length(l, plan.duration_s))
+    levels.iter().any(|l| {
+        (l.rate - qps).abs() <= qps * 1e-3
+            && full_length(l, plan.duration_s)
+            && l.assessment.reason.too_few.is_none()
+    })
 }
 
 /// A probe at `qps` (rounded to 3 significant digits), full length or a growth probe, unless it

@@ -294,3 +294,27 @@ fn an_unconfirmed_search_says_how_far_its_growth_probes_passed() {
     assert!(!text.contains("even the lowest"), "{text}");
     assert!(!text.contains("test lower rates"), "{text}");
 }
+
+#[test]
+fn a_probe_too_small_to_judge_is_run_again_longer_not_read_as_a_client_limit() {
+    let p = plan(60.0);
+    // A growth probe at 4 req/s for 20 s that sent 3 requests (a ramp-up): the same rate again,
+    // twice as long, not "client-limited".
+    let mut few = judged(4.0, true, false);
+    few.assessment.trusted = false;
+    few.assessment.reason.too_few = Some(3);
+    assert_eq!(
+        next(&p, &[judged(2.0, true, false), few.clone()]),
+        Next::Probe {
+            qps: 4.0,
+            duration_s: 40.0
+        }
+    );
+    // Even at full length it never stands for a probe at that rate: the bracket still probes it.
+    let mut full_few = judged(4.0, false, true);
+    full_few.assessment.reason.too_few = Some(3);
+    assert!(!probed(&[full_few], &p, 4.0));
+    // Too few every time: the search stops and says so.
+    let levels = vec![few; TOO_FEW_TRIES + 1];
+    assert_eq!(next(&p, &levels), Next::Done(Stop::TooFew));
+}

@@ -67,7 +67,8 @@ pub struct BenchArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub search_budget: Option<f64>,
     /// With --qps auto: the shortest growth probe, seconds (growth probes run a third of
-    /// --duration, at least this, at most --duration) [default: 5].
+    /// --duration, at least this, at most --duration) [default: 5]. Any probe runs long enough
+    /// to schedule 10 requests, longer than --duration at rates below 10/--duration.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub min_probe_duration: Option<f64>,
     /// Seconds of sending per level.

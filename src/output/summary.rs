@@ -262,6 +262,7 @@ fn search_line(s: &SearchSummary) -> String {
         Stop::Budget => "stopped: the next probe would overrun --search-budget".into(),
         Stop::MaxProbes => "stopped: the probe limit was reached".into(),
         Stop::Interrupted => "stopped: interrupted".into(),
+        Stop::TooFew => format!("stopped: a rate's probes sent too few requests to judge, even lengthened {} times", crate::analyze::search::TOO_FEW_TRIES),
         Stop::Unfinished => "unfinished: more probes were due".into(),
     };
     let capacity = match (s.capacity_qps, s.last_pass_qps) {
