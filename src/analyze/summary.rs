@@ -107,10 +107,19 @@ pub fn summarize(
     let keep = 1.0 - p.headroom_pct / 100.0;
     let closed = shape.kind == Kind::Concurrency;
     let rate = |l: Option<&LevelReport>| l.filter(|_| !closed).map(|l| l.rate);
+    let recommended_concurrency = max_ok
+        .and_then(|l| l.concurrency)
+        .map(|n| ((n as f64 * keep).floor() as usize).max(1));
+    // The same GPUs serving the recommended share of the load: for a closed loop, the share of
+    // requests in flight it keeps (whole requests, so not exactly the headroom).
+    let share = match (recommended_concurrency, max_ok.and_then(|l| l.concurrency)) {
+        (Some(r), Some(n)) if closed && n > 0 => r as f64 / n as f64,
+        _ => keep,
+    };
     let cost_per_million_at_recommended = max_ok
         .and_then(|l| l.cost_analysis.as_ref())
         .and_then(|c| c.cost_per_million_tokens)
-        .map(|c| c / keep);
+        .map(|c| c / share);
     Summary {
         pass_threshold_pct: p.pass_pct,
         warn_threshold_pct: p.warn_pct,
@@ -123,9 +132,7 @@ pub fn summarize(
         saturation_concurrency: saturation.and_then(|l| l.concurrency),
         saturation_cause: saturation.and_then(|l| l.assessment.saturation_cause),
         recommended_qps: rate(max_ok).map(|q| q * keep),
-        recommended_concurrency: max_ok
-            .and_then(|l| l.concurrency)
-            .map(|n| ((n as f64 * keep).floor() as usize).max(1)),
+        recommended_concurrency,
         cost_per_million_at_recommended,
         capacity_plan: daily_tokens
             .zip(max_ok)

@@ -406,3 +406,36 @@ fn an_objective_missed_at_full_success_is_not_called_overload() {
         "{notes}"
     );
 }
+
+#[test]
+fn a_closed_loop_costs_its_recommendation_at_the_share_of_requests_in_flight_it_keeps() {
+    // 4 in flight passed at $0.30 per million tokens; 20% headroom keeps 3 of 4 in flight, so the
+    // same GPUs serve three quarters of the tokens: $0.40, not $0.30 / 0.8 = $0.375.
+    let p = Policy {
+        headroom_pct: 20.0,
+        ..Policy::default()
+    };
+    let mut best = lvl(8.0, 100.0);
+    best.concurrency = Some(4);
+    best.cost_analysis = Some(CostAnalysis {
+        total_input_tokens: 0,
+        total_output_tokens: 0,
+        total_tokens: 0,
+        gpu_cost: 0.0,
+        cost_per_million_tokens: Some(0.30),
+    });
+    let levels = judged(&[best], &p);
+    let shape = |kind| RunShape {
+        kind,
+        cut_short: false,
+        unconfirmed_passes: false,
+    };
+    let s = summarize(&levels, shape(Kind::Concurrency), &p, None, None);
+    assert_eq!(s.recommended_concurrency, Some(3));
+    let cost = s.cost_per_million_at_recommended.unwrap();
+    assert!((cost - 0.40).abs() < 1e-12, "{cost}");
+    // At fixed rates the recommended rate is exactly the headroom's share.
+    let s = summarize(&levels, shape(Kind::Rates), &p, None, None);
+    let cost = s.cost_per_million_at_recommended.unwrap();
+    assert!((cost - 0.375).abs() < 1e-12, "{cost}");
+}
