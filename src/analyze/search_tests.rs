@@ -223,6 +223,9 @@ fn judged(qps: f64, pass: bool, full: bool) -> LevelReport {
     l.rate = qps;
     l.assessment.verdict = if pass { Verdict::Pass } else { Verdict::Fail };
     l.assessment.trusted = true;
+    // Enough requests to be judged.
+    l.assessment.reason.too_few = None;
+    l.requests_scheduled = (qps * window).ceil() as u64;
     l.successful_qps = qps * 0.9;
     l
 }
@@ -285,8 +288,6 @@ fn an_unconfirmed_search_says_how_far_its_growth_probes_passed() {
     // Then a full-length level failed: lower rates did pass, so none is "the lowest" to advise from.
     let mut failed = judged(16.0, false, true);
     failed.assessment.saturation_cause = Some(crate::analyze::verdict::Cause::Queueing);
-    failed.assessment.reason.too_few = None;
-    failed.requests_scheduled = 600;
     let levels = vec![judged(4.0, true, false), judged(8.0, true, false), failed];
     let report = crate::analyze::report::Report::new(levels, &opts);
     let text = crate::output::summary::render(&report);

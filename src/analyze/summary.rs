@@ -7,7 +7,9 @@
 //! the first trusted level that is not PASS; that level is the saturation point. A PASS after the
 //! saturation point is reported as a non-monotonic curve, not taken as capacity. Levels whose
 //! verdict is not trusted (a PASS the client did not deliver, a FAIL its lag could explain) and
-//! interrupted levels, and levels of too few requests, are skipped with a note. Recommended limit =
+//! interrupted levels, and levels of too few requests, are skipped with a note. A level where every
+//! request failed for one misconfiguration (wrong key, model, host) ends the reading with advice
+//! for that cause and is no saturation point: the endpoint was not measured there. Recommended limit =
 //! maximum sustainable x (1 - headroom). A closed-loop run is answered in requests in flight and
 //! the rate they achieved, never as a QPS capacity or a rate limit: it offered no rate.
 
@@ -101,9 +103,13 @@ pub fn summarize(
     let Knee {
         max_ok,
         saturation,
+        misconfigured,
         mut notes,
     } = knee(levels);
-    notes.extend(advice(shape, max_ok, saturation));
+    notes.extend(match misconfigured {
+        Some(l) => misconfigured_advice(l),
+        None => advice(shape, max_ok, saturation),
+    });
     let keep = 1.0 - p.headroom_pct / 100.0;
     let closed = shape.kind == Kind::Concurrency;
     let rate = |l: Option<&LevelReport>| l.filter(|_| !closed).map(|l| l.rate);
@@ -147,6 +153,9 @@ pub fn summarize(
 struct Knee<'a> {
     max_ok: Option<&'a LevelReport>,
     saturation: Option<&'a LevelReport>,
+    /// The first level where every request failed for one misconfiguration (a wrong key, model,
+    /// host): no saturation point, since the endpoint was never measured there.
+    misconfigured: Option<&'a LevelReport>,
     notes: Vec<String>,
 }
 
@@ -161,12 +170,17 @@ fn knee(levels: &[LevelReport]) -> Knee<'_> {
     let mut k = Knee {
         max_ok: None,
         saturation: None,
+        misconfigured: None,
         notes: Vec::new(),
     };
     for l in order {
         if let Some(note) = unused(l) {
             k.notes.push(note);
             continue;
+        }
+        if k.saturation.is_none() && cause::level_misconfigured(l).is_some() {
+            k.misconfigured = Some(l);
+            break;
         }
         match (l.assessment.verdict, k.saturation) {
             (Verdict::Pass, None) => k.max_ok = Some(l),
@@ -254,16 +268,20 @@ fn advice(
     }
 }
 
+/// Advice where every request of a level failed for one misconfiguration: no rate fixes a wrong
+/// key, model name or host, and the endpoint's capacity was not measured there.
+fn misconfigured_advice(l: &LevelReport) -> Option<String> {
+    let (cause, what) = cause::level_misconfigured(l)?;
+    Some(format!(
+        "at {} every request failed with {what}, so it measured no capacity and is no saturation point: {}",
+        l.label(),
+        cause.advice()
+    ))
+}
+
 /// Advice when even the lowest trusted level `s` did not pass, by its cause.
 fn lowest_failed(s: &LevelReport, lower: &str) -> String {
     let at = format!("even the lowest trusted level ({})", s.label());
-    if let Some((cause, what)) = cause::level_misconfigured(s) {
-        // No lower rate fixes a wrong key or model name.
-        return format!(
-            "{at} did not pass, every request failing with {what}: {}",
-            cause.advice()
-        );
-    }
     match s.assessment.saturation_cause {
         Some(Cause::Queueing) => format!(
             "{at} did not keep up: requests queued even there; {lower}"

@@ -439,3 +439,26 @@ fn a_closed_loop_costs_its_recommendation_at_the_share_of_requests_in_flight_it_
     let cost = s.cost_per_million_at_recommended.unwrap();
     assert!((cost - 0.375).abs() < 1e-12, "{cost}");
 }
+
+#[test]
+fn a_level_where_every_request_failed_for_a_misconfiguration_is_no_saturation_point() {
+    // Every request answered 404 (a wrong model name): the endpoint's capacity was not measured.
+    let p = Policy::default();
+    let mut wrong = lvl(5.0, 0.0);
+    wrong.requests_failed = 100;
+    wrong.endpoint_errors = 100;
+    wrong.errors.insert("HTTP 404".into(), 100);
+    let levels = judged(&[wrong], &p);
+    let s = summarize(&levels, RATES, &p, None, None);
+    assert_eq!((s.saturation_qps, s.saturation_cause), (None, None));
+    let note = s.notes.join("; ");
+    assert!(note.contains("is no saturation point"), "{note}");
+    assert!(!note.contains("test lower rates"), "{note}");
+    // Overload among the failures (a 503) is the endpoint's limit.
+    let mut busy = lvl(5.0, 0.0);
+    busy.requests_failed = 100;
+    busy.endpoint_errors = 100;
+    busy.errors.insert("HTTP 503".into(), 100);
+    let s = summarize(&judged(&[busy], &p), RATES, &p, None, None);
+    assert_eq!(s.saturation_qps, Some(5.0));
+}
