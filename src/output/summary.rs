@@ -152,28 +152,39 @@ fn answer(report: &Report, out: &mut String) {
 /// the saturation point and the recommended limit.
 fn open_answer(report: &Report, rule: &str, out: &mut String) {
     let s = &report.summary;
+    // With sessions --qps counts sessions started per second, and so does the answer.
+    let (what, unit) = match report.results.iter().any(|l| l.sessions.is_some()) {
+        true => ("session rate", " sessions/s"),
+        false => ("QPS", ""),
+    };
     let _ = match s.max_sustainable_qps {
         Some(q) => writeln!(
             out,
-            "Maximum sustainable QPS: {} (highest PASS level: {rule})",
+            "Maximum sustainable {what}: {}{unit} (highest PASS level: {rule})",
             Qps(q)
         ),
         None => writeln!(
             out,
-            "Maximum sustainable QPS: {}",
+            "Maximum sustainable {what}: {}",
             none_because(report, rule)
         ),
     };
     if let Some(search) = &s.search {
         out.push_str(&search_line(search));
     }
+    let unit = if unit.is_empty() { " QPS" } else { unit };
     if let Some(q) = s.saturation_qps {
-        let _ = writeln!(out, "Saturation point: {} QPS ({})", Qps(q), how(report, q));
+        let _ = writeln!(
+            out,
+            "Saturation point: {}{unit} ({})",
+            Qps(q),
+            how(report, q)
+        );
     }
     if let (Some(r), Some(m)) = (s.recommended_qps, s.max_sustainable_qps) {
         let _ = writeln!(
             out,
-            "Recommended production limit: {r:.1} QPS ({:.0}% of {m:.1}; --headroom {})",
+            "Recommended production limit: {r:.1}{unit} ({:.0}% of {m:.1}; --headroom {})",
             100.0 - s.headroom_pct,
             s.headroom_pct
         );

@@ -206,6 +206,21 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_loop_is_drawn_at_the_rates_it_achieved_with_no_target() {
+        let open = svg(&report(&[]));
+        assert!(open.contains("Target QPS") && open.contains("\ntarget\n"));
+        let mut r = report(&[]);
+        for (l, n) in r.results.iter_mut().zip([2, 8]) {
+            l.concurrency = Some(n);
+            l.qps_target = None;
+        }
+        let closed = svg(&r);
+        assert!(closed.contains("Achieved QPS (each level a concurrency)"));
+        assert!(closed.contains("2 in flight") && closed.contains("8 in flight"));
+        assert!(!closed.contains("Target QPS") && !closed.contains("\ntarget\n"));
+    }
+
+    #[test]
     fn chart_names_get_the_format_they_are_written_in() {
         let p = |s: &str| PathBuf::from(s);
         assert_eq!(files(&p("d/c.png")), (p("d/c.png"), p("d/c.svg")));

@@ -12,8 +12,7 @@ use crate::analyze::stats::Percentiles;
 use crate::analyze::verdict::{Cause, Verdict};
 use anyhow::Result;
 use plotters::prelude::*;
-
-const X: &str = "Target QPS";
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// A panel's plot with its axes and the run's marks drawn (under the series that follow).
 fn framed<'a, DB: DrawingBackend>(
@@ -24,7 +23,7 @@ fn framed<'a, DB: DrawingBackend>(
     y_max: f64,
 ) -> Result<Chart<'a, DB>> {
     let mut c = chart(plot, title, m.x_max, y_max, false)?;
-    mesh(&mut c, X, unit)?;
+    mesh(&mut c, m.x_label(), unit)?;
     marks(&mut c, m, y_max)?;
     Ok(c)
 }
@@ -40,7 +39,7 @@ fn framed_dual<'a, DB: DrawingBackend>(
 ) -> Result<DualChart<'a, DB>> {
     let mut c =
         chart(plot, title, m.x_max, y_max, true)?.set_secondary_coord(0.0..m.x_max, 0.0..y2_max);
-    mesh(&mut c, X, unit)?;
+    mesh(&mut c, m.x_label(), unit)?;
     c.configure_secondary_axes()
         .y_desc(unit2)
         .label_style(text(24))
@@ -76,15 +75,14 @@ pub fn qps<DB: DrawingBackend>(area: &Area<DB>, levels: &[LevelReport], m: &Mark
     let actual = points(levels, |l| Some(l.actual_qps));
     let ok = points(levels, |l| Some(l.successful_qps));
     let y_max = top(&[&actual, &ok]).max(m.x_max);
-    let mut c = chart(
-        &plot,
-        "Target vs actual QPS, with success rate",
-        m.x_max,
-        y_max,
-        true,
-    )?
-    .set_secondary_coord(0.0..m.x_max, 0.0..130.0);
-    mesh(&mut c, X, "Requests / s")?;
+    let title = if m.closed {
+        "Achieved QPS at each concurrency, with success rate"
+    } else {
+        "Target vs actual QPS, with success rate"
+    };
+    let mut c =
+        chart(&plot, title, m.x_max, y_max, true)?.set_secondary_coord(0.0..m.x_max, 0.0..130.0);
+    mesh(&mut c, m.x_label(), "Requests / s")?;
     // The axis runs past 100 only to leave the marks' labels room above the data.
     c.configure_secondary_axes()
         .y_desc("Success rate (%)")
@@ -94,30 +92,32 @@ pub fn qps<DB: DrawingBackend>(area: &Area<DB>, levels: &[LevelReport], m: &Mark
         .draw()
         .map_err(err)?;
     marks(&mut c, m, y_max)?;
-    c.draw_series(DashedLineSeries::new(
-        vec![(0.0, 0.0), (m.x_max, m.x_max)],
-        10,
-        8,
-        BLACK.mix(0.4).stroke_width(2),
-    ))
-    .map_err(err)?;
-    let mut entries = vec![Entry::new("target", RGBColor(150, 150, 150), Glyph::Dashed)];
+    let mut entries = Vec::new();
+    // A closed loop offered no rate: no target to draw.
+    if !m.closed {
+        c.draw_series(DashedLineSeries::new(
+            vec![(0.0, 0.0), (m.x_max, m.x_max)],
+            10,
+            8,
+            BLACK.mix(0.4).stroke_width(2),
+        ))
+        .map_err(err)?;
+        entries.push(Entry::new("target", RGBColor(150, 150, 150), Glyph::Dashed));
+    }
     line(&mut c, actual, COLORS[0], 4)?;
     line(&mut c, ok, COLORS[1], 4)?;
     entries.push(Entry::new("actual (sent) / s", COLORS[0], Glyph::Line(4)));
     entries.push(Entry::new("successful / s", COLORS[1], Glyph::Line(4)));
     // Where the endpoint queued, it served fewer requests per second than were offered.
-    line(
-        &mut c,
-        points(levels, |l| l.keep_up.steady_served_qps),
-        MAGENTA,
-        3,
-    )?;
-    entries.push(Entry::new(
-        "served / s (first tokens, steady part)",
-        MAGENTA,
-        Glyph::Line(3),
-    ));
+    let served = points(levels, |l| l.keep_up.steady_served_qps);
+    if !served.is_empty() {
+        line(&mut c, served, MAGENTA, 3)?;
+        entries.push(Entry::new(
+            "served / s (first tokens, steady part)",
+            MAGENTA,
+            Glyph::Line(3),
+        ));
+    }
     let goodput = points(levels, |l| l.goodput_qps);
     if !goodput.is_empty() {
         line(&mut c, goodput, GREEN_OK, 4)?;
@@ -142,6 +142,19 @@ pub fn qps<DB: DrawingBackend>(area: &Area<DB>, levels: &[LevelReport], m: &Mark
             text(22),
         )))
         .map_err(err)?;
+    }
+    // A closed loop's points are its concurrencies: each named just above its point.
+    let above = text(22).pos(Pos::new(HPos::Center, VPos::Bottom));
+    for l in levels {
+        if let Some(n) = l.concurrency {
+            let y = l.actual_qps + y_max * 0.03;
+            c.draw_series(std::iter::once(Text::new(
+                format!("{n} in flight"),
+                (l.rate, y),
+                above.clone(),
+            )))
+            .map_err(err)?;
+        }
     }
     let success = points(levels, |l| Some(l.success_rate));
     c.draw_secondary_series(LineSeries::new(success, RED.stroke_width(3)))

@@ -58,6 +58,8 @@ pub fn text(size: u32) -> TextStyle<'static> {
 /// What every plot marks.
 pub struct Marks {
     pub x_max: f64,
+    /// A closed loop: its levels stand at the rates they achieved, and it had no target rate.
+    pub closed: bool,
     /// The maximum sustainable level's x and its label.
     max_ok: Option<(f64, String)>,
     /// The saturation point's x, and its label with the words of its verdict.
@@ -102,6 +104,7 @@ impl Marks {
         });
         Marks {
             x_max: top * 1.08 + 0.1,
+            closed: r.results.iter().any(|l| l.concurrency.is_some()),
             max_ok,
             saturation,
             shaded: r
@@ -109,6 +112,15 @@ impl Marks {
                 .iter()
                 .filter_map(|l| shade(l).map(|why| (l.rate, why)))
                 .collect(),
+        }
+    }
+
+    /// The x axis's name: the rate each level offered, or for a closed loop the rate it achieved.
+    pub fn x_label(&self) -> &'static str {
+        if self.closed {
+            "Achieved QPS (each level a concurrency)"
+        } else {
+            "Target QPS"
         }
     }
 
