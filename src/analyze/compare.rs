@@ -4,7 +4,8 @@
 //! - the settings that differ between the runs (model, dataset, lengths, arrival, endpoint, ...),
 //!   listed first so unlike runs are not compared by accident; runs of another kind than the
 //!   baseline's (rates, a search, a closed loop, a trace) are listed with their figures but no
-//!   change against it, and never gated;
+//!   change against it, and never gated (`commands/compare.rs` refuses such a gate); a closed
+//!   loop's offered-rate rows stay blank, whatever an older version wrote;
 //! - the summaries (maximum sustainable QPS, saturation, recommended limit, capacity, cost);
 //! - each level, matched across runs by its rate (or concurrency): success, TTFT, E2E, tokens/s,
 //!   throughput, goodput, cost and verdict, with each run's change against the baseline;
@@ -106,7 +107,7 @@ pub const DEFAULT_GATED: [&str; 5] = ["max_qps", "success", "ttft_p95", "e2e_p95
 type Getter = fn(&Value) -> Option<f64>;
 
 /// Summary figures: id, label, better, where.
-const SUMMARY: [(&str, &str, Better, Getter); 6] = [
+const SUMMARY: [(&str, &str, Better, Getter); 8] = [
     ("max_qps", "Max sustainable QPS", Better::Higher, |s| {
         s["max_sustainable_qps"].as_f64()
     }),
@@ -115,6 +116,18 @@ const SUMMARY: [(&str, &str, Better, Getter); 6] = [
         "Max sustainable concurrency",
         Better::Higher,
         |s| s["max_sustainable_concurrency"].as_f64(),
+    ),
+    (
+        "achieved_qps_at_max_concurrency",
+        "Achieved QPS at max concurrency",
+        Better::Higher,
+        |s| s["achieved_qps_at_max_concurrency"].as_f64(),
+    ),
+    (
+        "saturation_concurrency",
+        "Saturation point (concurrency)",
+        Better::Higher,
+        |s| s["saturation_concurrency"].as_f64(),
     ),
     (
         "capacity_qps",
@@ -197,7 +210,12 @@ pub fn compare(
                     id,
                     label,
                     *better,
-                    runs.iter().map(|r| get(&r.results["summary"])).collect(),
+                    runs.iter()
+                        .zip(&kinds)
+                        .map(|(r, k)| {
+                            get(&r.results["summary"]).filter(|_| !offered_no_rate(k, id))
+                        })
+                        .collect(),
                 )
             })
             .filter(|r| r.values.iter().any(Option::is_some))
@@ -227,8 +245,14 @@ pub fn compare(
     c
 }
 
+/// Whether `id` is a rate the run offered, which a closed loop has none of (redline before 0.2
+/// wrote one for it, the rate it achieved).
+fn offered_no_rate(kind: &str, id: &str) -> bool {
+    kind == "concurrency" && matches!(id, "max_qps" | "saturation_qps" | "recommended_qps")
+}
+
 /// A run's kind as its metadata records it: `rates`, `search`, `concurrency` or `trace`.
-fn kind(meta: &Value) -> &'static str {
+pub fn kind(meta: &Value) -> &'static str {
     if meta["concurrency_levels"].is_array() {
         "concurrency"
     } else if meta["search"].is_object() {

@@ -44,6 +44,9 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
         .enumerate()
         .map(|(i, dir)| read(dir, i))
         .collect::<Result<Vec<_>>>()?;
+    if threshold.is_some() {
+        gate_one_kind(&runs)?;
+    }
     let settings: Vec<&str> = plan::compared_keys().collect();
     let c = compare::compare(
         &runs,
@@ -96,6 +99,23 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
         }
     }
     Ok(verdict(&c))
+}
+
+/// A gate compares like with like: a run of another kind than the baseline's (a closed loop
+/// against rates, say) has no change to gate, and passing it silently would let anything through.
+fn gate_one_kind(runs: &[Run]) -> Result<()> {
+    let base = compare::kind(&runs[0].meta);
+    if let Some(other) = runs.iter().find(|r| compare::kind(&r.meta) != base) {
+        bail!(
+            "--fail-on-regression gates runs of one kind: {} ({}) is a {base} run, {} ({}) a {} run, so there is no change to gate; compare them without --fail-on-regression, or gate a run of the same kind",
+            runs[0].label,
+            runs[0].dir,
+            other.label,
+            other.dir,
+            compare::kind(&other.meta)
+        );
+    }
+    Ok(())
 }
 
 fn verdict(c: &Comparison) -> ExitCode {

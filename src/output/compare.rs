@@ -16,6 +16,9 @@ fn value(metric: &str, v: Option<f64>) -> String {
         format!("{v:.3}")
     } else if metric.contains("cost") {
         format!("${v:.4}")
+    } else if metric.ends_with("_concurrency") {
+        // Whole requests in flight.
+        format!("{v:.0}")
     } else {
         format!("{v:.1}")
     }

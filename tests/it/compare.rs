@@ -245,3 +245,50 @@ async fn a_difference_is_marked_significant_or_within_noise_and_only_a_real_one_
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("n.s.: not significant"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_loop_is_never_compared_as_a_rate_nor_gated_against_rates() {
+    // Folders of the previous release, whose closed loop still wrote a QPS capacity.
+    let fixture = |name: &str| {
+        format!(
+            "{}/tests/fixtures/previous/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let (rates, closed) = (fixture("rates"), fixture("concurrency"));
+    let out = compare(vec![rates.clone(), closed.clone()]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = |label: &str| {
+        table
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    // B offered no rate: its QPS rows are blank, its concurrency whole.
+    assert_eq!(row("Max sustainable QPS"), "Max sustainable QPS 10.0 -");
+    assert_eq!(
+        row("Recommended limit (QPS)"),
+        "Recommended limit (QPS) 7.5 -"
+    );
+    assert_eq!(
+        row("Max sustainable concurrency"),
+        "Max sustainable concurrency - 8"
+    );
+    // A gate between kinds is refused, never passed silently.
+    let out = compare(vec![
+        rates,
+        closed,
+        "--fail-on-regression".into(),
+        "10%".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--fail-on-regression gates runs of one kind"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
