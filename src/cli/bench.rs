@@ -71,9 +71,9 @@ pub struct BenchArgs {
     /// to schedule 10 requests, longer than --duration at rates below 10/--duration.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub min_probe_duration: Option<f64>,
-    /// Seconds of sending per level.
-    #[arg(long, default_value_t = defaults::DURATION_S, allow_negative_numbers = true)]
-    pub duration: f64,
+    /// Seconds of sending per level [default: 60] (a --trace replays its own window).
+    #[arg(long, allow_negative_numbers = true)]
+    pub duration: Option<f64>,
     /// Percentiles shown in the table (the JSON always has p50, p90, p95, p99 too).
     #[arg(
         long,
@@ -86,14 +86,10 @@ pub struct BenchArgs {
     /// Deprecated: tokens/sec is always shown.
     #[arg(long)]
     pub show_tokens: bool,
-    /// max_tokens of every request.
-    #[arg(
-        long,
-        default_value_t = defaults::MAX_TOKENS,
-        allow_negative_numbers = true,
-        value_parser = tokens
-    )]
-    pub max_tokens: u32,
+    /// max_tokens of every request [default: 512] (--synthetic and --trace requests carry their
+    /// own reply lengths).
+    #[arg(long, allow_negative_numbers = true, value_parser = tokens)]
+    pub max_tokens: Option<u32>,
     /// temperature of every request.
     #[arg(long, default_value_t = defaults::TEMPERATURE, allow_negative_numbers = true)]
     pub temperature: f64,
@@ -310,6 +306,16 @@ pub struct ConnectionArgs {
 }
 
 impl BenchArgs {
+    /// `--duration`, or its default.
+    pub fn duration_s(&self) -> f64 {
+        self.duration.unwrap_or(defaults::DURATION_S)
+    }
+
+    /// `--max-tokens`, or its default.
+    pub fn max_tokens(&self) -> u32 {
+        self.max_tokens.unwrap_or(defaults::MAX_TOKENS)
+    }
+
     /// The flags of `redline --endpoint E --model M --dataset D` with every other flag at its
     /// default: how a command builds a benchmark configuration from typed values.
     pub fn new(endpoint: &str, model: &str, dataset: PathBuf) -> Self {
@@ -329,10 +335,10 @@ impl BenchArgs {
             qps_tolerance: None,
             search_budget: None,
             min_probe_duration: None,
-            duration: defaults::DURATION_S,
+            duration: None,
             percentiles: defaults::PERCENTILES.to_vec(),
             show_tokens: false,
-            max_tokens: defaults::MAX_TOKENS,
+            max_tokens: None,
             temperature: defaults::TEMPERATURE,
             plot: PlotArgs::default(),
             output: defaults::OUTPUT.into(),

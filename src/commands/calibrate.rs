@@ -81,7 +81,7 @@ pub async fn run(a: &CalibrateArgs) -> Result<Calibration> {
         wait_ready(&http, &base).await?;
     }
     let mut args = BenchArgs::new(&base, "redline-sim", "bundled".into());
-    args.max_tokens = a.output_tokens;
+    args.max_tokens = Some(a.output_tokens);
     let cfg = Config::from_args(&args)?;
     let conversations = dataset::parse(dataset::BUNDLED, "bundled")?;
     let mut target = Target::new(&cfg)?;

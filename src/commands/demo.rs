@@ -30,8 +30,8 @@ pub async fn run(d: &DemoArgs) -> Result<Outcome> {
     let endpoint = format!("http://{addr}");
     let mut args = BenchArgs::new(&endpoint, &sim_args.served_model, dataset_name.into());
     args.qps = Some(d.qps.clone());
-    args.duration = d.duration;
-    args.max_tokens = d.max_tokens;
+    args.duration = Some(d.duration);
+    args.max_tokens = Some(d.max_tokens);
     args.results_dir = d.results_dir.clone();
     args.plot = d.plot;
     args.pricing = d.pricing;

@@ -111,9 +111,9 @@ impl Config {
         if model.trim().is_empty() {
             bail!("--model is empty; give the model name the endpoint serves");
         }
-        seconds("--duration", a.duration, "e.g. --duration 60")?;
+        seconds("--duration", a.duration_s(), "e.g. --duration 60")?;
         let levels = validate::levels(a, &workload.source)?;
-        validate::level_size(levels.rates(), a.duration)?;
+        validate::level_size(levels.rates(), a.duration_s())?;
         seconds("--timeout", a.timeout, "e.g. --timeout 120")?;
         let (shard, start) = shard::shard(
             &a.shard,
@@ -141,10 +141,10 @@ impl Config {
             max_samples: a.max_samples,
             shuffle: a.shuffle,
             levels,
-            duration: Duration::from_secs_f64(a.duration),
+            duration: Duration::from_secs_f64(a.duration_s()),
             percentiles: a.percentiles.clone(),
             show_tokens: a.show_tokens,
-            max_tokens: a.max_tokens,
+            max_tokens: a.max_tokens(),
             temperature: a.temperature,
             plot: a.plot.wanted(),
             plot_format: PlotFormat::for_output(a.plot.plot_format, &a.plot_output),
@@ -153,7 +153,7 @@ impl Config {
             pricing: pricing(a.pricing.gpu_rate, a.pricing.num_gpus)?,
             results_dir: a.results_dir.clone(),
             timeout: Duration::from_secs_f64(a.timeout),
-            ttft_timeout: validate::ttft_timeout(a.ttft_timeout)?,
+            ttft_timeout: validate::ttft_timeout(a.ttft_timeout, a.timeout)?,
             arrival: a.arrival,
             burstiness: a.burstiness,
             ramp_up_s: a.ramp_up.unwrap_or(0.0),

@@ -142,7 +142,7 @@ fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
             start_qps: start,
             tolerance: tolerance / 100.0,
             tolerance_pct: Some(tolerance),
-            duration_s: a.duration,
+            duration_s: a.duration_s(),
             budget_s: a.search_budget,
             min_probe_s: a.min_probe_duration.unwrap_or(defaults::MIN_PROBE_S),
         }),
@@ -164,6 +164,10 @@ pub(crate) fn levels(a: &BenchArgs, source: &Source) -> Result<Levels> {
         if concurrency.is_empty() || concurrency.iter().any(|&n| n == 0 || n > 100_000) {
             bail!("--concurrency: give levels of 1 to 100,000 requests in flight, e.g. --concurrency 1,8,32");
         }
+        let as_f64: Vec<f64> = concurrency.iter().map(|&n| n as f64).collect();
+        if let Some(n) = repeated(&as_f64) {
+            bail!("--concurrency: {n} is given twice; each level is a distinct number of requests in flight");
+        }
         // A closed loop sends when a reply ends: it has no schedule to shape or to cap.
         if a.arrival != Arrival::Constant || a.ramp_up.is_some() {
             bail!("--concurrency sends each worker's next request when its reply ends, on no schedule; leave out --arrival and --ramp-up (they shape --qps levels)");
@@ -179,6 +183,9 @@ pub(crate) fn levels(a: &BenchArgs, source: &Source) -> Result<Levels> {
         }
         if a.arrival != Arrival::Constant || a.ramp_up.is_some() {
             bail!("--trace sends on the trace's own timestamps; leave out --arrival and --ramp-up");
+        }
+        if a.duration.is_some() {
+            bail!("--trace replays the trace's own window (its first to its last timestamp); leave out --duration (cut the trace file, or scale it with --trace-speed)");
         }
         return Ok(Levels::Trace);
     }
@@ -223,7 +230,7 @@ pub(crate) fn request(a: &BenchArgs) -> Result<()> {
             a.temperature
         );
     }
-    max_tokens(a.max_tokens)
+    max_tokens(a.max_tokens())
 }
 
 /// How arrivals are spaced (`--burstiness`, `--ramp-up`) and capped (`--max-concurrency`).
@@ -235,10 +242,10 @@ pub(crate) fn schedule(a: &BenchArgs) -> Result<()> {
         bail!("--burstiness shapes gamma arrivals; add --arrival gamma");
     }
     if let Some(r) = a.ramp_up {
-        if !(r.is_finite() && r > 0.0 && r < a.duration) {
+        if !(r.is_finite() && r > 0.0 && r < a.duration_s()) {
             bail!(
                 "--ramp-up {r}: seconds above 0 and below --duration ({}), e.g. --ramp-up 10",
-                a.duration
+                a.duration_s()
             );
         }
     }
@@ -251,6 +258,12 @@ pub(crate) fn schedule(a: &BenchArgs) -> Result<()> {
 /// Which samples are sent (`--shuffle`, `--max-samples`): a dataset's only.
 pub(crate) fn samples(a: &BenchArgs, source: &Source) -> Result<()> {
     if !matches!(source, Source::Dataset) {
+        if a.max_tokens.is_some() {
+            bail!("--max-tokens sets the reply length of dataset samples; --synthetic and --trace requests carry their own (output= of --synthetic, a trace's output column): leave it out");
+        }
+        if a.dataset_format != crate::cli::DatasetFormat::Auto {
+            bail!("--dataset-format reads a --dataset file; --synthetic and --trace build their own requests: leave it out");
+        }
         if a.shuffle {
             bail!("--shuffle reorders a dataset's samples; synthetic prompts are drawn at random already and a trace replays in its own order: leave it out");
         }
@@ -280,12 +293,26 @@ pub(crate) fn seed(given: Option<u64>) -> Result<u64> {
 }
 
 /// `--ttft-timeout`, when given.
-pub(crate) fn ttft_timeout(t: Option<f64>) -> Result<Option<Duration>> {
+/// `--ttft-timeout`: seconds, below `--timeout` (which already ends a request at that age, first
+/// token or not, so a longer wait for the first token could never fire).
+pub(crate) fn ttft_timeout(t: Option<f64>, timeout_s: f64) -> Result<Option<Duration>> {
     t.map(|t| {
         seconds("--ttft-timeout", t, "e.g. --ttft-timeout 10")?;
+        if t >= timeout_s {
+            bail!("--ttft-timeout {t} is not below --timeout {timeout_s}, which ends every request at {timeout_s} s, first token or not: give a shorter --ttft-timeout, or leave it out");
+        }
         Ok(Duration::from_secs_f64(t))
     })
     .transpose()
+}
+
+/// The first value of `values` given twice, if any.
+fn repeated(values: &[f64]) -> Option<f64> {
+    values
+        .iter()
+        .enumerate()
+        .find(|(i, v)| values[..*i].contains(v))
+        .map(|(_, v)| *v)
 }
 
 /// Rates for levels or probes: numbers above 0, up to 1,000,000.
@@ -297,6 +324,9 @@ pub fn qps_levels(flag: &str, rates: &[f64]) -> Result<()> {
         if !(q.is_finite() && q > 0.0 && q <= 1_000_000.0) {
             bail!("{flag} {q}: every level must be a number above 0 (up to 1,000,000), e.g. {flag} 0.5,1,5");
         }
+    }
+    if let Some(q) = repeated(rates) {
+        bail!("{flag}: {q} is given twice; each level is a distinct rate, and results, charts and comparisons tell levels apart by it");
     }
     Ok(())
 }
@@ -310,6 +340,9 @@ pub fn percentiles(ps: &[f64]) -> Result<()> {
     }
     if ps.is_empty() {
         bail!("--percentiles is empty; e.g. --percentiles 50,95,99");
+    }
+    if let Some(p) = repeated(ps) {
+        bail!("--percentiles: {p} is given twice; each names its own column and JSON key (p{p}): give it once");
     }
     Ok(())
 }

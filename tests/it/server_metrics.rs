@@ -104,7 +104,7 @@ async fn metrics_that_vanish_mid_run_cost_a_warning_not_the_run() {
     let metrics = vanishing_metrics(2).await;
     let run = redline(&bench_args(
         &sim,
-        &["--qps", "4,4", "--duration", "2", "--metrics-url", &metrics],
+        &["--qps", "4,5", "--duration", "2", "--metrics-url", &metrics],
     ))
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());

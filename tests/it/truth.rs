@@ -229,6 +229,8 @@ async fn a_model_the_endpoint_does_not_list_is_named_with_those_it_does() {
     );
 }
 
+const TRACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/trace.csv");
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_flag_that_does_not_apply_is_refused_by_name() {
     let empty = tempfile::NamedTempFile::new().unwrap();
@@ -275,9 +277,44 @@ async fn every_flag_that_does_not_apply_is_refused_by_name() {
             vec!["--output", "same.png", "--plot-output", "same"],
             "name the same file",
         ),
+        (
+            vec!["--trace", TRACE, "--duration", "30"],
+            "leave out --duration",
+        ),
+        (
+            vec!["--trace", TRACE, "--max-tokens", "50"],
+            "carry their own (output= of --synthetic",
+        ),
+        (
+            vec!["--synthetic", "input=100,output=20", "--max-tokens", "50"],
+            "--max-tokens sets the reply length of dataset samples",
+        ),
+        (
+            vec![
+                "--synthetic",
+                "input=100,output=20",
+                "--dataset-format",
+                "sharegpt",
+            ],
+            "--dataset-format reads a --dataset file",
+        ),
+        (
+            vec!["--ttft-timeout", "60", "--timeout", "30"],
+            "--ttft-timeout 60 is not below --timeout 30",
+        ),
+        (vec!["--qps", "5,10,5"], "--qps: 5 is given twice"),
+        (
+            vec!["--concurrency", "2,2"],
+            "--concurrency: 2 is given twice",
+        ),
+        (
+            vec!["--percentiles", "50,99,50"],
+            "--percentiles: 50 is given twice",
+        ),
     ] {
         let mut args = vec!["--endpoint", "http://127.0.0.1:9", "--model", "m"];
-        if !flags.contains(&"--dataset") {
+        let own = ["--dataset", "--trace", "--synthetic"];
+        if !flags.iter().any(|f| own.contains(f)) {
             args.extend(["--dataset", DATASET]);
         }
         args.extend(flags.iter().copied());
@@ -352,7 +389,7 @@ async fn a_wait_for_the_next_level_on_the_common_clock_is_said() {
         &sim,
         &[
             "--qps",
-            "10,10",
+            "10,11",
             "--duration",
             "1",
             "--start-at",
