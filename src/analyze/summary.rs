@@ -33,6 +33,9 @@ pub struct CapacityPlan {
     pub gpus_needed: u64,
     /// GPUs needed x rate x 24 h, when priced.
     pub daily_cost: Option<f64>,
+    /// No level saturated the endpoint: a GPU may serve more than was measured, so
+    /// `gpus_needed` is at most this many.
+    pub upper_bound: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,7 +145,7 @@ pub fn summarize(
         cost_per_million_at_recommended,
         capacity_plan: daily_tokens
             .zip(max_ok)
-            .map(|(daily, l)| plan(daily, l, p, pricing)),
+            .map(|(daily, l)| plan(daily, l, p, pricing, saturation.is_none())),
         search: None,
         notes,
     }
@@ -297,7 +300,13 @@ fn lowest_failed(s: &LevelReport, lower: &str) -> String {
     }
 }
 
-fn plan(daily: u64, l: &LevelReport, p: &Policy, pricing: Option<Pricing>) -> CapacityPlan {
+fn plan(
+    daily: u64,
+    l: &LevelReport,
+    p: &Policy,
+    pricing: Option<Pricing>,
+    upper_bound: bool,
+) -> CapacityPlan {
     let gpus = pricing.map_or(1, |p| p.num_gpus).max(1);
     let per_gpu = l.total_throughput_tok_s / f64::from(gpus);
     let usable = per_gpu * (1.0 - p.headroom_pct / 100.0);
@@ -316,5 +325,6 @@ fn plan(daily: u64, l: &LevelReport, p: &Policy, pricing: Option<Pricing>) -> Ca
         usable_per_gpu_tok_s: usable,
         gpus_needed,
         daily_cost: pricing.map(|p| gpus_needed as f64 * p.gpu_rate * 24.0),
+        upper_bound,
     }
 }

@@ -300,6 +300,18 @@ fn cost_and_capacity_plan() {
     // 10B/day = 115,740.7 tok/s; / 7,500 = 15.4 -> 16 GPUs.
     assert_eq!(plan.gpus_needed, 16);
     assert_eq!(plan.daily_cost, Some(16.0 * 2.0 * 24.0));
+    // Measured below a saturation point: the GPU count stands.
+    assert!(!plan.upper_bound);
+    // Without one, a GPU may serve more than the highest level asked: at most 16.
+    let unsaturated = judged(&[lvl(10.0, 100.0), lvl(20.0, 100.0)], &Policy::default());
+    let s = summarize(
+        &unsaturated,
+        RATES,
+        &Policy::default(),
+        Some(pricing),
+        Some(1),
+    );
+    assert!(s.capacity_plan.unwrap().upper_bound);
 }
 
 fn queueing(mut l: LevelReport) -> LevelReport {

@@ -129,18 +129,29 @@ fn answer(report: &Report, out: &mut String) {
         );
     }
     if let Some(p) = &s.capacity_plan {
+        let measured_at = match s.max_sustainable_concurrency {
+            Some(n) => format!("concurrency {n}"),
+            None => format!("QPS {:.1}", p.based_on_qps),
+        };
+        // One GPU is the fewest there is: a bound says something only above it.
+        let bounded = p.upper_bound && p.gpus_needed > 1;
+        let bound = if bounded { "at most " } else { "" };
         let _ = writeln!(
             out,
-            "Capacity plan for {} tokens/day (measured at QPS {:.1}): needs {} tok/s; one GPU serves {} tok/s ({} tok/hour), {} with headroom -> {} GPU{}{}",
+            "Capacity plan for {} tokens/day (measured at {measured_at}): needs {} tok/s; one GPU serves {} tok/s ({} tok/hour), {} with headroom -> {bound}{} GPU{}{}{}",
             thousands(p.daily_tokens as f64),
-            p.based_on_qps,
             thousands(p.required_tok_s),
             thousands(p.throughput_per_gpu_tok_s),
             thousands(p.tokens_per_gpu_hour),
             thousands(p.usable_per_gpu_tok_s),
             p.gpus_needed,
             if p.gpus_needed == 1 { "" } else { "s" },
-            p.daily_cost.map(|c| format!(", {}/day", dollars(c))).unwrap_or_default()
+            p.daily_cost.map(|c| format!(", {}/day", dollars(c))).unwrap_or_default(),
+            if bounded {
+                " (no level saturated the endpoint, so one GPU may serve more than measured)"
+            } else {
+                ""
+            }
         );
     }
     for n in &s.notes {
