@@ -207,13 +207,15 @@ fn closed_answer(report: &Report, rule: &str, out: &mut String) {
     let s = &report.summary;
     // With sessions an arrival is a session, and the achieved rate is sessions started per second.
     let (what, rate) = match report.results.iter().any(|l| l.sessions.is_some()) {
-        true => ("sessions", "sessions/s"),
-        false => ("requests", "req/s"),
+        true => ("session", "sessions/s"),
+        false => ("request", "req/s"),
     };
+    let what = |n: usize| format!("{what}{}", if n == 1 { "" } else { "s" });
     let _ = match (s.max_sustainable_concurrency, s.achieved_qps_at_max_concurrency) {
         (Some(n), Some(q)) => writeln!(
             out,
-            "Maximum sustainable concurrency: {n} {what} in flight, achieving {q:.1} {rate} (highest PASS level: {rule})"
+            "Maximum sustainable concurrency: {n} {} in flight, achieving {q:.1} {rate} (highest PASS level: {rule})",
+            what(n)
         ),
         _ => writeln!(out, "Maximum sustainable concurrency: {}", none_because(report, rule)),
     };
@@ -237,7 +239,8 @@ fn closed_answer(report: &Report, rule: &str, out: &mut String) {
     if let (Some(r), Some(m)) = (s.recommended_concurrency, s.max_sustainable_concurrency) {
         let _ = writeln!(
             out,
-            "Recommended concurrency limit: {r} {what} in flight ({:.0}% of {m}, rounded down; --headroom {})",
+            "Recommended concurrency limit: {r} {} in flight ({:.0}% of {m}, rounded down; --headroom {})",
+            what(r),
             100.0 - s.headroom_pct,
             s.headroom_pct
         );
@@ -312,8 +315,10 @@ fn search_line(s: &SearchSummary) -> String {
     }
     let _ = writeln!(
         line,
-        "; {} probes, {:.0} s of endpoint time; {why}",
-        s.probes, s.endpoint_seconds
+        "; {} probe{}, {:.0} s of endpoint time; {why}",
+        s.probes,
+        if s.probes == 1 { "" } else { "s" },
+        s.endpoint_seconds
     );
     line
 }

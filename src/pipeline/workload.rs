@@ -194,7 +194,7 @@ fn replay(
         b => format!(", {b} distinct 512-token blocks"),
     };
     eprintln!(
-        "Trace: {} ({}), {} requests spanning {span:.1} s ({:.2} req/s over a {:.1} s send window, one mean gap past the last{}){blocks}; prompts {}{}",
+        "Trace: {} ({}), {} requests spanning {span:.1} s ({:.2} req/s over a {:.1} s send window, one mean gap past the last{}){blocks}; prompt {}{}",
         cfg.dataset.display(),
         t.format,
         prompts.len(),
@@ -245,7 +245,7 @@ fn chars(messages: &[Message]) -> usize {
 
 fn lengths_note(counter: &Counter) -> &'static str {
     match counter {
-        Counter::Exact(_) => "token-exact by the tokenizer",
+        Counter::Exact(_) => "lengths token-exact by the tokenizer",
         Counter::Approx => {
             "lengths approximate, about 4 characters a token: give --tokenizer for exact ones"
         }
