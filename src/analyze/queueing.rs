@@ -16,6 +16,11 @@
 //! requests and serves the rest at once is not taken for a queue; the text of a verdict sets the
 //! served rate against every request sent there (`steady_offered_qps`), the load offered.
 //!
+//! The served rate carries a standard error from batch means: the steady part's first tokens cut
+//! into [`BATCHES`] runs of equal count, each run's duration one observation. At a level past
+//! capacity the served rate is the endpoint's service rate, so `capacity.rs` reads the capacity's
+//! interval from it.
+//!
 //! The level is queueing when the served ratio is below [`MIN_SERVED_RATIO`], or TTFT rose at least
 //! [`RISE_FACTOR`]-fold and by at least [`RISE_FLOOR_S`]. Fewer than [`MIN_SAMPLES`] successes give no
 //! judgement.
@@ -29,6 +34,8 @@ pub const MIN_SERVED_RATIO: f64 = 0.9;
 pub const RISE_FACTOR: f64 = 2.0;
 pub const RISE_FLOOR_S: f64 = 0.1;
 pub const MIN_SAMPLES: usize = 10;
+/// Batches of the served rate's standard error (its Student t has `BATCHES - 1` degrees of freedom).
+pub const BATCHES: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeepUp {
@@ -39,6 +46,12 @@ pub struct KeepUp {
     pub steady_offered_qps: Option<f64>,
     /// First tokens per second of the same requests.
     pub steady_served_qps: Option<f64>,
+    /// Standard error of `steady_served_qps`, from [`BATCHES`] batch means.
+    #[serde(
+        rename = "steady_served_qps_se",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub steady_served_se: Option<f64>,
     /// served / sent: ~1 when the endpoint keeps up.
     pub served_ratio: Option<f64>,
     /// Median TTFT of the first and the last fifth of successful requests (by planned time).
@@ -71,6 +84,7 @@ pub fn keep_up(records: &[RequestRecord], window_s: f64, from_s: f64) -> KeepUp 
             steady_sent_qps: None,
             steady_offered_qps: None,
             steady_served_qps: None,
+            steady_served_se: None,
             served_ratio: None,
             ttft_first_s: None,
             ttft_last_s: None,
@@ -100,6 +114,7 @@ pub fn keep_up(records: &[RequestRecord], window_s: f64, from_s: f64) -> KeepUp 
             .collect(),
     );
     let served = rate(steady.iter().map(|r| r.2).collect());
+    let served_se = batch_se(steady.iter().map(|r| r.2).collect());
     let ratio = sent.zip(served).map(|(s, v)| v / s);
     let ttft: Vec<(f64, f64)> = ok.iter().map(|r| (r.0, r.2 - r.0)).collect();
     let fifth = (ttft.len() / 5).max(2);
@@ -113,6 +128,7 @@ pub fn keep_up(records: &[RequestRecord], window_s: f64, from_s: f64) -> KeepUp 
         steady_sent_qps: sent,
         steady_offered_qps: offered,
         steady_served_qps: served,
+        steady_served_se: served_se,
         served_ratio: ratio,
         ttft_first_s: first,
         ttft_last_s: last,
@@ -121,6 +137,24 @@ pub fn keep_up(records: &[RequestRecord], window_s: f64, from_s: f64) -> KeepUp 
         fell_behind: behind,
         queueing: rose || behind,
     }
+}
+
+/// The standard error of the rate of the events at `times`, from [`BATCHES`] batches of equal
+/// count: the rate is events over time, so its relative error is that of the mean batch duration.
+/// `None` with fewer than 5 events a batch.
+fn batch_se(mut times: Vec<f64>) -> Option<f64> {
+    times.sort_by(f64::total_cmp);
+    let per = (times.len().checked_sub(1)?) / BATCHES;
+    if per < 5 {
+        return None;
+    }
+    let d: Vec<f64> = (0..BATCHES)
+        .map(|j| times[(j + 1) * per] - times[j * per])
+        .collect();
+    let k = BATCHES as f64;
+    let mean = d.iter().sum::<f64>() / k;
+    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    (mean > 0.0).then(|| (per as f64 / mean) * (var.sqrt() / mean) / k.sqrt())
 }
 
 fn slope(points: &[(f64, f64)]) -> Option<f64> {

@@ -54,7 +54,10 @@ impl Report {
         };
         let mut summary = summarize(&answer, shape, &o.policy, o.pricing, o.daily_tokens);
         if let Some(a) = o.levels.search() {
-            summary.search = Some(search::summarize(&search::plan(a), &results));
+            let s = search::summarize(&search::plan(a), &results);
+            summary.capacity_ci =
+                crate::analyze::capacity::interval(&results, s.capacity_qps, s.first_fail_qps);
+            summary.search = Some(s);
         }
         Report {
             tool: "redline",

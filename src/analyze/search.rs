@@ -20,6 +20,7 @@
 //! the start rate, when the next probe would overrun `--search-budget` (endpoint seconds), or
 //! after [`MAX_PROBES`].
 
+use crate::analyze::capacity::{self, CapacityCi, Method};
 use crate::analyze::level::LevelReport;
 use crate::analyze::verdict::{Verdict, MIN_REQUESTS};
 use crate::config::AutoQps;
@@ -36,6 +37,9 @@ pub struct Plan {
     pub start_qps: f64,
     /// Relative width of the final bracket (0.05 = 5%).
     pub tolerance: f64,
+    /// Relative width of the capacity's 95% interval to reach by probing past capacity
+    /// (`None` for a search recorded before `--capacity-precision` existed).
+    pub precision: Option<f64>,
     /// Seconds of a full-length probe (`--duration`).
     pub duration_s: f64,
     /// Endpoint seconds the whole search may use.
@@ -50,6 +54,7 @@ pub fn plan(a: AutoQps) -> Plan {
         // Probes run at rates rounded to 3 significant digits; so does the start.
         start_qps: round3(a.start_qps),
         tolerance: a.tolerance,
+        precision: a.precision_pct.map(|p| p / 100.0),
         duration_s: a.duration_s,
         budget_s: a.budget_s,
         min_probe_s: a.min_probe_s,
@@ -67,8 +72,12 @@ pub enum Next {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stop {
-    /// The last PASS and the first FAIL are within the tolerance.
+    /// The last PASS and the first FAIL are within the tolerance, and the capacity's interval
+    /// within the precision.
     Converged,
+    /// The bracket converged, but [`PRECISION_PROBES`] probes past capacity left the capacity's
+    /// interval wider than the precision.
+    Imprecise,
     /// A probe was client-limited: higher rates would measure the client.
     ClientLimit,
     /// The endpoint did not pass even at the start rate.
@@ -178,8 +187,20 @@ pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
             _ => probe(plan, plan.start_qps, true, spent),
         };
     };
+    let ci = capacity::interval(levels, Some(pass), Some(fail));
+    let precise = |c: &CapacityCi| {
+        plan.precision
+            .is_none_or(|p| c.width_pct(pass) <= p * 100.0)
+    };
     if (fail - pass) / pass <= plan.tolerance {
-        return Next::Done(Stop::Converged);
+        match ci {
+            Some(c) if !precise(&c) && c.method == Method::PassFailAndServiceRate => {
+                return past_capacity(plan, levels, fail, spent);
+            }
+            // The decisions alone bound it: bisect on to the precision.
+            Some(c) if !precise(&c) => {}
+            _ => return Next::Done(Stop::Converged),
+        }
     }
     let inside = |q: f64| q > pass && q < fail && !probed(levels, plan, q);
     let target = match (below, above) {
@@ -192,6 +213,23 @@ pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
         return Next::Done(Stop::Converged);
     }
     probe(plan, target, true, spent)
+}
+
+/// Most probes past capacity run to narrow the capacity's interval.
+pub const PRECISION_PROBES: usize = 4;
+
+/// A full-length probe past capacity, each 10% further past the first FAIL than the last: every
+/// one measures the endpoint's service rate again, narrowing the capacity's interval.
+fn past_capacity(plan: &Plan, levels: &[LevelReport], fail: f64, spent: f64) -> Next {
+    let past = levels
+        .iter()
+        .filter(|l| l.rate > fail && full_length(l, plan.duration_s))
+        .count();
+    if past >= PRECISION_PROBES {
+        return Next::Done(Stop::Imprecise);
+    }
+    let qps = round3(fail * (1.0 + 0.1 * (past + 1) as f64));
+    probe(plan, qps, true, spent)
 }
 
 /// How often a rate is probed again, each time twice as long, when it sent too few requests to
@@ -291,6 +329,9 @@ pub struct SearchSummary {
     /// Seconds the endpoint was under load (levels' durations, drain included).
     pub endpoint_seconds: f64,
     pub tolerance_pct: f64,
+    /// `--capacity-precision`, percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision_pct: Option<f64>,
 }
 
 /// The summary of the search that ran `levels` (in search order).
@@ -323,6 +364,7 @@ pub fn summary(plan: &Plan, levels: &[LevelReport], stopped: Stop) -> SearchSumm
         probes: levels.len(),
         endpoint_seconds: levels.iter().map(|l| l.duration_s).sum(),
         tolerance_pct: plan.tolerance * 100.0,
+        precision_pct: plan.precision.map(|p| p * 100.0),
     }
 }
 

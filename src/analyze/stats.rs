@@ -87,17 +87,47 @@ impl Serialize for Interval {
 /// Binomial(n, p/100), and its normal approximation (with a continuity correction) gives the ranks
 /// `j` and `k` with P(x[j] <= true <= x[k]) >= 95%. `None` on a side the values cannot reach.
 pub fn interval_ranks(n: usize, p: f64) -> (Option<usize>, Option<usize>) {
+    widened_ranks(n, p, 1.0)
+}
+
+/// [`interval_ranks`] with the count's standard deviation `inflation` times the binomial one: for
+/// values that come in runs (see [`run_inflation`]).
+fn widened_ranks(n: usize, p: f64, inflation: f64) -> (Option<usize>, Option<usize>) {
     if n == 0 {
         return (None, None);
     }
     let q = (p / 100.0).clamp(0.0, 1.0);
-    let (mean, sd) = (n as f64 * q, (n as f64 * q * (1.0 - q)).sqrt());
+    let (mean, sd) = (n as f64 * q, inflation * (n as f64 * q * (1.0 - q)).sqrt());
     // 1-based order statistics X(j) and X(k): coverage P(j <= B <= k - 1), B ~ Bin(n, q).
     let j = (mean - Z * sd - 0.5).floor();
     let k = (mean + Z * sd + 0.5).ceil() + 1.0;
     let low = (j >= 1.0).then(|| j as usize - 1);
     let high = (k <= n as f64).then(|| k as usize - 1);
     (low, high)
+}
+
+/// How much wider than the binomial a percentile's interval must be for `ordered` values (in the
+/// order they were measured) that come in runs: requests served side by side in one batch share
+/// their fate, so the count below a percentile varies more than independent draws would. With
+/// `rho` the lag-1 autocorrelation of the indicators `value <= at`, an AR(1) sequence's count has
+/// `sqrt((1 + rho) / (1 - rho))` times the independent standard deviation. 1 when uncorrelated.
+pub fn run_inflation(ordered: &[f64], at: f64) -> f64 {
+    let n = ordered.len();
+    if n < 3 {
+        return 1.0;
+    }
+    let below = |v: f64| if v <= at { 1.0 } else { 0.0 };
+    let m = ordered.iter().map(|&v| below(v)).sum::<f64>() / n as f64;
+    let var: f64 = ordered.iter().map(|&v| (below(v) - m).powi(2)).sum();
+    if var <= 0.0 {
+        return 1.0;
+    }
+    let cov: f64 = ordered
+        .windows(2)
+        .map(|w| (below(w[0]) - m) * (below(w[1]) - m))
+        .sum();
+    let rho = (cov / var).clamp(0.0, 0.9);
+    ((1.0 + rho) / (1.0 - rho)).sqrt()
 }
 
 /// The values at `ranks` (0-based, ascending) of unsorted `values`, by selection: each selection
@@ -125,21 +155,27 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    /// The standard percentiles plus `extra` (deduplicated, ascending) of `values`, each with its
-    /// distribution-free 95% interval ([`interval_ranks`]).
+    /// The standard percentiles plus `extra` (deduplicated, ascending) of `values` (in the order
+    /// measured), each with its distribution-free 95% interval ([`interval_ranks`]), widened for
+    /// values that come in runs ([`run_inflation`]).
     pub fn of(mut values: Vec<f64>, extra: &[f64]) -> Self {
         values.retain(|v| v.is_finite());
         let mut ps: Vec<f64> = STANDARD.iter().chain(extra).copied().collect();
         ps.sort_unstable_by(f64::total_cmp);
         ps.dedup();
+        let ordered = values.clone();
+        let found = select_percentiles(&mut values, &ps);
         let ranks: Vec<(Option<usize>, Option<usize>)> = ps
             .iter()
-            .map(|&p| interval_ranks(values.len(), p))
+            .zip(&found)
+            .map(|(&p, v)| {
+                let inflation = v.map_or(1.0, |v| run_inflation(&ordered, v));
+                widened_ranks(values.len(), p, inflation)
+            })
             .collect();
         let mut wanted: Vec<usize> = ranks.iter().flat_map(|(l, h)| [*l, *h]).flatten().collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let found = select_percentiles(&mut values, &ps);
         // The percentiles' selection reordered the values; the intervals select again.
         let at = select_ranks(&mut values, &wanted);
         let value = |r: Option<usize>| r.and_then(|r| wanted.binary_search(&r).ok().map(|i| at[i]));
@@ -323,9 +359,27 @@ mod tests {
         }
         // Too few values to bound a p99 from above: that side is open.
         assert_eq!(interval_ranks(20, 99.0).1, None);
-        let json = serde_json::to_string(&Percentiles::of((0..100).map(f64::from).collect(), &[]))
-            .unwrap();
+        // 0..100 in a scrambled order, as independent draws come.
+        let scrambled = (0..100).map(|i| f64::from(i * 37 % 100)).collect();
+        let json = serde_json::to_string(&Percentiles::of(scrambled, &[])).unwrap();
         assert!(json.contains("\"p50_ci\":[38.0,61.0]"), "{json}");
+    }
+
+    #[test]
+    fn values_that_come_in_runs_get_a_wider_interval_than_independent_ones() {
+        // The same 1,000 values, scrambled, or in runs of 25 on one side of the median (as requests
+        // served side by side in one batch come).
+        let scrambled: Vec<f64> = (0..1000).map(|i| f64::from(i * 379 % 1000)).collect();
+        let runs: Vec<f64> = (0..1000)
+            .map(|i| f64::from((i % 50) * 20 + i / 50))
+            .collect();
+        assert!(run_inflation(&scrambled, 500.0) < 1.1);
+        assert!(run_inflation(&runs, 500.0) > 2.0);
+        let width = |v: Vec<f64>| {
+            let ci = Percentiles::of(v, &[]).interval(50.0).unwrap();
+            ci.high.unwrap() - ci.low.unwrap()
+        };
+        assert!(width(runs) > 2.0 * width(scrambled));
     }
 
     #[test]

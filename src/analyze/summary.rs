@@ -13,6 +13,7 @@
 //! maximum sustainable x (1 - headroom). A closed-loop run is answered in requests in flight and
 //! the rate they achieved, never as a QPS capacity or a rate limit: it offered no rate.
 
+use crate::analyze::capacity::{self, CapacityCi};
 use crate::analyze::cause;
 use crate::analyze::level::LevelReport;
 use crate::analyze::search::SearchSummary;
@@ -60,6 +61,10 @@ pub struct Summary {
     pub saturation_concurrency: Option<usize>,
     /// Why the saturation point is not PASS: errors, queueing or latency_objective.
     pub saturation_cause: Option<Cause>,
+    /// The maximum sustainable rate's 95% interval (`capacity.rs`); for rates only, with both a
+    /// PASS and a level that did not pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_ci: Option<CapacityCi>,
     pub recommended_qps: Option<f64>,
     /// With `--concurrency`: the maximum sustainable concurrency less the headroom.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,6 +145,12 @@ pub fn summarize(
         saturation_qps: rate(saturation),
         saturation_concurrency: saturation.and_then(|l| l.concurrency),
         saturation_cause: saturation.and_then(|l| l.assessment.saturation_cause),
+        capacity_ci: match shape.kind {
+            Kind::Rates | Kind::Search => {
+                capacity::interval(levels, rate(max_ok), rate(saturation))
+            }
+            Kind::Concurrency | Kind::Trace => None,
+        },
         recommended_qps: rate(max_ok).map(|q| q * keep),
         recommended_concurrency,
         cost_per_million_at_recommended,

@@ -63,6 +63,10 @@ pub struct BenchArgs {
     /// [default: 5].
     #[arg(long, allow_negative_numbers = true)]
     pub qps_tolerance: Option<f64>,
+    /// With --qps auto: once the bracket is within --qps-tolerance, probe past capacity until the
+    /// capacity's 95% interval is no wider than this many percent of it [default: 5].
+    #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
+    pub capacity_precision: Option<f64>,
     /// With --qps auto: seconds of endpoint time the whole search may use (default: no limit).
     #[arg(long, allow_negative_numbers = true)]
     pub search_budget: Option<f64>,
@@ -333,6 +337,7 @@ impl BenchArgs {
             concurrency: None,
             qps_start: None,
             qps_tolerance: None,
+            capacity_precision: None,
             search_budget: None,
             min_probe_duration: None,
             duration: None,

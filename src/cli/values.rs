@@ -20,6 +20,7 @@ pub mod defaults {
     /// `--qps auto`: first rate, and the final bracket's width in percent.
     pub const QPS_START: f64 = 1.0;
     pub const QPS_TOLERANCE: f64 = 5.0;
+    pub const CAPACITY_PRECISION: f64 = 5.0;
     /// `--qps auto`: the shortest growth probe, seconds.
     pub const MIN_PROBE_S: f64 = 5.0;
 }

@@ -23,6 +23,9 @@ pub struct AutoQps {
     /// (folders written before it was recorded lack it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance_pct: Option<f64>,
+    /// `--capacity-precision`, percent (folders written before it existed searched without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision_pct: Option<f64>,
     /// Seconds of a full-length probe (`--duration`).
     pub duration_s: f64,
     /// Endpoint seconds the whole search may use.

@@ -108,6 +108,7 @@ fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
         for (flag, given) in [
             ("--qps-start", a.qps_start.is_some()),
             ("--qps-tolerance", a.qps_tolerance.is_some()),
+            ("--capacity-precision", a.capacity_precision.is_some()),
             ("--search-budget", a.search_budget.is_some()),
             ("--min-probe-duration", a.min_probe_duration.is_some()),
         ] {
@@ -130,6 +131,10 @@ fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
             "--qps-tolerance {tolerance}: a percentage above 0 and below 100, e.g. --qps-tolerance 5"
         );
     }
+    let precision = a.capacity_precision.unwrap_or(defaults::CAPACITY_PRECISION);
+    if !(precision.is_finite() && precision > 0.0 && precision < 100.0) {
+        bail!("--capacity-precision {precision}: a percentage above 0 and below 100, e.g. --capacity-precision 5");
+    }
     if let Some(b) = a.search_budget {
         seconds("--search-budget", b, "e.g. --search-budget 1800")?;
     }
@@ -142,6 +147,7 @@ fn qps_plan(a: &BenchArgs) -> Result<(Vec<f64>, Option<AutoQps>)> {
             start_qps: start,
             tolerance: tolerance / 100.0,
             tolerance_pct: Some(tolerance),
+            precision_pct: Some(precision),
             duration_s: a.duration_s(),
             budget_s: a.search_budget,
             min_probe_s: a.min_probe_duration.unwrap_or(defaults::MIN_PROBE_S),

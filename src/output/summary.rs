@@ -169,11 +169,16 @@ fn open_answer(report: &Report, rule: &str, out: &mut String) {
         false => ("QPS", ""),
     };
     let _ = match s.max_sustainable_qps {
-        Some(q) => writeln!(
-            out,
-            "Maximum sustainable {what}: {}{unit} (highest PASS level: {rule})",
-            Qps(q)
-        ),
+        Some(q) => {
+            let ci = s.capacity_ci.map_or(String::new(), |c| {
+                format!("95% CI {:.1}-{:.1}; ", c.low, c.high)
+            });
+            writeln!(
+                out,
+                "Maximum sustainable {what}: {}{unit} ({ci}highest PASS level: {rule})",
+                Qps(q)
+            )
+        }
         None => writeln!(
             out,
             "Maximum sustainable {what}: {}",
@@ -281,7 +286,11 @@ fn how(report: &Report, q: f64) -> String {
 /// The search's answer: capacity, its bracket and what bound it, what it cost, why it stopped.
 fn search_line(s: &SearchSummary) -> String {
     let why = match s.stopped {
-        Stop::Converged => format!("the last PASS and the first FAIL are within {}%", s.tolerance_pct),
+        Stop::Converged => match s.precision_pct {
+            Some(p) => format!("the last PASS and the first FAIL are within {}%, and the capacity's 95% interval within {p}%", s.tolerance_pct),
+            None => format!("the last PASS and the first FAIL are within {}%", s.tolerance_pct),
+        },
+        Stop::Imprecise => format!("stopped: the capacity's 95% interval is still wider than --capacity-precision after {} probes past capacity", crate::analyze::search::PRECISION_PROBES),
         Stop::ClientLimit => "stopped: a probe was client-limited, so higher rates would measure this machine, not the endpoint".into(),
         Stop::FailsAtStart => "stopped: the endpoint failed even at the start rate (--qps-start)".into(),
         Stop::Budget => "stopped: the next probe would overrun --search-budget".into(),

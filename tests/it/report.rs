@@ -262,10 +262,10 @@ fn folders_written_by_an_earlier_version_re_report_every_figure() {
                     k.remove("steady_offered_qps");
                 }
             }
-            // Intervals (`*_ci`) are new since.
+            // Intervals (`*_ci`) and standard errors (`*_se`) are new since.
             fn strip(v: &mut serde_json::Value) {
                 if let Some(o) = v.as_object_mut() {
-                    o.retain(|k, _| !k.ends_with("_ci"));
+                    o.retain(|k, _| !k.ends_with("_ci") && !k.ends_with("_se"));
                     o.values_mut().for_each(strip);
                 } else if let Some(a) = v.as_array_mut() {
                     a.iter_mut().for_each(strip);

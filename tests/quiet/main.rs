@@ -104,6 +104,9 @@ async fn qps_auto_finds_the_capacity_of_an_endpoint_that_sheds_load() {
             "0.5",
             "--qps-tolerance",
             "10",
+            // 2-second probes measure the service rate too roughly for 5%.
+            "--capacity-precision",
+            "60",
         ],
     ))
     .await;
@@ -111,6 +114,15 @@ async fn qps_auto_finds_the_capacity_of_an_endpoint_that_sheds_load() {
     let json = run.results_json();
     let search = &json["summary"]["search"];
     assert_eq!(search["stopped"], "converged", "{search}");
+    let ci = &json["summary"]["capacity_ci"];
+    assert!(
+        ci["low"].as_f64() <= search["capacity_qps"].as_f64(),
+        "{ci}"
+    );
+    assert!(
+        ci["high"].as_f64() >= search["first_fail_qps"].as_f64(),
+        "{ci}"
+    );
     let found = search["capacity_qps"].as_f64().unwrap();
     let fail = search["first_fail_qps"].as_f64().unwrap();
     assert!((fail - found) / found <= 0.10, "{search}");
