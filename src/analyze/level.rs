@@ -21,7 +21,7 @@ use crate::analyze::tally::{self, Errors, Tokens};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
 use crate::analyze::workload::{self, SessionSummary, TokenLengths};
 use crate::config::{Metric, Objective, Offered, Policy, Pricing, ReportOptions};
-use crate::measure::record::{LevelRun, RequestRecord};
+use crate::measure::record::{EarlyStop, LevelRun, RequestRecord, StopCause};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -70,6 +70,9 @@ pub struct LevelReport {
     /// measured; its verdict is not used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rebuilt_from_records: Option<KeptOf>,
+    /// `--stop-on-saturation` stopped its sending at `at_s` seconds, for `reason`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<EarlyStop>,
     pub requests_scheduled: u64,
     pub requests_sent: u64,
     pub requests_succeeded: u64,
@@ -183,6 +186,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
             .as_ref()
             .map(|s| (s.requests, s.wait_max_s.unwrap_or_default()));
     }
+    if let Some(stop) = &run.early_stop {
+        stopped_early(&mut assessment, stop);
+    }
     let tokens = Tokens::of(&ok);
     let duration = run.duration_s.max(f64::EPSILON);
     let goodput = Goodput::of(
@@ -210,6 +216,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         partial: run.partial,
         concurrency: run.id.workers(),
         search_probe: run.id.probe,
+        early_stop: run.early_stop.clone(),
         rebuilt_from_records: run
             .rebuilt_from
             .map(|(kept, measured)| KeptOf { kept, measured }),
@@ -246,6 +253,18 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         sessions,
         server,
     }
+}
+
+/// A level `--stop-on-saturation` stopped is FAIL for the cause the watch found (it stopped
+/// because the level certainly could not pass), whatever the share of its requests that succeeded.
+fn stopped_early(a: &mut crate::analyze::verdict::Assessment, stop: &EarlyStop) {
+    use crate::analyze::verdict::{Cause, Verdict};
+    a.verdict = Verdict::Fail;
+    a.saturation_cause = Some(match stop.cause {
+        StopCause::Queueing => Cause::Queueing,
+        StopCause::Errors => Cause::Errors,
+    });
+    a.reason.early_stop = Some((stop.at_s, stop.reason.clone()));
 }
 
 /// The level's arrivals: sessions arrive on the schedule and their later turns follow their

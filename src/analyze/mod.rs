@@ -15,6 +15,7 @@ pub mod accept;
 pub mod capacity;
 pub mod cause;
 pub mod compare;
+pub mod early;
 pub mod level;
 pub mod objectives;
 pub mod queueing;

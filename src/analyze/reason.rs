@@ -60,6 +60,9 @@ impl Reason {
         if let Some(server) = &self.server {
             s.push_str(&format!("; server: {server}"));
         }
+        if let Some((at, why)) = &self.early_stop {
+            s.push_str(&format!("; stopped early at {at:.1} s: {why}"));
+        }
         s
     }
 }

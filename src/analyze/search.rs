@@ -64,7 +64,13 @@ pub fn plan(a: AutoQps) -> Plan {
 /// What to do next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
-    Probe { qps: f64, duration_s: f64 },
+    Probe {
+        qps: f64,
+        duration_s: f64,
+        /// A probe past capacity to measure the service rate: it must run in full, never
+        /// stopped early.
+        past_capacity: bool,
+    },
     Done(Stop),
 }
 
@@ -229,7 +235,16 @@ fn past_capacity(plan: &Plan, levels: &[LevelReport], fail: f64, spent: f64) -> 
         return Next::Done(Stop::Imprecise);
     }
     let qps = round3(fail * (1.0 + 0.1 * (past + 1) as f64));
-    probe(plan, qps, true, spent)
+    match probe(plan, qps, true, spent) {
+        Next::Probe {
+            qps, duration_s, ..
+        } => Next::Probe {
+            qps,
+            duration_s,
+            past_capacity: true,
+        },
+        done => done,
+    }
 }
 
 /// How often a rate is probed again, each time twice as long, when it sent too few requests to
@@ -255,6 +270,7 @@ fn again_longer(plan: &Plan, levels: &[LevelReport], last: &LevelReport) -> Next
     Next::Probe {
         qps: last.rate,
         duration_s,
+        past_capacity: false,
     }
 }
 
@@ -301,7 +317,11 @@ fn probe(plan: &Plan, qps: f64, full: bool, spent: f64) -> Next {
     if plan.budget_s.is_some_and(|b| spent + duration_s > b) {
         return Next::Done(Stop::Budget);
     }
-    Next::Probe { qps, duration_s }
+    Next::Probe {
+        qps,
+        duration_s,
+        past_capacity: false,
+    }
 }
 
 /// `qps` to 3 significant digits: 23.4375 -> 23.4.

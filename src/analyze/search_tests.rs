@@ -17,7 +17,28 @@ fn prompts() -> Vec<u64> {
 
 /// Runs the search to its end against `engine`.
 fn search(engine: &EngineConfig, plan: &Plan, policy: Policy) -> (Vec<LevelReport>, Stop) {
-    seeded_search(engine, plan, policy, None)
+    seeded_search(engine, plan, policy, None, false)
+}
+
+/// A probe's level; with `early`, stopped where `--stop-on-saturation` would have stopped it (its
+/// schedule cut there, so the engine serves only what was sent).
+fn probe_level(
+    engine: &EngineConfig,
+    prompts: &[u64],
+    qps: f64,
+    duration_s: f64,
+    early: bool,
+) -> LevelRun {
+    let recs = sweep::records(engine, prompts, qps, duration_s, 512);
+    let id = crate::config::LevelId::rate(0, qps);
+    let watch = crate::analyze::early::Watch::new(90.0, recs.len() as u64, duration_s);
+    match crate::analyze::early::replay(watch, &recs).filter(|_| early) {
+        Some(stop) => {
+            let recs = sweep::records(engine, prompts, qps, stop.at_s, 512);
+            LevelRun::new(id, qps, duration_s, recs, Some(stop.at_s)).stopped_early(stop)
+        }
+        None => LevelRun::new(id, qps, duration_s, recs, None),
+    }
 }
 
 /// [`search`], each probe's engine seeded from `seed` and the probe's number, and the dataset's
@@ -27,6 +48,7 @@ fn seeded_search(
     plan: &Plan,
     policy: Policy,
     seed: Option<u64>,
+    early: bool,
 ) -> (Vec<LevelReport>, Stop) {
     let mut prompts = prompts();
     if let Some(seed) = seed {
@@ -42,19 +64,17 @@ fn seeded_search(
     loop {
         match next(plan, &levels) {
             Next::Done(stop) => return (levels, stop),
-            Next::Probe { qps, duration_s } => {
+            Next::Probe {
+                qps,
+                duration_s,
+                past_capacity,
+            } => {
                 let mut engine = engine.clone();
                 if let Some(seed) = seed {
                     engine.seed = seed * 1000 + levels.len() as u64;
                 }
-                let recs = sweep::records(&engine, &prompts, qps, duration_s, 512);
-                let run = LevelRun::new(
-                    crate::config::LevelId::rate(0, qps),
-                    qps,
-                    duration_s,
-                    recs,
-                    None,
-                );
+                let early = early && !past_capacity;
+                let run = probe_level(&engine, &prompts, qps, duration_s, early);
                 levels.push(level_report(&run, &opts));
             }
         }
@@ -329,7 +349,8 @@ fn a_probe_too_small_to_judge_is_run_again_longer_not_read_as_a_client_limit() {
         next(&p, &[judged(2.0, true, false), few.clone()]),
         Next::Probe {
             qps: 4.0,
-            duration_s: 40.0
+            duration_s: 40.0,
+            past_capacity: false,
         }
     );
     // Even at full length it never stands for a probe at that rate: the bracket still probes it.
@@ -341,9 +362,21 @@ fn a_probe_too_small_to_judge_is_run_again_longer_not_read_as_a_client_limit() {
     assert_eq!(next(&p, &levels), Next::Done(Stop::TooFew));
 }
 
-/// The 95% capacity intervals of `seeds` searches against the 8B preset: how many hold the
-/// computed capacity, and their median width (percent of the capacity found).
-fn coverage(seeds: std::ops::Range<u64>) -> (usize, usize, f64, Vec<String>) {
+/// What `seeds` searches against the 8B preset found.
+struct Coverage {
+    /// Intervals that hold the computed capacity.
+    hits: usize,
+    runs: usize,
+    /// Median width, percent of the capacity found.
+    width_pct: f64,
+    /// Median endpoint seconds of a search.
+    endpoint_s: f64,
+    lines: Vec<String>,
+}
+
+/// The 95% capacity intervals of `seeds` searches against the 8B preset (`early`: with
+/// `--stop-on-saturation`, the default of `--qps auto`).
+fn coverage(seeds: std::ops::Range<u64>, early: bool) -> Coverage {
     let engine = llama_8b_h100();
     let mu = capacity(&engine, mean_prompt(), engine.mean_output_tokens);
     let opts = ReportOptions {
@@ -358,17 +391,18 @@ fn coverage(seeds: std::ops::Range<u64>) -> (usize, usize, f64, Vec<String>) {
         }),
         ..ReportOptions::default()
     };
-    let (mut hits, mut widths, mut lines) = (0, Vec::new(), Vec::new());
+    let (mut hits, mut widths, mut spent, mut lines) = (0, Vec::new(), Vec::new(), Vec::new());
     for seed in seeds.clone() {
-        let (levels, _) = seeded_search(&engine, &plan(60.0), Policy::default(), Some(seed));
+        let (levels, _) = seeded_search(&engine, &plan(60.0), Policy::default(), Some(seed), early);
         let report = crate::analyze::report::Report::new(levels, &opts);
         let s = &report.summary;
         let ci = s.capacity_ci.expect("an interval");
-        let point = s.search.as_ref().unwrap().capacity_qps.unwrap();
+        let search = s.search.as_ref().unwrap();
+        let point = search.capacity_qps.unwrap();
         let hit = ci.low <= mu && mu <= ci.high;
         hits += hit as usize;
         widths.push(ci.width_pct(point));
-        let search = s.search.as_ref().unwrap();
+        spent.push(search.endpoint_seconds);
         lines.push(format!(
             "seed {seed}: {point} in {:.2}-{:.2} ({:?}, {:.1}%), {} probes, {:.0} s, {:?}{}",
             ci.low,
@@ -381,36 +415,37 @@ fn coverage(seeds: std::ops::Range<u64>) -> (usize, usize, f64, Vec<String>) {
             if hit { "" } else { "  MISS" }
         ));
     }
-    widths.sort_by(f64::total_cmp);
-    let n = seeds.count();
-    (hits, n, widths[n / 2], lines)
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Coverage {
+        hits,
+        runs: seeds.count(),
+        width_pct: median(widths),
+        endpoint_s: median(spent),
+        lines,
+    }
 }
 
 #[test]
 #[ignore = "prints the capacity interval's coverage over 100 seeded searches (release: seconds)"]
 fn print_capacity_coverage() {
-    let (hits, n, width, lines) = coverage(0..100);
-    println!("{}", lines.join("\n"));
-    println!("{hits} of {n} intervals hold the computed capacity; median width {width:.1}%");
-}
-
-#[test]
-#[ignore = "tmp"]
-fn tmp_seed() {
-    let (levels, _) = seeded_search(&llama_8b_h100(), &plan(60.0), Policy::default(), Some(85));
-    for l in &levels {
+    for early in [true, false] {
+        let c = coverage(0..100, early);
+        println!("{}", c.lines.join("\n"));
         println!(
-            "{} {:.0}s {} cause {:?} served {:?} se {:?} q {} offered {:?}",
-            l.rate,
-            l.send_window_s,
-            l.assessment.verdict,
-            l.assessment.saturation_cause,
-            l.keep_up.steady_served_qps,
-            l.keep_up.steady_served_se,
-            l.keep_up.queueing,
-            l.keep_up.steady_offered_qps
+            "--stop-on-saturation {early}: {} of {} intervals hold the computed capacity; median width {:.1}%; median endpoint time {:.0} s",
+            c.hits, c.runs, c.width_pct, c.endpoint_s
         );
     }
+    // A fixed sweep of 7 levels of 60 s (5..35 req/s) for comparison: its sending plus drains.
+    let engine = llama_8b_h100();
+    let fixed: f64 = [5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0]
+        .iter()
+        .map(|&q| probe_level(&engine, &prompts(), q, 60.0, false).duration_s)
+        .sum();
+    println!("a fixed 7-level sweep of 60 s levels: {fixed:.0} s of endpoint time");
 }
 
 /// The TTFT p50 intervals of `seeds` 60-second levels at 20 req/s against the 8B preset: how many
@@ -461,12 +496,18 @@ fn print_ttft_coverage() {
 #[test]
 fn the_capacity_interval_holds_the_computed_capacity_in_nine_runs_of_ten() {
     // Fixed seeds: 12 searches (100 in `print_capacity_coverage`, docs/capacity.md).
-    let (hits, n, width, lines) = coverage(0..12);
-    assert!(hits * 10 >= n * 9, "{hits} of {n}:\n{}", lines.join("\n"));
+    let c = coverage(0..12, true);
+    let all = c.lines.join("\n");
     assert!(
-        width <= 5.0,
-        "median width {width:.1}%:\n{}",
-        lines.join("\n")
+        c.hits * 10 >= c.runs * 9,
+        "{} of {}:\n{all}",
+        c.hits,
+        c.runs
+    );
+    assert!(
+        c.width_pct <= 5.0,
+        "median width {:.1}%:\n{all}",
+        c.width_pct
     );
     let (hits, n, width, _) = ttft_coverage(0..20);
     assert!(hits * 10 >= n * 9, "TTFT p50: {hits} of {n}");

@@ -73,10 +73,33 @@ pub struct Summary {
     pub cost_per_million_at_recommended: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity_plan: Option<CapacityPlan>,
+    /// `--stop-on-saturation`: the levels it stopped and the seconds of sending it saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<EarlyStops>,
     /// `--qps auto`: the search's answer (filled by `report.rs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchSummary>,
     pub notes: Vec<String>,
+}
+
+/// The levels `--stop-on-saturation` stopped, and the seconds of sending that saved.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EarlyStops {
+    pub levels: usize,
+    pub saved_s: f64,
+}
+
+impl EarlyStops {
+    fn of(levels: &[LevelReport]) -> Option<Self> {
+        let stops: Vec<f64> = levels
+            .iter()
+            .filter_map(|l| l.early_stop.as_ref().map(|e| e.saved_s))
+            .collect();
+        (!stops.is_empty()).then(|| EarlyStops {
+            levels: stops.len(),
+            saved_s: stops.iter().sum(),
+        })
+    }
 }
 
 /// What the summary needs to know of the run beyond its levels: its kind, and whether it ran its
@@ -157,6 +180,7 @@ pub fn summarize(
         capacity_plan: daily_tokens
             .zip(max_ok)
             .map(|(daily, l)| plan(daily, l, p, pricing, saturation.is_none())),
+        early_stop: EarlyStops::of(levels),
         search: None,
         notes,
     }

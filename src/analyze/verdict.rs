@@ -129,6 +129,8 @@ pub struct Reason {
     pub too_few: Option<u64>,
     /// Rebuilt from fewer records than the level measured: (kept, measured).
     pub rebuilt_from: Option<(u64, u64)>,
+    /// `--stop-on-saturation` stopped it: when, and why it was certain.
+    pub early_stop: Option<(f64, String)>,
 }
 
 /// What showed that the endpoint did not keep up.

@@ -2,7 +2,7 @@
 //! redline's additions in groups (workload, shards, connection, and the groups every command
 //! shares from `groups.rs`). `config/` validates them into a `Config`.
 
-use crate::cli::groups::{PlotArgs, PolicyArgs, PricingArgs};
+use crate::cli::groups::{LevelArgs, PlotArgs, PolicyArgs, PricingArgs};
 use crate::cli::values::{
     defaults, trimmed, Api, Arrival, DatasetFormat, IgnoreEos, QpsArg, SampleOrder,
 };
@@ -67,6 +67,9 @@ pub struct BenchArgs {
     /// capacity's 95% interval is no wider than this many percent of it [default: 5].
     #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
     pub capacity_precision: Option<f64>,
+    /// Early stop past saturation, and repeated levels.
+    #[command(flatten)]
+    pub levels: LevelArgs,
     /// With --qps auto: seconds of endpoint time the whole search may use (default: no limit).
     #[arg(long, allow_negative_numbers = true)]
     pub search_budget: Option<f64>,
@@ -338,6 +341,7 @@ impl BenchArgs {
             qps_start: None,
             qps_tolerance: None,
             capacity_precision: None,
+            levels: LevelArgs::default(),
             search_budget: None,
             min_probe_duration: None,
             duration: None,

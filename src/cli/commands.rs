@@ -1,7 +1,7 @@
 //! The flags of `redline report`, `demo`, `calibrate`, `compare` and `merge`; the groups they share
 //! with a run (policy, pricing, the chart) are flattened from `groups.rs`.
 
-use crate::cli::groups::{PlotArgs, PolicyArgs, PricingArgs};
+use crate::cli::groups::{LevelArgs, PlotArgs, PolicyArgs, PricingArgs};
 use crate::cli::sim::SimModelArgs;
 use crate::cli::values::{defaults, trimmed, QpsArg};
 use clap::Args;
@@ -72,6 +72,15 @@ pub struct DemoArgs {
     /// Verdict thresholds, objectives (--slo), headroom and capacity plan.
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Early stop past saturation, and repeated levels.
+    #[command(flatten)]
+    pub levels: LevelArgs,
+    /// With --qps auto: the capacity interval's width to reach, percent [default: 5].
+    #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
+    pub capacity_precision: Option<f64>,
+    /// Add each figure's 95% interval to the console table.
+    #[arg(long)]
+    pub show_ci: bool,
     /// Simulated endpoint settings.
     #[command(flatten)]
     pub sim: SimModelArgs,

@@ -64,3 +64,18 @@ impl PlotArgs {
         self.plot || self.plot_format.is_some()
     }
 }
+
+/// How each level runs: stopped early past saturation, and repeated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Args)]
+pub struct LevelArgs {
+    /// Stop a level's sending as soon as it certainly cannot pass (overload errors past the FAIL
+    /// threshold, or a queue still growing), then wait for its requests in flight; the level is
+    /// FAIL with the cause. On by default for --qps auto (but never for its probes past capacity,
+    /// which measure the service rate); off by default for fixed --qps levels, as the reference
+    /// tool runs every level in full.
+    #[arg(long, overrides_with = "no_stop_on_saturation")]
+    pub stop_on_saturation: bool,
+    /// Run every level in full, even past saturation (the default for fixed --qps levels).
+    #[arg(long, overrides_with = "stop_on_saturation")]
+    pub no_stop_on_saturation: bool,
+}

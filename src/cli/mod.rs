@@ -17,7 +17,7 @@ mod values;
 
 pub use bench::{BenchArgs, ConnectionArgs, ShardArgs, WorkloadArgs};
 pub use commands::{CalibrateArgs, CompareArgs, CompareFormat, DemoArgs, MergeArgs, ReportArgs};
-pub use groups::{PlotArgs, PolicyArgs, PricingArgs};
+pub use groups::{LevelArgs, PlotArgs, PolicyArgs, PricingArgs};
 pub use sim::{Limit, SimArgs, SimModelArgs};
 pub use values::{
     defaults, trimmed, Api, Arrival, DatasetFormat, IgnoreEos, PlotFormat, QpsArg, SampleOrder,

@@ -36,6 +36,9 @@ pub async fn run(d: &DemoArgs) -> Result<Outcome> {
     args.plot = d.plot;
     args.pricing = d.pricing;
     args.policy = d.policy.clone();
+    args.levels = d.levels;
+    args.capacity_precision = d.capacity_precision;
+    args.show_ci = d.show_ci;
     let mut cfg = Config::from_args(&args)?;
     // No key: the simulator needs none, and a real one (OPENAI_API_KEY) is never sent to it.
     cfg.api_key = None;

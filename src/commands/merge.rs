@@ -234,6 +234,7 @@ fn level(shards: &[Shard], k: usize) -> (LevelRun, LevelInfo) {
         duration_s,
         plan_qps: None,
         plan_arrivals: None,
+        early_stop: None,
     };
     (run, info)
 }

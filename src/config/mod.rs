@@ -101,6 +101,8 @@ pub struct Config {
     pub proxy: Option<Proxy>,
     /// `--show-ci`.
     pub show_ci: bool,
+    /// `--stop-on-saturation`, as decided for the run's kind.
+    pub stop_on_saturation: bool,
 }
 
 impl Config {
@@ -121,6 +123,8 @@ impl Config {
             chrono::Utc::now(),
         )?;
         validate::shard_plan(&levels, shard.is_some(), a.seed.is_some())?;
+        let stop_on_saturation =
+            validate::stop_on_saturation(a, &levels, &workload, shard.is_some())?;
         validate::request(a)?;
         validate::schedule(a)?;
         validate::samples(a, &workload.source)?;
@@ -176,6 +180,7 @@ impl Config {
             headers: connection.headers,
             proxy: connection.proxy,
             show_ci: a.show_ci,
+            stop_on_saturation,
         })
     }
 

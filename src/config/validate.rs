@@ -6,7 +6,7 @@ use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs, QpsArg};
 use crate::config::kind::{AutoQps, Levels};
 use crate::config::policy::{Policy, Pricing};
 use crate::config::slo::{self, Metric, Objective};
-use crate::config::workload::Source;
+use crate::config::workload::{Source, Workload};
 use anyhow::{bail, Result};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -199,6 +199,43 @@ pub(crate) fn levels(a: &BenchArgs, source: &Source) -> Result<Levels> {
         Some(s) => Levels::Search(s),
         None => Levels::Rates(qps),
     })
+}
+
+/// Whether levels stop early past saturation: on for a search unless `--no-stop-on-saturation`,
+/// on for rates only when asked; refused where it cannot watch one level on its own (a closed
+/// loop, a trace, sessions, a shard).
+pub(crate) fn stop_on_saturation(
+    a: &BenchArgs,
+    levels: &Levels,
+    workload: &Workload,
+    sharded: bool,
+) -> Result<bool> {
+    let why_not = match levels {
+        Levels::Concurrency(_) => Some("--concurrency levels offer no rate to saturate"),
+        Levels::Trace => Some("a --trace replays its whole window"),
+        _ if workload.sessions.is_some() => Some(
+            "--sessions levels send later turns after replies, so a stop would cut sessions short",
+        ),
+        _ if sharded => {
+            Some("a --shard sees only its share of the load, and its shards must stop together")
+        }
+        _ => None,
+    };
+    match why_not {
+        Some(why) if a.levels.stop_on_saturation || a.levels.no_stop_on_saturation => {
+            let flag = if a.levels.stop_on_saturation {
+                "--stop-on-saturation"
+            } else {
+                "--no-stop-on-saturation"
+            };
+            bail!("{flag} decides whether a level of --qps rates stops early; {why}: leave it out")
+        }
+        Some(_) => Ok(false),
+        None => Ok(match levels {
+            Levels::Search(_) => !a.levels.no_stop_on_saturation,
+            _ => a.levels.stop_on_saturation,
+        }),
+    }
 }
 
 /// The fastest level may not schedule more requests than a level's records can hold.

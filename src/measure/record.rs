@@ -320,6 +320,29 @@ impl RequestRecord {
 /// [`RequestRecord::client_lag_s`]).
 pub const SLOW_ACCEPT_S: f64 = 1.0;
 
+/// `--stop-on-saturation`: a level stopped sending once it was certain not to pass, then waited
+/// for its requests in flight. Found by `analyze::early`, kept in metadata.json so that `redline
+/// report` rebuilds the same level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStop {
+    /// Seconds into the level when sending stopped.
+    pub at_s: f64,
+    /// What made it certain, in words.
+    pub reason: String,
+    /// What kind of saturation: the endpoint queued, or refused requests.
+    pub cause: StopCause,
+    /// Seconds of sending the stop saved (the planned window less `at_s`).
+    pub saved_s: f64,
+}
+
+/// Why a level was stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopCause {
+    Queueing,
+    Errors,
+}
+
 /// What a level measured. Everything but the records is derived from them by [`LevelRun::new`],
 /// so `redline report` rebuilds the same figures from `requests.jsonl`.
 #[derive(Debug, Clone)]
@@ -346,6 +369,8 @@ pub struct LevelRun {
     /// `report --from-partial-records`: the level was rebuilt from fewer records than it
     /// measured (kept, measured), so its verdict may not be used.
     pub rebuilt_from: Option<(u64, u64)>,
+    /// `--stop-on-saturation` stopped sending early; the level is whole, not interrupted.
+    pub early_stop: Option<EarlyStop>,
 }
 
 impl LevelRun {
@@ -389,7 +414,19 @@ impl LevelRun {
             records,
             server: Vec::new(),
             rebuilt_from: None,
+            early_stop: None,
         }
+    }
+
+    /// The level as stopped early: sending stopped at `stop.at_s` on purpose, and every request
+    /// sent was waited for, so it is whole, not interrupted.
+    pub fn stopped_early(mut self, stop: EarlyStop) -> Self {
+        self.partial = self
+            .records
+            .iter()
+            .any(|r| r.error == Some(ErrorKind::Interrupted));
+        self.early_stop = Some(stop);
+        self
     }
 }
 

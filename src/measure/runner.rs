@@ -25,6 +25,11 @@ const LEAD: Duration = Duration::from_millis(20);
 pub trait Observer {
     fn sent(&mut self) {}
     fn finished(&mut self, _record: &RequestRecord) {}
+    /// Asked after each finished record, `now_s` seconds into the level: whether to stop sending
+    /// (`--stop-on-saturation`). The level then waits for its requests in flight, as at its end.
+    fn stop_sending(&mut self, _now_s: f64) -> bool {
+        false
+    }
 }
 
 /// One level's plan.
@@ -52,13 +57,18 @@ pub async fn run_level(
 ) -> LevelRun {
     let start = level.start_at.unwrap_or_else(|| Instant::now() + LEAD);
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // The level's own stop: an interruption stops it too, an early stop stops only this level.
+    let level_cancel = Cancel {
+        stop: cancel.stop.child_token(),
+        abort: cancel.abort.clone(),
+    };
     let schedule = Schedule {
         ctx: Ctx {
             target,
             level: level.id.index,
             qps: level.qps,
             start,
-            cancel: cancel.clone(),
+            cancel: level_cancel.clone(),
             cap: level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
             picker: level.picker.clone(),
             concurrency: None,
@@ -77,6 +87,11 @@ pub async fn run_level(
             Msg::Done(r) => {
                 observer.finished(&r);
                 records.push(*r);
+                if !level_cancel.stop.is_cancelled()
+                    && observer.stop_sending(time::since(Instant::now(), start))
+                {
+                    level_cancel.stop.cancel();
+                }
             }
         }
     }

@@ -264,7 +264,9 @@ impl RunFolder {
             .enumerate()
             .map(|(i, recs)| {
                 let stopped_at = match meta.levels.get(i) {
-                    Some(info) => info.partial.then_some(info.send_window_s),
+                    Some(info) => {
+                        (info.partial || info.early_stop.is_some()).then_some(info.send_window_s)
+                    }
                     None => Some(recs.iter().filter_map(|r| r.sent_s).fold(1e-6, f64::max)),
                 };
                 let planned = meta
@@ -280,7 +282,10 @@ impl RunFolder {
                     stopped_at,
                 );
                 run.server = std::mem::take(&mut scrapes[i]);
-                run
+                match meta.levels.get(i).and_then(|info| info.early_stop.clone()) {
+                    Some(stop) => run.stopped_early(stop),
+                    None => run,
+                }
             })
             .collect())
     }

@@ -116,6 +116,15 @@ fn answer(report: &Report, out: &mut String) {
     } else {
         open_answer(report, &rule, out);
     }
+    if let Some(e) = s.early_stop {
+        let _ = writeln!(
+            out,
+            "Early stop (--stop-on-saturation): {} level{} stopped once certain not to pass, saving {:.0} s of sending",
+            e.levels,
+            if e.levels == 1 { "" } else { "s" },
+            e.saved_s
+        );
+    }
     if let Some(c) = s.cost_per_million_at_recommended {
         let at = match (s.max_sustainable_concurrency, s.max_sustainable_qps) {
             (Some(n), _) => format!("concurrency {n}"),

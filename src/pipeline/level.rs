@@ -3,9 +3,10 @@
 //! closed-loop (`measure/closed.rs`) with each finished record shown on the progress bar and
 //! appended to `requests.jsonl` as it arrives. Returns the level's records with the scrapes.
 
+use crate::analyze::early::Watch;
 use crate::measure::client::Target;
 use crate::measure::closed;
-use crate::measure::record::{LevelRun, RequestRecord};
+use crate::measure::record::{EarlyStop, LevelRun, RequestRecord};
 use crate::measure::runner::{self, Observer};
 use crate::measure::scrape::Scraper;
 use crate::measure::work::Cancel;
@@ -16,17 +17,21 @@ use reqwest::Url;
 use std::sync::Arc;
 use tokio::time::Instant;
 
-/// Runs `plan` against `target`, appending every record to `records`.
+/// Runs `plan` against `target`, appending every record to `records`; `watch` may stop it early
+/// (`--stop-on-saturation`).
 pub async fn run(
     target: &Arc<Target>,
     plan: &LevelPlan,
     metrics_url: Option<&Url>,
     cancel: &Cancel,
     records: &mut JsonlWriter,
+    watch: Option<Watch>,
 ) -> LevelRun {
     let mut obs = RunObserver {
         progress: LevelProgress::new(plan.rate(), plan.arrivals()),
         records,
+        watch,
+        stopped: None,
     };
     target.prepare(plan.rate()).await;
     let starts = plan.start_at().unwrap_or_else(Instant::now);
@@ -45,13 +50,25 @@ pub async fn run(
         run.server = scraper.finish().await;
     }
     obs.progress.finish();
-    run
+    match obs.stopped {
+        // An interruption after the stop still makes the level partial.
+        Some(stop) if !cancel.stop.is_cancelled() => {
+            eprintln!(
+                "  stopped early at {:.1} s: {}; waited for the requests in flight ({:.0} s of sending saved)",
+                stop.at_s, stop.reason, stop.saved_s
+            );
+            run.stopped_early(stop)
+        }
+        _ => run,
+    }
 }
 
-/// Sends each finished record to the progress bar and `requests.jsonl`.
+/// Sends each finished record to the progress bar, `requests.jsonl` and the watch.
 struct RunObserver<'a> {
     progress: LevelProgress,
     records: &'a mut JsonlWriter,
+    watch: Option<Watch>,
+    stopped: Option<EarlyStop>,
 }
 
 impl Observer for RunObserver<'_> {
@@ -61,5 +78,14 @@ impl Observer for RunObserver<'_> {
     fn finished(&mut self, record: &RequestRecord) {
         self.progress.finished(record);
         self.records.write(record);
+        if let Some(w) = &mut self.watch {
+            w.record(record);
+        }
+    }
+    fn stop_sending(&mut self, now_s: f64) -> bool {
+        if self.stopped.is_none() {
+            self.stopped = self.watch.as_mut().and_then(|w| w.check(now_s));
+        }
+        self.stopped.is_some()
     }
 }

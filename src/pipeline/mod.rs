@@ -124,6 +124,7 @@ async fn run_levels(
             cfg.metrics_url.as_ref(),
             cancel,
             &mut rec.records,
+            plan.watch(cfg),
         )
         .await;
         rec.record(cfg, &plan, &run)?;

@@ -28,10 +28,26 @@ pub enum LevelPlan {
     Open {
         level: Level,
         duration_s: Option<f64>,
+        /// `--stop-on-saturation` watches it.
+        watch: bool,
     },
 }
 
 impl LevelPlan {
+    /// `--stop-on-saturation`'s watch over this level, when it has one.
+    pub fn watch(&self, cfg: &Config) -> Option<crate::analyze::early::Watch> {
+        match self {
+            LevelPlan::Open {
+                level, watch: true, ..
+            } => Some(crate::analyze::early::Watch::new(
+                cfg.policy.warn_pct,
+                level.offsets.len() as u64,
+                level.duration.as_secs_f64(),
+            )),
+            _ => None,
+        }
+    }
+
     pub fn id(&self) -> LevelId {
         match self {
             LevelPlan::Closed(c) => c.id,
@@ -159,6 +175,7 @@ pub fn level(
             Some(LevelPlan::Open {
                 level,
                 duration_s: Some(trace.window.as_secs_f64()),
+                watch: false,
             })
         }
         Levels::Rates(rates) => {
@@ -167,7 +184,12 @@ pub fn level(
             Some(scheduled(cfg, prepared, slot, qps, cfg.duration, label))
         }
         Levels::Search(_) => {
-            let search::Next::Probe { qps, duration_s } = search::next(search?, levels) else {
+            let search::Next::Probe {
+                qps,
+                duration_s,
+                past_capacity,
+            } = search::next(search?, levels)
+            else {
                 return None;
             };
             let duration = Duration::from_secs_f64(duration_s);
@@ -176,7 +198,15 @@ pub fn level(
                 probe: Some(i + 1),
                 ..slot
             };
-            Some(scheduled(cfg, prepared, slot, qps, duration, label))
+            let label = match past_capacity {
+                true => format!("{label} (past capacity, to measure the service rate)"),
+                false => label,
+            };
+            let mut plan = scheduled(cfg, prepared, slot, qps, duration, label);
+            if let LevelPlan::Open { watch, .. } = &mut plan {
+                *watch &= !past_capacity;
+            }
+            Some(plan)
         }
     }
 }
@@ -253,6 +283,7 @@ fn scheduled(
     LevelPlan::Open {
         level,
         duration_s: (duration != cfg.duration).then_some(duration.as_secs_f64()),
+        watch: cfg.stop_on_saturation,
     }
 }
 

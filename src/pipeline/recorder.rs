@@ -123,6 +123,7 @@ impl Recorder {
             duration_s: plan.duration_s(),
             plan_qps: id.plan.map(|p| p.qps),
             plan_arrivals: id.plan.map(|p| p.arrivals),
+            early_stop: run.early_stop.clone(),
         });
         self.folder.write_metadata(&self.meta)?;
         self.levels.push(level_report(run, &self.opts));

@@ -42,12 +42,28 @@ pub fn records(
     duration_s: f64,
     max_tokens: u64,
 ) -> Vec<RequestRecord> {
-    let offsets = schedule::offsets(
-        Arrival::Constant,
+    arrivals(
+        cfg,
+        prompts,
         qps,
-        Duration::from_secs_f64(duration_s),
+        duration_s,
+        max_tokens,
+        Arrival::Constant,
         0,
-    );
+    )
+}
+
+/// [`records`] with `arrival`s drawn from `seed`.
+pub fn arrivals(
+    cfg: &EngineConfig,
+    prompts: &[u64],
+    qps: f64,
+    duration_s: f64,
+    max_tokens: u64,
+    arrival: Arrival,
+    seed: u64,
+) -> Vec<RequestRecord> {
+    let offsets = schedule::offsets(arrival, qps, Duration::from_secs_f64(duration_s), seed);
     let mut records: Vec<RequestRecord> = offsets
         .iter()
         .enumerate()

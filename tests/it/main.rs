@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod compare;
 mod compat;
+mod confidence;
 mod datasets;
 mod deploy;
 mod engine;

@@ -183,6 +183,9 @@ pub struct LevelInfo {
     pub plan_qps: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_arrivals: Option<u64>,
+    /// `--stop-on-saturation` stopped its sending (at `send_window_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<crate::measure::record::EarlyStop>,
 }
 
 /// `--shard`: which slice of which plan this run is, and how its start went.
