@@ -85,8 +85,10 @@ pub fn interval(
 /// could not serve their load (queueing or overload errors), pooled: each level's rate weighted by
 /// its inverse variance, with the degrees of freedom of all their batches.
 pub fn service_rate(levels: &[LevelReport], fail: f64) -> Option<ServiceRate> {
+    // A repeated level measured the service rate once in each repetition.
     let measured: Vec<(f64, f64)> = levels
         .iter()
+        .flat_map(|l| l.repetitions.as_deref().unwrap_or(std::slice::from_ref(l)))
         .filter(|l| past_capacity(l) && l.rate >= fail * (1.0 - 1e-9))
         .filter_map(|l| Some((l.keep_up.steady_served_qps?, l.keep_up.steady_served_se?)))
         .filter(|&(_, se)| se > 0.0)

@@ -116,7 +116,7 @@ impl Watch {
                     stop(
                         StopCause::Queueing,
                         format!(
-                            "the queue was growing: TTFT rose from {first:.3} s to {last:.3} s (p < {QUEUE_P}), still rising over {CONFIRMATIONS} checks in a row"
+                            "the queue was still growing: the requests finished by then went from a median TTFT of {first:.3} s to {last:.3} s (p < {QUEUE_P}), still rising over {CONFIRMATIONS} checks in a row"
                         ),
                     )
                 })

@@ -66,6 +66,9 @@ pub struct LevelReport {
     /// With `--qps auto`: this level's place in the search (1 = first probe).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search_probe: Option<usize>,
+    /// `--repeat`: which repetition of its level this run is (in `repetitions`), 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
     /// `report --from-partial-records`: the records this level was rebuilt from, of those it
     /// measured; its verdict is not used.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,6 +76,9 @@ pub struct LevelReport {
     /// `--stop-on-saturation` stopped its sending at `at_s` seconds, for `reason`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stop: Option<EarlyStop>,
+    /// `--repeat`: this level's figures are means over these runs (`repeat.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repetitions: Option<Vec<LevelReport>>,
     pub requests_scheduled: u64,
     pub requests_sent: u64,
     pub requests_succeeded: u64,
@@ -156,7 +162,14 @@ pub struct KeptOf {
 
 pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let recs = &run.records;
-    let ok: Vec<&RequestRecord> = recs.iter().filter(|r| r.succeeded()).collect();
+    // In the order they were planned, so that a percentile's interval (which reads runs of
+    // neighbours) is the same live and re-reported, whatever order the records finished in.
+    let mut ok: Vec<&RequestRecord> = recs.iter().filter(|r| r.succeeded()).collect();
+    ok.sort_by(|a, b| {
+        a.planned_s
+            .total_cmp(&b.planned_s)
+            .then(a.index.cmp(&b.index))
+    });
     let errors = Errors::of(recs);
     let arrivals = arrivals(recs);
     let pct = |v: Vec<f64>| Percentiles::of(v, &o.percentiles);
@@ -216,7 +229,9 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         partial: run.partial,
         concurrency: run.id.workers(),
         search_probe: run.id.probe,
+        repeat: run.id.repeat,
         early_stop: run.early_stop.clone(),
+        repetitions: None,
         rebuilt_from_records: run
             .rebuilt_from
             .map(|(kept, measured)| KeptOf { kept, measured }),

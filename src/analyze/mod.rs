@@ -20,6 +20,7 @@ pub mod level;
 pub mod objectives;
 pub mod queueing;
 pub mod reason;
+pub mod repeat;
 pub mod report;
 pub mod search;
 pub mod server;

@@ -10,7 +10,11 @@ use std::fmt;
 impl Reason {
     /// What the endpoint did: success, queueing and missed objectives.
     pub fn endpoint_text(&self) -> String {
-        let mut s = match self.sent_success_pct {
+        let mut s = match self.repetitions {
+            Some((_, n, k)) => format!("worst of {n} repetitions (repetition {k}): "),
+            None => String::new(),
+        };
+        s += &match self.sent_success_pct {
             Some(sent) => format!(
                 "{:.1}% success ({sent:.1}% of the requests sent)",
                 self.success_pct
@@ -62,6 +66,9 @@ impl Reason {
         }
         if let Some((at, why)) = &self.early_stop {
             s.push_str(&format!("; stopped early at {at:.1} s: {why}"));
+        }
+        if let Some((passed, n, _)) = self.repetitions {
+            s.push_str(&format!("; {passed} of {n} repetitions passed"));
         }
         s
     }

@@ -29,6 +29,14 @@ impl Report {
     /// With `--qps auto` the levels are the search's probes, in search order (each numbered by its
     /// `LevelId` when it was planned).
     pub fn new(results: Vec<LevelReport>, o: &ReportOptions) -> Self {
+        // Every planned run (each repetition counts) ran, and none was interrupted.
+        let cut_short = results.iter().any(|l| l.partial)
+            || o.levels.planned().is_some_and(|n| results.len() < n);
+        // `--repeat`: each level's repetitions become one level of their means.
+        let results = match o.repeat {
+            Some(_) => crate::analyze::repeat::combine(results),
+            None => results,
+        };
         // A search's short growth probes find the bracket; only full-length probes may set the
         // maximum (a FAIL, short or not, is a FAIL).
         let answer: Vec<LevelReport> = match o.levels.search() {
@@ -48,8 +56,7 @@ impl Report {
                 Levels::Concurrency(_) => Kind::Concurrency,
                 Levels::Trace => Kind::Trace,
             },
-            cut_short: results.iter().any(|l| l.partial)
-                || o.levels.planned().is_some_and(|n| results.len() < n),
+            cut_short,
             unconfirmed_passes: answer.len() < results.len(),
         };
         let mut summary = summarize(&answer, shape, &o.policy, o.pricing, o.daily_tokens);

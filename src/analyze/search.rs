@@ -221,11 +221,12 @@ pub fn next(plan: &Plan, levels: &[LevelReport]) -> Next {
     probe(plan, target, true, spent)
 }
 
-/// Most probes past capacity run to narrow the capacity's interval.
+/// Most full-length probes above the first FAIL (each measures the service rate) before the
+/// search gives up narrowing the capacity's interval.
 pub const PRECISION_PROBES: usize = 4;
 
-/// A full-length probe past capacity, each 10% further past the first FAIL than the last: every
-/// one measures the endpoint's service rate again, narrowing the capacity's interval.
+/// A full-length probe above the first FAIL, each 10% further than the last: every one that the
+/// endpoint cannot serve measures its service rate again, narrowing the capacity's interval.
 fn past_capacity(plan: &Plan, levels: &[LevelReport], fail: f64, spent: f64) -> Next {
     let past = levels
         .iter()

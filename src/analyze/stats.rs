@@ -130,6 +130,28 @@ pub fn run_inflation(ordered: &[f64], at: f64) -> f64 {
     ((1.0 + rho) / (1.0 - rho)).sqrt()
 }
 
+/// The mean of `values`, `None` when empty.
+pub fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// The 95% Student t interval of the mean of `values` (independent runs of a quantity that is
+/// never negative, so the interval is cut at 0), `None` from fewer than two.
+pub fn t_interval(values: &[f64]) -> Option<Interval> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let m = mean(values)?;
+    let sd = (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    let half =
+        distrs::StudentsT::ppf(0.5 + CONFIDENCE / 2.0, (n - 1) as f64) * sd / (n as f64).sqrt();
+    Some(Interval {
+        low: Some((m - half).max(0.0)),
+        high: Some(m + half),
+    })
+}
+
 /// The values at `ranks` (0-based, ascending) of unsorted `values`, by selection: each selection
 /// leaves the higher ranks to its right, so the next one searches a shrinking slice.
 fn select_ranks(values: &mut [f64], ranks: &[usize]) -> Vec<f64> {
@@ -192,6 +214,23 @@ impl Percentiles {
             values: ps.into_iter().zip(found).collect(),
             intervals,
         }
+    }
+
+    /// The mean of each percentile over `runs` (repetitions of one level), each with its 95%
+    /// Student t interval over the runs (none from fewer than two).
+    pub fn mean_over(runs: &[&Percentiles]) -> Self {
+        let Some(first) = runs.first() else {
+            return Percentiles::default();
+        };
+        let (values, intervals) = first
+            .values
+            .iter()
+            .map(|&(p, _)| {
+                let got: Vec<f64> = runs.iter().filter_map(|r| r.get(p)).collect();
+                ((p, mean(&got)), t_interval(&got))
+            })
+            .unzip();
+        Percentiles { values, intervals }
     }
 
     pub fn get(&self, p: f64) -> Option<f64> {

@@ -1,7 +1,7 @@
 //! Flag groups that several commands share, declared once and flattened into each
 //! (`#[command(flatten)]`): the verdict policy, pricing, and the chart.
 
-use crate::cli::values::PlotFormat;
+use crate::cli::values::{PlotFormat, RepeatOrder};
 use clap::Args;
 
 /// How levels are judged and what is recommended; shared by a run (where an absent flag takes the
@@ -78,4 +78,13 @@ pub struct LevelArgs {
     /// Run every level in full, even past saturation (the default for fixed --qps levels).
     #[arg(long, overrides_with = "stop_on_saturation")]
     pub no_stop_on_saturation: bool,
+    /// Run every level (every probe of --qps auto) N times; each level's figures become the mean
+    /// over its repetitions with a 95% Student t interval, each repetition kept [default: 1].
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<usize>,
+    /// The order of repeated levels: interleaved (10,20,30,10,20,30, so drift hits all levels
+    /// alike) or grouped (10,10,20,20,30,30) [default: interleaved; a search's probes repeat
+    /// back to back].
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub repeat_order: Option<RepeatOrder>,
 }

@@ -20,7 +20,8 @@ pub use commands::{CalibrateArgs, CompareArgs, CompareFormat, DemoArgs, MergeArg
 pub use groups::{LevelArgs, PlotArgs, PolicyArgs, PricingArgs};
 pub use sim::{Limit, SimArgs, SimModelArgs};
 pub use values::{
-    defaults, trimmed, Api, Arrival, DatasetFormat, IgnoreEos, PlotFormat, QpsArg, SampleOrder,
+    defaults, trimmed, Api, Arrival, DatasetFormat, IgnoreEos, PlotFormat, QpsArg, RepeatOrder,
+    SampleOrder,
 };
 
 use clap::{Parser, Subcommand};

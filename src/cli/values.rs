@@ -109,6 +109,17 @@ impl std::fmt::Display for QpsArg {
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+pub enum RepeatOrder {
+    /// Every level once, then every level again: drift hits all levels alike.
+    Interleaved,
+    /// Each level's repetitions back to back.
+    Grouped,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Arrival {
     /// Evenly spaced: request `i` at `i / qps`.
     Constant,

@@ -235,6 +235,7 @@ fn level(shards: &[Shard], k: usize) -> (LevelRun, LevelInfo) {
         plan_qps: None,
         plan_arrivals: None,
         early_stop: None,
+        repeat: None,
     };
     (run, info)
 }

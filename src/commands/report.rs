@@ -78,27 +78,62 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
 }
 
 /// Each level whose records now are fewer than the folder's results say it measured (none when
-/// the folder holds no results to compare with).
+/// the folder holds no results to compare with). A repeated level's runs are in its
+/// `repetitions`, found by rate, probe and repetition.
 fn partial_records(folder: &RunFolder, meta: &Metadata, runs: &[LevelRun]) -> Vec<LevelRecords> {
     let Some(results) = folder.results_as_written(&meta.output) else {
         return Vec::new();
     };
-    results["results"]
+    let written: Vec<&serde_json::Value> = results["results"]
         .as_array()
         .into_iter()
         .flatten()
+        .flat_map(|l| match l["repetitions"].as_array() {
+            Some(reps) => reps.iter().collect(),
+            None => vec![l],
+        })
+        .collect();
+    let measured = |i: usize, run: &LevelRun| -> Option<u64> {
+        let l = match run.id.repeat {
+            None => written.get(i).copied()?,
+            Some(k) => *written.iter().find(|l| {
+                l["repeat"].as_u64() == Some(k as u64)
+                    && l["search_probe"].as_u64() == run.id.probe.map(|p| p as u64)
+                    && l["qps_target"].as_f64() == Some(run.qps)
+            })?,
+        };
+        l["requests_scheduled"].as_u64()
+    };
+    let mut fewer: Vec<LevelRecords> = runs
+        .iter()
         .enumerate()
-        .filter_map(|(i, l)| {
-            let measured = l["requests_scheduled"].as_u64()?;
-            let kept = runs.get(i).map_or(0, |r| r.records.len() as u64);
-            (kept < measured).then(|| LevelRecords {
+        .filter_map(|(i, run)| {
+            let measured = measured(i, run)?;
+            let kept = run.records.len() as u64;
+            (kept < measured).then_some(LevelRecords {
                 level: i,
-                qps: l["qps_target"].as_f64().unwrap_or_default(),
+                qps: run.qps,
                 kept,
                 measured,
             })
         })
-        .collect()
+        .collect();
+    // Levels the results hold that left no record at all.
+    fewer.extend(
+        written
+            .iter()
+            .enumerate()
+            .skip(runs.len())
+            .filter_map(|(i, l)| {
+                Some(LevelRecords {
+                    level: i,
+                    qps: l["qps_target"].as_f64().unwrap_or_default(),
+                    kept: 0,
+                    measured: l["requests_scheduled"].as_u64()?,
+                })
+            }),
+    );
+    fewer
 }
 
 /// A rebuild from fewer records than the run measured is refused, unless asked for, and then

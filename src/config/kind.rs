@@ -110,6 +110,36 @@ pub struct PlanShare {
     pub arrivals: u64,
 }
 
+/// `--repeat N`: each level run `n` times, in `order`. With fixed rates, `Levels::Rates` holds
+/// the rates in run order (every repetition a level of its own); the report combines each rate's
+/// repetitions (`analyze/repeat.rs`). A search repeats each probe back to back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeat {
+    pub n: usize,
+    pub order: crate::cli::RepeatOrder,
+}
+
+impl Repeat {
+    /// `rates` in run order, each `n` times.
+    pub fn expand(&self, rates: &[f64]) -> Vec<f64> {
+        match self.order {
+            crate::cli::RepeatOrder::Interleaved => rates.repeat(self.n),
+            crate::cli::RepeatOrder::Grouped => {
+                rates.iter().flat_map(|&r| [r].repeat(self.n)).collect()
+            }
+        }
+    }
+
+    /// Which repetition (1-based) run-order level `i` is, of a plan of `distinct` levels.
+    pub fn repetition(&self, i: usize, distinct: usize) -> u32 {
+        let n = match self.order {
+            crate::cli::RepeatOrder::Interleaved => i / distinct.max(1),
+            crate::cli::RepeatOrder::Grouped => i % self.n.max(1),
+        };
+        n as u32 + 1
+    }
+}
+
 /// A level's identity, fixed when it is planned.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LevelId {
@@ -120,6 +150,8 @@ pub struct LevelId {
     pub probe: Option<usize>,
     /// `--shard`, on an open-loop level: the plan's level this shard sent a share of.
     pub plan: Option<PlanShare>,
+    /// `--repeat`: which repetition of its level this is, 1-based.
+    pub repeat: Option<u32>,
 }
 
 impl LevelId {
@@ -130,6 +162,7 @@ impl LevelId {
             offered: Offered::Rate(qps),
             probe: None,
             plan: None,
+            repeat: None,
         }
     }
 
@@ -140,6 +173,7 @@ impl LevelId {
             offered: Offered::Concurrency(workers),
             probe: None,
             plan: None,
+            repeat: None,
         }
     }
 

@@ -23,7 +23,7 @@ mod workload;
 pub use connection::{bypass, Header, Proxy, TlsSettings};
 pub(crate) use endpoint::redact_str;
 pub use endpoint::{chat_completions_url, endpoint_url, redact_url};
-pub use kind::{AutoQps, LevelId, Levels, Offered, PlanShare};
+pub use kind::{AutoQps, LevelId, Levels, Offered, PlanShare, Repeat};
 pub use policy::{Policy, Pricing, ReportOptions};
 pub use shard::{Shard, Start};
 pub use slo::{Metric, Objective};
@@ -103,6 +103,8 @@ pub struct Config {
     pub show_ci: bool,
     /// `--stop-on-saturation`, as decided for the run's kind.
     pub stop_on_saturation: bool,
+    /// `--repeat N` (N > 1).
+    pub repeat: Option<Repeat>,
 }
 
 impl Config {
@@ -125,6 +127,12 @@ impl Config {
         validate::shard_plan(&levels, shard.is_some(), a.seed.is_some())?;
         let stop_on_saturation =
             validate::stop_on_saturation(a, &levels, &workload, shard.is_some())?;
+        let repeat = validate::repeat(a, &levels, shard.is_some())?;
+        // Fixed rates repeated run in their run order, each repetition a level of its own.
+        let levels = match (levels, repeat) {
+            (Levels::Rates(r), Some(rep)) => Levels::Rates(rep.expand(&r)),
+            (levels, _) => levels,
+        };
         validate::request(a)?;
         validate::schedule(a)?;
         validate::samples(a, &workload.source)?;
@@ -181,6 +189,7 @@ impl Config {
             proxy: connection.proxy,
             show_ci: a.show_ci,
             stop_on_saturation,
+            repeat,
         })
     }
 
@@ -193,6 +202,7 @@ impl Config {
             levels: self.levels.clone(),
             ramp_up_s: self.ramp_up_s,
             show_ci: self.show_ci,
+            repeat: self.repeat,
         }
     }
 

@@ -77,6 +77,8 @@ pub struct ReportOptions {
     pub ramp_up_s: f64,
     /// `--show-ci`: the console's table gives each percentile's interval.
     pub show_ci: bool,
+    /// `--repeat`: each level's repetitions are combined into one.
+    pub repeat: Option<crate::config::kind::Repeat>,
 }
 
 impl Default for ReportOptions {
@@ -90,6 +92,7 @@ impl Default for ReportOptions {
             levels: Levels::Rates(Vec::new()),
             ramp_up_s: 0.0,
             show_ci: false,
+            repeat: None,
         }
     }
 }

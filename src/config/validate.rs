@@ -2,8 +2,8 @@
 //! `redline report`, `redline calibrate`): each rejection names the flag, says what is wrong and how
 //! to fix it.
 
-use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs, QpsArg};
-use crate::config::kind::{AutoQps, Levels};
+use crate::cli::{defaults, Arrival, BenchArgs, PolicyArgs, QpsArg, RepeatOrder};
+use crate::config::kind::{AutoQps, Levels, Repeat};
 use crate::config::policy::{Policy, Pricing};
 use crate::config::slo::{self, Metric, Objective};
 use crate::config::workload::{Source, Workload};
@@ -236,6 +236,36 @@ pub(crate) fn stop_on_saturation(
             _ => a.levels.stop_on_saturation,
         }),
     }
+}
+
+/// `--repeat N` and `--repeat-order`: `None` for one run of each level. A search repeats each
+/// probe back to back; a closed loop, a trace or a shard cannot repeat (refused).
+pub(crate) fn repeat(a: &BenchArgs, levels: &Levels, sharded: bool) -> Result<Option<Repeat>> {
+    let n = a.levels.repeat.unwrap_or(1);
+    if !(1..=100).contains(&n) {
+        bail!("--repeat {n}: how many times each level runs, 1 to 100, e.g. --repeat 3");
+    }
+    if n == 1 {
+        if a.levels.repeat_order.is_some() {
+            bail!("--repeat-order orders repeated levels; give --repeat N (2 or more) with it, or leave it out");
+        }
+        return Ok(None);
+    }
+    let why_not = match levels {
+        Levels::Concurrency(_) => Some("--concurrency levels"),
+        Levels::Trace => Some("a --trace replay"),
+        _ if sharded => Some("a --shard (repeat the whole sharded run instead)"),
+        _ => None,
+    };
+    if let Some(what) = why_not {
+        bail!("--repeat runs each --qps level (or --qps auto probe) N times; it cannot repeat {what}: leave it out");
+    }
+    let order = match (levels, a.levels.repeat_order) {
+        (Levels::Search(_), Some(RepeatOrder::Interleaved)) => bail!("--qps auto picks each probe from the last, so its repetitions run back to back: leave out --repeat-order interleaved (or give grouped)"),
+        (Levels::Search(_), _) => RepeatOrder::Grouped,
+        (_, order) => order.unwrap_or(RepeatOrder::Interleaved),
+    };
+    Ok(Some(Repeat { n, order }))
 }
 
 /// The fastest level may not schedule more requests than a level's records can hold.

@@ -71,6 +71,7 @@ pub async fn run_level(
         cap: None,
         picker: level.picker.clone(),
         concurrency: Some(mine.len()),
+        repeat: None,
         tx,
     };
     // Worker w's k-th arrival is k x workers + w: whichever process (or shard) runs worker w, it

@@ -120,6 +120,9 @@ pub struct RequestRecord {
     /// On a closed-loop level: the arrivals this process held in flight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
+    /// `--repeat`: which repetition of its level (1-based) this request was sent in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
     /// Position in the level's schedule (0-based).
     pub index: u64,
     /// Dataset sample used (with `--trace`: the trace's request).
@@ -207,6 +210,7 @@ impl RequestRecord {
             level,
             qps_target: Some(qps_target),
             concurrency: None,
+            repeat: None,
             index,
             sample,
             session: None,

@@ -72,6 +72,7 @@ pub async fn run_level(
             cap: level.max_concurrency.map(|n| Arc::new(Semaphore::new(n))),
             picker: level.picker.clone(),
             concurrency: None,
+            repeat: level.id.repeat,
             tx,
         },
         offsets: level.offsets.clone(),

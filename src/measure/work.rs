@@ -120,6 +120,8 @@ pub struct Ctx {
     pub picker: Picker,
     /// A closed-loop level's workers in this process (its records carry it instead of a rate).
     pub concurrency: Option<usize>,
+    /// `--repeat`: the repetition its records carry.
+    pub repeat: Option<u32>,
     pub tx: mpsc::UnboundedSender<Msg>,
 }
 
@@ -128,6 +130,7 @@ impl Ctx {
     /// not a rate.
     pub fn record(&self, i: u64, sample: usize, planned_s: f64) -> RequestRecord {
         let mut rec = RequestRecord::new(self.level, self.qps, i, sample, planned_s);
+        rec.repeat = self.repeat;
         if let Some(n) = self.concurrency {
             rec.qps_target = None;
             rec.concurrency = Some(n);

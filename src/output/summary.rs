@@ -41,9 +41,50 @@ pub fn render(report: &Report) -> String {
     for l in &report.results {
         out.push_str(&verdict_line(l));
     }
+    if report.results.iter().any(|l| l.repetitions.is_some()) {
+        out.push_str("\nRepetitions (the table shows means over runs; 95% interval over runs, then the runs' range):\n");
+        for l in &report.results {
+            out.push_str(&spread_line(l));
+        }
+    }
     out.push('\n');
     answer(report, &mut out);
     out
+}
+
+/// A repeated level's spread: `QPS 30.0: 3 runs; TTFT p50 0.139 s (0.135-0.143; 0.137-0.141) ...`.
+fn spread_line(l: &LevelReport) -> String {
+    let Some(runs) = &l.repetitions else {
+        return String::new();
+    };
+    let range = |f: &dyn Fn(&LevelReport) -> Option<f64>| {
+        let v: Vec<f64> = runs.iter().filter_map(f).collect();
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    };
+    let ci = |i: Option<crate::analyze::stats::Interval>, show: &dyn Fn(f64) -> String| match i {
+        Some(crate::analyze::stats::Interval {
+            low: Some(a),
+            high: Some(b),
+        }) => format!("{}-{}; ", show(a), show(b)),
+        _ => String::new(),
+    };
+    let (s_lo, s_hi) = range(&|r| Some(r.success_rate));
+    let (t_lo, t_hi) = range(&|r| r.ttft.get(50.0));
+    let (o_lo, o_hi) = range(&|r| Some(r.output_throughput_tok_s));
+    format!(
+        "QPS {}: {} runs; success {:.1}% ({s_lo:.1}-{s_hi:.1}); TTFT p50 {:.3} s ({}{t_lo:.3}-{t_hi:.3}); output {} tok/s ({}{}-{})\n",
+        Qps(l.rate),
+        runs.len(),
+        l.success_rate,
+        l.ttft.get(50.0).unwrap_or(f64::NAN),
+        ci(l.ttft.interval(50.0), &|v| format!("{v:.3}")),
+        thousands(l.output_throughput_tok_s),
+        ci(l.output_throughput_tok_s_ci, &thousands),
+        thousands(o_lo),
+        thousands(o_hi),
+    )
 }
 
 /// One level's verdict: `QPS 45.0: PASS - 99.8% success, 70,500 total tok/s, $0.0100/M`.
@@ -119,7 +160,7 @@ fn answer(report: &Report, out: &mut String) {
     if let Some(e) = s.early_stop {
         let _ = writeln!(
             out,
-            "Early stop (--stop-on-saturation): {} level{} stopped once certain not to pass, saving {:.0} s of sending",
+            "Early stop (--stop-on-saturation): {} level{} stopped once certain not to pass, saving {:.1} s of sending",
             e.levels,
             if e.levels == 1 { "" } else { "s" },
             e.saved_s
@@ -299,7 +340,7 @@ fn search_line(s: &SearchSummary) -> String {
             Some(p) => format!("the last PASS and the first FAIL are within {}%, and the capacity's 95% interval within {p}%", s.tolerance_pct),
             None => format!("the last PASS and the first FAIL are within {}%", s.tolerance_pct),
         },
-        Stop::Imprecise => format!("stopped: the capacity's 95% interval is still wider than --capacity-precision after {} probes past capacity", crate::analyze::search::PRECISION_PROBES),
+        Stop::Imprecise => format!("stopped: the capacity's 95% interval is still wider than --capacity-precision with {} full-length probes above the first FAIL", crate::analyze::search::PRECISION_PROBES),
         Stop::ClientLimit => "stopped: a probe was client-limited, so higher rates would measure this machine, not the endpoint".into(),
         Stop::FailsAtStart => "stopped: the endpoint failed even at the start rate (--qps-start)".into(),
         Stop::Budget => "stopped: the next probe would overrun --search-budget".into(),

@@ -54,7 +54,7 @@ pub async fn run(
         // An interruption after the stop still makes the level partial.
         Some(stop) if !cancel.stop.is_cancelled() => {
             eprintln!(
-                "  stopped early at {:.1} s: {}; waited for the requests in flight ({:.0} s of sending saved)",
+                "  stopped early at {:.1} s: {}; waited for the requests in flight ({:.1} s of sending saved)",
                 stop.at_s, stop.reason, stop.saved_s
             );
             run.stopped_early(stop)

@@ -160,6 +160,7 @@ pub fn level(
         index: i,
         probe: None,
         start_at,
+        repeat: None,
     };
     match &cfg.levels {
         Levels::Concurrency(workers) => Some(closed(cfg, prepared, *workers.get(i)?, slot)),
@@ -180,35 +181,65 @@ pub fn level(
         }
         Levels::Rates(rates) => {
             let qps = *rates.get(i)?;
-            let label = format!("Level {}/{}", i + 1, rates.len());
+            let repeat = cfg.repeat.map(|r| r.repetition(i, rates.len() / r.n));
+            let label = match (repeat, cfg.repeat) {
+                (Some(k), Some(r)) => {
+                    format!(
+                        "Level {}/{} (repetition {k} of {})",
+                        i + 1,
+                        rates.len(),
+                        r.n
+                    )
+                }
+                _ => format!("Level {}/{}", i + 1, rates.len()),
+            };
+            let slot = Slot { repeat, ..slot };
             Some(scheduled(cfg, prepared, slot, qps, cfg.duration, label))
         }
-        Levels::Search(_) => {
-            let search::Next::Probe {
-                qps,
-                duration_s,
-                past_capacity,
-            } = search::next(search?, levels)
-            else {
-                return None;
-            };
-            let duration = Duration::from_secs_f64(duration_s);
-            let label = format!("Probe {}", i + 1);
-            let slot = Slot {
-                probe: Some(i + 1),
-                ..slot
-            };
-            let label = match past_capacity {
-                true => format!("{label} (past capacity, to measure the service rate)"),
-                false => label,
-            };
-            let mut plan = scheduled(cfg, prepared, slot, qps, duration, label);
-            if let LevelPlan::Open { watch, .. } = &mut plan {
-                *watch &= !past_capacity;
-            }
-            Some(plan)
-        }
+        Levels::Search(_) => probe(cfg, prepared, search?, levels, slot),
     }
+}
+
+/// The search's next probe, or its next repetition: a repeated probe runs its repetitions back
+/// to back, and the search reads them combined.
+fn probe(
+    cfg: &Config,
+    prepared: &Prepared,
+    search: &search::Plan,
+    levels: &[LevelReport],
+    slot: Slot,
+) -> Option<LevelPlan> {
+    let i = slot.index;
+    let n = cfg.repeat.map_or(1, |r| r.n);
+    let (probe, k) = (i / n, i % n);
+    let combined = crate::analyze::repeat::combine(levels[..probe * n].to_vec());
+    let search::Next::Probe {
+        qps,
+        duration_s,
+        past_capacity,
+    } = search::next(search, &combined)
+    else {
+        return None;
+    };
+    let duration = Duration::from_secs_f64(duration_s);
+    let label = match cfg.repeat {
+        Some(r) => format!("Probe {} (repetition {} of {})", probe + 1, k + 1, r.n),
+        None => format!("Probe {}", probe + 1),
+    };
+    let slot = Slot {
+        probe: Some(probe + 1),
+        repeat: cfg.repeat.map(|_| k as u32 + 1),
+        ..slot
+    };
+    let label = match past_capacity {
+        true => format!("{label} (above the first FAIL, to measure the service rate)"),
+        false => label,
+    };
+    let mut plan = scheduled(cfg, prepared, slot, qps, duration, label);
+    if let LevelPlan::Open { watch, .. } = &mut plan {
+        *watch &= !past_capacity;
+    }
+    Some(plan)
 }
 
 /// Where a level goes: its place, its probe number in a search, its start on the common clock.
@@ -217,6 +248,8 @@ struct Slot {
     index: usize,
     probe: Option<usize>,
     start_at: Option<Instant>,
+    /// `--repeat`: which repetition, 1-based.
+    repeat: Option<u32>,
 }
 
 /// A closed-loop level of `workers` (this shard's share of them, with `--shard`).
@@ -321,6 +354,7 @@ fn open(
             offered: Offered::Rate(own),
             probe: slot.probe,
             plan,
+            repeat: slot.repeat,
         },
         qps: own,
         offsets,

@@ -124,6 +124,7 @@ impl Recorder {
             plan_qps: id.plan.map(|p| p.qps),
             plan_arrivals: id.plan.map(|p| p.arrivals),
             early_stop: run.early_stop.clone(),
+            repeat: id.repeat,
         });
         self.folder.write_metadata(&self.meta)?;
         self.levels.push(level_report(run, &self.opts));

@@ -95,3 +95,118 @@ async fn fixed_levels_run_in_full_unless_asked_and_early_stop_is_refused_where_i
         assert_eq!(run.run_dirs(), 0);
     }
 }
+
+#[tokio::test]
+async fn repeated_levels_run_interleaved_and_report_their_means_with_intervals_and_each_run() {
+    let sim = small_sim().await;
+    let run = redline(&bench_args(
+        &sim,
+        &["--qps", "5,200", "--duration", "2", "--repeat", "2"],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    // Interleaved by default: 5, 200, 5, 200, each repetition a level of the folder.
+    let meta = read_json(&run.dir().join("metadata.json"));
+    assert_eq!(
+        meta["qps_levels"],
+        serde_json::json!([5.0, 200.0, 5.0, 200.0])
+    );
+    assert_eq!(meta["repeat"]["n"], 2);
+    assert_eq!(meta["repeat"]["order"], "interleaved");
+    let reps: Vec<(u64, u64)> = meta["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["qps"].as_f64().unwrap() as u64,
+                l["repeat"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(reps, [(5, 1), (200, 1), (5, 2), (200, 2)]);
+    // Raw records say which repetition they were sent in.
+    let records = run.records();
+    assert!(records.iter().any(|r| r["level"] == 2 && r["repeat"] == 2));
+    // One result per rate: the means over its runs, a Student t interval, every run kept.
+    let json = run.results_json();
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    let slow = &results[0];
+    let runs = slow["repetitions"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let mean =
+        (runs[0]["ttft"]["p50"].as_f64().unwrap() + runs[1]["ttft"]["p50"].as_f64().unwrap()) / 2.0;
+    assert!((slow["ttft"]["p50"].as_f64().unwrap() - mean).abs() < 1e-5);
+    assert!(slow["ttft"]["p50_ci"].is_array());
+    assert!(slow["output_throughput_tok_s_ci"].is_array());
+    assert_eq!(
+        slow["requests_scheduled"].as_u64(),
+        Some(
+            runs[0]["requests_scheduled"].as_u64().unwrap()
+                + runs[1]["requests_scheduled"].as_u64().unwrap()
+        )
+    );
+    assert_eq!(results[1]["verdict"], "FAIL");
+    assert!(results[1]["verdict_reason"]
+        .as_str()
+        .unwrap()
+        .contains("0 of 2 repetitions passed"));
+    let ci = &json["summary"]["capacity_ci"];
+    assert!(
+        ci["low"].as_f64().unwrap() <= 5.0 && ci["high"].as_f64().unwrap() >= 200.0,
+        "{ci}"
+    );
+    assert_eq!(ci["confidence"], 0.95);
+    let out = run.stdout();
+    assert!(
+        out.contains("Repetitions (the table shows means over runs"),
+        "{out}"
+    );
+    assert!(out.contains("QPS 5.0: 2 runs;"), "{out}");
+    assert!(out.contains("95% CI"), "{out}");
+    assert!(
+        run.stderr()
+            .contains("Level 3/4 (repetition 2 of 2): QPS 5"),
+        "{}",
+        run.stderr()
+    );
+    assert!(re_reports_identically(&run.dir()));
+}
+
+#[tokio::test]
+async fn repeat_flags_that_do_not_apply_are_refused_by_name() {
+    let sim = small_sim().await;
+    for (args, says) in [
+        (
+            vec!["--qps", "5", "--repeat", "0"],
+            "--repeat 0: how many times",
+        ),
+        (
+            vec!["--qps", "5", "--repeat-order", "grouped"],
+            "--repeat-order orders repeated levels",
+        ),
+        (
+            vec!["--concurrency", "2", "--repeat", "2"],
+            "cannot repeat --concurrency levels",
+        ),
+        (
+            vec![
+                "--qps",
+                "auto",
+                "--repeat",
+                "2",
+                "--repeat-order",
+                "interleaved",
+            ],
+            "its repetitions run back to back",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend(["--duration", "1"]);
+        let run = redline(&bench_args(&sim, &all)).await;
+        assert_eq!(run.code(), Some(1), "{args:?}: {}", run.stderr());
+        assert!(run.stderr().contains(says), "{args:?}: {}", run.stderr());
+        assert_eq!(run.run_dirs(), 0);
+    }
+}

@@ -33,11 +33,17 @@ impl Metadata {
                 arrivals: l.plan_arrivals?,
             })
         });
+        let n = self.repeat.map_or(1, |r| r.n);
+        let repeat = self.repeat.map(|r| {
+            let info = self.levels.get(i).and_then(|l| l.repeat);
+            info.unwrap_or_else(|| r.repetition(i, self.qps_levels.len() / n))
+        });
         LevelId {
             index: i,
             offered,
-            probe: self.search.is_some().then_some(i + 1),
+            probe: self.search.is_some().then_some(i / n + 1),
             plan,
+            repeat,
         }
     }
 

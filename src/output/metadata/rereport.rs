@@ -46,6 +46,7 @@ impl Metadata {
             levels: self.kind(),
             ramp_up_s: self.ramp_up_s.unwrap_or(0.0),
             show_ci: o.show_ci,
+            repeat: self.repeat,
         })
     }
 

@@ -69,6 +69,9 @@ pub struct Metadata {
     /// `--qps auto`: how the search ran; `qps_levels` then lists its probes as they ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<AutoQps>,
+    /// `--repeat`: each level ran `n` times, in `order`; `qps_levels` lists them in run order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<crate::config::Repeat>,
     /// The levels run so far.
     #[serde(default)]
     pub levels: Vec<LevelInfo>,
@@ -183,6 +186,9 @@ pub struct LevelInfo {
     pub plan_qps: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_arrivals: Option<u64>,
+    /// `--repeat`: which repetition of its level this is, 1-based.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
     /// `--stop-on-saturation` stopped its sending (at `send_window_s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stop: Option<crate::measure::record::EarlyStop>,
@@ -251,6 +257,7 @@ impl Metadata {
             max_e2e_p95: cfg.policy.objective(Metric::E2e, 95.0).map(|o| o.bound),
             slo: cfg.policy.objectives_with_success(),
             search: cfg.levels.search(),
+            repeat: cfg.repeat,
             concurrency_levels: cfg
                 .levels
                 .closed_loop()
