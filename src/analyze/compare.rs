@@ -394,36 +394,50 @@ fn levels(runs: &[Run]) -> Vec<LevelRows> {
                     .map(|l| l.as_ref().and_then(f))
                     .collect::<Vec<_>>()
             };
+            // `--repeat`: a level's value in each of its repetitions, for Welch's t over runs.
+            let per_run = |i: usize, f: &dyn Fn(&Value) -> Option<f64>| -> Vec<f64> {
+                at[i]
+                    .as_ref()
+                    .and_then(|l| l["repetitions"].as_array())
+                    .map_or(vec![], |reps| reps.iter().filter_map(f).collect())
+            };
             let mut rows = vec![];
+            let mut add =
+                |id: &str, name: &str, better: Better, f: &dyn Fn(&Value) -> Option<f64>| {
+                    let mut r = row(id, name, better, get(f));
+                    for i in 1..runs.len() {
+                        let (a, b) = (per_run(0, f), per_run(i, f));
+                        r.p_value[i] = if a.len() >= 2 && b.len() >= 2 {
+                            significance::welch(&a, &b)
+                        } else {
+                            test(&r.metric, records[0], records[i])
+                        };
+                        r.significant[i] = r.p_value[i].map(|p| p < significance::ALPHA);
+                    }
+                    rows.push(r);
+                };
             let (id, name, better, f) = LEVEL[0];
-            rows.push(row(id, name, better, get(&f)));
+            add(id, name, better, &f);
             for (metric, field, unit) in [("ttft", "ttft", "TTFT"), ("e2e", "e2e_latency", "E2E")] {
                 for p in &percentiles {
-                    let values = get(&|l: &Value| l[field][p].as_f64());
-                    rows.push(row(
+                    add(
                         &format!("{metric}_{p}"),
                         &format!("{unit} {}(s)", p.to_uppercase()),
                         Better::Lower,
-                        values,
-                    ));
+                        &|l: &Value| l[field][p].as_f64(),
+                    );
                 }
             }
-            rows.push(row(
+            add(
                 "tokens_per_sec_p50",
                 "Tok/s P50",
                 Better::Higher,
-                get(&|l: &Value| l["tokens_per_sec"]["p50"].as_f64()),
-            ));
+                &|l: &Value| l["tokens_per_sec"]["p50"].as_f64(),
+            );
             for (id, name, better, f) in &LEVEL[1..] {
-                rows.push(row(id, name, *better, get(f)));
+                add(id, name, *better, f);
             }
             rows.retain(|r| r.values.iter().any(Option::is_some));
-            for r in &mut rows {
-                for i in 1..runs.len() {
-                    r.p_value[i] = test(&r.metric, records[0], records[i]);
-                    r.significant[i] = r.p_value[i].map(|p| p < significance::ALPHA);
-                }
-            }
             LevelRows {
                 level: label,
                 x: k,

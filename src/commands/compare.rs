@@ -151,10 +151,18 @@ fn read(dir: &Path, i: usize) -> Result<Run> {
     let (meta, results) = folder.as_written()?;
     // The records, for testing differences; a folder without them is compared on its figures.
     let levels = results["results"].as_array().map_or(0, Vec::len);
-    let records = folder
-        .records(levels)
-        .map(|r| r.by_level)
-        .unwrap_or_default();
+    let typed = serde_json::from_value::<crate::output::metadata::Metadata>(meta.clone()).ok();
+    let records = match typed.filter(|m| m.repeat.is_some()) {
+        // Repeated levels: the records of each level's runs together, as the results combine them.
+        Some(m) => folder
+            .records(m.qps_levels.len())
+            .map(|r| by_combined_level(&m, r.by_level))
+            .unwrap_or_default(),
+        None => folder
+            .records(levels)
+            .map(|r| r.by_level)
+            .unwrap_or_default(),
+    };
     Ok(Run {
         label: label(i),
         dir: dir.display().to_string(),
@@ -162,6 +170,30 @@ fn read(dir: &Path, i: usize) -> Result<Run> {
         results,
         records,
     })
+}
+
+/// Records by run-order level regrouped by repeated level (rate and probe), in the order each
+/// level first ran: the order of a repeated run's results.
+fn by_combined_level(
+    meta: &crate::output::metadata::Metadata,
+    by_run: Vec<Vec<crate::measure::record::RequestRecord>>,
+) -> Vec<Vec<crate::measure::record::RequestRecord>> {
+    let mut keys: Vec<(f64, Option<usize>)> = Vec::new();
+    let mut grouped: Vec<Vec<crate::measure::record::RequestRecord>> = Vec::new();
+    for (i, recs) in by_run.into_iter().enumerate() {
+        let key = (
+            meta.qps_levels.get(i).copied().unwrap_or_default(),
+            meta.level_id(i).probe,
+        );
+        match keys.iter().position(|k| *k == key) {
+            Some(g) => grouped[g].extend(recs),
+            None => {
+                keys.push(key);
+                grouped.push(recs);
+            }
+        }
+    }
+    grouped
 }
 
 /// A, B, ..., Z, R27, R28, ...

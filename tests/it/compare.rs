@@ -210,6 +210,8 @@ async fn a_difference_is_marked_significant_or_within_noise_and_only_a_real_one_
             dir(b),
             "--fail-on-regression".into(),
             "10%".into(),
+            "--metrics".into(),
+            "ttft_p50,success".into(),
             "--format".into(),
             "json".into(),
         ]
@@ -291,4 +293,49 @@ async fn a_closed_loop_is_never_compared_as_a_rate_nor_gated_against_rates() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_runs_are_compared_over_their_repetitions() {
+    let same_a = run_against("50", &["--repeat", "3"]).await;
+    let same_b = run_against("50", &["--repeat", "3"]).await;
+    let slow = run_against("150", &["--repeat", "3"]).await;
+    let gate = |a: &Run, b: &Run| {
+        vec![
+            a.dir().display().to_string(),
+            b.dir().display().to_string(),
+            "--fail-on-regression".into(),
+            "10%".into(),
+            "--metrics".into(),
+            "ttft_p50,success".into(),
+            "--format".into(),
+            "json".into(),
+        ]
+    };
+    let out = compare(gate(&same_a, &same_b)).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = compare(gate(&same_a, &slow)).await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ttft = json["levels"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "ttft_p50")
+        .unwrap()
+        .clone();
+    // Three runs a side: Welch's t over the repetitions' medians finds the 100 ms difference.
+    assert_eq!(ttft["significant"][1], true, "{ttft}");
+    assert!(ttft["p_value"][1].as_f64().unwrap() < 0.05, "{ttft}");
 }
