@@ -137,6 +137,22 @@ fn plan(duration_s: f64) -> Plan {
     }
 }
 
+/// The report options of a default `--qps auto` search of 60-second probes from `start_qps`.
+fn search_opts(start_qps: f64) -> ReportOptions {
+    ReportOptions {
+        levels: crate::config::Levels::Search(crate::config::AutoQps {
+            start_qps,
+            tolerance: 0.05,
+            tolerance_pct: Some(5.0),
+            precision_pct: Some(5.0),
+            duration_s: 60.0,
+            budget_s: None,
+            min_probe_s: 5.0,
+        }),
+        ..ReportOptions::default()
+    }
+}
+
 fn print(levels: &[LevelReport]) -> String {
     levels
         .iter()
@@ -304,18 +320,7 @@ fn an_untrusted_probe_ends_the_search_and_never_sets_the_capacity() {
 fn an_unconfirmed_search_says_how_far_its_growth_probes_passed() {
     // Interrupted after two short growth probes passed: no capacity, yet the PASSes are said.
     let levels = vec![judged(4.0, true, false), judged(8.0, true, false)];
-    let opts = ReportOptions {
-        levels: crate::config::Levels::Search(crate::config::AutoQps {
-            start_qps: 4.0,
-            tolerance: 0.05,
-            tolerance_pct: Some(5.0),
-            precision_pct: Some(5.0),
-            duration_s: 60.0,
-            budget_s: None,
-            min_probe_s: 5.0,
-        }),
-        ..ReportOptions::default()
-    };
+    let opts = search_opts(4.0);
     let report = crate::analyze::report::Report::new(levels, &opts);
     let s = report.summary.search.as_ref().unwrap();
     assert_eq!((s.capacity_qps, s.last_pass_qps), (None, Some(8.0)));
@@ -379,18 +384,7 @@ struct Coverage {
 fn coverage(seeds: std::ops::Range<u64>, early: bool) -> Coverage {
     let engine = llama_8b_h100();
     let mu = capacity(&engine, mean_prompt(), engine.mean_output_tokens);
-    let opts = ReportOptions {
-        levels: crate::config::Levels::Search(crate::config::AutoQps {
-            start_qps: 1.0,
-            tolerance: 0.05,
-            tolerance_pct: Some(5.0),
-            precision_pct: Some(5.0),
-            duration_s: 60.0,
-            budget_s: None,
-            min_probe_s: 5.0,
-        }),
-        ..ReportOptions::default()
-    };
+    let opts = search_opts(1.0);
     let (mut hits, mut widths, mut spent, mut lines) = (0, Vec::new(), Vec::new(), Vec::new());
     for seed in seeds.clone() {
         let (levels, _) = seeded_search(&engine, &plan(60.0), Policy::default(), Some(seed), early);
