@@ -126,6 +126,9 @@ pub struct LevelReport {
     pub slow_accept: Option<SlowAccept>,
     /// Whether the endpoint kept up with the offered load (see `queueing.rs`).
     pub keep_up: KeepUp,
+    /// The level's figures over its steady window, warm-up and drain left out (`steady.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steady: Option<crate::analyze::steady::Steady>,
     /// Synthetic prompts and traces: the token lengths asked for against those reported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_lengths: Option<TokenLengths>,
@@ -264,6 +267,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         schedule_lag_s,
         slow_accept,
         keep_up: evidence.keep_up,
+        steady: crate::analyze::steady::steady(recs, run.send_window_s, &o.percentiles),
         token_lengths: workload::token_lengths(&ok, &o.percentiles),
         sessions,
         server,

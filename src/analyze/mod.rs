@@ -26,6 +26,7 @@ pub mod search;
 pub mod server;
 pub mod significance;
 pub mod stats;
+pub mod steady;
 pub mod summary;
 pub mod tally;
 pub mod verdict;

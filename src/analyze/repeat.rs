@@ -52,9 +52,22 @@ fn badness(l: &LevelReport) -> u8 {
 
 /// One level from its repetitions.
 fn combined(runs: Vec<LevelReport>) -> LevelReport {
+    // The worst verdict; among runs of the same verdict, the lowest success, then the latest TTFT
+    // highest (the deepest queue).
     let worst = (0..runs.len())
-        .rev()
-        .max_by_key(|&i| badness(&runs[i]))
+        .max_by(|&a, &b| {
+            let (x, y) = (&runs[a], &runs[b]);
+            badness(x)
+                .cmp(&badness(y))
+                .then(y.success_rate.total_cmp(&x.success_rate))
+                .then(
+                    x.keep_up
+                        .ttft_last_s
+                        .unwrap_or(0.0)
+                        .total_cmp(&y.keep_up.ttft_last_s.unwrap_or(0.0)),
+                )
+                .then(b.cmp(&a))
+        })
         .unwrap_or(0);
     let mut l = runs[worst].clone();
     let avg =
@@ -213,5 +226,16 @@ mod tests {
             &ReportOptions::default(),
         );
         assert!(combine(vec![plain])[0].repetitions.is_none());
+    }
+
+    #[test]
+    fn among_runs_of_one_verdict_the_worst_is_the_one_that_failed_most() {
+        let levels = combine(vec![run(1, 0.1, 20), run(2, 0.1, 40), run(3, 0.1, 30)]);
+        let reason = &levels[0].assessment.reason;
+        assert_eq!(reason.repetitions, Some((0, 3, 2)));
+        assert!(
+            reason.to_string().contains("(repetition 2): 20.0% success"),
+            "{reason}"
+        );
     }
 }

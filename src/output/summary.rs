@@ -340,7 +340,7 @@ fn search_line(s: &SearchSummary) -> String {
             Some(p) => format!("the last PASS and the first FAIL are within {}%, and the capacity's 95% interval within {p}%", s.tolerance_pct),
             None => format!("the last PASS and the first FAIL are within {}%", s.tolerance_pct),
         },
-        Stop::Imprecise => format!("stopped: the capacity's 95% interval is still wider than --capacity-precision with {} full-length probes above the first FAIL", crate::analyze::search::PRECISION_PROBES),
+        Stop::Imprecise => format!("stopped: the capacity's 95% interval is still wider than --capacity-precision, with {} full-length probes run above the first FAIL (the most it runs to measure the service rate)", crate::analyze::search::PRECISION_PROBES),
         Stop::ClientLimit => "stopped: a probe was client-limited, so higher rates would measure this machine, not the endpoint".into(),
         Stop::FailsAtStart => "stopped: the endpoint failed even at the start rate (--qps-start)".into(),
         Stop::Budget => "stopped: the next probe would overrun --search-budget".into(),
