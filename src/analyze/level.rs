@@ -195,7 +195,17 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let ttfts: Vec<f64> = ok.iter().filter_map(|r| r.ttft_s()).collect();
     let ttft_mean = (!ttfts.is_empty()).then(|| ttfts.iter().sum::<f64>() / ttfts.len() as f64);
     let server = server::summarize(&run.server, run.send_window_s, ttft_mean);
-    let mut assessment = assess(&evidence, &o.policy);
+    let steady = crate::analyze::steady::steady(recs, run.send_window_s, &o.percentiles);
+    let mut assessment = match steady.as_ref().filter(|_| o.policy.steady_verdict) {
+        // `--verdict-window steady`: the same rules on the steady window's requests.
+        Some(s) => {
+            let sub = crate::analyze::steady::sub_run(run, s.from_s, s.to_s);
+            let mut a = assess(&steady_evidence(&sub, o, evidence.lag_p99_s), &o.policy);
+            a.reason.window = Some((s.from_s, s.to_s));
+            a
+        }
+        None => assess(&evidence, &o.policy),
+    };
     if assessment.verdict != crate::analyze::verdict::Verdict::Pass {
         assessment.reason.server = server.as_ref().and_then(|s| s.explanation.clone());
         assessment.reason.slow_accept = slow_accept
@@ -267,7 +277,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         schedule_lag_s,
         slow_accept,
         keep_up: evidence.keep_up,
-        steady: crate::analyze::steady::steady(recs, run.send_window_s, &o.percentiles),
+        steady,
         token_lengths: workload::token_lengths(&ok, &o.percentiles),
         sessions,
         server,
@@ -284,6 +294,20 @@ fn stopped_early(a: &mut crate::analyze::verdict::Assessment, stop: &EarlyStop) 
         StopCause::Errors => Cause::Errors,
     });
     a.reason.early_stop = Some((stop.at_s, stop.reason.clone()));
+}
+
+/// The evidence of a level's steady window (`sub`, its times from the window's start), with the
+/// whole level's client lag.
+fn steady_evidence(sub: &LevelRun, o: &ReportOptions, lag_p99_s: Option<f64>) -> Evidence {
+    let mut ok: Vec<&RequestRecord> = sub.records.iter().filter(|r| r.succeeded()).collect();
+    ok.sort_by(|a, b| a.planned_s.total_cmp(&b.planned_s));
+    let arrivals = arrivals(&sub.records);
+    let sessions = workload::sessions(&sub.records, sub.duration_s, &o.percentiles);
+    let client_side = Errors::of(&sub.records).client_side;
+    Evidence {
+        lag_p99_s,
+        ..evidence(sub, o, &ok, &arrivals, sessions.as_ref(), client_side)
+    }
 }
 
 /// The level's arrivals: sessions arrive on the schedule and their later turns follow their

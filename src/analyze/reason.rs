@@ -14,6 +14,9 @@ impl Reason {
             Some((_, n, k)) => format!("worst of {n} repetitions (repetition {k}): "),
             None => String::new(),
         };
+        if let Some((from, to)) = self.window {
+            s += &format!("steady window {from:.1}-{to:.1} s: ");
+        }
         s += &match self.sent_success_pct {
             Some(sent) => format!(
                 "{:.1}% success ({sent:.1}% of the requests sent)",

@@ -14,7 +14,7 @@
 
 use crate::analyze::stats::{percentile, sorted, Percentiles};
 use crate::analyze::verdict::MIN_REQUESTS;
-use crate::measure::record::RequestRecord;
+use crate::measure::record::{LevelRun, RequestRecord};
 use crate::measure::time::micro;
 use serde::Serialize;
 
@@ -61,6 +61,36 @@ pub fn steady(records: &[RequestRecord], window_s: f64, percentiles: &[f64]) -> 
         e2e_latency: Percentiles::of(ok.iter().map(|r| r.e2e_s()).collect(), percentiles),
         output_throughput_tok_s: tokens as f64 / (to_s - from_s).max(f64::EPSILON),
     })
+}
+
+/// The part of `run` planned in `from..=to`, its times counted from `from`: a level of its own, to
+/// judge by the ordinary rules (`--verdict-window steady`).
+pub fn sub_run(run: &LevelRun, from: f64, to: f64) -> LevelRun {
+    let shift = |t: &mut f64| *t -= from;
+    let records = run
+        .records
+        .iter()
+        .filter(|r| r.planned_s >= from && r.planned_s <= to)
+        .cloned()
+        .map(|mut r| {
+            shift(&mut r.planned_s);
+            shift(&mut r.end_s);
+            for t in [
+                &mut r.sent_s,
+                &mut r.headers_s,
+                &mut r.first_token_s,
+                &mut r.first_reasoning_s,
+                &mut r.first_answer_s,
+                &mut r.last_token_s,
+            ] {
+                if let Some(t) = t.as_mut() {
+                    shift(t);
+                }
+            }
+            r
+        })
+        .collect();
+    LevelRun::new(run.id, run.qps, to - from, records, None)
 }
 
 /// The steady window `(from, to)` in planned seconds, `None` when there is none.
@@ -134,5 +164,44 @@ mod tests {
     #[test]
     fn too_few_requests_have_no_steady_window() {
         assert_eq!(steady(&level(5, 1.0, |_| 0.1), 5.0, &[]), None);
+    }
+
+    #[test]
+    fn a_cold_start_fails_the_whole_level_but_not_its_steady_window_when_asked() {
+        use crate::analyze::level::level_report;
+        use crate::analyze::verdict::Verdict;
+        use crate::config::{LevelId, ReportOptions};
+        // 20 req/s for 30 s, each 2 s; the first 5 s refused at once (a cold start: 503s).
+        let mut recs = level(600, 20.0, |_| 2.0);
+        for r in recs.iter_mut().filter(|r| r.planned_s < 5.0) {
+            r.error = Some(crate::measure::record::ErrorKind::Http(503));
+            r.first_token_s = None;
+            r.end_s = r.planned_s + 0.01;
+        }
+        for r in recs.iter_mut() {
+            r.prompt_tokens = Some(10);
+            r.completion_tokens = Some(10);
+        }
+        let run = LevelRun::new(LevelId::rate(0, 20.0), 20.0, 30.0, recs, None);
+        let mut o = ReportOptions::default();
+        let whole = level_report(&run, &o);
+        assert_eq!(whole.assessment.verdict, Verdict::Fail);
+        o.policy.steady_verdict = true;
+        let steady = level_report(&run, &o);
+        assert_eq!(
+            steady.assessment.verdict,
+            Verdict::Pass,
+            "{}",
+            steady.assessment.reason
+        );
+        let (from, _) = steady.assessment.reason.window.unwrap();
+        assert!(from >= 5.0, "{from}");
+        assert!(steady
+            .assessment
+            .reason
+            .to_string()
+            .starts_with("steady window"));
+        // The reported figures stay the whole level's.
+        assert_eq!(steady.success_rate, whole.success_rate);
     }
 }

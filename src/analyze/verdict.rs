@@ -131,6 +131,8 @@ pub struct Reason {
     pub rebuilt_from: Option<(u64, u64)>,
     /// `--stop-on-saturation` stopped it: when, and why it was certain.
     pub early_stop: Option<(f64, String)>,
+    /// `--verdict-window steady`: the window (planned seconds) it was judged on.
+    pub window: Option<(f64, f64)>,
     /// `--repeat`: how many of its repetitions passed, of how many, and which one (1-based) the
     /// verdict and these figures are from (the worst).
     pub repetitions: Option<(usize, usize, u32)>,

@@ -1,7 +1,7 @@
 //! Flag groups that several commands share, declared once and flattened into each
 //! (`#[command(flatten)]`): the verdict policy, pricing, and the chart.
 
-use crate::cli::values::{PlotFormat, RepeatOrder};
+use crate::cli::values::{PlotFormat, RepeatOrder, VerdictWindow};
 use clap::Args;
 
 /// How levels are judged and what is recommended; shared by a run (where an absent flag takes the
@@ -33,6 +33,10 @@ pub struct PolicyArgs {
     /// Latency objective: a level whose end-to-end p95 exceeds this many seconds FAILs (= e2e_p95<=X).
     #[arg(long, allow_negative_numbers = true)]
     pub max_e2e_p95: Option<f64>,
+    /// Judge each level on its whole window (the reference tool's verdict) or on its steady window,
+    /// warm-up and drain left out [default: whole; redline report: the run's].
+    #[arg(long, value_enum, value_name = "WINDOW")]
+    pub verdict_window: Option<VerdictWindow>,
 }
 
 /// GPU pricing, for cost per million tokens: a run's, `redline demo`'s, and `redline report`'s

@@ -21,7 +21,7 @@ pub use groups::{LevelArgs, PlotArgs, PolicyArgs, PricingArgs};
 pub use sim::{Limit, SimArgs, SimModelArgs};
 pub use values::{
     defaults, trimmed, Api, Arrival, DatasetFormat, IgnoreEos, PlotFormat, QpsArg, RepeatOrder,
-    SampleOrder,
+    SampleOrder, VerdictWindow,
 };
 
 use clap::{Parser, Subcommand};

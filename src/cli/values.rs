@@ -109,6 +109,17 @@ impl std::fmt::Display for QpsArg {
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+pub enum VerdictWindow {
+    /// The whole level, as the reference tool judges it.
+    Whole,
+    /// The level's steady window: warm-up and drain left out (found from its records).
+    Steady,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum RepeatOrder {
     /// Every level once, then every level again: drift hits all levels alike.
     Interleaved,

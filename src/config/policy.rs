@@ -27,6 +27,8 @@ pub struct Policy {
     pub max_lag_p99_s: f64,
     /// Objectives besides success and keeping up (`--slo`, `--max-ttft-p95`, `--max-e2e-p95`).
     pub objectives: Vec<Objective>,
+    /// `--verdict-window steady`: levels are judged on their steady window.
+    pub steady_verdict: bool,
 }
 
 impl Policy {
@@ -59,6 +61,7 @@ impl Default for Policy {
             headroom_pct: defaults::HEADROOM,
             max_lag_p99_s: 0.005,
             objectives: Vec::new(),
+            steady_verdict: false,
         }
     }
 }

@@ -85,6 +85,9 @@ pub fn policy(
         warn_pct: warn,
         headroom_pct: headroom,
         objectives,
+        steady_verdict: a.verdict_window.map_or(base.steady_verdict, |w| {
+            w == crate::cli::VerdictWindow::Steady
+        }),
         ..base.clone()
     };
     Ok((policy, daily))

@@ -210,3 +210,55 @@ async fn repeat_flags_that_do_not_apply_are_refused_by_name() {
         assert_eq!(run.run_dirs(), 0);
     }
 }
+
+#[tokio::test]
+async fn a_run_judged_on_its_steady_window_says_so_and_report_can_judge_it_whole_again() {
+    let sim = small_sim().await;
+    let run = redline(&bench_args(
+        &sim,
+        &[
+            "--qps",
+            "5",
+            "--duration",
+            "4",
+            "--verdict-window",
+            "steady",
+        ],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let l = run.level(0);
+    let steady = &l["steady"];
+    let reason = l["verdict_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!(
+            "steady window {:.1}-{:.1} s",
+            steady["from_s"].as_f64().unwrap(),
+            steady["to_s"].as_f64().unwrap()
+        )),
+        "{reason}"
+    );
+    let meta = read_json(&run.dir().join("metadata.json"));
+    assert_eq!(meta["steady_verdict"], true);
+    assert!(re_reports_identically(&run.dir()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args([
+            "report",
+            &run.dir().display().to_string(),
+            "--verdict-window",
+            "whole",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!run.level(0)["verdict_reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("steady"));
+    let meta = read_json(&run.dir().join("metadata.json"));
+    assert_eq!(
+        meta["reports"][0]["changed"]["steady_verdict"]["from"],
+        true
+    );
+    assert_eq!(meta["reports"][0]["changed"]["steady_verdict"]["to"], false);
+}

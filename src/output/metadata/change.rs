@@ -54,6 +54,9 @@ pub struct Changed {
     pub percentiles: Option<Change<Vec<f64>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<Change<Option<Objectives>>>,
+    /// `--verdict-window steady` (true) or whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_verdict: Option<Change<bool>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warn_threshold: Option<Change<f64>>,
 }

@@ -75,6 +75,7 @@ impl Metadata {
             warn_pct: self.warn_threshold,
             headroom_pct: self.headroom,
             objectives,
+            steady_verdict: self.steady_verdict,
             ..Policy::default()
         }
     }
@@ -99,6 +100,7 @@ impl Metadata {
             pass_threshold: change(self.pass_threshold, p.pass_pct),
             percentiles: change(self.percentiles.clone(), opts.percentiles.clone()),
             slo: change(self.policy().objectives_with_success(), slo.clone()),
+            steady_verdict: change(self.steady_verdict, p.steady_verdict),
             warn_threshold: change(self.warn_threshold, p.warn_pct),
         };
         if changed.is_empty() && partial.is_empty() {
@@ -122,6 +124,7 @@ impl Metadata {
             self.max_ttft_p95 = p.objective(Metric::Ttft, 95.0).map(|o| o.bound);
             self.max_e2e_p95 = p.objective(Metric::E2e, 95.0).map(|o| o.bound);
             self.slo = slo;
+            self.steady_verdict = p.steady_verdict;
         }
         changed
     }

@@ -48,6 +48,9 @@ pub struct Metadata {
     pub pass_threshold: f64,
     pub warn_threshold: f64,
     pub headroom: f64,
+    /// `--verdict-window steady`: levels were judged on their steady window.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub steady_verdict: bool,
     pub daily_tokens: Option<u64>,
     #[serde(default)]
     pub max_ttft_p95: Option<f64>,
@@ -252,6 +255,7 @@ impl Metadata {
             pass_threshold: cfg.policy.pass_pct,
             warn_threshold: cfg.policy.warn_pct,
             headroom: cfg.policy.headroom_pct,
+            steady_verdict: cfg.policy.steady_verdict,
             daily_tokens: cfg.daily_tokens,
             max_ttft_p95: cfg.policy.objective(Metric::Ttft, 95.0).map(|o| o.bound),
             max_e2e_p95: cfg.policy.objective(Metric::E2e, 95.0).map(|o| o.bound),
