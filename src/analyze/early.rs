@@ -15,6 +15,10 @@
 //!   latest fifth's median grew [`GROWTH`]-fold and by 0.1 s over those checks: a burst at a load the endpoint
 //!   sustains rises and drains, a queue past capacity keeps growing.
 //!
+//! With `--metrics-url`, the server's own count of waiting requests confirms a queue sooner: when
+//! it never fell over the scrapes of the last [`SERVER_SPAN_S`] seconds and grew by
+//! [`SERVER_MIN_GROWTH`] requests, [`SERVER_CONFIRMATIONS`] checks of the TTFT rule are enough.
+//!
 //! Records arrive when requests end, so a queued request is seen late, never early: the watch
 //! can only be slow to stop, not quick. `print_false_stops` in the tests runs levels at 90% of the
 //! simulator's capacity across seeds, constant and Poisson, and counts the stops.
@@ -31,6 +35,13 @@ pub const CHECK_EVERY_S: f64 = 1.0;
 pub const MIN_WATCH_S: f64 = 5.0;
 /// Checks in a row at which the queue must show.
 pub const CONFIRMATIONS: u32 = 15;
+/// Checks of the TTFT rule that suffice when the server's waiting count confirms the queue.
+pub const SERVER_CONFIRMATIONS: u32 = 5;
+/// Seconds of scrapes over which the server's waiting count must grow.
+pub const SERVER_SPAN_S: f64 = 5.0;
+/// Requests by which it must grow over that span.
+pub const SERVER_MIN_GROWTH: f64 = 10.0;
+
 /// How much the latest fifth's median must grow over the checks that confirm a queue.
 pub const GROWTH: f64 = 1.5;
 /// The Mann-Whitney p-value below which the latest fifth is slower for certain.
@@ -52,6 +63,8 @@ pub struct Watch {
     confirmed: u32,
     /// The latest fifth's median TTFT when the current run of confirmations began.
     streak_from: f64,
+    /// `--metrics-url`: (seconds into the level, requests the server says are waiting).
+    waiting: Vec<(f64, f64)>,
 }
 
 impl Watch {
@@ -65,6 +78,7 @@ impl Watch {
             next_check_s: CHECK_EVERY_S,
             confirmed: 0,
             streak_from: 0.0,
+            waiting: Vec::new(),
         }
     }
 
@@ -77,6 +91,26 @@ impl Watch {
             }
             _ => {}
         }
+    }
+
+    /// A scrape of the server's metrics at `t_s`: `waiting` requests in its queue.
+    pub fn server(&mut self, t_s: f64, waiting: f64) {
+        self.waiting.push((t_s, waiting));
+    }
+
+    /// The server's waiting count never fell over the scrapes of the last [`SERVER_SPAN_S`]
+    /// seconds (at least 4) and grew by [`SERVER_MIN_GROWTH`]: its queue is growing by its own
+    /// account.
+    fn server_queue_grows(&self, now_s: f64) -> Option<(f64, f64)> {
+        let span: Vec<f64> = self
+            .waiting
+            .iter()
+            .filter(|(t, _)| *t >= now_s - SERVER_SPAN_S && *t <= now_s)
+            .map(|&(_, w)| w)
+            .collect();
+        let (first, last) = (*span.first()?, *span.last()?);
+        let rising = span.len() >= 4 && span.windows(2).all(|w| w[1] >= w[0]);
+        (rising && last - first >= SERVER_MIN_GROWTH).then_some((first, last))
     }
 
     /// Whether to stop sending at `now_s` seconds into the level, and why. Checks at most once
@@ -112,6 +146,15 @@ impl Watch {
                 // Still growing: a passing burst rises and falls, a queue past capacity only rises.
                 let growing =
                     last >= GROWTH * self.streak_from && last - self.streak_from >= RISE_FLOOR_S;
+                let server = self.server_queue_grows(now_s);
+                if let Some((w0, w1)) = server.filter(|_| self.confirmed >= SERVER_CONFIRMATIONS) {
+                    return Some(stop(
+                        StopCause::Queueing,
+                        format!(
+                            "the queue was still growing: the requests finished by then went from a median TTFT of {first:.3} s to {last:.3} s (p < {QUEUE_P}) at {SERVER_CONFIRMATIONS} checks in a row, and the server's waiting requests grew from {w0:.0} to {w1:.0} over the last {SERVER_SPAN_S:.0} s"
+                        ),
+                    ));
+                }
                 (self.confirmed >= CONFIRMATIONS && growing).then(|| {
                     stop(
                         StopCause::Queueing,

@@ -32,6 +32,15 @@ pub struct Names {
     pub cache_hits: &'static [&'static str],
 }
 
+/// The requests one scrape says are waiting (summed over engines), when the page is an engine
+/// redline knows: what `--stop-on-saturation` reads from `--metrics-url` while a level runs.
+pub fn waiting(s: &Scrape) -> Option<f64> {
+    let names = ENGINES
+        .iter()
+        .find(|e| s.values.keys().any(|k| k.starts_with(e.prefix)))?;
+    names.waiting.iter().find_map(|name| s.sum(name))
+}
+
 pub const ENGINES: [Names; 4] = [
     Names {
         engine: "vllm",

@@ -23,6 +23,8 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Scraper {
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Vec<Scrape>>,
+    /// The scrapes so far, as they come (`--stop-on-saturation` reads the server's queue).
+    pub live: Arc<std::sync::Mutex<Vec<Scrape>>>,
 }
 
 impl Scraper {
@@ -30,20 +32,28 @@ impl Scraper {
     pub fn start(target: Arc<Target>, url: reqwest::Url, level: usize, start: Instant) -> Scraper {
         let stop = CancellationToken::new();
         let token = stop.clone();
+        let live = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let shared = live.clone();
         let task = tokio::spawn(async move {
             let mut out = Vec::new();
             let mut tick = tokio::time::interval_at(start.max(Instant::now()), EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => out.push(scrape(&target, &url, level, start).await),
+                    _ = tick.tick() => {
+                        let s = scrape(&target, &url, level, start).await;
+                        if let Ok(mut v) = shared.lock() {
+                            v.push(s.clone());
+                        }
+                        out.push(s);
+                    }
                     _ = token.cancelled() => break,
                 }
             }
             out.push(scrape(&target, &url, level, start).await);
             out
         });
-        Scraper { stop, task }
+        Scraper { stop, task, live }
     }
 
     /// One last scrape (the level has ended), and every scrape of the level.

@@ -6,6 +6,7 @@
 use crate::analyze::early::Watch;
 use crate::measure::client::Target;
 use crate::measure::closed;
+use crate::measure::prometheus::Scrape;
 use crate::measure::record::{EarlyStop, LevelRun, RequestRecord};
 use crate::measure::runner::{self, Observer};
 use crate::measure::scrape::Scraper;
@@ -27,17 +28,18 @@ pub async fn run(
     records: &mut JsonlWriter,
     watch: Option<Watch>,
 ) -> LevelRun {
-    let mut obs = RunObserver {
-        progress: LevelProgress::new(plan.rate(), plan.arrivals()),
-        records,
-        watch,
-        stopped: None,
-    };
     target.prepare(plan.rate()).await;
     let starts = plan.start_at().unwrap_or_else(Instant::now);
     let scraper = metrics_url
         .cloned()
         .map(|url| Scraper::start(target.clone(), url, plan.id().index, starts));
+    let mut obs = RunObserver {
+        progress: LevelProgress::new(plan.rate(), plan.arrivals()),
+        records,
+        watch,
+        stopped: None,
+        scrapes: scraper.as_ref().map(|s| (s.live.clone(), 0)),
+    };
     let mut run = match plan {
         LevelPlan::Closed(level) => {
             closed::run_level(target.clone(), level, cancel, &mut obs).await
@@ -69,6 +71,8 @@ struct RunObserver<'a> {
     records: &'a mut JsonlWriter,
     watch: Option<Watch>,
     stopped: Option<EarlyStop>,
+    /// `--metrics-url`: the level's scrapes so far, and how many the watch has read.
+    scrapes: Option<(Arc<std::sync::Mutex<Vec<Scrape>>>, usize)>,
 }
 
 impl Observer for RunObserver<'_> {
@@ -83,6 +87,16 @@ impl Observer for RunObserver<'_> {
         }
     }
     fn stop_sending(&mut self, now_s: f64) -> bool {
+        if let (Some(w), Some((live, read))) = (&mut self.watch, &mut self.scrapes) {
+            if let Ok(scrapes) = live.lock() {
+                for s in &scrapes[*read..] {
+                    if let Some(waiting) = crate::analyze::server::waiting(s) {
+                        w.server(s.t_s, waiting);
+                    }
+                }
+                *read = scrapes.len();
+            }
+        }
         if self.stopped.is_none() {
             self.stopped = self.watch.as_mut().and_then(|w| w.check(now_s));
         }
