@@ -17,26 +17,36 @@ use crate::analyze::verdict::Verdict;
 /// `levels` in run order, each level's repetitions combined, in the order each level first ran.
 /// Levels without a repetition number pass through unchanged.
 pub fn combine(levels: Vec<LevelReport>) -> Vec<LevelReport> {
-    let mut groups: Vec<Vec<LevelReport>> = Vec::new();
-    for l in levels {
-        let same = |g: &Vec<LevelReport>| {
-            l.repeat.is_some()
-                && g[0].repeat.is_some()
-                && g[0].rate == l.rate
-                && g[0].search_probe == l.search_probe
-        };
-        match groups.iter_mut().find(|g| same(g)) {
-            Some(g) => g.push(l),
-            None => groups.push(vec![l]),
-        }
-    }
-    groups
+    let keyed = levels
+        .into_iter()
+        .map(|l| (l.repeat.map(|_| (l.rate, l.search_probe)), l));
+    gather(keyed)
         .into_iter()
         .map(|g| match g[0].repeat {
             Some(_) => combined(g),
             None => g.into_iter().next().expect("a group has a level"),
         })
         .collect()
+}
+
+/// A repeated level's identity: its rate, and its probe in a search.
+pub type LevelKey = (f64, Option<usize>);
+
+/// `items` in run order gathered by their level's key, in the order each level first ran; an item
+/// without a key (not a repetition) stands alone. `compare` gathers a folder's records the same way.
+pub fn gather<T>(items: impl IntoIterator<Item = (Option<LevelKey>, T)>) -> Vec<Vec<T>> {
+    let mut keys: Vec<Option<LevelKey>> = Vec::new();
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    for (key, item) in items {
+        match keys.iter().position(|k| key.is_some() && *k == key) {
+            Some(g) => groups[g].push(item),
+            None => {
+                keys.push(key);
+                groups.push(vec![item]);
+            }
+        }
+    }
+    groups
 }
 
 /// How badly a run went, for picking the verdict that speaks for all.
@@ -70,8 +80,8 @@ fn combined(runs: Vec<LevelReport>) -> LevelReport {
         })
         .unwrap_or(0);
     let mut l = runs[worst].clone();
-    let avg =
-        |f: fn(&LevelReport) -> f64| mean(&runs.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0);
+    let each = |f: fn(&LevelReport) -> f64| runs.iter().map(f).collect::<Vec<_>>();
+    let avg = |f: fn(&LevelReport) -> f64| mean(&each(f)).unwrap_or(0.0);
     let avg_opt =
         |f: fn(&LevelReport) -> Option<f64>| mean(&runs.iter().filter_map(f).collect::<Vec<_>>());
     let sum = |f: fn(&LevelReport) -> u64| runs.iter().map(f).sum::<u64>();
@@ -82,19 +92,9 @@ fn combined(runs: Vec<LevelReport>) -> LevelReport {
     l.goodput_qps = avg_opt(|r| r.goodput_qps);
     l.slo_attainment_pct = avg_opt(|r| r.slo_attainment_pct);
     l.output_throughput_tok_s = avg(|r| r.output_throughput_tok_s);
-    l.output_throughput_tok_s_ci = t_interval(
-        &runs
-            .iter()
-            .map(|r| r.output_throughput_tok_s)
-            .collect::<Vec<_>>(),
-    );
+    l.output_throughput_tok_s_ci = t_interval(&each(|r| r.output_throughput_tok_s));
     l.total_throughput_tok_s = avg(|r| r.total_throughput_tok_s);
-    l.total_throughput_tok_s_ci = t_interval(
-        &runs
-            .iter()
-            .map(|r| r.total_throughput_tok_s)
-            .collect::<Vec<_>>(),
-    );
+    l.total_throughput_tok_s_ci = t_interval(&each(|r| r.total_throughput_tok_s));
     let over = |f: fn(&LevelReport) -> &Percentiles| {
         Percentiles::mean_over(&runs.iter().map(f).collect::<Vec<_>>())
     };

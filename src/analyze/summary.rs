@@ -61,8 +61,8 @@ pub struct Summary {
     pub saturation_concurrency: Option<usize>,
     /// Why the saturation point is not PASS: errors, queueing or latency_objective.
     pub saturation_cause: Option<Cause>,
-    /// The maximum sustainable rate's 95% interval (`capacity.rs`); for rates only, with both a
-    /// PASS and a level that did not pass.
+    /// The maximum sustainable rate's 95% interval (`capacity.rs`); for rates and searches only,
+    /// with both a PASS and a level that did not pass (a search's is set by `report.rs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity_ci: Option<CapacityCi>,
     pub recommended_qps: Option<f64>,
@@ -168,11 +168,10 @@ pub fn summarize(
         saturation_qps: rate(saturation),
         saturation_concurrency: saturation.and_then(|l| l.concurrency),
         saturation_cause: saturation.and_then(|l| l.assessment.saturation_cause),
+        // A search's interval rests on its own bracket (`report.rs` sets it).
         capacity_ci: match shape.kind {
-            Kind::Rates | Kind::Search => {
-                capacity::interval(levels, rate(max_ok), rate(saturation))
-            }
-            Kind::Concurrency | Kind::Trace => None,
+            Kind::Rates => capacity::interval(levels, rate(max_ok), rate(saturation)),
+            Kind::Search | Kind::Concurrency | Kind::Trace => None,
         },
         recommended_qps: rate(max_ok).map(|q| q * keep),
         recommended_concurrency,

@@ -178,22 +178,14 @@ fn by_combined_level(
     meta: &crate::output::metadata::Metadata,
     by_run: Vec<Vec<crate::measure::record::RequestRecord>>,
 ) -> Vec<Vec<crate::measure::record::RequestRecord>> {
-    let mut keys: Vec<(f64, Option<usize>)> = Vec::new();
-    let mut grouped: Vec<Vec<crate::measure::record::RequestRecord>> = Vec::new();
-    for (i, recs) in by_run.into_iter().enumerate() {
-        let key = (
-            meta.qps_levels.get(i).copied().unwrap_or_default(),
-            meta.level_id(i).probe,
-        );
-        match keys.iter().position(|k| *k == key) {
-            Some(g) => grouped[g].extend(recs),
-            None => {
-                keys.push(key);
-                grouped.push(recs);
-            }
-        }
-    }
-    grouped
+    let keyed = by_run.into_iter().enumerate().map(|(i, recs)| {
+        let rate = meta.qps_levels.get(i).copied().unwrap_or_default();
+        (Some((rate, meta.level_id(i).probe)), recs)
+    });
+    crate::analyze::repeat::gather(keyed)
+        .into_iter()
+        .map(|runs| runs.concat())
+        .collect()
 }
 
 /// A, B, ..., Z, R27, R28, ...

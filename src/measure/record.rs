@@ -403,10 +403,7 @@ impl LevelRun {
             .iter()
             .filter(|r| r.sent_s.is_some_and(|s| s <= duration_s) && r.end_s > duration_s)
             .count() as u64;
-        let partial = stopped_at.is_some()
-            || records
-                .iter()
-                .any(|r| r.error == Some(ErrorKind::Interrupted));
+        let partial = stopped_at.is_some() || interrupted(&records);
         LevelRun {
             id,
             qps,
@@ -425,13 +422,17 @@ impl LevelRun {
     /// The level as stopped early: sending stopped at `stop.at_s` on purpose, and every request
     /// sent was waited for, so it is whole, not interrupted.
     pub fn stopped_early(mut self, stop: EarlyStop) -> Self {
-        self.partial = self
-            .records
-            .iter()
-            .any(|r| r.error == Some(ErrorKind::Interrupted));
+        self.partial = interrupted(&self.records);
         self.early_stop = Some(stop);
         self
     }
+}
+
+/// Whether an interruption cut any of `records` short.
+fn interrupted(records: &[RequestRecord]) -> bool {
+    records
+        .iter()
+        .any(|r| r.error == Some(ErrorKind::Interrupted))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// Scrapes `url` for one level until [`Scraper::finish`].
 pub struct Scraper {
     stop: CancellationToken,
-    task: tokio::task::JoinHandle<Vec<Scrape>>,
+    task: tokio::task::JoinHandle<()>,
     /// The scrapes so far, as they come (`--stop-on-saturation` reads the server's queue).
     pub live: Arc<std::sync::Mutex<Vec<Scrape>>>,
 }
@@ -34,24 +34,21 @@ impl Scraper {
         let token = stop.clone();
         let live = Arc::new(std::sync::Mutex::new(Vec::new()));
         let shared = live.clone();
+        let push = move |s: Scrape| {
+            if let Ok(mut v) = shared.lock() {
+                v.push(s);
+            }
+        };
         let task = tokio::spawn(async move {
-            let mut out = Vec::new();
             let mut tick = tokio::time::interval_at(start.max(Instant::now()), EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => {
-                        let s = scrape(&target, &url, level, start).await;
-                        if let Ok(mut v) = shared.lock() {
-                            v.push(s.clone());
-                        }
-                        out.push(s);
-                    }
+                    _ = tick.tick() => push(scrape(&target, &url, level, start).await),
                     _ = token.cancelled() => break,
                 }
             }
-            out.push(scrape(&target, &url, level, start).await);
-            out
+            push(scrape(&target, &url, level, start).await);
         });
         Scraper { stop, task, live }
     }
@@ -59,7 +56,11 @@ impl Scraper {
     /// One last scrape (the level has ended), and every scrape of the level.
     pub async fn finish(self) -> Vec<Scrape> {
         self.stop.cancel();
-        self.task.await.unwrap_or_default()
+        let _ = self.task.await;
+        self.live
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }
 

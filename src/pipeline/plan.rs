@@ -212,7 +212,12 @@ fn probe(
     let i = slot.index;
     let n = cfg.repeat.map_or(1, |r| r.n);
     let (probe, k) = (i / n, i % n);
-    let combined = crate::analyze::repeat::combine(levels[..probe * n].to_vec());
+    let combined = match cfg.repeat {
+        Some(_) => std::borrow::Cow::Owned(crate::analyze::repeat::combine(
+            levels[..probe * n].to_vec(),
+        )),
+        None => std::borrow::Cow::Borrowed(levels),
+    };
     let search::Next::Probe {
         qps,
         duration_s,
