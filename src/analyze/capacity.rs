@@ -16,10 +16,9 @@
 
 use crate::analyze::level::LevelReport;
 use crate::analyze::queueing::BATCHES;
+use crate::analyze::stats::CONFIDENCE;
 use crate::analyze::verdict::{Cause, Verdict};
 use serde::Serialize;
-
-use crate::analyze::stats::CONFIDENCE;
 
 /// A capacity interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -88,7 +87,7 @@ pub fn service_rate(levels: &[LevelReport], fail: f64) -> Option<ServiceRate> {
     // A repeated level measured the service rate once in each repetition.
     let measured: Vec<(f64, f64)> = levels
         .iter()
-        .flat_map(|l| l.repetitions.as_deref().unwrap_or(std::slice::from_ref(l)))
+        .flat_map(LevelReport::runs)
         .filter(|l| past_capacity(l) && l.rate >= fail * (1.0 - 1e-9))
         .filter_map(|l| Some((l.keep_up.steady_served_qps?, l.keep_up.steady_served_se?)))
         .filter(|&(_, se)| se > 0.0)

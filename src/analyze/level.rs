@@ -163,6 +163,15 @@ pub struct KeptOf {
     pub measured: u64,
 }
 
+impl LevelReport {
+    /// The runs this level measured: its repetitions (`--repeat`), or itself.
+    pub fn runs(&self) -> &[LevelReport] {
+        self.repetitions
+            .as_deref()
+            .unwrap_or(std::slice::from_ref(self))
+    }
+}
+
 pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     let recs = &run.records;
     // In the order they were planned, so that a percentile's interval (which reads runs of

@@ -238,4 +238,30 @@ mod tests {
             "{reason}"
         );
     }
+
+    #[test]
+    fn every_repetition_stopped_early_counts_in_the_seconds_saved() {
+        let stop = |saved_s| crate::measure::record::EarlyStop {
+            at_s: 1.0,
+            reason: "r".into(),
+            cause: crate::measure::record::StopCause::Errors,
+            saved_s,
+        };
+        let (mut a, mut b) = (run(1, 0.1, 30), run(2, 0.1, 40));
+        a.early_stop = Some(stop(2.0));
+        b.early_stop = Some(stop(3.0));
+        let levels = combine(vec![a, b]);
+        let report = crate::analyze::report::Report::new(
+            levels,
+            &ReportOptions {
+                repeat: Some(crate::config::Repeat {
+                    n: 2,
+                    order: crate::cli::RepeatOrder::Interleaved,
+                }),
+                ..ReportOptions::default()
+            },
+        );
+        let e = report.summary.early_stop.unwrap();
+        assert_eq!((e.levels, e.saved_s), (2, 5.0));
+    }
 }

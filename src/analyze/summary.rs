@@ -91,8 +91,10 @@ pub struct EarlyStops {
 
 impl EarlyStops {
     fn of(levels: &[LevelReport]) -> Option<Self> {
+        // Every repetition that stopped counts, not only the one a repeated level's verdict is from.
         let stops: Vec<f64> = levels
             .iter()
+            .flat_map(LevelReport::runs)
             .filter_map(|l| l.early_stop.as_ref().map(|e| e.saved_s))
             .collect();
         (!stops.is_empty()).then(|| EarlyStops {
