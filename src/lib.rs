@@ -12,7 +12,7 @@
 //! | 5 | `output`, `sim` | adapters that write and show the report; the built-in endpoint |
 //! | 6 | `process` | signals and the open-file limit |
 //! | 7 | `pipeline` | the bench pipeline: what the levels send, the request that fails fast, each level planned, run and recorded |
-//! | 8 | `commands` | `redline demo`, `redline report`, `redline compare`, `redline merge`, `redline calibrate` |
+//! | 8 | `commands` | `redline demo`, `redline report`, `redline compare`, `redline merge`, `redline calibrate`, `redline sweep` |
 //!
 //! A module imports only from its own layer or lower ones, and never in a circle. [`run`] is the
 //! dispatch `main.rs` calls.
@@ -33,7 +33,7 @@ use cli::{Cli, Command};
 use config::Config;
 use std::process::ExitCode;
 
-pub use pipeline::{bench, Outcome};
+pub use pipeline::{bench, bench_with, Interrupts, Outcome};
 pub use process::{EXIT_INTERRUPTED, EXIT_TERMINATED};
 
 /// Runs what the command line asks for.
@@ -47,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             .map(|_| ExitCode::SUCCESS),
         Some(Command::Compare(args)) => commands::compare::run(&args),
         Some(Command::Merge(args)) => commands::merge::run(&args).map(|_| ExitCode::SUCCESS),
+        Some(Command::Sweep(args)) => commands::sweep::run(*args).await,
         None => {
             let cfg = Config::from_args(&cli.bench)?;
             bench(cfg, None).await.map(|o| o.exit_code())

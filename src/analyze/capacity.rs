@@ -18,10 +18,10 @@ use crate::analyze::level::LevelReport;
 use crate::analyze::queueing::BATCHES;
 use crate::analyze::stats::CONFIDENCE;
 use crate::analyze::verdict::{Cause, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A capacity interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CapacityCi {
     pub low: f64,
     pub high: f64,
@@ -37,7 +37,7 @@ impl CapacityCi {
 }
 
 /// How an interval was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// The highest PASS to the lowest FAIL, widened to the service rate's interval measured at a

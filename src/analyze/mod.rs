@@ -7,7 +7,8 @@
 //! `significance`), `server` (the endpoint's metrics, `--metrics-url`), `cause` (misconfiguration or overload), `accept` (connections the endpoint was slow to accept) and `workload` (token lengths asked against reported; sessions and their
 //! turns) read records; `verdict` holds the rules and `reason` their text; `level` summarises and
 //! judges one level (with the counts of `tally`); `summary` gives the run's
-//! answer from the judged levels, with the capacity's interval from `capacity`; `search` picks the next probe of `--qps auto` from the judged
+//! answer from the judged levels, with the capacity's interval from `capacity`; `frontier` reads a
+//! sweep's reports at their capacities and finds the Pareto-optimal ones; `search` picks the next probe of `--qps auto` from the judged
 //! probes; `report` is the output contract that `output/` renders. Imports
 //! point one way: report -> summary -> level -> verdict -> queueing -> stats.
 
@@ -16,6 +17,7 @@ pub mod capacity;
 pub mod cause;
 pub mod compare;
 pub mod early;
+pub mod frontier;
 pub mod level;
 pub mod objectives;
 pub mod queueing;

@@ -29,7 +29,7 @@
 
 use crate::analyze::queueing::KeepUp;
 use crate::config::{Objective, Policy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -50,7 +50,7 @@ impl std::fmt::Display for Verdict {
 }
 
 /// Why a level is not PASS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// Too many requests failed.

@@ -5,7 +5,8 @@
 //!
 //! `redline [FLAGS]` runs a benchmark (flags in `bench.rs`); `redline sim` serves the built-in
 //! endpoint (`sim.rs`); `redline demo`, `report`, `calibrate`, `compare` and `merge` are the other
-//! commands (`commands.rs`). Flag groups several commands share (policy, pricing, the chart) are
+//! commands (`commands.rs`); `redline sweep` (`sweep.rs`) takes a run's flags as a template.
+//! Flag groups several commands share (policy, pricing, the chart) are
 //! declared once in `groups.rs`; value types and defaults are in `values.rs`. The children import
 //! each other, never this file.
 
@@ -13,12 +14,14 @@ mod bench;
 mod commands;
 mod groups;
 mod sim;
+mod sweep;
 mod values;
 
 pub use bench::{BenchArgs, ConnectionArgs, ShardArgs, WorkloadArgs};
 pub use commands::{CalibrateArgs, CompareArgs, CompareFormat, DemoArgs, MergeArgs, ReportArgs};
 pub use groups::{LevelArgs, PlotArgs, PolicyArgs, PricingArgs};
 pub use sim::{Limit, SimArgs, SimModelArgs};
+pub use sweep::{is_run_flag, run_flags, SweepArgs};
 pub use values::{
     defaults, trimmed, Api, Arrival, DatasetFormat, IgnoreEos, PlotFormat, QpsArg, RepeatOrder,
     SampleOrder, VerdictWindow,
@@ -59,4 +62,8 @@ pub enum Command {
     /// Merge the results folders of a plan's shards (--shard I/N) into one results folder,
     /// computed from the union of their records.
     Merge(MergeArgs),
+    /// Measure each configuration of a server (or of redline's own flags): start the server from
+    /// a command template per configuration, find its capacity, stop it; then the Pareto frontier
+    /// of per-user speed against throughput per GPU, and one folder with every run.
+    Sweep(Box<SweepArgs>),
 }

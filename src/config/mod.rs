@@ -105,6 +105,9 @@ pub struct Config {
     pub stop_on_saturation: bool,
     /// `--repeat N` (N > 1).
     pub repeat: Option<Repeat>,
+    /// The run's folder itself rather than a new one under `results_dir`: `redline sweep` names
+    /// each configuration's (it may hold the server's log, never a run).
+    pub run_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -190,6 +193,7 @@ impl Config {
             show_ci: a.show_ci,
             stop_on_saturation,
             repeat,
+            run_dir: None,
         })
     }
 

@@ -61,6 +61,19 @@ impl RunFolder {
         Ok(RunFolder::open(dir))
     }
 
+    /// `dir` as a run's folder, made if needed: it may hold other files (a sweep's server log),
+    /// never a run's (a run is never written over).
+    pub fn adopt(dir: &Path) -> Result<RunFolder> {
+        if dir.join(METADATA).exists() || dir.join(REQUESTS).exists() {
+            bail!(
+                "{} already holds a run; a run is never written over",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(RunFolder::open(dir))
+    }
+
     /// An existing folder (nothing is read until asked).
     pub fn open(dir: &Path) -> RunFolder {
         RunFolder {

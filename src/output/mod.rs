@@ -4,7 +4,7 @@
 //! readers), `files` (new folders, atomic JSON writes), `metadata` (`metadata.json`), `jsonl`
 //! (request records), `progress` (live bar), `table` (console results table and errors), `summary` (verdict
 //! lines and the answer), `workload` (token lengths and sessions by turn), `server` (the endpoint's metrics), `chart` (the PNG), `console` (prints table, summary and chart at the end),
-//! `ceiling` (this machine's saved client ceiling), `compare` (`redline compare`'s formats). `pipeline.rs` and the commands wire them up.
+//! `ceiling` (this machine's saved client ceiling), `compare` (`redline compare`'s formats), `sweep` (`redline sweep`'s `sweep.json` and frontier tables). `pipeline.rs` and the commands wire them up.
 
 pub mod ceiling;
 pub mod chart;
@@ -17,5 +17,6 @@ pub mod metadata;
 pub mod progress;
 pub mod server;
 pub mod summary;
+pub mod sweep;
 pub mod table;
 pub mod workload;

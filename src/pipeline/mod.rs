@@ -32,7 +32,7 @@ use recorder::Recorder;
 use start::Clock;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use tokio::time::Instant;
 use workload::Prepared;
@@ -57,9 +57,35 @@ impl Outcome {
     }
 }
 
+/// The run's stop: Ctrl-C and SIGTERM turned into a cancel, and the exit status they set (0 while
+/// not interrupted). `redline sweep` makes one for all its runs, so a Ctrl-C is heard once.
+#[derive(Clone)]
+pub struct Interrupts {
+    pub cancel: Cancel,
+    pub code: Arc<AtomicU8>,
+}
+
+impl Interrupts {
+    /// Listens for SIGINT and SIGTERM from now on (`process::watch_interrupts`).
+    pub fn watch() -> Result<Interrupts> {
+        let cancel = Cancel::default();
+        let code = process::watch_interrupts(cancel.clone())?;
+        Ok(Interrupts { cancel, code })
+    }
+}
+
 /// Benchmarks the endpoint at each level, writing the results folder as it goes. `data` is a
 /// dataset already loaded (`redline demo`); else the configuration says what to send.
 pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
+    bench_with(cfg, data, None).await
+}
+
+/// [`bench`], stopped by `interrupts` when given (else by its own).
+pub async fn bench_with(
+    cfg: Config,
+    data: Option<Dataset>,
+    interrupts: Option<Interrupts>,
+) -> Result<Outcome> {
     let began = Instant::now();
     let prepared = workload::prepare(&cfg, data)?;
     plan::check_shares(&cfg, &prepared)?;
@@ -72,8 +98,13 @@ pub async fn bench(cfg: Config, data: Option<Dataset>) -> Result<Outcome> {
     }
     start::check_ready(&cfg, began)?;
     let mut rec = Recorder::create(&cfg, &prepared, &target)?;
-    let cancel = Cancel::default();
-    let signal_code = process::watch_interrupts(cancel.clone())?;
+    let Interrupts {
+        cancel,
+        code: signal_code,
+    } = match interrupts {
+        Some(i) => i,
+        None => Interrupts::watch()?,
+    };
     let stopped = run_levels(&cfg, &prepared, &target, &mut rec, &cancel).await?;
     let exit_signal = signal_code.load(Ordering::SeqCst);
     rec.close(&cfg, &target, exit_signal == 0 && stopped.is_none())?;

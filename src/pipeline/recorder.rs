@@ -39,7 +39,10 @@ impl Recorder {
     /// A new results folder holding the run's settings, before any request is sent.
     pub fn create(cfg: &Config, prepared: &Prepared, target: &Target) -> Result<Recorder> {
         let now = chrono::Local::now();
-        let folder = RunFolder::create(&cfg.results_dir, now)?;
+        let folder = match &cfg.run_dir {
+            Some(dir) => RunFolder::adopt(dir)?,
+            None => RunFolder::create(&cfg.results_dir, now)?,
+        };
         let mut meta = Metadata::new(cfg, prepared.samples(), now, &Target::route_of(cfg));
         meta.describe_workload(
             cfg,

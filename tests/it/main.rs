@@ -23,6 +23,7 @@ mod server_metrics;
 mod shard;
 mod sim;
 mod slo;
+mod sweep;
 mod tls;
 mod truth;
 mod wire;

@@ -12,10 +12,11 @@
 //! into the binary. Files are written to a temporary name, then renamed. The panels are in
 //! `panels.rs`, the plotting helpers they share in `plot.rs`, the files' names and writing in
 //! `file.rs`; `compare.rs` draws `redline
-//! compare`'s overlay.
+//! compare`'s overlay, `frontier.rs` `redline sweep`'s frontier.
 
 pub mod compare;
 mod file;
+pub mod frontier;
 mod legend;
 mod panels;
 mod plot;

@@ -1,5 +1,8 @@
 //! Process-level setup for a run: the open-file limit (how many streams the client can hold) and
-//! the signal handling that turns Ctrl-C and SIGTERM into a clean stop.
+//! the signal handling that turns Ctrl-C and SIGTERM into a clean stop; and the servers
+//! `redline sweep` starts (`server.rs`), which never outlive it.
+
+pub mod server;
 
 use crate::measure::work::Cancel;
 use anyhow::{Context, Result};
@@ -68,6 +71,7 @@ pub fn watch_interrupts(cancel: Cancel) -> Result<Arc<AtomicU8>> {
             _ = term.recv() => {}
             _ = tokio::time::sleep(SAVE_LIMIT) => {}
         }
+        server::kill_all();
         std::process::exit(i32::from(first));
     });
     Ok(code)
