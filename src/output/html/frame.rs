@@ -77,6 +77,7 @@ impl<'a> Frame<'a> {
             y_label: y_label.into(),
             y2_label: y2_label.map(Into::into),
             marks: self.marks.clone(),
+            x_span: self.levels.iter().map(|l| l.rate).collect(),
             ..Chart::default()
         }
     }

@@ -7,7 +7,8 @@
 //! The script does two things, and the page reads fully without it: a tooltip that follows the
 //! mouse over a chart's point and shows the point's `data-tip` rows (`name<TAB>value` lines, built
 //! with `textContent`, never parsed as HTML), and the legends' buttons, which hide or show their
-//! series (`svg.rs` gives each series the class its button names in `data-s`).
+//! series (`svg.rs` gives each series the class its button names in `data-s`). Having set both up,
+//! it marks the document `data-script="ran"`, which the browser test looks for.
 
 /// The policy: nothing may be fetched; inline style and script only; images only from `data:`.
 pub const CSP: &str =
@@ -46,13 +47,13 @@ pre{background:#f6f8fa;padding:10px 12px;border-radius:6px;overflow-x:auto;white
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:4px 0 12px}
 th,td{padding:4px 9px;border-bottom:1px solid #e3e3e3;text-align:right;white-space:nowrap}
 th{background:#f3f4f6;position:sticky;top:0}th:first-child,td:first-child{text-align:left}
-td.l{text-align:left;white-space:normal}
+td.l{text-align:left;white-space:normal;min-width:24em}
 .wrap{overflow-x:auto}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(620px,1fr));gap:18px}
 figure.chart{margin:0;border:1px solid #e3e3e3;border-radius:6px;padding:8px}
 figcaption{font-weight:600;margin:0 0 4px}
 svg{width:100%;height:auto;display:block;font-size:11px}
-svg text{fill:#333;stroke:none}
+svg text{stroke:none}.axis text{fill:#333}
 .axis .grid{stroke:#000;stroke-opacity:.08}.axis .frame{fill:none;stroke:#999}.axis .name{font-size:12px}
 .mark text{font-size:11px;font-weight:600}
 text.note{fill:#888;font-size:13px}text.label{font-size:10px}
@@ -95,6 +96,7 @@ document.addEventListener('click',function(e){
   b.setAttribute('aria-pressed',on?'false':'true');
   if(f){f.querySelectorAll('g.'+b.getAttribute('data-s')).forEach(function(g){g.classList.toggle('off',on)})}
 });
+document.documentElement.setAttribute('data-script','ran');
 })();
 "#;
 

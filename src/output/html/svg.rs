@@ -41,6 +41,9 @@ pub struct Chart {
     pub marks: Vec<Mark>,
     /// Said in the middle of the plot when no series has a point (why the plot is empty).
     pub note: Option<String>,
+    /// Values the x axis must reach besides the points' and marks' (e.g. every level's, so that
+    /// charts of the same levels share their x axis).
+    pub x_span: Vec<f64>,
 }
 
 /// A named set of points, toggled as one by its legend button.
@@ -188,7 +191,8 @@ pub fn render(c: &Chart) -> String {
         .series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.x))
-        .chain(c.marks.iter().map(|m| m.x));
+        .chain(c.marks.iter().map(|m| m.x))
+        .chain(c.x_span.iter().copied());
     let x = Scale::over(xs, LEFT, W - right);
     // Room above the highest point for the marks' labels.
     let y = Scale::over(pts(false).map(|p| p.y * 1.12), H - BOTTOM, TOP);
@@ -285,15 +289,22 @@ fn axes(out: &mut String, c: &Chart, x: &Scale, y: &Scale, y2: Option<&Scale>) {
     out.push_str("</g>");
 }
 
-/// Dashed vertical lines, their labels one under the other so two near marks never overlap.
+/// Dashed vertical lines, each labelled at its top: the first mark's label left of its line and
+/// the next one's right of its own (away from each other), unless the plot's edge is too near;
+/// one under the other, so two near marks never overlap.
 fn marks(out: &mut String, marks: &[Mark], x: &Scale) {
     for (i, m) in marks.iter().enumerate() {
         if !m.x.is_finite() {
             continue;
         }
         let px = x.at(m.x);
-        // A label right of its line when it fits, else left of it.
-        let anchor = if px > (LEFT + x.to) / 2.0 {
+        let wide = m.label.chars().count() as f64 * LABEL_CHAR;
+        let left = if i % 2 == 0 {
+            px - wide >= LEFT
+        } else {
+            px + wide > x.to
+        };
+        let (anchor, at) = if left {
             ("end", px - 4.0)
         } else {
             ("start", px + 4.0)
@@ -301,15 +312,16 @@ fn marks(out: &mut String, marks: &[Mark], x: &Scale) {
         let color = esc(&m.color);
         let _ = write!(
             out,
-            "<g class=\"mark\"><line x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"{color}\" stroke-dasharray=\"6 4\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\" text-anchor=\"{}\">{}</text></g>",
+            "<g class=\"mark\"><line x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"{color}\" stroke-dasharray=\"6 4\"/><text x=\"{at:.1}\" y=\"{:.1}\" fill=\"{color}\" text-anchor=\"{anchor}\">{}</text></g>",
             H - BOTTOM,
-            anchor.1,
             TOP + 12.0 + 13.0 * i as f64,
-            anchor.0,
             esc(&m.label)
         );
     }
 }
+
+/// SVG units across one character of a mark's label (11 px bold, generously).
+const LABEL_CHAR: f64 = 6.5;
 
 fn color(i: usize, s: &Series) -> String {
     esc(s.color.as_deref().unwrap_or(PALETTE[i % PALETTE.len()]))
