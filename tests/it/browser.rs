@@ -35,9 +35,16 @@ fn chromium() -> Option<PathBuf> {
             .map(|d| d.join("chromium"))
             .find(|p| p.is_file())
     });
-    let found = std::env::var_os("REDLINE_CHROMIUM")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/usr/bin/chromium")).filter(|p| p.is_file()))
+    if let Some(named) = std::env::var_os("REDLINE_CHROMIUM").map(PathBuf::from) {
+        assert!(
+            named.is_file(),
+            "REDLINE_CHROMIUM={} is not a file: install Chromium (`sudo apt-get install chromium`) or point it at the browser",
+            named.display()
+        );
+        return Some(named);
+    }
+    let found = Some(PathBuf::from("/usr/bin/chromium"))
+        .filter(|p| p.is_file())
         .or(on_path);
     if found.is_some() {
         return found;
@@ -227,6 +234,43 @@ fn the_checks_catch_console_errors_exceptions_and_requests() {
     );
 }
 
+/// A script, run after the page's own, that hovers the first point and presses the first legend
+/// button twice, and writes what it saw on the body.
+const INTERACT: &str = r#"<script>(function(){
+var out=[],tip=document.getElementById('tip'),c=document.querySelector('circle[data-tip]');
+c.dispatchEvent(new MouseEvent('mouseover',{bubbles:true,clientX:100,clientY:100}));
+out.push('tip='+!tip.hidden+':'+tip.textContent);
+var b=document.querySelector('button[data-s]'),g=b.closest('figure').querySelector('g.'+b.getAttribute('data-s'));
+b.click();out.push('off='+g.classList.contains('off')+':'+b.getAttribute('aria-pressed'));
+b.click();out.push('on='+!g.classList.contains('off'));
+document.body.setAttribute('data-checked',out.join(';'));
+})();</script></body>"#;
+
+/// Hovering a point shows its level's figures (`first`'s, the lowest level), and a legend button
+/// hides its series and shows it again.
+fn interacts(browser: &Path, page: &Path, first: &str) {
+    let html = std::fs::read_to_string(page).unwrap();
+    let probe = page.with_file_name("interact.html");
+    std::fs::write(&probe, html.replace("</body>", INTERACT)).unwrap();
+    let opened = open(browser, &probe, &["--dump-dom"]);
+    assert!(opened.console.is_empty(), "console: {:?}", opened.console);
+    let checked = opened
+        .dom
+        .split("data-checked=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("the probe ran: {}", opened.dom));
+    assert!(
+        checked.starts_with(&format!("tip=true:{first}")),
+        "{checked}"
+    );
+    assert!(
+        checked.contains("TTFT p95") && checked.contains("success"),
+        "the level's figures: {checked}"
+    );
+    assert!(checked.ends_with(";off=true:false;on=true"), "{checked}");
+}
+
 /// The report of a run's folder, rebuilt from its records with the run's own options, as
 /// `redline report` does, with those options' percentiles.
 fn report_of(dir: &Path) -> (Report, Vec<f64>) {
@@ -289,6 +333,7 @@ async fn a_simulator_runs_report_renders_offline_with_its_figures() {
     }
     assert!(dom.contains("PASS"));
     assert!(dom.matches("<figure class=\"chart\">").count() >= 4);
+    interacts(&browser, &page, &report.results[0].label());
 
     let shot = Path::new(env!("CARGO_BIN_EXE_redline"))
         .parent()

@@ -170,6 +170,8 @@ fn inline(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::compare::{compare, Run};
+    use serde_json::json;
 
     #[test]
     fn the_markdown_becomes_lists_tables_and_escaped_text() {
@@ -190,5 +192,48 @@ mod tests {
         assert_eq!(h.matches("<ul>").count(), h.matches("</ul>").count());
         assert_eq!(h.matches("<table>").count(), h.matches("</table>").count());
         assert_eq!(inline("a ** b"), "a ** b");
+    }
+
+    fn run(label: &str, model: &str, ttft95: [f64; 2], success: [f64; 2]) -> Run {
+        let level = |q: f64, i: usize| {
+            json!({"qps_target": q, "success_rate": success[i],
+                   "verdict": if success[i] >= 99.0 {"PASS"} else {"FAIL"},
+                   "ttft": {"p50": 0.1, "p95": ttft95[i]}, "e2e_latency": {"p50": 1.0, "p95": 2.0},
+                   "tokens_per_sec": {"p50": 100.0}, "total_throughput_tok_s": 1000.0 * q})
+        };
+        Run {
+            label: label.into(),
+            dir: format!("results/{label}"),
+            meta: json!({"model": model, "max_tokens": 512, "arrival": "constant"}),
+            results: json!({"results": [level(10.0, 0), level(20.0, 1)],
+                            "summary": {"max_sustainable_qps": 20.0, "saturation_qps": null}}),
+            records: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_comparison_has_its_tables_and_one_overlay_per_metric() {
+        let runs = [
+            run("A", "llama-8b", [0.2, 0.3], [100.0, 100.0]),
+            run("B", "<b>llama</b>", [0.25, 0.3], [100.0, 90.0]),
+        ];
+        let keys: Vec<&str> = crate::output::metadata::plan::compared_keys().collect();
+        let c = compare(&runs, &keys, Some(5.0), &[], false);
+        let html = compare_page(&c);
+        for (_, title, _) in PANELS {
+            assert!(
+                html.contains(&format!("<figcaption>{}", esc(title))),
+                "{title}"
+            );
+        }
+        // The settings that differ, escaped; each level's table with its changes and verdicts.
+        assert!(html.contains("&lt;b&gt;llama&lt;/b&gt;") && !html.contains("<b>llama"));
+        assert!(html.contains("<th>QPS 10.0</th>") && html.contains("<th>QPS 20.0</th>"));
+        assert!(html.contains("0.250 (+25.0%)"), "{html}");
+        assert!(html.contains("<td>FAIL</td>"));
+        // One series per run, hovering with the run's change.
+        assert!(html.contains("data-s=\"s1\"") && html.contains("B: B"));
+        assert!(html.contains("(+25.0%)&#10;verdict&#9;PASS"), "{html}");
+        assert!(!html.contains("http:") && !html.contains("src="));
     }
 }
