@@ -58,8 +58,10 @@ impl<'a> Frame<'a> {
             .zip(&self.tips)
             .filter_map(|(l, tip)| {
                 let y = get(l).filter(|y| y.is_finite())?;
-                let mut rows = vec![tip[0].clone(), (name.to_string(), show(y))];
-                rows.extend(tip[1..].iter().cloned());
+                // The level's heading row, this point's figure, then the level's figures.
+                let (head, rest) = tip.split_first()?;
+                let mut rows = vec![head.clone(), (name.to_string(), show(y))];
+                rows.extend(rest.iter().cloned());
                 Some(Point {
                     x: l.rate,
                     y,
