@@ -100,9 +100,10 @@ pub fn service_rate(levels: &[LevelReport], fail: f64) -> Option<ServiceRate> {
     let se = weight.sqrt().recip();
     let dof = (measured.len() * (BATCHES - 1)) as f64;
     let t = distrs::StudentsT::ppf(0.5 + CONFIDENCE / 2.0, dof);
+    // A rate is never below zero: a short level's wide interval stops there.
     Some(ServiceRate {
         qps,
-        low: qps - t * se,
+        low: (qps - t * se).max(0.0),
         high: qps + t * se,
     })
 }
@@ -176,6 +177,15 @@ mod tests {
         let levels = vec![queued(40.0, 28.0)];
         let ci = interval(&levels, Some(30.0), Some(40.0)).unwrap();
         assert!(ci.low < 28.0 && ci.high == 40.0, "{ci:?}");
+    }
+
+    #[test]
+    fn a_service_rate_measured_too_briefly_to_say_much_never_goes_below_zero() {
+        let mut level = queued(40.0, 28.0);
+        level.keep_up.steady_served_se = Some(100.0);
+        let ci = interval(&[level], Some(30.0), Some(40.0)).unwrap();
+        assert_eq!(ci.low, 0.0, "{ci:?}");
+        assert!(ci.high > 40.0, "{ci:?}");
     }
 
     #[test]

@@ -11,7 +11,6 @@
 use crate::analyze::capacity::CapacityCi;
 use crate::analyze::level::LevelReport;
 use crate::analyze::report::Report;
-use crate::analyze::search;
 use crate::analyze::verdict::{Cause, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -65,18 +64,21 @@ pub fn at_capacity(report: &Report, num_gpus: u32) -> Option<AtCapacity> {
     })
 }
 
-/// The PASS level at `qps` (for a search, the last full-length one: short growth probes do not
-/// set the maximum).
+/// The PASS level at `qps`: for a search, the full-length probe there (a short growth probe at
+/// the same rate does not set the maximum, and runs shorter), the last of them if repeated.
 fn capacity_level(levels: &[LevelReport], qps: f64, searched: bool) -> Option<&LevelReport> {
-    let longest = levels
+    let at: Vec<&LevelReport> = levels
         .iter()
-        .map(|l| l.send_window_s)
-        .fold(0.0_f64, f64::max);
-    levels.iter().rev().find(|l| {
-        l.assessment.verdict == Verdict::Pass
-            && l.qps_target == Some(qps)
-            && (!searched || search::full_length(l, longest))
-    })
+        .filter(|l| l.assessment.verdict == Verdict::Pass && l.qps_target == Some(qps))
+        .collect();
+    match searched {
+        true => at
+            .iter()
+            .rev()
+            .max_by(|a, b| a.send_window_s.total_cmp(&b.send_window_s))
+            .copied(),
+        false => at.last().copied(),
+    }
 }
 
 /// For each point (per-user speed, throughput per GPU), whether no other point is at least as good

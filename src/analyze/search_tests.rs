@@ -507,3 +507,28 @@ fn the_capacity_interval_holds_the_computed_capacity_in_nine_runs_of_ten() {
     assert!(hits * 10 >= n * 9, "TTFT p50: {hits} of {n}");
     assert!(width <= 5.0, "TTFT p50 median width {width:.1}%");
 }
+
+#[test]
+fn a_sweep_reads_a_search_at_its_capacity_level_even_past_a_lengthened_first_probe() {
+    // From 0.5 req/s with 15 s probes, the first probe runs 20 s (its 10 arrivals), longer than
+    // any full-length probe: the capacity level is still the full-length PASS at the maximum.
+    let mut p = plan(15.0);
+    p.start_qps = 0.5;
+    let (levels, _) = search(&llama_8b_h100(), &p, Policy::default());
+    assert!(levels[0].send_window_s > 15.0, "{}", print(&levels));
+    let mut opts = search_opts(0.5);
+    if let crate::config::Levels::Search(a) = &mut opts.levels {
+        a.duration_s = 15.0;
+    }
+    let report = crate::analyze::report::Report::new(levels, &opts);
+    let max = report.summary.max_sustainable_qps.unwrap();
+    let at = crate::analyze::frontier::at_capacity(&report, 2).unwrap();
+    assert_eq!(at.capacity_qps, max);
+    let level = report
+        .results
+        .iter()
+        .rev()
+        .find(|l| l.qps_target == Some(max) && l.send_window_s >= 15.0 - 1e-6)
+        .unwrap();
+    assert_eq!(at.output_tok_s_per_gpu, level.output_throughput_tok_s / 2.0);
+}

@@ -131,7 +131,7 @@ pub struct CompareArgs {
     /// Draw the runs overlaid (success, TTFT p95, E2E p95, throughput) to --plot-output.
     #[command(flatten)]
     pub plot: PlotArgs,
-    /// The overlay chart's file.
+    /// The overlay chart's file (the HTML report is its name with .html).
     #[arg(long, default_value = "compare.png")]
     pub plot_output: PathBuf,
     /// Exit with status 3 when a later run is worse than the baseline by more than this, e.g.

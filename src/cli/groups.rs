@@ -60,12 +60,21 @@ pub struct PlotArgs {
     /// The chart's format: png, svg (for reports and wikis) or both; implies --plot.
     #[arg(long, value_enum)]
     pub plot_format: Option<PlotFormat>,
+    /// Write the self-contained HTML report (the chart's name with .html: interactive charts,
+    /// the verdicts and the table; opens offline). --plot writes it too.
+    #[arg(long)]
+    pub html: bool,
 }
 
 impl PlotArgs {
     /// Whether a chart was asked for (`--plot`, or a format).
     pub fn wanted(&self) -> bool {
         self.plot || self.plot_format.is_some()
+    }
+
+    /// Whether the HTML report was asked for (`--html`, or a chart).
+    pub fn html_wanted(&self) -> bool {
+        self.html || self.wanted()
     }
 }
 

@@ -126,7 +126,8 @@ pub fn run_flags(flags: &[String]) -> Result<BenchArgs, String> {
 
 /// Whether `--name` is one of a run's flags (for a parameter used in no placeholder).
 pub fn is_run_flag(name: &str) -> bool {
-    RunFlags::command()
-        .get_arguments()
-        .any(|a| a.get_long().is_some_and(|l| name.strip_prefix("--") == Some(l)))
+    RunFlags::command().get_arguments().any(|a| {
+        a.get_long()
+            .is_some_and(|l| name.strip_prefix("--") == Some(l))
+    })
 }

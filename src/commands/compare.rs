@@ -98,6 +98,14 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
             Err(e) => eprintln!("warning: the chart could not be drawn ({e:#})"),
         }
     }
+    if a.plot.html_wanted() {
+        let path = chart::html_file(&a.plot_output);
+        match crate::output::html::write(&path, &crate::output::html::compare_page(&c)) {
+            // On stderr: stdout may be the comparison's JSON or CSV.
+            Ok(()) => eprintln!("Report: {}", path.display()),
+            Err(e) => eprintln!("warning: the HTML report could not be written ({e:#})"),
+        }
+    }
     Ok(verdict(&c))
 }
 

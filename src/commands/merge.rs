@@ -66,7 +66,8 @@ pub fn run(a: &MergeArgs) -> Result<Report> {
         meta.plot_output.as_str(),
         crate::cli::PlotFormat::for_output(a.plot.plot_format, &meta.plot_output),
     ));
-    console::present(&report, &opts, folder.path(), plot);
+    let html = a.plot.html_wanted().then_some(meta.plot_output.as_str());
+    console::present(&report, &opts, folder.path(), plot, html);
     Ok(report)
 }
 

@@ -68,11 +68,18 @@ pub fn run(args: &ReportArgs) -> Result<Report> {
         eprintln!("{}", rebuilt_line(&output, &meta, &changed, &partial));
     }
     let plot = chart_to_draw(&folder, args, &plot_output);
+    // As with the chart, an HTML report the folder holds is rewritten, never left stale.
+    let html_held = folder
+        .file(
+            &crate::output::chart::html_file(std::path::Path::new(&plot_output)).to_string_lossy(),
+        )
+        .exists();
     console::present(
         &report,
         &opts,
         folder.path(),
         plot.map(|f| (plot_output.as_str(), f)),
+        (args.plot.html_wanted() || html_held).then_some(plot_output.as_str()),
     );
     Ok(report)
 }

@@ -67,6 +67,8 @@ pub struct Config {
     pub max_tokens: u32,
     pub temperature: f64,
     pub plot: bool,
+    /// `--html` or `--plot`: the HTML report beside the chart.
+    pub html: bool,
     pub plot_format: PlotFormat,
     pub output: String,
     pub plot_output: String,
@@ -162,6 +164,7 @@ impl Config {
             max_tokens: a.max_tokens(),
             temperature: a.temperature,
             plot: a.plot.wanted(),
+            html: a.plot.html_wanted(),
             plot_format: PlotFormat::for_output(a.plot.plot_format, &a.plot_output),
             output: a.output.clone(),
             plot_output: a.plot_output.clone(),

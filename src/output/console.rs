@@ -8,13 +8,14 @@ use crate::config::ReportOptions;
 use crate::output::{chart, server, summary, table, workload};
 use std::path::Path;
 
-/// Prints the table, errors, verdicts and summary, and draws the chart when `plot` names its file
-/// (and format).
+/// Prints the table, errors, verdicts and summary, draws the chart when `plot` names its file
+/// (and format), and writes the HTML report when `html` names the chart it goes beside.
 pub fn present(
     report: &Report,
     opts: &ReportOptions,
     dir: &Path,
     plot: Option<(&str, PlotFormat)>,
+    html: Option<&str>,
 ) {
     print!(
         "\n{}",
@@ -39,6 +40,22 @@ pub fn present(
             }
             Err(e) => eprintln!(
                 "warning: the chart could not be drawn ({e:#}); the JSON results are complete"
+            ),
+        }
+    }
+    if let Some(name) = html {
+        let path = dir.join(chart::html_file(Path::new(name)));
+        let heading = format!(
+            "redline results {}",
+            dir.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        );
+        let page = crate::output::html::run_page(report, &opts.percentiles, &heading);
+        match crate::output::html::write(&path, &page) {
+            Ok(()) => println!("Report: {}", path.display()),
+            Err(e) => eprintln!(
+                "warning: the HTML report could not be written ({e:#}); the JSON results are complete"
             ),
         }
     }

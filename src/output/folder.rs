@@ -90,10 +90,11 @@ impl RunFolder {
     pub fn check_names(output: &str, plot_output: &str) -> Result<()> {
         for (flag, name) in [("--output", output), ("--plot-output", plot_output)] {
             let (png, svg) = crate::output::chart::files(std::path::Path::new(name));
+            let html = crate::output::chart::html_file(std::path::Path::new(name));
             let written = if flag == "--output" {
                 vec![name.to_string()]
             } else {
-                [png, svg].map(|p| p.display().to_string()).to_vec()
+                [png, svg, html].map(|p| p.display().to_string()).to_vec()
             };
             if let Some(own) = [METADATA, REQUESTS, SERVER_METRICS]
                 .into_iter()
@@ -103,7 +104,8 @@ impl RunFolder {
             }
         }
         let (png, svg) = crate::output::chart::files(std::path::Path::new(plot_output));
-        if [png, svg].iter().any(|p| p.as_os_str() == output) {
+        let html = crate::output::chart::html_file(std::path::Path::new(plot_output));
+        if [png, svg, html].iter().any(|p| p.as_os_str() == output) {
             bail!("--output {output} and --plot-output {plot_output} name the same file; give two names");
         }
         Ok(())

@@ -103,7 +103,7 @@ impl SweepFile {
     }
 
     /// The frontier table's rows (header first), one per configuration in run order.
-    fn rows(&self) -> Vec<Vec<String>> {
+    pub fn rows(&self) -> Vec<Vec<String>> {
         let priced = self.configurations.iter().any(|e| {
             e.at_capacity
                 .as_ref()
@@ -243,4 +243,85 @@ fn row(e: &Entry, priced: bool) -> Vec<String> {
     }
     r.push(if e.pareto { "*".into() } else { String::new() });
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(qps: f64, user: f64, gpu: f64, lower: bool) -> AtCapacity {
+        AtCapacity {
+            capacity_qps: qps,
+            capacity_ci: None,
+            capacity_is_lower_bound: lower,
+            saturation_qps: None,
+            saturation_cause: None,
+            per_user_tok_s: user,
+            tpot_p50_s: None,
+            ttft_p95_s: Some(0.25),
+            output_tok_s: gpu * 2.0,
+            num_gpus: 2,
+            output_tok_s_per_gpu: gpu,
+            cost_per_million_tokens: None,
+        }
+    }
+
+    fn entry(name: &str, a: Option<AtCapacity>, status: Status) -> Entry {
+        Entry {
+            name: name.into(),
+            dir: format!("01_{name}"),
+            params: BTreeMap::new(),
+            status,
+            reason: a.is_none().then(|| "the server exited | badly".into()),
+            port: None,
+            server_ready_s: None,
+            at_capacity: a,
+            pareto: false,
+        }
+    }
+
+    fn file() -> SweepFile {
+        SweepFile {
+            tool: "redline".into(),
+            version: "0".into(),
+            started: "now".into(),
+            serve: None,
+            run_flags: vec![],
+            serve_timeout_s: 300.0,
+            serve_grace_s: 10.0,
+            frontier_axes: ["x".into(), "y".into()],
+            configurations: vec![
+                entry("a", Some(at(10.0, 50.0, 1000.0, false)), Status::Done),
+                entry("b", Some(at(30.0, 40.0, 900.0, true)), Status::Done),
+                entry("c|x", None, Status::Failed),
+            ],
+        }
+    }
+
+    #[test]
+    fn written_flags_mark_the_frontier_and_the_file_reads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = file();
+        f.write(dir.path()).unwrap();
+        let pareto: Vec<bool> = f.configurations.iter().map(|e| e.pareto).collect();
+        assert_eq!(pareto, [true, false, false]);
+        assert_eq!(SweepFile::read(dir.path()).unwrap(), f);
+    }
+
+    #[test]
+    fn the_tables_say_a_lower_bound_and_a_failure_in_every_format() {
+        let mut f = file();
+        f.configurations[0].pareto = true;
+        let table = f.table();
+        assert!(table.contains(">=30.0"), "{table}");
+        assert!(table.contains("c|x: the server exited | badly"), "{table}");
+        let md = f.markdown();
+        // A `|` in a cell would split it into two columns.
+        let cells: Vec<usize> = md.lines().map(|l| l.matches(" | ").count()).collect();
+        assert_eq!(cells, [7, 0, 7, 7, 7], "{md}");
+        let csv = f.csv();
+        assert_eq!(csv.lines().count(), 4);
+        assert!(csv.contains("\"b\",done,30,true,"), "{csv}");
+        assert!(csv.contains("\"c|x\",failed,,,"), "{csv}");
+    }
 }

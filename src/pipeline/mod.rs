@@ -188,5 +188,6 @@ fn present(cfg: &Config, rec: &Recorder, exit_signal: u8) {
         rec.folder.path(),
         cfg.plot
             .then_some((cfg.plot_output.as_str(), cfg.plot_format)),
+        cfg.html.then_some(cfg.plot_output.as_str()),
     );
 }

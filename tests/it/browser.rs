@@ -284,7 +284,7 @@ fn report_of(dir: &Path) -> (Report, Vec<f64>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulator_runs_report_renders_offline_with_its_figures() {
     let Some(browser) = chromium() else { return };
-    let run = redline(&["demo", "--qps", "10,30,60", "--duration", "2"]).await;
+    let run = redline(&["demo", "--qps", "10,30,60", "--duration", "2", "--html"]).await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     let dir = run.dir();
     let (report, percentiles) = report_of(&dir);
@@ -294,12 +294,19 @@ async fn a_simulator_runs_report_renders_offline_with_its_figures() {
         written["summary"],
         "the rebuilt report is the run's"
     );
+    // The page the run wrote (`--html`) is the page of its report.
     let page = dir.join("benchmark_qps.html");
-    html::write(
-        &page,
-        &html::run_page(&report, &percentiles, "redline demo"),
-    )
-    .unwrap();
+    assert!(run
+        .stdout()
+        .contains(&format!("Report: {}", page.display())));
+    let heading = format!(
+        "redline results {}",
+        dir.file_name().unwrap().to_string_lossy()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&page).unwrap(),
+        html::run_page(&report, &percentiles, &heading)
+    );
     let size = std::fs::metadata(&page).unwrap().len();
     println!("report: {} ({size} bytes)", page.display());
 
@@ -335,20 +342,122 @@ async fn a_simulator_runs_report_renders_offline_with_its_figures() {
     assert!(dom.matches("<figure class=\"chart\">").count() >= 4);
     interacts(&browser, &page, &report.results[0].label());
 
+    screenshot(&browser, &page, "report.png", (1400, 3000));
+}
+
+/// Takes a screenshot of `page` at `size` into `<target>/browser/<name>`, which must show it
+/// with nothing in the console and no request.
+fn screenshot(browser: &Path, page: &Path, name: &str, size: (u32, u32)) {
     let shot = Path::new(env!("CARGO_BIN_EXE_redline"))
         .parent()
         .and_then(Path::parent)
         .unwrap()
-        .join("browser/report.png");
+        .join("browser")
+        .join(name);
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(&shot);
     let to = format!("--screenshot={}", shot.display());
-    let flags = [to.as_str(), "--window-size=1400,3000", "--hide-scrollbars"];
-    let shown = open(&browser, &page, &flags);
+    let window = format!("--window-size={},{}", size.0, size.1);
+    let flags = [to.as_str(), window.as_str(), "--hide-scrollbars"];
+    let shown = open(browser, page, &flags);
     assert!(shown.console.is_empty(), "console: {:?}", shown.console);
     assert!(shown.requests.is_empty(), "requests: {:?}", shown.requests);
     let png = std::fs::read(&shot).expect("the screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
-    assert_eq!(image::image_dimensions(&shot).unwrap(), (1400, 3000));
+    assert_eq!(image::image_dimensions(&shot).unwrap(), size);
     println!("screenshot: {}", shot.display());
+}
+
+/// Opens `page` and returns its rendered DOM, failing on any console line or request.
+fn rendered(browser: &Path, page: &Path) -> String {
+    let opened = open(browser, page, &["--dump-dom"]);
+    assert!(
+        opened.console.is_empty(),
+        "{}: console {:?}",
+        page.display(),
+        opened.console
+    );
+    assert!(
+        opened.requests.is_empty(),
+        "{}: requests {:?}",
+        page.display(),
+        opened.requests
+    );
+    assert!(
+        opened.dom.contains("data-script=\"ran\""),
+        "the script ran to its end"
+    );
+    opened.dom
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweeps_frontier_and_a_comparison_render_offline_with_their_figures() {
+    let Some(browser) = chromium() else { return };
+    let base = fast_sim(&[]).await;
+    let run = redline(&[
+        "sweep",
+        "--param",
+        "max_tokens=8,32",
+        "--endpoint",
+        &base,
+        "--model",
+        "redline-sim",
+        "--dataset",
+        DATASET,
+        "--qps",
+        "10,20",
+        "--duration",
+        "1",
+    ])
+    .await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let sweep = only_run_dir(run.results.path());
+    let dom = rendered(&browser, &sweep.join("report.html"));
+    let file = read_json(&sweep.join("sweep.json"));
+    for c in file["configurations"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        // Its row, its point's hover and the link to its own report, which opens offline too.
+        assert!(dom.contains(&format!("<tr><td>{name}</td>")), "{name}");
+        assert!(dom.contains("data-tip=\"Configuration"), "the points hover");
+        let own = format!("{}/benchmark_qps.html", c["dir"].as_str().unwrap());
+        assert!(dom.contains(&format!("href=\"{own}\"")), "{own}");
+        rendered(&browser, &sweep.join(&own));
+    }
+    assert!(dom.contains("Pareto frontier"));
+    screenshot(
+        &browser,
+        &sweep.join("report.html"),
+        "sweep.png",
+        (1300, 1100),
+    );
+
+    let dirs: Vec<String> = file["configurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| sweep.join(c["dir"].as_str().unwrap()).display().to_string())
+        .collect();
+    let chart = run.results.path().join("compare.png").display().to_string();
+    let compared = Command::new(env!("CARGO_BIN_EXE_redline"))
+        .args([
+            "compare",
+            &dirs[0],
+            &dirs[1],
+            "--html",
+            "--plot-output",
+            &chart,
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&compared.stderr);
+    assert_eq!(compared.status.code(), Some(0), "{said}");
+    let page = run.results.path().join("compare.html");
+    let dom = rendered(&browser, &page);
+    assert!(dom.contains("<figure class=\"chart\">"));
+    for c in file["configurations"].as_array().unwrap() {
+        assert!(
+            dom.contains(c["dir"].as_str().unwrap()),
+            "each run is named"
+        );
+    }
 }

@@ -287,3 +287,38 @@ fn folders_written_by_an_earlier_version_re_report_every_figure() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_writes_the_html_report_when_asked_and_keeps_a_held_one_current() {
+    let run = priced_run(&[]).await;
+    let dir = run.dir();
+    let page = dir.join("benchmark_qps.html");
+    // A run without --plot or --html writes none.
+    assert!(!page.exists());
+    let out = report(&dir, &["--html"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = std::fs::read_to_string(&page).unwrap();
+    assert!(first.contains("Maximum sustainable QPS"));
+    // A later report with other pricing rewrites the page the folder holds: never a stale one.
+    let out = report(&dir, &["--gpu-rate", "4.60", "--num-gpus", "1"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = std::fs::read_to_string(&page).unwrap();
+    assert_ne!(first, second);
+    let results = std::fs::read_to_string(dir.join("benchmark_qps_results.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&results).unwrap();
+    let cost = json["results"][0]["cost_analysis"]["cost_per_million_tokens"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        second.contains(&format!("<td>${cost:.4}</td>")),
+        "the new cost is shown"
+    );
+}

@@ -14,11 +14,12 @@ mod one;
 mod setup;
 
 use crate::cli::SweepArgs;
-use crate::output::chart;
 use crate::output::sweep::Status;
+use crate::output::{chart, html};
 use crate::pipeline::Interrupts;
 use anyhow::{anyhow, Result};
 use grid::Configuration;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
@@ -90,6 +91,31 @@ fn finish(sweep: &setup::Sweep) -> Result<()> {
             "warning: the frontier chart could not be drawn ({e:#}); sweep.json is complete"
         ),
     }
+    let report = sweep.dir.join("report.html");
+    let links: Vec<Option<String>> = sweep
+        .file
+        .configurations
+        .iter()
+        .map(|e| own_report(&sweep.dir, &e.dir))
+        .collect();
+    match html::write(&report, &html::sweep_page(&sweep.file, &links)) {
+        Ok(()) => println!("Report: {}", report.display()),
+        Err(e) => eprintln!(
+            "warning: the HTML report could not be written ({e:#}); sweep.json is complete"
+        ),
+    }
     println!("\nSweep results: {}", sweep.dir.display());
     Ok(())
+}
+
+/// A configuration's own HTML report, relative to the sweep's folder, when it has one.
+fn own_report(root: &Path, dir: &str) -> Option<String> {
+    let mut pages: Vec<String> = std::fs::read_dir(root.join(dir))
+        .ok()?
+        .flatten()
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".html"))
+        .collect();
+    pages.sort();
+    pages.first().map(|p| format!("{dir}/{p}"))
 }

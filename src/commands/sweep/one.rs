@@ -67,6 +67,8 @@ async fn attempt(
     let (mut cfg, gpus) = configure(t, c, port)?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     cfg.run_dir = Some(dir.to_path_buf());
+    // Each configuration's folder holds its own HTML report, linked from the sweep's.
+    cfg.html = true;
     let server = match &t.serve {
         Some(template) => {
             let command = grid::fill(template, &with_port(c, port));
@@ -147,9 +149,15 @@ fn free_port() -> Result<u16> {
 
 /// Why a finished run has no capacity, in the words of its summary.
 fn no_capacity(r: &crate::analyze::report::Report) -> String {
-    match (r.summary.saturation_qps, r.summary.notes.first()) {
-        (Some(q), _) => format!("no rate passed: the lowest, {q} QPS, did not (see its folder)"),
-        (None, Some(note)) => format!("no level's verdict could be used: {note}"),
-        (None, None) => "no level's verdict could be used".into(),
+    let s = &r.summary;
+    match (s.max_sustainable_qps, s.saturation_qps, s.notes.first()) {
+        (Some(q), _, _) => {
+            format!("its maximum, {q} QPS, names no passing level to read figures from")
+        }
+        (None, Some(q), _) => {
+            format!("no rate passed: the lowest judged, {q} QPS, did not (see its folder)")
+        }
+        (None, None, Some(note)) => format!("no level's verdict could be used: {note}"),
+        (None, None, None) => "no level's verdict could be used".into(),
     }
 }

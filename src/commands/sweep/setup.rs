@@ -30,6 +30,9 @@ pub struct Sweep {
 
 /// A new sweep from the command line.
 pub fn start(a: &SweepArgs) -> Result<Sweep> {
+    if a.param_file.is_some() && !a.params.is_empty() {
+        bail!("--param-file lists the configurations itself; give it or --param, not both");
+    }
     let configs = match &a.param_file {
         Some(f) => grid::from_file(f)?,
         None => grid::grid(&a.params)?,

@@ -23,6 +23,11 @@ pub fn files(path: &Path) -> (PathBuf, PathBuf) {
     }
 }
 
+/// The HTML report of a chart named `path`: the PNG's name with `.html` (`benchmark_qps.html`).
+pub fn html_file(path: &Path) -> PathBuf {
+    files(path).0.with_extension("html")
+}
+
 /// Draws with `draw` into a temporary file beside `path`, then renames it into place.
 pub fn write(
     path: &Path,

@@ -25,8 +25,10 @@ mod text;
 use crate::analyze::report::Report;
 use crate::cli::PlotFormat;
 use anyhow::{anyhow, Result};
-pub use file::files;
 use file::write;
+pub use file::{files, html_file};
+/// The marks every chart of a run shares (the HTML report's too).
+pub use plot::Marks;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};

@@ -61,9 +61,9 @@ pub struct Marks {
     /// A closed loop: its levels stand at the rates they achieved, and it had no target rate.
     pub closed: bool,
     /// The maximum sustainable level's x and its label.
-    max_ok: Option<(f64, String)>,
+    pub max_ok: Option<(f64, String)>,
     /// The saturation point's x, and its label with the words of its verdict.
-    saturation: Option<(f64, String)>,
+    pub saturation: Option<(f64, String)>,
     /// Levels whose verdict is not used, and why.
     shaded: Vec<(f64, &'static str)>,
 }

@@ -8,7 +8,7 @@ use super::svg::{Chart, Mark, Point, GREEN, RED};
 use crate::analyze::level::LevelReport;
 use crate::analyze::reason::Qps;
 use crate::analyze::report::Report;
-use crate::analyze::verdict::Verdict;
+use crate::output::chart::Marks;
 use crate::output::summary::{dollars, thousands};
 
 /// A level's cost per million tokens, when priced and known.
@@ -117,64 +117,18 @@ fn level_tip(l: &LevelReport) -> Vec<(String, String)> {
     rows
 }
 
-/// The maximum sustainable level and the saturation point, named as the PNG names them
+/// The maximum sustainable level and the saturation point, named with the PNG's own labels
 /// (`output/chart/plot.rs`): `max sustainable 30`, `saturation 40 (FAIL: 85.9% success; queueing)`.
 fn marks(r: &Report) -> Vec<Mark> {
-    let s = &r.summary;
-    let at_concurrency = |n: usize| {
-        r.results
-            .iter()
-            .find(|l| l.concurrency == Some(n))
-            .map(|l| l.rate)
+    let m = Marks::of(r);
+    let mark = |(x, label): (f64, String), color: &str| Mark {
+        x,
+        label,
+        color: color.into(),
     };
-    let max_ok = match (s.max_sustainable_qps, s.max_sustainable_concurrency) {
-        (Some(q), _) => Some((q, format!("max sustainable {q}"))),
-        (None, Some(n)) => {
-            at_concurrency(n).map(|x| (x, format!("max sustainable concurrency {n}")))
-        }
-        (None, None) => None,
-    };
-    let saturation = match (s.saturation_qps, s.saturation_concurrency) {
-        (Some(q), _) => Some((q, format!("saturation {q}"))),
-        (None, Some(n)) => at_concurrency(n).map(|x| (x, format!("saturation concurrency {n}"))),
-        (None, None) => None,
-    }
-    .map(|(x, label)| {
-        let words = r
-            .results
-            .iter()
-            .find(|l| l.rate == x && l.assessment.verdict != Verdict::Pass)
-            .map(verdict_words)
-            .map_or(String::new(), |w| format!(" ({w})"));
-        (x, format!("{label}{words}"))
-    });
-    let mut v = Vec::new();
-    if let Some((x, label)) = max_ok {
-        v.push(Mark {
-            x,
-            label,
-            color: GREEN.into(),
-        });
-    }
-    if let Some((x, label)) = saturation {
-        v.push(Mark {
-            x,
-            label,
-            color: RED.into(),
-        });
-    }
-    v
-}
-
-/// "FAIL: 85.9% success; queueing": the start of the level's verdict, as the PNG labels it.
-fn verdict_words(l: &LevelReport) -> String {
-    let r = &l.assessment.reason;
-    let mut s = format!("{}: {:.1}% success", l.assessment.verdict, r.success_pct);
-    if r.queueing.is_some() {
-        s.push_str("; queueing");
-    }
-    if !r.misses.is_empty() {
-        s.push_str("; objective missed");
-    }
-    s
+    m.max_ok
+        .map(|p| mark(p, GREEN))
+        .into_iter()
+        .chain(m.saturation.map(|p| mark(p, RED)))
+        .collect()
 }

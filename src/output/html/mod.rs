@@ -4,7 +4,7 @@
 //! buttons hide and show series).
 //!
 //! `run_page` renders a run's `Report` (`run.rs`, its server panels in `server.rs`, what its charts
-//! share in `frame.rs`), `compare_page` a `Comparison` (`compare.rs`); both reuse the console's text
+//! share in `frame.rs`), `compare_page` a `Comparison` (`compare.rs`), `sweep_page` a sweep's frontier (`sweep.rs`); both reuse the console's text
 //! (`summary.rs`, `table.rs`, `compare.rs` of `output/`), so no two outputs disagree. `svg.rs` is a
 //! generic chart builder (any x against any y, labelled points, lines through chosen points) that
 //! other pages, such as a sweep's Pareto frontier, can draw with; `page.rs` is the document and its
@@ -16,10 +16,12 @@ pub mod page;
 mod run;
 mod server;
 pub mod svg;
+mod sweep;
 
 pub use compare::compare_page;
 pub use page::{esc, page};
 pub use run::run_page;
+pub use sweep::sweep_page;
 
 use anyhow::{Context, Result};
 use std::path::Path;
