@@ -131,6 +131,15 @@ impl SweepFile {
         rows
     }
 
+    /// The configurations without a capacity, named with their status.
+    pub fn without_capacity(&self) -> Vec<String> {
+        self.configurations
+            .iter()
+            .filter(|e| e.at_capacity.is_none())
+            .map(|e| format!("{} ({})", e.name, status_word(e.status)))
+            .collect()
+    }
+
     /// The console's frontier table.
     pub fn table(&self) -> String {
         let mut out = String::from(

@@ -38,42 +38,8 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool, show_ci
     }
     let mut rows = vec![header];
     for l in levels {
-        let mut row = vec![
-            match l.concurrency {
-                Some(n) => n.to_string(),
-                None => Qps(l.rate).to_string(),
-            },
-            format!("{:.2}", l.actual_qps),
-            format!("{:.1}", l.success_rate),
-        ];
-        for (name, get) in METRICS {
-            let digits = if name == "Tok/s" { 1 } else { 3 };
-            for &p in percentiles {
-                let ci = get(l).interval(p).filter(|_| show_ci);
-                row.push(match get(l).get(p) {
-                    Some(v) => format!("{v:.digits$}{}", plus_minus(v, ci, digits)),
-                    None => "-".into(),
-                });
-            }
-        }
-        if priced {
-            row.push(
-                match l
-                    .cost_analysis
-                    .as_ref()
-                    .and_then(|c| c.cost_per_million_tokens)
-                {
-                    Some(c) => format!("${c:.4}"),
-                    None => "-".into(),
-                },
-            );
-        }
-        if slo {
-            let show =
-                |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
-            row.push(show(l.slo_attainment_pct, 1));
-            row.push(show(l.goodput_qps, 2));
-        }
+        let mut row = figures(l, percentiles, show_ci);
+        row.extend(cost_and_slo(l, priced, slo));
         if let Some(n) = l.search_probe {
             row.push(format!("(probe {n})"));
         }
@@ -108,6 +74,48 @@ fn plus_minus(v: f64, ci: Option<crate::analyze::stats::Interval>, digits: usize
         Some(_) => "±?".into(),
         None => String::new(),
     }
+}
+
+/// A level's first columns: its rate (or concurrency), actual rate, success, and each metric at
+/// each percentile (with its interval when `show_ci`). The HTML report's table shows the same.
+pub fn figures(l: &LevelReport, percentiles: &[f64], show_ci: bool) -> Vec<String> {
+    let mut row = vec![
+        match l.concurrency {
+            Some(n) => n.to_string(),
+            None => Qps(l.rate).to_string(),
+        },
+        format!("{:.2}", l.actual_qps),
+        format!("{:.1}", l.success_rate),
+    ];
+    for (name, get) in METRICS {
+        let digits = if name == "Tok/s" { 1 } else { 3 };
+        for &p in percentiles {
+            let ci = get(l).interval(p).filter(|_| show_ci);
+            row.push(match get(l).get(p) {
+                Some(v) => format!("{v:.digits$}{}", plus_minus(v, ci, digits)),
+                None => "-".into(),
+            });
+        }
+    }
+    row
+}
+
+/// The cost column when `priced`, and the objectives' columns when `slo`.
+pub fn cost_and_slo(l: &LevelReport, priced: bool, slo: bool) -> Vec<String> {
+    let show = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+    let mut row = Vec::new();
+    if priced {
+        let cost = l
+            .cost_analysis
+            .as_ref()
+            .and_then(|c| c.cost_per_million_tokens);
+        row.push(cost.map_or("-".into(), |c| format!("${c:.4}")));
+    }
+    if slo {
+        row.push(show(l.slo_attainment_pct, 1));
+        row.push(show(l.goodput_qps, 2));
+    }
+    row
 }
 
 /// Rows as columns, each `indent`ed: a column is `base(i)` wide, or wider where a header or value

@@ -5,7 +5,7 @@
 
 use super::file::write;
 use super::plot::{chart, err, font_ready, mesh, text, GREY, ORANGE, PURPLE};
-use crate::output::sweep::{status_word, SweepFile};
+use crate::output::sweep::SweepFile;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::path::Path;
@@ -84,12 +84,7 @@ fn render<DB: DrawingBackend>(
         .position(SeriesLabelPosition::UpperRight)
         .draw()
         .map_err(err)?;
-    let missing: Vec<String> = s
-        .configurations
-        .iter()
-        .filter(|e| e.at_capacity.is_none())
-        .map(|e| format!("{} ({})", e.name, status_word(e.status)))
-        .collect();
+    let missing = s.without_capacity();
     if !missing.is_empty() {
         let line = format!("Not drawn, no capacity: {}", missing.join("; "));
         foot.draw(&Text::new(line, (40, 30), text(24).color(&ORANGE)))

@@ -11,7 +11,6 @@ use super::page::{esc, page};
 use super::server::{server_load, server_ttft};
 use super::svg::{self, Chart, Point, Series, GREEN, GREY, PALETTE, PURPLE, RED};
 use crate::analyze::level::LevelReport;
-use crate::analyze::reason::Qps;
 use crate::analyze::report::Report;
 use crate::analyze::stats::Percentiles;
 use crate::analyze::verdict::Verdict;
@@ -121,34 +120,10 @@ fn levels_table(levels: &[LevelReport], percentiles: &[f64]) -> String {
 
 /// A level's figures as `output/table.rs` shows them, then its throughput.
 fn row(l: &LevelReport, percentiles: &[f64], priced: bool, slo: bool) -> Vec<String> {
-    let mut row = vec![
-        match l.concurrency {
-            Some(n) => n.to_string(),
-            None => Qps(l.rate).to_string(),
-        },
-        format!("{:.2}", l.actual_qps),
-        format!("{:.1}", l.success_rate),
-    ];
-    for (name, get) in METRICS {
-        let digits = if name == "Tok/s" { 1 } else { 3 };
-        for &p in percentiles {
-            row.push(
-                get(l)
-                    .get(p)
-                    .map_or("-".into(), |v| format!("{v:.digits$}")),
-            );
-        }
-    }
+    let mut row = table::figures(l, percentiles, false);
     row.push(thousands(l.output_throughput_tok_s));
     row.push(thousands(l.total_throughput_tok_s));
-    if priced {
-        row.push(cost(l).map_or("-".into(), |c| format!("${c:.4}")));
-    }
-    if slo {
-        let show = |v: Option<f64>, d: usize| v.map_or("-".into(), |v| format!("{v:.d$}"));
-        row.push(show(l.slo_attainment_pct, 1));
-        row.push(show(l.goodput_qps, 2));
-    }
+    row.extend(table::cost_and_slo(l, priced, slo));
     row
 }
 

@@ -6,7 +6,7 @@
 use super::page::{esc, page};
 use super::svg::{self, Chart, Point, Series};
 use crate::analyze::frontier::AtCapacity;
-use crate::output::sweep::{status_word, Entry, SweepFile};
+use crate::output::sweep::{Entry, SweepFile};
 use std::fmt::Write;
 
 /// The page of `s`; `links[i]` is configuration i's own report, relative to the sweep's folder.
@@ -54,12 +54,7 @@ fn frontier(s: &SweepFile) -> Chart {
         .filter_map(|e| Some(point(e, e.at_capacity.as_ref()?)))
         .collect();
     optimal.sort_by(|a, b| a.x.total_cmp(&b.x));
-    let missing: Vec<String> = s
-        .configurations
-        .iter()
-        .filter(|e| e.at_capacity.is_none())
-        .map(|e| format!("{} ({})", e.name, status_word(e.status)))
-        .collect();
+    let missing = s.without_capacity();
     Chart {
         title: "Pareto frontier at capacity: speed per user vs throughput per GPU".into(),
         x_label: "Output tokens/s per GPU".into(),
