@@ -394,21 +394,11 @@ fn rendered(browser: &Path, page: &Path) -> String {
 async fn a_sweeps_frontier_and_a_comparison_render_offline_with_their_figures() {
     let Some(browser) = chromium() else { return };
     let base = fast_sim(&[]).await;
-    let run = redline(&[
-        "sweep",
-        "--param",
-        "max_tokens=8,32",
-        "--endpoint",
+    let run = sweep(
+        &["--param", "max_tokens=8,32"],
         &base,
-        "--model",
-        "redline-sim",
-        "--dataset",
-        DATASET,
-        "--qps",
-        "10,20",
-        "--duration",
-        "1",
-    ])
+        &["--qps", "10,20", "--duration", "1"],
+    )
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     let sweep = only_run_dir(run.results.path());

@@ -161,3 +161,20 @@ pub fn re_reports_identically(dir: &Path) -> bool {
         .unwrap();
     out.status.success() && std::fs::read(&path).unwrap() == before
 }
+
+/// `redline sweep` with its own flags `sweep_flags`, against `endpoint` (which may hold `{port}`)
+/// with the bundled dataset, model `redline-sim` and the run's flags `run_flags`.
+pub async fn sweep(sweep_flags: &[&str], endpoint: &str, run_flags: &[&str]) -> Run {
+    let mut args = vec!["sweep"];
+    args.extend_from_slice(sweep_flags);
+    args.extend([
+        "--endpoint",
+        endpoint,
+        "--model",
+        "redline-sim",
+        "--dataset",
+        DATASET,
+    ]);
+    args.extend_from_slice(run_flags);
+    redline(&args).await
+}

@@ -35,25 +35,11 @@ fn listening(c: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_configuration_is_measured_in_its_own_folder_with_the_frontier_and_no_server_left() {
     let serve = serve();
-    let run = redline(&[
-        "sweep",
-        "--serve",
-        &serve,
-        "--param",
-        "seqs=4,64",
-        "--endpoint",
+    let run = sweep(
+        &["--serve", &serve, "--param", "seqs=4,64"],
         "http://127.0.0.1:{port}",
-        "--model",
-        "redline-sim",
-        "--dataset",
-        DATASET,
-        "--max-tokens",
-        "16",
-        "--qps",
-        "20,40",
-        "--duration",
-        "1",
-    ])
+        &["--max-tokens", "16", "--qps", "20,40", "--duration", "1"],
+    )
     .await;
     assert_eq!(run.code(), Some(0), "{}\n{}", run.stdout(), run.stderr());
     let dir = sweep_dir(run.results.path());
@@ -124,25 +110,11 @@ async fn each_configuration_is_measured_in_its_own_folder_with_the_frontier_and_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_fails_is_recorded_with_its_own_error_and_the_sweep_goes_on() {
     let serve = serve();
-    let run = redline(&[
-        "sweep",
-        "--serve",
-        &serve,
-        "--param",
-        "seqs=abc,8",
-        "--endpoint",
+    let run = sweep(
+        &["--serve", &serve, "--param", "seqs=abc,8"],
         "http://127.0.0.1:{port}",
-        "--model",
-        "redline-sim",
-        "--dataset",
-        DATASET,
-        "--max-tokens",
-        "16",
-        "--qps",
-        "20",
-        "--duration",
-        "1",
-    ])
+        &["--max-tokens", "16", "--qps", "20", "--duration", "1"],
+    )
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     let configs = configurations(&sweep_dir(run.results.path()));
@@ -255,21 +227,11 @@ async fn ctrl_c_keeps_the_finished_configurations_stops_the_server_and_resume_ru
 #[tokio::test(flavor = "multi_thread")]
 async fn redline_flags_are_swept_against_a_running_endpoint() {
     let base = fast_sim(&[]).await;
-    let run = redline(&[
-        "sweep",
-        "--param",
-        "max_tokens=8,32",
-        "--endpoint",
+    let run = sweep(
+        &["--param", "max_tokens=8,32"],
         &base,
-        "--model",
-        "redline-sim",
-        "--dataset",
-        DATASET,
-        "--qps",
-        "20",
-        "--duration",
-        "1",
-    ])
+        &["--qps", "20", "--duration", "1"],
+    )
     .await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     let dir = sweep_dir(run.results.path());
