@@ -42,7 +42,7 @@ impl Cause {
             Cause::BadRequest => "the endpoint rejected the request: check --model and --max-tokens against the model's context, and try --no-stream-usage if it rejects stream_options",
             Cause::Refused => "nothing accepted the connection: check the --endpoint host and port, and that the server is running",
             Cause::Tls => "the TLS handshake failed: trust the endpoint's CA with --cacert FILE, or skip verification with --insecure",
-            Cause::NotAStream => "the endpoint did not answer with a chat-completion stream: check the --endpoint path (use --api completions for /v1/completions)",
+            Cause::NotAStream => "the endpoint did not answer with a stream of --api's events: check the --endpoint path and --api (chat, completions, responses or anthropic)",
             Cause::Overload => "the endpoint is overloaded at this rate: test lower rates",
             Cause::Client => "this machine could not send the load: see the client-side errors",
         }

@@ -17,7 +17,7 @@ use crate::analyze::objectives;
 use crate::analyze::queueing::{keep_up, KeepUp};
 use crate::analyze::server::{self, ServerMetrics};
 use crate::analyze::stats::{sum_interval, Interval, LagSummary, Percentiles};
-use crate::analyze::tally::{self, Errors, Tokens};
+use crate::analyze::tally::{self, Errors, PromptCache, Tokens};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
 use crate::analyze::workload::{self, SessionSummary, TokenLengths};
 use crate::config::{Metric, Objective, Offered, Policy, Pricing, ReportOptions};
@@ -104,6 +104,10 @@ pub struct LevelReport {
     /// Successful requests whose stream carried no `usage` (excluded from cost; output tokens counted
     /// from content chunks for throughput and tokens/s).
     pub requests_without_usage: u64,
+    /// The prompt tokens the server's prefix cache served, over the successes whose usage says
+    /// (`tally::PromptCache`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_cache: Option<PromptCache>,
     pub output_throughput_tok_s: f64,
     /// Its 95% interval over requests (`stats::sum_interval`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -273,6 +277,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         total_input_tokens: tokens.input,
         total_output_tokens: tokens.output,
         requests_without_usage: tokens.without_usage,
+        prompt_cache: PromptCache::of(&ok),
         output_throughput_tok_s: tokens.output as f64 / duration,
         output_throughput_tok_s_ci: sum_interval(&tally::per_request_output(recs), duration),
         total_throughput_tok_s: (tokens.input + tokens.output) as f64 / duration,

@@ -112,6 +112,12 @@ fn combined(runs: Vec<LevelReport>) -> LevelReport {
     l.total_input_tokens = sum(|r| r.total_input_tokens);
     l.total_output_tokens = sum(|r| r.total_output_tokens);
     l.requests_without_usage = sum(|r| r.requests_without_usage);
+    let caches: Vec<_> = runs.iter().filter_map(|r| r.prompt_cache).collect();
+    l.prompt_cache = crate::analyze::tally::PromptCache::from_sums(
+        caches.iter().map(|c| c.cached_tokens).sum(),
+        caches.iter().map(|c| c.prompt_tokens).sum(),
+        !caches.is_empty(),
+    );
     l.duration_s = runs.iter().map(|r| r.duration_s).sum();
     l.errors.clear();
     for r in &runs {

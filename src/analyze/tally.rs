@@ -3,6 +3,7 @@
 //! `LevelReport` from them.
 
 use crate::measure::record::RequestRecord;
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A level's failures: counted by kind, the first message of each kind, and how many were the
@@ -36,6 +37,42 @@ impl Errors {
 
 /// The successes' tokens: input and output as `usage` reported them (cost counts these), output
 /// as streamed (throughput counts these), and successes without `usage`.
+/// The prompt tokens a server's prefix cache served, over the successes whose usage says.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PromptCache {
+    pub cached_tokens: u64,
+    /// The prompt tokens of the requests that reported `cached_tokens`.
+    pub prompt_tokens: u64,
+    pub hit_pct: f64,
+}
+
+impl PromptCache {
+    /// `None` when no success reported cached tokens.
+    pub fn of(ok: &[&RequestRecord]) -> Option<PromptCache> {
+        let said: Vec<(u64, u64)> = ok
+            .iter()
+            .filter_map(|r| Some((r.cached_tokens?, r.prompt_tokens?)))
+            .collect();
+        Self::from_sums(
+            said.iter().map(|c| c.0).sum(),
+            said.iter().map(|c| c.1).sum(),
+            !said.is_empty(),
+        )
+    }
+
+    /// From the sums over requests (or repetitions) that reported.
+    pub fn from_sums(cached: u64, prompt: u64, any: bool) -> Option<PromptCache> {
+        any.then(|| PromptCache {
+            cached_tokens: cached,
+            prompt_tokens: prompt,
+            hit_pct: match prompt {
+                0 => 0.0,
+                p => cached as f64 / p as f64 * 100.0,
+            },
+        })
+    }
+}
+
 pub struct Tokens {
     pub input: u64,
     pub usage_output: u64,

@@ -35,6 +35,37 @@ pub enum Api {
     Chat,
     /// `/v1/completions` with `prompt` (the conversation's text); replies in `choices[].text`.
     Completions,
+    /// OpenAI's Responses API: `/v1/responses` with `input`; replies in
+    /// `response.output_text.delta` events, usage in `response.completed`.
+    Responses,
+    /// Anthropic's Messages API: `/v1/messages` with `system` and `messages`, the key in
+    /// `x-api-key`; replies in `content_block_delta` events, usage in `message_start` and
+    /// `message_delta`.
+    Anthropic,
+}
+
+impl Api {
+    /// The path after `/v1/` that the API is served on.
+    pub fn path(self) -> &'static str {
+        match self {
+            Api::Chat => "chat/completions",
+            Api::Completions => "completions",
+            Api::Responses => "responses",
+            Api::Anthropic => "messages",
+        }
+    }
+
+    /// Its `--api` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Chat => "chat",
+            Api::Completions => "completions",
+            Api::Responses => "responses",
+            Api::Anthropic => "anthropic",
+        }
+    }
+
+    pub const ALL: [Api; 4] = [Api::Chat, Api::Completions, Api::Responses, Api::Anthropic];
 }
 
 /// A dataset's format (`--dataset-format`); `dataset/mod.rs` describes each.

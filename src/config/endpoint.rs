@@ -12,13 +12,10 @@ pub fn chat_completions_url(text: &str) -> Result<Url> {
     endpoint_url(text, Api::Chat)
 }
 
-/// Completes a base URL to the API's path (`/v1/chat/completions` or `/v1/completions`); a URL with
-/// any other path is used as given.
+/// Completes a base URL to the API's path (`/v1/chat/completions`, `/v1/completions`,
+/// `/v1/responses` or `/v1/messages`); a URL with any other path is used as given.
 pub fn endpoint_url(text: &str, api: Api) -> Result<Url> {
-    let tail = match api {
-        Api::Chat => "chat/completions",
-        Api::Completions => "completions",
-    };
+    let tail = api.path();
     let mut hint = format!("give the endpoint as http(s)://host[:port][/v1[/{tail}]]");
     if !text.contains("://") && redact_str(text.trim()) == text.trim() {
         hint = format!("{hint}: add the scheme, e.g. http://{}", text.trim());
@@ -36,15 +33,24 @@ pub fn endpoint_url(text: &str, api: Api) -> Result<Url> {
         );
     }
     let path = url.path().trim_end_matches('/').to_string();
-    // A path of the other API: its requests would be refused (a missing `prompt` or `messages`).
-    match api {
-        Api::Chat if path.ends_with("/completions") && !path.ends_with("/chat/completions") => {
-            bail!("--endpoint {:?} is the completions API, but redline sends chat requests by default: add --api completions, or give the base URL (http(s)://host[:port]/v1) for chat", redact_url(&url))
-        }
-        Api::Completions if path.ends_with("/chat/completions") => {
-            bail!("--endpoint {:?} is the chat completions API, but --api completions sends completions requests: give .../v1/completions, the base URL, or leave out --api", redact_url(&url))
-        }
-        _ => {}
+    // A path of another API: its requests would be refused (a missing `prompt`, `messages` or
+    // `input`). `/chat/completions` also ends in `/completions`, so the longest path decides.
+    let served = Api::ALL
+        .into_iter()
+        .filter(|a| path.ends_with(&format!("/{}", a.path())))
+        .max_by_key(|a| a.path().len());
+    if let Some(other) = served.filter(|&a| a != api) {
+        let fix = match other {
+            Api::Chat => "leave out --api (chat is the default)".to_string(),
+            _ => format!("add --api {}", other.name()),
+        };
+        bail!(
+            "--endpoint {:?} is the {} API's path, but --api {} sends {} requests: {fix}, or give the base URL (http(s)://host[:port]/v1)",
+            redact_url(&url),
+            other.name(),
+            api.name(),
+            api.name()
+        );
     }
     let completed = if path.is_empty() {
         format!("/v1/{tail}")

@@ -1,10 +1,12 @@
-//! Reads one SSE data event of a chat-completion stream (one "chat event": a JSON chat-completion
-//! chunk, or `[DONE]`) into the request's record: whether it carries output text (`delta.content`,
-//! `delta.reasoning_content`, `delta.reasoning` or `text`; the role-only first event does not),
-//! `usage`, an in-stream `error`, or `[DONE]`. Only those fields are parsed; strings are borrowed
-//! from the event where possible. `client.rs` feeds it the events that `sse.rs` dispatches, with the
-//! time their bytes arrived.
+//! Reads one SSE data event of a reply stream into the request's record: whether it carries output
+//! text (an answer or reasoning; a role-only first event does not), usage, an in-stream error, or
+//! the stream's end. The chat and completions APIs' events (a JSON chunk, or `[DONE]`) are read
+//! here; the Responses and Anthropic Messages APIs' in `events.rs`; every API's text goes through
+//! [`StreamState::text`], so TTFT, ITL and the reasoning split mean the same for all. Only the
+//! fields needed are parsed; strings are borrowed from the event where possible. `client.rs` feeds
+//! it the events that `sse.rs` dispatches, with the time their bytes arrived.
 
+use crate::cli::Api;
 use crate::measure::failure::Failure;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::sse::Event;
@@ -15,6 +17,8 @@ use std::borrow::Cow;
 /// What the stream has shown so far, beyond what is stored in the record.
 #[derive(Default)]
 pub struct StreamState {
+    /// Whose events these are (chat by default).
+    pub api: Option<Api>,
     pub done: bool,
     pub failure: Option<Failure>,
     /// The reply's answer text so far (not its reasoning), kept only when asked for: a session
@@ -28,6 +32,47 @@ impl StreamState {
         StreamState {
             reply: Some(String::new()),
             ..StreamState::default()
+        }
+    }
+
+    /// The state of a stream of `api`'s events, keeping the reply's text when asked.
+    pub fn of(api: Api, keep_reply: bool) -> Self {
+        StreamState {
+            api: Some(api),
+            reply: keep_reply.then(String::new),
+            ..StreamState::default()
+        }
+    }
+
+    /// The event that ends a whole stream of this API, for the error of one cut short.
+    pub fn end_event(&self) -> &'static str {
+        match self.api {
+            Some(Api::Responses) => "response.completed",
+            Some(Api::Anthropic) => "message_stop",
+            _ => "data: [DONE]",
+        }
+    }
+
+    /// One event that carried output: `answer` text (kept for a session's history) and/or
+    /// reasoning. Sets TTFT (the first output of either kind), the reasoning split and ITL.
+    pub fn text(&mut self, t: f64, rec: &mut RequestRecord, answer: Option<&str>, reasoning: bool) {
+        let answer_seen = answer.is_some_and(|a| !a.is_empty());
+        if let (Some(reply), Some(a)) = (&mut self.reply, answer) {
+            reply.push_str(a);
+        }
+        if reasoning && rec.first_reasoning_s.is_none() {
+            rec.first_reasoning_s = Some(t);
+        }
+        if answer_seen && rec.first_reasoning_s.is_some() && rec.first_answer_s.is_none() {
+            rec.first_answer_s = Some(t);
+        }
+        if answer_seen || reasoning {
+            rec.content_chunks += 1;
+            match rec.last_token_s {
+                Some(last) => rec.itl_s.push(round6(t - last)),
+                None => rec.first_token_s = Some(t),
+            }
+            rec.last_token_s = Some(t);
         }
     }
 }
@@ -64,6 +109,14 @@ struct Delta<'a> {
 struct Usage {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<Cached>,
+}
+
+/// `cached_tokens` of a usage's prompt details (chat's and the Responses API's).
+#[derive(Deserialize)]
+pub struct Cached {
+    pub cached_tokens: Option<u64>,
 }
 
 fn non_empty(s: &Option<Cow<'_, str>>) -> bool {
@@ -71,25 +124,31 @@ fn non_empty(s: &Option<Cow<'_, str>>) -> bool {
 }
 
 impl StreamState {
+    /// A chat or completions event (`events::on_event` reads every API's).
     pub fn on_event(&mut self, ev: Event<'_>, t: f64, rec: &mut RequestRecord) {
+        if self.takes(rec) {
+            self.chat(ev, t, rec);
+        }
+    }
+
+    /// Whether the stream still reads events (not ended, not failed); counts the event if so.
+    pub fn takes(&mut self, rec: &mut RequestRecord) -> bool {
         if self.done || self.failure.is_some() {
-            return;
+            return false;
         }
         rec.chunks += 1;
+        true
+    }
+
+    /// A chat or completions event.
+    fn chat(&mut self, ev: Event<'_>, t: f64, rec: &mut RequestRecord) {
         if ev.data.trim_ascii() == b"[DONE]" {
             self.done = true;
             return;
         }
         let chat: ChatEvent = match serde_json::from_slice(ev.data) {
             Ok(c) => c,
-            Err(e) => {
-                let shown = String::from_utf8_lossy(&ev.data[..ev.data.len().min(80)]).into_owned();
-                self.failure = Some(Failure::new(
-                    ErrorKind::InvalidResponse,
-                    format!("chunk is not chat-completion JSON ({e}): {shown}"),
-                ));
-                return;
-            }
+            Err(e) => return self.not_json(ev, &e, "chat-completion"),
         };
         if ev.event == "error" || chat.error.is_some() {
             let detail = chat
@@ -102,15 +161,14 @@ impl StreamState {
         if let Some(u) = chat.usage {
             rec.prompt_tokens = u.prompt_tokens.or(rec.prompt_tokens);
             rec.completion_tokens = u.completion_tokens.or(rec.completion_tokens);
+            let cached = u.prompt_tokens_details.and_then(|d| d.cached_tokens);
+            rec.cached_tokens = cached.or(rec.cached_tokens);
         }
-        let answer = chat
-            .choices
-            .iter()
-            .any(|c| non_empty(&c.text) || c.delta.as_ref().is_some_and(|d| non_empty(&d.content)));
-        if let (Some(reply), true) = (&mut self.reply, answer) {
-            for c in &chat.choices {
-                let delta = c.delta.as_ref().and_then(|d| d.content.as_deref());
-                reply.push_str(c.text.as_deref().or(delta).unwrap_or(""));
+        let mut answer: Option<String> = None;
+        for c in &chat.choices {
+            let delta = c.delta.as_ref().and_then(|d| d.content.as_deref());
+            if let Some(text) = c.text.as_deref().or(delta).filter(|t| !t.is_empty()) {
+                answer.get_or_insert_with(String::new).push_str(text);
             }
         }
         let reasoning = chat.choices.iter().any(|c| {
@@ -118,21 +176,16 @@ impl StreamState {
                 .as_ref()
                 .is_some_and(|d| non_empty(&d.reasoning_content) || non_empty(&d.reasoning))
         });
-        if reasoning && rec.first_reasoning_s.is_none() {
-            rec.first_reasoning_s = Some(t);
-        }
-        if answer && rec.first_reasoning_s.is_some() && rec.first_answer_s.is_none() {
-            rec.first_answer_s = Some(t);
-        }
-        let has_text = answer || reasoning;
-        if has_text {
-            rec.content_chunks += 1;
-            match rec.last_token_s {
-                Some(last) => rec.itl_s.push(round6(t - last)),
-                None => rec.first_token_s = Some(t),
-            }
-            rec.last_token_s = Some(t);
-        }
+        self.text(t, rec, answer.as_deref(), reasoning);
+    }
+
+    /// An event that is not the API's JSON: the stream is not what the API sends.
+    pub fn not_json(&mut self, ev: Event<'_>, e: &serde_json::Error, what: &str) {
+        let shown = String::from_utf8_lossy(&ev.data[..ev.data.len().min(80)]).into_owned();
+        self.failure = Some(Failure::new(
+            ErrorKind::InvalidResponse,
+            format!("chunk is not {what} JSON ({e}): {shown}"),
+        ));
     }
 }
 

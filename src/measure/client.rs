@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::dataset::{Conversation, Lengths};
 use crate::measure::chat::StreamState;
 use crate::measure::conn::{ConnectError, Dialer, SendTimes};
+use crate::measure::events;
 use crate::measure::failure::{connect_failure, reqwest_failure, truncate, Failure};
 use crate::measure::http1::{self, Http1, SendError};
 use crate::measure::http2::Http2;
@@ -78,6 +79,34 @@ pub struct Target {
     timeout: Duration,
     ttft_timeout: Option<Duration>,
     transport: Transport,
+}
+
+impl Target {
+    /// The URL of `path` beside the API's own (`.../v1/models` beside `.../v1/chat/completions`),
+    /// when the endpoint's path ends with its API's.
+    pub fn sibling(&self, path: &str) -> Option<reqwest::Url> {
+        let mut url = self.head.url.clone();
+        let own = format!("/{}", self.template.api().path());
+        let base = url.path().strip_suffix(&own)?.to_string();
+        url.set_path(&format!("{base}/{path}"));
+        url.set_query(None);
+        Some(url)
+    }
+
+    /// Whether a POST of an empty JSON object to `url` finds a route (any answer but 404 and 405):
+    /// how preflight tells which APIs a server speaks.
+    pub async fn routes(&self, url: reqwest::Url) -> bool {
+        let post = self
+            .client
+            .post(url)
+            .headers(self.headers.clone())
+            .body("{}")
+            .send();
+        match tokio::time::timeout(Duration::from_secs(5), post).await {
+            Ok(Ok(r)) => !matches!(r.status().as_u16(), 404 | 405),
+            _ => false,
+        }
+    }
 }
 
 /// How the run's requests travel, for the console and metadata.json.
@@ -215,13 +244,7 @@ impl Target {
     /// `id` and `owned_by`, e.g. `vllm`, `llamacpp`, `sglang`, `redline`), asked with the run's
     /// TLS, proxy and headers; `None` when it does not answer that.
     pub async fn models(&self) -> Option<Vec<(String, Option<String>)>> {
-        let mut url = self.head.url.clone();
-        let path = url.path().to_string();
-        let base = path
-            .strip_suffix("/chat/completions")
-            .or_else(|| path.strip_suffix("/completions"))?;
-        url.set_path(&format!("{base}/models"));
-        url.set_query(None);
+        let url = self.sibling("models")?;
         let get = self.client.get(url).headers(self.headers.clone()).send();
         let resp = tokio::time::timeout(Duration::from_secs(5), get)
             .await
@@ -466,11 +489,7 @@ impl Target {
             .unwrap_or("none")
             .to_string();
         let mut parser = SseParser::new();
-        let mut stream = if keep_reply {
-            StreamState::keeping_reply()
-        } else {
-            StreamState::default()
-        };
+        let mut stream = StreamState::of(self.template.api(), keep_reply);
         loop {
             let next = match ttft_deadline.filter(|_| rec.first_token_s.is_none()) {
                 Some(d) => tokio::time::timeout_at(d, resp.next_bytes())
@@ -487,7 +506,7 @@ impl Target {
             let Some(piece) = piece else { break };
             let t = since(Instant::now(), start);
             parser
-                .feed(&piece, |ev| stream.on_event(ev, t, rec))
+                .feed(&piece, |ev| events::on_event(&mut stream, ev, t, rec))
                 .map_err(|e| Failure::new(ErrorKind::InvalidResponse, e.to_string()))?;
             if let Some(f) = stream.failure.take() {
                 return Err(f);
@@ -509,7 +528,7 @@ impl Target {
         }
         Err(Failure::new(
             ErrorKind::StreamInterrupted,
-            "stream ended before data: [DONE]",
+            format!("stream ended before {}", stream.end_event()),
         ))
     }
 }

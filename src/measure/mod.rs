@@ -13,6 +13,7 @@ pub mod chat;
 pub mod client;
 pub mod closed;
 pub mod conn;
+pub mod events;
 pub mod failure;
 pub mod http1;
 pub mod http2;

@@ -194,6 +194,11 @@ pub struct RequestRecord {
     pub content_chunks: u32,
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
+    /// Of `prompt_tokens`, those the server's prefix cache served, when its usage says
+    /// (`prompt_tokens_details.cached_tokens`, `input_tokens_details.cached_tokens`,
+    /// `cache_read_input_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
     /// Gaps between consecutive content chunks, seconds.
     #[serde(
         default,
@@ -234,6 +239,7 @@ impl RequestRecord {
             content_chunks: 0,
             prompt_tokens: None,
             completion_tokens: None,
+            cached_tokens: None,
             itl_s: Vec::new(),
         }
     }

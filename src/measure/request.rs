@@ -1,6 +1,7 @@
 //! What is sent, built once before the first level: one JSON body per dataset sample (the reference
-//! tool's fields, usage reporting, then `--extra-body`), and the headers every request carries
-//! (content type, user agent, the key as a bearer token, the user's `--header`s). `client.rs` hands
+//! tool's fields, usage reporting, then `--extra-body`, in the shape of `--api`), and the headers
+//! every request carries (content type, user agent, the key as a bearer token, or for the
+//! Anthropic API as `x-api-key` with `anthropic-version`, then the user's `--header`s). `client.rs` hands
 //! them to whichever transport carries the run: serialised into complete HTTP/1.1 requests for
 //! `http1.rs`, as an `http::Request` head for `http2.rs`, or to reqwest.
 
@@ -13,6 +14,9 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderName, HeaderValue};
 
 pub const USER_AGENT_VALUE: &str = concat!("redline/", env!("CARGO_PKG_VERSION"));
+
+/// The `anthropic-version` sent unless `--header` gives one.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// Everything but the body, the same for every request of the run.
 pub struct RequestHead {
@@ -38,11 +42,21 @@ impl RequestHead {
             (USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE)),
         ];
         if let Some(key) = &cfg.api_key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+            let (name, value) = match cfg.api {
+                Api::Anthropic => (HeaderName::from_static("x-api-key"), key.clone()),
+                _ => (AUTHORIZATION, format!("Bearer {key}")),
+            };
+            let mut v = HeaderValue::from_str(&value).map_err(|_| {
                 anyhow::anyhow!("--api-key holds characters not allowed in an HTTP header")
             })?;
             v.set_sensitive(true);
-            headers.push((AUTHORIZATION, v));
+            headers.push((name, v));
+        }
+        let version = HeaderName::from_static("anthropic-version");
+        if cfg.api == Api::Anthropic && !cfg.headers.iter().any(|h| h.name == version) {
+            // The version the Messages API's streaming events follow; --header
+            // "anthropic-version: ..." sets another.
+            headers.push((version, HeaderValue::from_static(ANTHROPIC_VERSION)));
         }
         // Validated and marked sensitive by `config`.
         headers.extend(
@@ -102,6 +116,11 @@ impl BodyTemplate {
         }
     }
 
+    /// The API the bodies are shaped for.
+    pub fn api(&self) -> Api {
+        self.api
+    }
+
     pub fn set_ignore_eos(&mut self, on: bool) {
         self.ignore_eos = on;
     }
@@ -136,9 +155,23 @@ impl BodyTemplate {
                 "temperature": self.temperature,
                 "stream": true,
             }),
+            // The conversation as `input` message items (typed: llama.cpp's server requires the
+            // type that OpenAI's infers); usage comes in `response.completed`.
+            Api::Responses => serde_json::json!({
+                "model": self.model,
+                "input": messages
+                    .iter()
+                    .map(|m| serde_json::json!({"type": "message", "role": m.role, "content": m.content}))
+                    .collect::<Vec<_>>(),
+                "max_output_tokens": max_tokens,
+                "temperature": self.temperature,
+                "stream": true,
+            }),
+            Api::Anthropic => anthropic(&self.model, messages, max_tokens, self.temperature),
         };
         let obj = body.as_object_mut().expect("json! object literal");
-        if self.stream_usage {
+        // Only chat and completions report usage on request; the others always do.
+        if self.stream_usage && matches!(self.api, Api::Chat | Api::Completions) {
             obj.insert(
                 "stream_options".into(),
                 serde_json::json!({"include_usage": true}),
@@ -160,6 +193,32 @@ impl BodyTemplate {
     pub fn sample(&self, conv: &Conversation) -> Bytes {
         self.build(&conv.messages, conv.lengths.map(|l| l.output_tokens))
     }
+}
+
+/// An Anthropic Messages body: system messages joined into `system`, the others as `messages`.
+fn anthropic(
+    model: &str,
+    messages: &[Message],
+    max_tokens: u32,
+    temperature: f64,
+) -> serde_json::Value {
+    let system: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.role == "system")
+        .map(|m| m.content.as_str())
+        .collect();
+    let turns: Vec<&Message> = messages.iter().filter(|m| m.role != "system").collect();
+    let mut body = serde_json::json!({
+        "model": model,
+        "messages": turns,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "stream": true,
+    });
+    if !system.is_empty() {
+        body["system"] = system.join("\n\n").into();
+    }
+    body
 }
 
 /// The `Host` header: the host, and the port when it is not the scheme's default.

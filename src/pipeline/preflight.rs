@@ -8,6 +8,7 @@
 //! skips it. `pipeline.rs` calls [`check`].
 
 use crate::analyze::cause::{classify, Cause};
+use crate::cli::Api;
 use crate::dataset::Message;
 use crate::measure::client::{Payload, Target};
 use crate::measure::record::RequestRecord;
@@ -51,6 +52,9 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
         Cause::NotFound | Cause::BadRequest => served_models(target).await,
         _ => String::new(),
     };
+    if matches!(cause, Cause::NotFound | Cause::NotAStream) || other_apis_stream(&detail) {
+        served.push_str(&apis_spoken(target).await);
+    }
     if cause == Cause::BadRequest && target.template.ignore_eos() {
         served.push_str("; the requests carried \"ignore_eos\": true, which some servers refuse: try --ignore-eos off");
     }
@@ -73,6 +77,34 @@ async fn unlisted(target: &Target, model: &str) -> Option<String> {
         "warning: GET /v1/models lists {}, not {model:?}: the endpoint may be answering with another model under this name; check --model (the run goes on)",
         ids.join(", ")
     ))
+}
+
+/// A stream of another API's events (`events.rs` names it).
+fn other_apis_stream(detail: &str) -> bool {
+    detail.contains("is not the") && detail.contains("--api")
+}
+
+/// "; --api responses: the server answers none of its requests at .../v1/responses; it answers
+/// the chat API's path (--api chat)", from a POST to each other API's path.
+async fn apis_spoken(target: &Target) -> String {
+    let own = target.template.api();
+    let mut spoken = Vec::new();
+    for api in Api::ALL.into_iter().filter(|&a| a != own) {
+        if let Some(url) = target.sibling(api.path()) {
+            if target.routes(url).await {
+                spoken.push(format!("{} (--api {})", api.path(), api.name()));
+            }
+        }
+    }
+    match spoken.is_empty() {
+        true => format!("; --api {}: no other API's path answers either", own.name()),
+        false => format!(
+            "; --api {} sends to /v1/{}, but the server seems to speak {}",
+            own.name(),
+            own.path(),
+            spoken.join(", ")
+        ),
+    }
 }
 
 /// "; it serves: a, b" from `GET /v1/models`, or nothing.

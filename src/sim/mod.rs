@@ -1,8 +1,9 @@
 //! The built-in simulated endpoint: an OpenAI-compatible chat completions server (streaming and not,
 //! with `usage`) for demos and tests.
 //!
-//! Routes: `POST /v1/chat/completions` and `POST /v1/completions` (the same engine; chat replies can
-//! open with reasoning tokens, `--reasoning-tokens`), `GET /v1/models`, `/health`, `/metrics`,
+//! Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `POST /v1/responses` and
+//! `POST /v1/messages` (the same engine, each answering in its API's events; all but completions
+//! can open with reasoning tokens, `--reasoning-tokens`), `GET /v1/models`, `/health`, `/metrics`,
 //! `/sim/stats`. [`app`] builds the axum `Router` without binding a port; [`spawn`] binds `127.0.0.1:0` (or any
 //! address) and returns the bound address; `redline sim` calls [`serve`]. What each request's timing
 //! is, and whether it is served at all, is decided behind one seam, [`model::ResponseModel`]: the
@@ -22,6 +23,8 @@ pub mod prefix;
 pub mod profile;
 mod stream;
 pub mod sweep;
+
+use stream::Shape;
 
 use crate::cli::{SimArgs, SimModelArgs};
 use anyhow::{Context, Result};
@@ -78,6 +81,18 @@ pub fn app_with(model: Box<dyn ResponseModel>, served_model: String, reading: Re
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
+        .route(
+            "/v1/responses",
+            post(|State(st): State<Arc<AppState>>, body: Bytes| {
+                other_api(st, body, Shape::Responses)
+            }),
+        )
+        .route(
+            "/v1/messages",
+            post(|State(st): State<Arc<AppState>>, body: Bytes| {
+                other_api(st, body, Shape::Anthropic)
+            }),
+        )
         .route("/v1/models", get(models))
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -260,7 +275,12 @@ async fn completions(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         ignore_eos: req.ignore_eos,
         key,
     };
-    let meta = st.meta(req.model, req.stream_options, true);
+    let meta = st.meta(
+        req.model,
+        req.stream_options,
+        Shape::Completions,
+        prompt_tokens,
+    );
     respond(&st, sim_req, meta, req.stream, start).await
 }
 
@@ -291,8 +311,93 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         ignore_eos: req.ignore_eos,
         key,
     };
-    let meta = st.meta(req.model, req.stream_options, false);
+    let meta = st.meta(req.model, req.stream_options, Shape::Chat, prompt_tokens);
     respond(&st, sim_req, meta, req.stream, start).await
+}
+
+/// `POST /v1/responses` and `POST /v1/messages`: the same engine, answering in the Responses
+/// API's or the Anthropic Messages API's events. The conversation is `input` (a string or
+/// messages), or `system` and `messages`; a message's content is a string or text parts.
+async fn other_api(st: Arc<AppState>, body: Bytes, shape: Shape) -> Response {
+    let start = tokio::time::Instant::now();
+    let req: OtherRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let mut turns: Vec<(String, String)> = Vec::new();
+    if let Some(system) = &req.system {
+        turns.push(("system".into(), part_text(system)));
+    }
+    match &req.input {
+        Some(serde_json::Value::String(s)) => turns.push(("user".into(), s.clone())),
+        Some(serde_json::Value::Array(items)) => turns.extend(items.iter().map(item)),
+        _ => {}
+    }
+    turns.extend(req.messages.iter().map(item));
+    if turns.iter().all(|(role, _)| role == "system") {
+        let what = if shape == Shape::Anthropic {
+            "messages"
+        } else {
+            "input"
+        };
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("{what} must not be empty"),
+            "invalid_request_error",
+        );
+    }
+    let messages: Vec<(&str, &str)> = turns
+        .iter()
+        .map(|(r, t)| (r.as_str(), t.as_str()))
+        .collect();
+    let (prompt_tokens, key) = st.prompt(&messages);
+    let sim_req = SimRequest {
+        prompt_tokens,
+        max_tokens: req.max_output_tokens.or(req.max_tokens).unwrap_or(16),
+        ignore_eos: req.ignore_eos,
+        key,
+    };
+    let meta = st.meta(req.model, None, shape, prompt_tokens);
+    respond(&st, sim_req, meta, req.stream, start).await
+}
+
+#[derive(Deserialize)]
+struct OtherRequest {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    input: Option<serde_json::Value>,
+    #[serde(default)]
+    system: Option<serde_json::Value>,
+    #[serde(default)]
+    messages: Vec<serde_json::Value>,
+    #[serde(default)]
+    max_output_tokens: Option<u64>,
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
+    stream: bool,
+    #[serde(default)]
+    ignore_eos: bool,
+}
+
+/// A message item: its role and its text.
+fn item(v: &serde_json::Value) -> (String, String) {
+    let role = v.get("role").and_then(|r| r.as_str()).unwrap_or("user");
+    (role.to_string(), part_text(v.get("content").unwrap_or(v)))
+}
+
+/// A content value's text: a string, or the `text` of each part joined.
+fn part_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+            .collect::<Vec<_>>()
+            .join(""),
+        other => other.to_string(),
+    }
 }
 
 impl AppState {
@@ -302,18 +407,19 @@ impl AppState {
         &self,
         model: Option<String>,
         options: Option<StreamOptions>,
-        completions: bool,
+        shape: Shape,
+        prompt_tokens: u64,
     ) -> stream::Meta {
         stream::Meta {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             model: model.unwrap_or_else(|| self.served_model.clone()),
             include_usage: options.is_some_and(|o| o.include_usage),
-            completions,
-            reasoning_tokens: if completions {
-                0
-            } else {
-                self.reasoning_tokens
+            shape,
+            reasoning_tokens: match shape {
+                Shape::Completions => 0,
+                _ => self.reasoning_tokens,
             },
+            prompt_tokens,
         }
     }
 }

@@ -1,5 +1,9 @@
-//! Writes a served response as an SSE stream of chat-completion chunks (a role chunk, one content
-//! chunk per token, a finish chunk, a usage chunk when asked, `[DONE]`) or as one JSON completion.
+//! Writes a served response as an SSE stream in the shape of the API asked (`Shape`): chat or
+//! completions chunks (a role chunk, one content chunk per token, a finish chunk, a usage chunk
+//! when asked, `[DONE]`), the Responses API's events (`response.created`, one
+//! `response.output_text.delta` per token, `response.completed` with usage) or the Anthropic
+//! Messages API's (`message_start` with the prompt's usage, one `content_block_delta` per token,
+//! `message_delta` with the reply's, `message_stop`); or as one JSON reply of that API.
 //! Timed replies (`model::Plan`) put each token on an absolute deadline `start + ttft + i x itl`;
 //! queued replies (`model::Ticket`) send each token when the engine produces it.
 
@@ -10,21 +14,39 @@ use serde_json::json;
 use std::convert::Infallible;
 use tokio::time::{sleep_until, Instant};
 
+/// Which API a reply answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Chat,
+    /// `/v1/completions` (`choices[].text`).
+    Completions,
+    /// `/v1/responses`.
+    Responses,
+    /// `/v1/messages`.
+    Anthropic,
+}
+
 /// What every chunk of one reply shares.
 pub struct Meta {
     pub id: u64,
     pub model: String,
     pub include_usage: bool,
-    /// `/v1/completions` (`choices[].text`) rather than chat (`choices[].delta`).
-    pub completions: bool,
-    /// The first this many tokens are reasoning (`delta.reasoning_content`), as reasoning models
-    /// stream them; chat only.
+    pub shape: Shape,
+    /// The first this many tokens are reasoning (`delta.reasoning_content`, a reasoning delta or
+    /// a thinking delta), as reasoning models stream them; not for completions.
     pub reasoning_tokens: u64,
+    /// The prompt's tokens, which the Anthropic API reports as the stream opens.
+    pub prompt_tokens: u64,
+}
+
+/// One SSE event with its name.
+fn event(name: &str, data: serde_json::Value) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
 }
 
 impl Meta {
     fn chunk(&self, delta: serde_json::Value, finish: Option<&str>) -> String {
-        let v = if self.completions {
+        let v = if self.shape == Shape::Completions {
             let text = delta.get("content").cloned().unwrap_or(json!(""));
             json!({
                 "id": format!("cmpl-sim-{}", self.id),
@@ -44,21 +66,74 @@ impl Meta {
     }
 
     fn role(&self) -> String {
-        if self.completions {
-            return String::new();
+        let id = format!("msg-sim-{}", self.id);
+        match self.shape {
+            Shape::Completions => String::new(),
+            Shape::Chat => self.chunk(json!({"role": "assistant", "content": ""}), None),
+            Shape::Responses => event(
+                "response.created",
+                json!({"type": "response.created", "response": {"id": id, "status": "in_progress", "model": self.model}}),
+            ),
+            Shape::Anthropic => {
+                let usage = json!({"input_tokens": self.prompt_tokens, "output_tokens": 0});
+                let message = json!({"id": id, "type": "message", "role": "assistant", "model": self.model, "content": [], "usage": usage});
+                let block = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}});
+                event(
+                    "message_start",
+                    json!({"type": "message_start", "message": message}),
+                ) + &event("content_block_start", block)
+            }
         }
-        self.chunk(json!({"role": "assistant", "content": ""}), None)
     }
 
     fn token(&self, i: u64) -> String {
-        if i < self.reasoning_tokens {
-            return self.chunk(json!({"reasoning_content": word(i)}), None);
+        let reasoning = i < self.reasoning_tokens;
+        match (self.shape, reasoning) {
+            (Shape::Responses, false) => event(
+                "response.output_text.delta",
+                json!({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": word(i)}),
+            ),
+            (Shape::Responses, true) => event(
+                "response.reasoning_text.delta",
+                json!({"type": "response.reasoning_text.delta", "output_index": 0, "content_index": 0, "delta": word(i)}),
+            ),
+            (Shape::Anthropic, _) => {
+                let delta = match reasoning {
+                    true => json!({"type": "thinking_delta", "thinking": word(i)}),
+                    false => json!({"type": "text_delta", "text": word(i)}),
+                };
+                event(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+                )
+            }
+            (_, true) => self.chunk(json!({"reasoning_content": word(i)}), None),
+            (_, false) => self.chunk(json!({"content": word(i)}), None),
         }
-        self.chunk(json!({"content": word(i)}), None)
     }
 
-    /// Finish chunk, usage chunk (when asked) and `[DONE]`.
+    /// The API's end: for chat and completions the finish chunk, the usage chunk (when asked) and
+    /// `[DONE]`; for the others their closing events with usage.
     fn end(&self, prompt_tokens: u64, completion_tokens: u64) -> String {
+        match self.shape {
+            Shape::Responses => {
+                let usage = json!({"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens});
+                let response = json!({"id": format!("msg-sim-{}", self.id), "status": "completed", "model": self.model, "usage": usage});
+                return event(
+                    "response.completed",
+                    json!({"type": "response.completed", "response": response}),
+                );
+            }
+            Shape::Anthropic => {
+                let delta = json!({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": completion_tokens}});
+                return event(
+                    "content_block_stop",
+                    json!({"type": "content_block_stop", "index": 0}),
+                ) + &event("message_delta", delta)
+                    + &event("message_stop", json!({"type": "message_stop"}));
+            }
+            Shape::Chat | Shape::Completions => {}
+        }
         let mut s = self.chunk(json!({}), Some("length"));
         if self.include_usage {
             let v = json!({"id": format!("chatcmpl-sim-{}", self.id), "object": "chat.completion.chunk",
@@ -71,7 +146,22 @@ impl Meta {
 
     fn completion(&self, prompt_tokens: u64, completion_tokens: u64) -> serde_json::Value {
         let text: String = (0..completion_tokens).map(word).collect();
-        if self.completions {
+        let id = format!("msg-sim-{}", self.id);
+        match self.shape {
+            Shape::Responses => {
+                let content = json!([{"type": "output_text", "text": text}]);
+                return json!({"id": id, "object": "response", "status": "completed", "model": self.model,
+                    "output": [{"type": "message", "role": "assistant", "content": content}],
+                    "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}});
+            }
+            Shape::Anthropic => {
+                return json!({"id": id, "type": "message", "role": "assistant", "model": self.model,
+                    "content": [{"type": "text", "text": text}], "stop_reason": "max_tokens",
+                    "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens}});
+            }
+            Shape::Chat | Shape::Completions => {}
+        }
+        if self.shape == Shape::Completions {
             return json!({
                 "id": format!("cmpl-sim-{}", self.id),
                 "object": "text_completion",

@@ -2,6 +2,7 @@
 //! file). Each drives the real `redline` binary or the library against the simulator, or a fake
 //! endpoint, on 127.0.0.1; `common` holds the shared helpers.
 
+mod apis;
 mod browser;
 mod calibrate;
 mod cli;

@@ -1,0 +1,140 @@
+//! The APIs redline speaks besides chat (`--api`): the Responses API and the Anthropic Messages
+//! API against the simulator, which serves them from the same engine, so their figures match
+//! chat's; the Anthropic key in `x-api-key` with `anthropic-version`; and a wrong `--api` stopped
+//! at preflight, naming what the server seems to speak.
+
+use crate::common::*;
+use axum::http::HeaderMap;
+use std::sync::{Arc, Mutex};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_api_measures_the_same_engine_with_the_same_tokens() {
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "20", "--itl-ms", "2"]).await;
+    let mut totals = Vec::new();
+    for api in ["chat", "responses", "anthropic"] {
+        let run = redline(&bench_args(
+            &sim,
+            &["--api", api, "--qps", "10,20", "--duration", "1"],
+        ))
+        .await;
+        assert_eq!(run.code(), Some(0), "--api {api}: {}", run.stderr());
+        let json = run.results_json();
+        for l in json["results"].as_array().unwrap() {
+            assert_eq!(l["success_rate"], 100.0, "--api {api}: {l}");
+            assert_eq!(l["requests_without_usage"], 0, "--api {api}: usage read");
+            // TTFT is the first token the engine sent, 20 ms after the request.
+            let ttft = l["ttft"]["p50"].as_f64().unwrap();
+            assert!((0.02..0.5).contains(&ttft), "--api {api}: {ttft}");
+        }
+        let tokens: Vec<(u64, u64)> = json["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["total_input_tokens"].as_u64().unwrap(),
+                    l["total_output_tokens"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let meta = read_json(&run.dir().join("metadata.json"));
+        // metadata.json names any API but the reference tool's chat.
+        let named = if api == "chat" {
+            serde_json::Value::Null
+        } else {
+            api.into()
+        };
+        assert_eq!(meta["api"], named);
+        totals.push(tokens);
+    }
+    // The same prompts and replies, whichever API carried them.
+    assert_eq!(totals[0], totals[1]);
+    assert_eq!(totals[0], totals[2]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_anthropic_key_goes_in_x_api_key_with_a_version() {
+    let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        s.lock().unwrap().push(headers);
+        async { (axum::http::StatusCode::NOT_FOUND, "no") }
+    });
+    let base = start_fake(app).await;
+    let run = redline_with_env(
+        &bench_args(
+            &base,
+            &[
+                "--api",
+                "anthropic",
+                "--api-key-env",
+                "ANTH_KEY",
+                "--qps",
+                "1",
+                "--duration",
+                "1",
+            ],
+        ),
+        &[("ANTH_KEY", "sk-ant-test-key")],
+    )
+    .await;
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    let headers = seen.lock().unwrap();
+    let first = headers.first().expect("a request");
+    assert_eq!(first["x-api-key"], "sk-ant-test-key");
+    assert_eq!(first["anthropic-version"], "2023-06-01");
+    assert!(first.get("authorization").is_none());
+    assert!(!run.stderr().contains("sk-ant-test-key"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_api_stops_at_preflight_naming_what_the_server_speaks() {
+    // A server of chat completions only.
+    let sim = fast_sim(&[]).await;
+    let chat = format!("{sim}/v1/chat/completions");
+    let only_chat = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: String| {
+            let chat = chat.clone();
+            async move {
+                let r = reqwest::Client::new()
+                    .post(chat)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let bytes = r.bytes().await.unwrap();
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "text/event-stream")],
+                    bytes,
+                )
+            }
+        }),
+    );
+    let base = start_fake(only_chat).await;
+    for api in ["responses", "anthropic"] {
+        let run = redline(&bench_args(
+            &base,
+            &["--api", api, "--qps", "1", "--duration", "1"],
+        ))
+        .await;
+        assert_eq!(run.code(), Some(1), "{}", run.stderr());
+        let err = run.stderr();
+        assert!(err.contains(&format!("--api {api}")), "{err}");
+        assert!(
+            err.contains("seems to speak chat/completions (--api chat)"),
+            "{err}"
+        );
+    }
+    // A path of one API given with another --api is refused before anything is sent.
+    let run = redline(&bench_args(&format!("{base}/v1/messages"), &["--qps", "1"])).await;
+    assert_eq!(run.code(), Some(1));
+    assert!(
+        run.stderr().contains("add --api anthropic"),
+        "{}",
+        run.stderr()
+    );
+}
