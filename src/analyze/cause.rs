@@ -38,7 +38,7 @@ impl Cause {
     pub fn advice(self) -> &'static str {
         match self {
             Cause::Auth => "the endpoint refused the credentials: check --api-key (or OPENAI_API_KEY, --api-key-env) and any --header your gateway expects",
-            Cause::NotFound => "check the --endpoint path (a base URL is completed to /v1/chat/completions) and the --model name (GET /v1/models lists what the server serves)",
+            Cause::NotFound => "check the --endpoint path (a base URL is completed to the --api's path, /v1/chat/completions for chat) and the --model name (GET /v1/models lists what the server serves)",
             Cause::BadRequest => "the endpoint rejected the request: check --model and --max-tokens against the model's context, and try --no-stream-usage if it rejects stream_options",
             Cause::Refused => "nothing accepted the connection: check the --endpoint host and port, and that the server is running",
             Cause::Tls => "the TLS handshake failed: trust the endpoint's CA with --cacert FILE, or skip verification with --insecure",

@@ -84,10 +84,17 @@ fn other_apis_stream(detail: &str) -> bool {
     detail.contains("is not the") && detail.contains("--api")
 }
 
-/// "; --api responses: the server answers none of its requests at .../v1/responses; it answers
-/// the chat API's path (--api chat)", from a POST to each other API's path.
+/// "; --api responses sends to /v1/responses, but the server seems to speak chat/completions
+/// (--api chat)", from a POST of `{}` to each other API's path, when the API's own path finds no
+/// route (nothing when it does: then the model or the server refused, not the path).
 async fn apis_spoken(target: &Target) -> String {
     let own = target.template.api();
+    // The API's own path answers (a 400 for an empty body): the 404 was the model's, not the API's.
+    if let Some(url) = target.sibling(own.path()) {
+        if target.routes(url).await {
+            return String::new();
+        }
+    }
     let mut spoken = Vec::new();
     for api in Api::ALL.into_iter().filter(|&a| a != own) {
         if let Some(url) = target.sibling(api.path()) {
