@@ -108,6 +108,9 @@ pub struct LevelReport {
     /// (`tally::PromptCache`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_cache: Option<PromptCache>,
+    /// Of the output tokens, the reasoning ones, over the successes whose usage says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
     pub output_throughput_tok_s: f64,
     /// Its 95% interval over requests (`stats::sum_interval`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -278,6 +281,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         total_output_tokens: tokens.output,
         requests_without_usage: tokens.without_usage,
         prompt_cache: PromptCache::of(&ok),
+        reasoning_tokens: tally::reasoning_tokens(&ok),
         output_throughput_tok_s: tokens.output as f64 / duration,
         output_throughput_tok_s_ci: sum_interval(&tally::per_request_output(recs), duration),
         total_throughput_tok_s: (tokens.input + tokens.output) as f64 / duration,

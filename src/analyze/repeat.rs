@@ -112,6 +112,8 @@ fn combined(runs: Vec<LevelReport>) -> LevelReport {
     l.total_input_tokens = sum(|r| r.total_input_tokens);
     l.total_output_tokens = sum(|r| r.total_output_tokens);
     l.requests_without_usage = sum(|r| r.requests_without_usage);
+    let reasoning: Vec<u64> = runs.iter().filter_map(|r| r.reasoning_tokens).collect();
+    l.reasoning_tokens = (!reasoning.is_empty()).then(|| reasoning.iter().sum());
     let caches: Vec<_> = runs.iter().filter_map(|r| r.prompt_cache).collect();
     l.prompt_cache = crate::analyze::tally::PromptCache::from_sums(
         caches.iter().map(|c| c.cached_tokens).sum(),

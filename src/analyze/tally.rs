@@ -73,6 +73,12 @@ impl PromptCache {
     }
 }
 
+/// The reasoning tokens of the successes whose usage counts them; `None` when none does.
+pub fn reasoning_tokens(ok: &[&RequestRecord]) -> Option<u64> {
+    let said: Vec<u64> = ok.iter().filter_map(|r| r.reasoning_tokens).collect();
+    (!said.is_empty()).then(|| said.iter().sum())
+}
+
 pub struct Tokens {
     pub input: u64,
     pub usage_output: u64,

@@ -111,6 +111,14 @@ struct Usage {
     completion_tokens: Option<u64>,
     #[serde(default)]
     prompt_tokens_details: Option<Cached>,
+    #[serde(default)]
+    completion_tokens_details: Option<Reasoning>,
+}
+
+/// `reasoning_tokens` of a usage's output details (chat's and the Responses API's).
+#[derive(Deserialize)]
+pub struct Reasoning {
+    pub reasoning_tokens: Option<u64>,
 }
 
 /// `cached_tokens` of a usage's prompt details (chat's and the Responses API's).
@@ -163,6 +171,8 @@ impl StreamState {
             rec.completion_tokens = u.completion_tokens.or(rec.completion_tokens);
             let cached = u.prompt_tokens_details.and_then(|d| d.cached_tokens);
             rec.cached_tokens = cached.or(rec.cached_tokens);
+            let reasoning = u.completion_tokens_details.and_then(|d| d.reasoning_tokens);
+            rec.reasoning_tokens = reasoning.or(rec.reasoning_tokens);
         }
         let mut answer: Option<String> = None;
         for c in &chat.choices {

@@ -15,7 +15,7 @@
 //! API's, named in the failure so that preflight can say which `--api` to use.
 
 use crate::cli::Api;
-use crate::measure::chat::{Cached, StreamState};
+use crate::measure::chat::{Cached, Reasoning, StreamState};
 use crate::measure::failure::Failure;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::sse::Event;
@@ -60,6 +60,8 @@ struct ResponsesUsage {
     output_tokens: Option<u64>,
     #[serde(default)]
     input_tokens_details: Option<Cached>,
+    #[serde(default)]
+    output_tokens_details: Option<Reasoning>,
 }
 
 /// One Responses API event.
@@ -82,6 +84,8 @@ pub fn responses(st: &mut StreamState, ev: Event<'_>, t: f64, rec: &mut RequestR
                 rec.completion_tokens = u.output_tokens.or(rec.completion_tokens);
                 let cached = u.input_tokens_details.and_then(|d| d.cached_tokens);
                 rec.cached_tokens = cached.or(rec.cached_tokens);
+                let reasoning = u.output_tokens_details.and_then(|d| d.reasoning_tokens);
+                rec.reasoning_tokens = reasoning.or(rec.reasoning_tokens);
             }
             st.done = true;
         }
@@ -243,7 +247,7 @@ mod tests {
                 (r#"{"type":"response.output_text.delta","delta":"a"}"#, 0.06),
                 (r#"{"type":"response.output_text.delta","delta":"b"}"#, 0.08),
                 (
-                    r#"{"type":"response.completed","response":{"usage":{"input_tokens":9,"output_tokens":3,"input_tokens_details":{"cached_tokens":4}}}}"#,
+                    r#"{"type":"response.completed","response":{"usage":{"input_tokens":9,"output_tokens":3,"input_tokens_details":{"cached_tokens":4},"output_tokens_details":{"reasoning_tokens":1}}}}"#,
                     0.09,
                 ),
             ],
@@ -258,6 +262,7 @@ mod tests {
             (Some(9), Some(3))
         );
         assert_eq!(rec.cached_tokens, Some(4));
+        assert_eq!(rec.reasoning_tokens, Some(1));
         assert_eq!(rec.itl_s.len(), 2);
     }
 

@@ -199,6 +199,10 @@ pub struct RequestRecord {
     /// `cache_read_input_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<u64>,
+    /// Of `completion_tokens`, the reasoning ones, when the usage says
+    /// (`completion_tokens_details.reasoning_tokens`, `output_tokens_details.reasoning_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
     /// Gaps between consecutive content chunks, seconds.
     #[serde(
         default,
@@ -240,6 +244,7 @@ impl RequestRecord {
             prompt_tokens: None,
             completion_tokens: None,
             cached_tokens: None,
+            reasoning_tokens: None,
             itl_s: Vec::new(),
         }
     }

@@ -117,7 +117,11 @@ impl Meta {
     fn end(&self, prompt_tokens: u64, completion_tokens: u64) -> String {
         match self.shape {
             Shape::Responses => {
-                let usage = json!({"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens});
+                let mut usage = json!({"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens});
+                if self.reasoning_tokens > 0 {
+                    usage["output_tokens_details"] =
+                        json!({"reasoning_tokens": self.reasoning_tokens.min(completion_tokens)});
+                }
                 let response = json!({"id": format!("msg-sim-{}", self.id), "status": "completed", "model": self.model, "usage": usage});
                 return event(
                     "response.completed",
@@ -137,7 +141,7 @@ impl Meta {
         let mut s = self.chunk(json!({}), Some("length"));
         if self.include_usage {
             let v = json!({"id": format!("chatcmpl-sim-{}", self.id), "object": "chat.completion.chunk",
-                           "model": self.model, "choices": [], "usage": usage(prompt_tokens, completion_tokens)});
+                           "model": self.model, "choices": [], "usage": self.usage(prompt_tokens, completion_tokens)});
             s.push_str(&format!("data: {v}\n\n"));
         }
         s.push_str("data: [DONE]\n\n");
@@ -167,7 +171,7 @@ impl Meta {
                 "object": "text_completion",
                 "model": self.model,
                 "choices": [{"index": 0, "text": text, "finish_reason": "length"}],
-                "usage": usage(prompt_tokens, completion_tokens),
+                "usage": self.usage(prompt_tokens, completion_tokens),
             });
         }
         json!({
@@ -175,13 +179,21 @@ impl Meta {
             "object": "chat.completion",
             "model": self.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}],
-            "usage": usage(prompt_tokens, completion_tokens),
+            "usage": self.usage(prompt_tokens, completion_tokens),
         })
     }
 }
 
-fn usage(prompt: u64, completion: u64) -> serde_json::Value {
-    json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
+impl Meta {
+    /// Chat's usage, with the reasoning tokens among the completion's when there are any.
+    fn usage(&self, prompt: u64, completion: u64) -> serde_json::Value {
+        let mut u = json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
+        if self.reasoning_tokens > 0 {
+            u["completion_tokens_details"] =
+                json!({"reasoning_tokens": self.reasoning_tokens.min(completion)});
+        }
+        u
+    }
 }
 
 /// The word streamed as token `i`.

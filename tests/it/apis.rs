@@ -138,3 +138,38 @@ async fn a_wrong_api_stops_at_preflight_naming_what_the_server_speaks() {
         run.stderr()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reasoning_is_split_from_the_answer_and_counted_from_usage_under_each_api() {
+    let sim = start_sim(&[
+        "--profile",
+        "fixed",
+        "--ttft-ms",
+        "20",
+        "--itl-ms",
+        "2",
+        "--reasoning-tokens",
+        "4",
+    ])
+    .await;
+    for api in ["chat", "responses", "anthropic"] {
+        let run = redline(&bench_args(
+            &sim,
+            &["--api", api, "--qps", "10", "--duration", "1"],
+        ))
+        .await;
+        assert_eq!(run.code(), Some(0), "--api {api}: {}", run.stderr());
+        let l = run.level(0);
+        // The answer starts after the 4 reasoning tokens, whatever the API.
+        let reasoning = l["ttft_reasoning_s"]["p50"].as_f64().unwrap();
+        let answer = l["ttft_answer_s"]["p50"].as_f64().unwrap();
+        assert!(answer > reasoning, "--api {api}: {l}");
+        // Chat and the Responses API count reasoning tokens in their usage; Anthropic's does not.
+        let counted = l["reasoning_tokens"].as_u64();
+        let succeeded = l["requests_succeeded"].as_u64().unwrap();
+        match api {
+            "anthropic" => assert_eq!(counted, None, "{l}"),
+            _ => assert_eq!(counted, Some(4 * succeeded), "--api {api}"),
+        }
+    }
+}
