@@ -17,7 +17,7 @@ use crate::analyze::objectives;
 use crate::analyze::queueing::{keep_up, KeepUp};
 use crate::analyze::server::{self, ServerMetrics};
 use crate::analyze::stats::{sum_interval, Interval, LagSummary, Percentiles};
-use crate::analyze::tally::{self, Errors, PromptCache, Tokens};
+use crate::analyze::tally::{self, Counted, Errors, PromptCache, Tokens};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
 use crate::analyze::workload::{self, SessionSummary, TokenLengths};
 use crate::config::{Metric, Objective, Offered, Policy, Pricing, ReportOptions};
@@ -111,6 +111,9 @@ pub struct LevelReport {
     /// Of the output tokens, the reasoning ones, over the successes whose usage says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
+    /// The output tokens the client counted from the stream against those the server billed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens_counted: Option<Counted>,
     pub output_throughput_tok_s: f64,
     /// Its 95% interval over requests (`stats::sum_interval`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -282,6 +285,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         requests_without_usage: tokens.without_usage,
         prompt_cache: PromptCache::of(&ok),
         reasoning_tokens: tally::reasoning_tokens(&ok),
+        output_tokens_counted: Counted::of(&ok),
         output_throughput_tok_s: tokens.output as f64 / duration,
         output_throughput_tok_s_ci: sum_interval(&tally::per_request_output(recs), duration),
         total_throughput_tok_s: (tokens.input + tokens.output) as f64 / duration,

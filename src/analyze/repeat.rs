@@ -114,6 +114,16 @@ fn combined(runs: Vec<LevelReport>) -> LevelReport {
     l.requests_without_usage = sum(|r| r.requests_without_usage);
     let reasoning: Vec<u64> = runs.iter().filter_map(|r| r.reasoning_tokens).collect();
     l.reasoning_tokens = (!reasoning.is_empty()).then(|| reasoning.iter().sum());
+    let counted: Vec<_> = runs
+        .iter()
+        .filter_map(|r| r.output_tokens_counted)
+        .collect();
+    l.output_tokens_counted = crate::analyze::tally::Counted::from_sums(
+        counted.iter().map(|c| c.requests).sum(),
+        counted.iter().map(|c| c.streamed_text_events).sum(),
+        counted.iter().map(|c| c.billed_output_tokens).sum(),
+        counted.iter().map(|c| c.mismatched()).sum(),
+    );
     let caches: Vec<_> = runs.iter().filter_map(|r| r.prompt_cache).collect();
     l.prompt_cache = crate::analyze::tally::PromptCache::from_sums(
         caches.iter().map(|c| c.cached_tokens).sum(),

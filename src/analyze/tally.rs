@@ -73,6 +73,54 @@ impl PromptCache {
     }
 }
 
+/// The output tokens the client counted (stream events that carried text) against those the
+/// server billed (`usage`), over the successes that report usage.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Counted {
+    pub requests: u64,
+    /// Stream events with output text: a token each when the server streams one per event.
+    pub streamed_text_events: u64,
+    pub billed_output_tokens: u64,
+    /// Percent of those requests whose two counts differ.
+    pub mismatch_pct: f64,
+}
+
+impl Counted {
+    /// `None` when no success reported usage.
+    pub fn of(ok: &[&RequestRecord]) -> Option<Counted> {
+        let both: Vec<(u64, u64)> = ok
+            .iter()
+            .filter_map(|r| Some((u64::from(r.content_chunks), r.completion_tokens?)))
+            .collect();
+        Self::from_sums(
+            both.len() as u64,
+            both.iter().map(|b| b.0).sum(),
+            both.iter().map(|b| b.1).sum(),
+            both.iter().filter(|(s, b)| s != b).count() as u64,
+        )
+    }
+
+    /// From sums over requests (or repetitions): `mismatched` requests of `requests`.
+    pub fn from_sums(
+        requests: u64,
+        streamed: u64,
+        billed: u64,
+        mismatched: u64,
+    ) -> Option<Counted> {
+        (requests > 0).then(|| Counted {
+            requests,
+            streamed_text_events: streamed,
+            billed_output_tokens: billed,
+            mismatch_pct: mismatched as f64 / requests as f64 * 100.0,
+        })
+    }
+
+    /// Requests whose counts differed.
+    pub fn mismatched(&self) -> u64 {
+        (self.mismatch_pct / 100.0 * self.requests as f64).round() as u64
+    }
+}
+
 /// The reasoning tokens of the successes whose usage counts them; `None` when none does.
 pub fn reasoning_tokens(ok: &[&RequestRecord]) -> Option<u64> {
     let said: Vec<u64> = ok.iter().filter_map(|r| r.reasoning_tokens).collect();
@@ -123,4 +171,42 @@ pub fn per_request_total(recs: &[RequestRecord]) -> Vec<f64> {
             (input + r.output_tokens()) as f64
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(events: u32, billed: Option<u64>, cached: Option<u64>) -> RequestRecord {
+        let mut r = RequestRecord::new(0, 1.0, 0, 0, 0.0);
+        r.content_chunks = events;
+        r.completion_tokens = billed;
+        r.prompt_tokens = Some(100);
+        r.cached_tokens = cached;
+        r
+    }
+
+    #[test]
+    fn streamed_and_billed_tokens_are_compared_where_usage_says_and_the_cache_share_summed() {
+        let recs = [
+            rec(62, Some(64), Some(90)),
+            rec(64, Some(64), None),
+            rec(10, None, None),
+        ];
+        let ok: Vec<&RequestRecord> = recs.iter().collect();
+        let c = Counted::of(&ok).unwrap();
+        assert_eq!(
+            (c.requests, c.streamed_text_events, c.billed_output_tokens),
+            (2, 126, 128)
+        );
+        assert_eq!(c.mismatch_pct, 50.0);
+        assert_eq!(c.mismatched(), 1);
+        let p = PromptCache::of(&ok).unwrap();
+        assert_eq!(
+            (p.cached_tokens, p.prompt_tokens, p.hit_pct),
+            (90, 100, 90.0)
+        );
+        assert_eq!(Counted::of(&[&recs[2]]), None);
+        assert_eq!(PromptCache::of(&[&recs[2]]), None);
+    }
 }

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 /// The token-lengths and sessions sections, or an empty string.
 pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
-    let mut out = String::new();
+    let mut out = accounting(levels);
     if levels.iter().any(|l| l.token_lengths.is_some()) {
         out.push_str("\nToken lengths, requested -> reported by the endpoint (mean):\n");
         for l in levels {
@@ -79,4 +79,36 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
         out.push_str(&table::aligned(&rows, "  ", |_| 12));
     }
     out
+}
+
+/// What the server's usage says beyond the totals: the prompt tokens its prefix cache served,
+/// reasoning tokens, and output tokens streamed against those billed when they differ.
+fn accounting(levels: &[LevelReport]) -> String {
+    let mut lines = Vec::new();
+    for l in levels {
+        let mut parts = Vec::new();
+        if let Some(c) = &l.prompt_cache {
+            parts.push(format!(
+                "prefix cache served {:.1}% of {} prompt tokens",
+                c.hit_pct,
+                crate::output::summary::thousands(c.prompt_tokens as f64)
+            ));
+        }
+        if let Some(r) = l.reasoning_tokens {
+            parts.push(format!("{r} of the output tokens were reasoning"));
+        }
+        if let Some(c) = l.output_tokens_counted.filter(|c| c.mismatch_pct > 0.0) {
+            parts.push(format!(
+                "the stream carried {} text events for {} billed output tokens ({:.0}% of requests differ)",
+                c.streamed_text_events, c.billed_output_tokens, c.mismatch_pct
+            ));
+        }
+        if !parts.is_empty() {
+            lines.push(format!("  {}: {}\n", l.label(), parts.join("; ")));
+        }
+    }
+    match lines.is_empty() {
+        true => String::new(),
+        false => format!("\nTokens, from the server's usage:\n{}", lines.concat()),
+    }
 }

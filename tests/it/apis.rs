@@ -22,6 +22,13 @@ async fn every_api_measures_the_same_engine_with_the_same_tokens() {
         for l in json["results"].as_array().unwrap() {
             assert_eq!(l["success_rate"], 100.0, "--api {api}: {l}");
             assert_eq!(l["requests_without_usage"], 0, "--api {api}: usage read");
+            // The simulator streams one token per event: what the client counts is what it bills.
+            let counted = &l["output_tokens_counted"];
+            assert_eq!(
+                counted["streamed_text_events"], counted["billed_output_tokens"],
+                "--api {api}"
+            );
+            assert_eq!(counted["mismatch_pct"], 0.0);
             // TTFT is the first token the engine sent, 20 ms after the request.
             let ttft = l["ttft"]["p50"].as_f64().unwrap();
             assert!((0.02..0.5).contains(&ttft), "--api {api}: {ttft}");

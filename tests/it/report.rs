@@ -261,8 +261,10 @@ fn folders_written_by_an_earlier_version_re_report_every_figure() {
                 if let Some(k) = l.get_mut("keep_up").and_then(|k| k.as_object_mut()) {
                     k.remove("steady_offered_qps");
                 }
-                // Steady-window figures are new since (issue 22).
+                // Steady-window figures are new since (issue 22), and the output tokens counted
+                // against those billed (issue 24).
                 l.remove("steady");
+                l.remove("output_tokens_counted");
             }
             // Intervals (`*_ci`) and standard errors (`*_se`) are new since.
             fn strip(v: &mut serde_json::Value) {
