@@ -30,6 +30,9 @@ pub struct Names {
     /// Counters of prompt tokens looked up in the prefix cache and found there.
     pub cache_queries: &'static [&'static str],
     pub cache_hits: &'static [&'static str],
+    /// Counters of speculative decoding's draft tokens and of those the target model accepted.
+    pub spec_drafted: &'static [&'static str],
+    pub spec_accepted: &'static [&'static str],
 }
 
 /// The requests one scrape says are waiting (summed over engines), when the page is an engine
@@ -60,6 +63,8 @@ pub const ENGINES: [Names; 4] = [
             "vllm:prefix_cache_hits_total",
             "vllm:gpu_prefix_cache_hits_total",
         ],
+        spec_drafted: &["vllm:spec_decode_num_draft_tokens_total"],
+        spec_accepted: &["vllm:spec_decode_num_accepted_tokens_total"],
     },
     Names {
         engine: "sglang",
@@ -73,6 +78,8 @@ pub const ENGINES: [Names; 4] = [
         ttft: &["sglang:time_to_first_token_seconds"],
         cache_queries: &[],
         cache_hits: &[],
+        spec_drafted: &[],
+        spec_accepted: &[],
     },
     Names {
         engine: "tgi",
@@ -86,6 +93,8 @@ pub const ENGINES: [Names; 4] = [
         ttft: &[],
         cache_queries: &[],
         cache_hits: &[],
+        spec_drafted: &[],
+        spec_accepted: &[],
     },
     Names {
         engine: "llamacpp",
@@ -99,6 +108,8 @@ pub const ENGINES: [Names; 4] = [
         ttft: &[],
         cache_queries: &[],
         cache_hits: &[],
+        spec_drafted: &[],
+        spec_accepted: &[],
     },
 ];
 
@@ -145,6 +156,9 @@ pub struct ServerMetrics {
     /// Percent of prompt tokens found in the prefix cache.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix_cache_hit_pct: Option<f64>,
+    /// Speculative decoding: percent of the draft tokens the target model accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec_decode_acceptance_pct: Option<f64>,
     /// The server's own time to first token over the level (from its histogram: mean, and p50
     /// and p95 interpolated within buckets).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -214,6 +228,7 @@ pub fn summarize(
         prompt_tokens_per_s: None,
         generation_tokens_per_s: None,
         prefix_cache_hit_pct: None,
+        spec_decode_acceptance_pct: None,
         ttft_s: None,
         ttft_gap_s: None,
         explanation: None,
@@ -235,6 +250,10 @@ pub fn summarize(
     m.generation_tokens_per_s = delta(&ok, n.generation_tokens).map(|(d, t)| d / t.max(1e-9));
     if let (Some((q, _)), Some((h, _))) = (delta(&ok, n.cache_queries), delta(&ok, n.cache_hits)) {
         m.prefix_cache_hit_pct = (q > 0.0).then(|| h / q * 100.0);
+    }
+    if let (Some((d, _)), Some((a, _))) = (delta(&ok, n.spec_drafted), delta(&ok, n.spec_accepted))
+    {
+        m.spec_decode_acceptance_pct = (d > 0.0).then(|| a / d * 100.0);
     }
     m.ttft_s = n.ttft.iter().find_map(|name| histogram(&ok, name));
     m.ttft_gap_s = match (&m.ttft_s, client_ttft_mean_s) {
@@ -406,6 +425,14 @@ mod tests {
                     50.0 * t,
                 ),
                 ("vllm:prefix_cache_hits_total{model_name=\"m\"}", 20.0 * t),
+                (
+                    "vllm:spec_decode_num_draft_tokens_total{model_name=\"m\"}",
+                    40.0 * t,
+                ),
+                (
+                    "vllm:spec_decode_num_accepted_tokens_total{model_name=\"m\"}",
+                    30.0 * t,
+                ),
                 (&format!("{b}{{le=\"0.1\",model_name=\"m\"}}"), 0.0),
                 (&format!("{b}{{le=\"0.5\",model_name=\"m\"}}"), done),
                 (&format!("{b}{{le=\"+Inf\",model_name=\"m\"}}"), done),
@@ -440,6 +467,7 @@ mod tests {
         assert_eq!(m.generation_tokens_per_s, Some(100.0));
         assert_eq!(m.prompt_tokens_per_s, Some(50.0));
         assert_eq!(m.prefix_cache_hit_pct, Some(40.0));
+        assert_eq!(m.spec_decode_acceptance_pct, Some(75.0));
         let ttft = m.ttft_s.clone().unwrap();
         assert_eq!(ttft.requests, 30.0);
         assert!((ttft.mean - 0.3).abs() < 1e-12);

@@ -60,6 +60,9 @@ pub fn line(s: &ServerMetrics) -> String {
     if let Some(h) = s.prefix_cache_hit_pct {
         parts.push(format!("prefix cache {h:.0}% hits"));
     }
+    if let Some(a) = s.spec_decode_acceptance_pct {
+        parts.push(format!("speculative decoding {a:.0}% of drafts accepted"));
+    }
     if let Some(t) = &s.ttft_s {
         let gap = s
             .ttft_gap_s

@@ -162,6 +162,7 @@ fn server_metrics_get_their_two_panels() {
             prompt_tokens_per_s: None,
             generation_tokens_per_s: None,
             prefix_cache_hit_pct: None,
+            spec_decode_acceptance_pct: None,
             ttft_s: Some(ServerTtft {
                 requests: 10.0,
                 mean: 0.08,
