@@ -31,6 +31,12 @@ pub async fn run(a: SweepArgs) -> Result<ExitCode> {
         None => setup::start(&a)?,
     };
     println!("Sweep: {}", sweep.dir.display());
+    let pending = (sweep.file.configurations.iter())
+        .filter(|e| e.status == Status::Pending)
+        .count();
+    if pending == 0 {
+        println!("Every configuration is finished: nothing to run (the frontier is shown again)");
+    }
     let interrupts = Interrupts::watch()?;
     let n = sweep.file.configurations.len();
     for i in 0..n {

@@ -127,8 +127,8 @@ async fn stop(s: Server, grace_s: f64) {
     match how.killed {
         true => println!("Server killed: it was still running {grace_s} s after SIGTERM"),
         false => println!(
-            "Server stopped ({})",
-            how.status.as_deref().unwrap_or("SIGTERM")
+            "Server stopped after SIGTERM (it ended with {})",
+            how.status.as_deref().unwrap_or("no status")
         ),
     }
 }
