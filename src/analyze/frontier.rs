@@ -72,9 +72,9 @@ fn capacity_level(levels: &[LevelReport], qps: f64, searched: bool) -> Option<&L
         .filter(|l| l.assessment.verdict == Verdict::Pass && l.qps_target == Some(qps))
         .collect();
     match searched {
+        // `max_by` keeps the last of equals: the latest full-length probe.
         true => at
             .iter()
-            .rev()
             .max_by(|a, b| a.send_window_s.total_cmp(&b.send_window_s))
             .copied(),
         false => at.last().copied(),

@@ -114,8 +114,8 @@ pub fn headers(given: &[String], from_env: &[String], has_key: bool) -> Result<V
         if RESERVED.contains(&name.as_str()) {
             bail!("--header {name}: redline sets this header itself; leave it out");
         }
-        if name == "authorization" && has_key {
-            bail!("--header authorization: give either an Authorization header or --api-key (OPENAI_API_KEY), not both");
+        if (name == "authorization" || name == "x-api-key") && has_key {
+            bail!("--header {name}: give either this header or --api-key (OPENAI_API_KEY, or ANTHROPIC_API_KEY for --api anthropic), not both");
         }
         let Ok(mut value) = http::HeaderValue::from_str(&value) else {
             bail!("--header {name}: the value holds characters not allowed in an HTTP header");

@@ -220,7 +220,8 @@ impl Config {
 }
 
 /// The key from --api-key, or from the variable named by --api-key-env, or else from
-/// OPENAI_API_KEY. The environment fallback is not a flag, so it never conflicts with one.
+/// OPENAI_API_KEY (ANTHROPIC_API_KEY for `--api anthropic`: an OpenAI key is never sent to another
+/// vendor's API). The environment fallback is not a flag, so it never conflicts with one.
 fn api_key(a: &BenchArgs) -> Result<Option<String>> {
     let key = match (&a.api_key_env, &a.api_key) {
         (Some(var), _) => match std::env::var(var) {
@@ -228,7 +229,10 @@ fn api_key(a: &BenchArgs) -> Result<Option<String>> {
             Err(_) => bail!("--api-key-env {var}: that environment variable is not set (or not valid UTF-8); export it, or pass --api-key"),
         },
         (None, Some(k)) => Some(k.clone()),
-        (None, None) => std::env::var("OPENAI_API_KEY").ok(),
+        (None, None) => match a.api {
+            Api::Anthropic => std::env::var("ANTHROPIC_API_KEY").ok(),
+            _ => std::env::var("OPENAI_API_KEY").ok(),
+        },
     };
     Ok(key.filter(|k| !k.trim().is_empty()))
 }

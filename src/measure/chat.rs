@@ -19,6 +19,8 @@ use std::borrow::Cow;
 pub struct StreamState {
     /// Whose events these are (chat by default).
     pub api: Option<Api>,
+    /// Anthropic's prompt tokens written to its cache, from `message_start`.
+    pub cache_written: u64,
     pub done: bool,
     pub failure: Option<Failure>,
     /// The reply's answer text so far (not its reasoning), kept only when asked for: a session

@@ -144,10 +144,16 @@ struct AnthropicUsage {
 
 impl AnthropicUsage {
     /// The whole prompt's tokens, and the cache's share, into the record.
-    fn prompt_into(&self, rec: &mut RequestRecord) {
+    /// A later event that repeats `input_tokens` without the cache's fields keeps the cache's
+    /// share the first one gave.
+    fn prompt_into(&self, rec: &mut RequestRecord, written_before: &mut u64) {
         if let Some(fresh) = self.input_tokens {
-            let read = self.cache_read_input_tokens.unwrap_or(0);
-            let written = self.cache_creation_input_tokens.unwrap_or(0);
+            let read = self
+                .cache_read_input_tokens
+                .or(rec.cached_tokens)
+                .unwrap_or(0);
+            let written = self.cache_creation_input_tokens.unwrap_or(*written_before);
+            *written_before = written;
             rec.prompt_tokens = Some(fresh + read + written);
             rec.cached_tokens = self.cache_read_input_tokens.or(rec.cached_tokens);
         }
@@ -174,13 +180,13 @@ pub fn anthropic(st: &mut StreamState, ev: Event<'_>, t: f64, rec: &mut RequestR
         }
         "message_start" => {
             if let Some(u) = e.message.and_then(|m| m.usage) {
-                u.prompt_into(rec);
+                u.prompt_into(rec, &mut st.cache_written);
             }
         }
         "message_delta" => {
             if let Some(u) = e.usage {
                 rec.completion_tokens = u.output_tokens.or(rec.completion_tokens);
-                u.prompt_into(rec);
+                u.prompt_into(rec, &mut st.cache_written);
             }
         }
         "message_stop" => st.done = true,

@@ -64,7 +64,7 @@ impl RunFolder {
     /// `dir` as a run's folder, made if needed: it may hold other files (a sweep's server log),
     /// never a run's (a run is never written over).
     pub fn adopt(dir: &Path) -> Result<RunFolder> {
-        if dir.join(METADATA).exists() || dir.join(REQUESTS).exists() {
+        if RunFolder::open(dir).holds_a_run() {
             bail!(
                 "{} already holds a run; a run is never written over",
                 dir.display()
@@ -72,6 +72,11 @@ impl RunFolder {
         }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(RunFolder::open(dir))
+    }
+
+    /// Whether the folder holds a run's files (its settings or its records).
+    pub fn holds_a_run(&self) -> bool {
+        self.dir.join(METADATA).exists() || self.dir.join(REQUESTS).exists()
     }
 
     /// An existing folder (nothing is read until asked).

@@ -18,7 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 /// Sends `messages` once and judges the answer; `Err` when the run cannot measure anything.
 pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result<()> {
-    let body = target.template.build(messages, Some(1));
+    // One token is all that is needed, but OpenAI's Responses API refuses fewer than 16.
+    let one = match target.template.api() {
+        Api::Responses => 16,
+        _ => 1,
+    };
+    let body = target.template.build(messages, Some(one));
     let mut rec = RequestRecord::new(0, 0.0, 0, 0, 0.0);
     let start = Instant::now();
     target

@@ -20,6 +20,8 @@ const SAVE_LIMIT: Duration = Duration::from_secs(5);
 pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit status of a run stopped by SIGTERM.
 pub const EXIT_TERMINATED: u8 = 143;
+/// Exit status of a run stopped by SIGHUP (its terminal or ssh session closed).
+pub const EXIT_HANGUP: u8 = 129;
 
 /// File descriptors kept for everything but connections (files, runtime, listeners).
 const RESERVED_FDS: u64 = 64;
@@ -33,7 +35,7 @@ pub fn raise_open_file_limit() -> u64 {
     streams
 }
 
-/// Listens for SIGINT (Ctrl-C) and SIGTERM. The first stops sending and gives requests in flight a
+/// Listens for SIGINT (Ctrl-C), SIGTERM and SIGHUP. The first stops sending and gives requests in flight a
 /// grace period; a second ends the requests in flight at once (recorded as interrupted), so the run
 /// saves what finished and exits without waiting; a third, or [`SAVE_LIMIT`] after the second,
 /// exits at once. Returns the exit status to use once interrupted (130 for SIGINT, 143 for
@@ -43,12 +45,14 @@ pub fn watch_interrupts(cancel: Cancel) -> Result<Arc<AtomicU8>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let code = Arc::new(AtomicU8::new(0));
     let set = code.clone();
     tokio::spawn(async move {
         let first = tokio::select! {
             _ = int.recv() => EXIT_INTERRUPTED,
             _ = term.recv() => EXIT_TERMINATED,
+            _ = hup.recv() => EXIT_HANGUP,
         };
         set.store(first, Ordering::SeqCst);
         eprintln!(
@@ -63,12 +67,14 @@ pub fn watch_interrupts(cancel: Cancel) -> Result<Arc<AtomicU8>> {
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
+            _ = hup.recv() => {}
         }
         eprintln!("Interrupted again: ending the requests in flight now and saving what finished. Ctrl-C again quits without saving.");
         cancel.abort.cancel();
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
+            _ = hup.recv() => {}
             _ = tokio::time::sleep(SAVE_LIMIT) => {}
         }
         server::kill_all();

@@ -3,9 +3,12 @@
 //! its output appended to a log file, a wait until it answers `/health` or `/v1/models`, and a stop
 //! that sends the whole group SIGTERM, then SIGKILL after a grace period.
 //!
-//! No server outlives redline: every group started is registered until it is stopped, a `Server`
-//! dropped without `stop` kills its group, and the hard exit of a third Ctrl-C
-//! (`watch_interrupts`) kills every registered group first.
+//! No server outlives redline where redline can help it: every group started is registered until
+//! it is stopped, a `Server` dropped without `stop` kills its group, the hard exit of a third
+//! Ctrl-C (`watch_interrupts`) kills every registered group first, a hangup (a closed terminal or
+//! ssh session) stops the sweep as Ctrl-C does, and the shell the server runs in gets SIGTERM if
+//! redline itself is killed (`PR_SET_PDEATHSIG`; a server that the shell forks rather than execs
+//! is then left to its group, which only redline could signal).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -50,13 +53,22 @@ impl Server {
             .open(log)
             .with_context(|| format!("cannot write the server log {}", log.display()))?;
         let err = file.try_clone().context("cannot share the server log")?;
-        let child = tokio::process::Command::new("sh")
-            .arg("-c")
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
             .arg(command)
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(file)
-            .stderr(err)
+            .stderr(err);
+        // SAFETY: between fork and exec only prctl(2) is called, which is async-signal-safe: the
+        // shell (or the server it execs) gets SIGTERM if redline dies without stopping it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = cmd
             .spawn()
             .with_context(|| format!("cannot start the server command `{command}`"))?;
         let pgid = child
@@ -96,7 +108,9 @@ impl Server {
             }
             for url in urls.iter().flatten() {
                 let ok = client.get(url.clone()).send().await;
-                if ok.is_ok_and(|r| r.status().is_success()) {
+                // Ready, and still this server: another process on the port would answer too.
+                let alive = matches!(self.child.try_wait(), Ok(None));
+                if ok.is_ok_and(|r| r.status().is_success()) && alive {
                     return Ok(began.elapsed());
                 }
             }

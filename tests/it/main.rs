@@ -3,7 +3,6 @@
 //! endpoint, on 127.0.0.1; `common` holds the shared helpers.
 
 mod apis;
-mod browser;
 mod calibrate;
 mod cli;
 mod common;

@@ -248,7 +248,57 @@ async fn redline_flags_are_swept_against_a_running_endpoint() {
 async fn mistakes_are_refused_before_any_server_starts() {
     let serve = serve();
     let common = ["--model", "m", "--dataset", DATASET];
-    let cases: [(Vec<&str>, &str); 6] = [
+    let cases: [(Vec<&str>, &str); 10] = [
+        (
+            vec![
+                "--serve",
+                &serve,
+                "--param",
+                "seqs=1",
+                "--endpoint",
+                "http://127.0.0.1:9",
+                "--qps",
+                "5",
+            ],
+            "the run's flags name no {port}",
+        ),
+        (
+            vec![
+                "--param",
+                "api_key=sk-secret",
+                "--endpoint",
+                "http://127.0.0.1:9",
+                "--qps",
+                "5",
+            ],
+            "--api-key-env",
+        ),
+        (
+            vec![
+                "--param",
+                "max_tokens=8",
+                "--endpoint",
+                "http://u:sk-secret@127.0.0.1:9",
+                "--qps",
+                "5",
+            ],
+            "URL with credentials",
+        ),
+        (
+            vec![
+                "--serve",
+                &serve,
+                "--serve-timeout",
+                "1e30",
+                "--param",
+                "seqs=1",
+                "--endpoint",
+                "http://127.0.0.1:{port}",
+                "--qps",
+                "5",
+            ],
+            "at most 604800",
+        ),
         (
             vec![
                 "--serve",

@@ -31,6 +31,7 @@ pub async fn run(
     println!("\n=== Configuration {}/{n}: {} ===", i + 1, c.name);
     let outcome = attempt(t, c, port, &dir, interrupts, e).await;
     let interrupted = interrupts.code.load(Ordering::SeqCst) != 0;
+    let measured = std::mem::take(&mut e.at_capacity);
     match outcome {
         Ok(()) if interrupted => {
             e.status = Status::Interrupted;
@@ -53,6 +54,11 @@ pub async fn run(
                 crate::output::sweep::status_word(e.status)
             );
         }
+    }
+    // Only a run measured to its end is on the frontier: an interrupted run's passes are the
+    // low rates it reached, not its capacity.
+    if e.status == Status::Done {
+        e.at_capacity = measured;
     }
 }
 

@@ -6,6 +6,7 @@
 use super::grid::{self, Configuration};
 use crate::cli::{is_run_flag, run_flags, BenchArgs, SweepArgs};
 use crate::config::{Config, Levels};
+use crate::output::folder::RunFolder;
 use crate::output::sweep::{Entry, Status, SweepFile};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeSet;
@@ -38,21 +39,15 @@ pub fn start(a: &SweepArgs) -> Result<Sweep> {
         None => grid::grid(&a.params)?,
     };
     let configs = grid::name(configs);
-    for (flag, v) in [
-        ("--serve-timeout", a.serve_timeout),
-        ("--serve-grace", a.serve_grace),
-    ] {
-        if !(v.is_finite() && v > 0.0) {
-            bail!("{flag} {v}: give a number of seconds above 0");
-        }
-    }
-    refuse_secrets(&a.run)?;
+    seconds(a.serve_timeout, a.serve_grace)?;
     let template = Template {
         serve: a.serve.clone(),
         run: with_unused_params(a, &configs)?,
         serve_timeout_s: a.serve_timeout,
         serve_grace_s: a.serve_grace,
     };
+    // After the parameters become flags: a parameter may name a secret's flag too.
+    refuse_secrets(&template.run)?;
     for c in &configs {
         configure(&template, c, Some(1))
             .with_context(|| format!("configuration {} ({})", c.dir, c.name))?;
@@ -89,8 +84,12 @@ pub fn resume(a: &SweepArgs, dir: &Path) -> Result<Sweep> {
         bail!("--resume {} continues the sweep with the settings it was started with; give no other flag", dir.display());
     }
     let mut file = SweepFile::read(dir)?;
+    seconds(file.serve_timeout_s, file.serve_grace_s)
+        .with_context(|| format!("{}: its server limits", dir.join("sweep.json").display()))?;
     for e in &mut file.configurations {
-        if e.status != Status::Interrupted {
+        // A configuration cut short before sweep.json said so (a hard exit) left a run behind.
+        let cut = e.status == Status::Pending && RunFolder::open(&dir.join(&e.dir)).holds_a_run();
+        if e.status != Status::Interrupted && !cut {
             continue;
         }
         let from = dir.join(&e.dir);
@@ -121,6 +120,16 @@ pub fn resume(a: &SweepArgs, dir: &Path) -> Result<Sweep> {
         file,
         template,
     })
+}
+
+/// The server's time limits: above 0 and at most a week (a `Duration` holds them).
+fn seconds(timeout: f64, grace: f64) -> Result<()> {
+    for (flag, v) in [("--serve-timeout", timeout), ("--serve-grace", grace)] {
+        if !(v.is_finite() && v > 0.0 && v <= 7.0 * 86_400.0) {
+            bail!("{flag} {v}: give a number of seconds above 0 and at most 604800 (a week)");
+        }
+    }
+    Ok(())
 }
 
 fn pending(c: &Configuration) -> Entry {
@@ -203,7 +212,16 @@ fn with_unused_params(a: &SweepArgs, configs: &[Configuration]) -> Result<Vec<St
             used.insert(p);
         }
     }
-    if a.serve.is_some() && !used.contains("port") {
+    // The server the sweep starts must be the one measured.
+    let serve_port = a
+        .serve
+        .as_deref()
+        .is_some_and(|s| grid::placeholders(s).contains("port"));
+    let endpoint_port = a.run.iter().any(|r| grid::placeholders(r).contains("port"));
+    if serve_port && !endpoint_port {
+        bail!("--serve starts each server on {{port}}, but the run's flags name no {{port}}: give --endpoint http://127.0.0.1:{{port}}, so that the server started is the one measured");
+    }
+    if a.serve.is_some() && !serve_port {
         eprintln!("note: --serve has no {{port}}: every configuration's server listens where the command says");
     }
     let mut run = a.run.clone();
@@ -224,8 +242,12 @@ fn with_unused_params(a: &SweepArgs, configs: &[Configuration]) -> Result<Vec<St
 fn refuse_secrets(run: &[String]) -> Result<()> {
     for f in run {
         let name = f.split('=').next().unwrap_or_default();
-        if name == "--api-key" || name == "--header" || name == "-H" {
-            bail!("{name} on a sweep's command line would be saved in sweep.json; give the key with --api-key-env VAR (or OPENAI_API_KEY), a header with --header-env 'Name: VAR'");
+        if name == "--api-key" || name == "--header" || name.starts_with("-H") {
+            bail!("--api-key and --header on a sweep's command line (or as a --param) would be saved in sweep.json and shown in its report; give the key with --api-key-env VAR (or OPENAI_API_KEY), a header with --header-env 'Name: VAR'");
+        }
+        let url = reqwest::Url::parse(f);
+        if url.is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+            bail!("a URL with credentials on a sweep's command line would be saved in sweep.json; give them with --header-env or --api-key-env");
         }
     }
     Ok(())
@@ -246,4 +268,62 @@ fn new_name(root: &Path, name: &str) -> PathBuf {
         })
         .find(|p| !p.exists())
         .unwrap_or_else(|| root.join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(resume: &Path) -> SweepArgs {
+        SweepArgs {
+            serve: None,
+            params: vec![],
+            param_file: None,
+            serve_timeout: 300.0,
+            serve_grace: 10.0,
+            resume: Some(resume.to_path_buf()),
+            results_dir: "results".into(),
+            run: vec![],
+        }
+    }
+
+    #[test]
+    fn a_resume_sets_aside_a_run_cut_short_before_sweep_json_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let configs = grid::name(grid::grid(&["n=1,2,3".to_string()]).unwrap());
+        let mut file = SweepFile {
+            tool: "redline".into(),
+            version: "0".into(),
+            started: "then".into(),
+            serve: None,
+            run_flags: vec!["--qps".into(), "1".into()],
+            serve_timeout_s: 300.0,
+            serve_grace_s: 10.0,
+            frontier_axes: ["x".into(), "y".into()],
+            configurations: configs.iter().map(pending).collect(),
+        };
+        file.configurations[0].status = Status::Done;
+        file.write(dir.path()).unwrap();
+        // Configuration 2 started (its metadata is written) but the hard exit came before
+        // sweep.json was; configuration 3 never started.
+        let cut = dir.path().join(&configs[1].dir);
+        std::fs::create_dir_all(&cut).unwrap();
+        std::fs::write(cut.join("metadata.json"), "{}").unwrap();
+        let resumed = resume(&args(dir.path()), dir.path()).unwrap();
+        let status: Vec<Status> = resumed
+            .file
+            .configurations
+            .iter()
+            .map(|e| e.status)
+            .collect();
+        assert_eq!(status, [Status::Done, Status::Pending, Status::Pending]);
+        assert!(!cut.exists());
+        let aside = dir.path().join(format!("{}.interrupted", configs[1].dir));
+        assert!(aside.join("metadata.json").exists());
+        // A limit edited out of range is refused, not a panic later.
+        file.serve_grace_s = -1.0;
+        file.write(dir.path()).unwrap();
+        let e = format!("{:#}", resume(&args(dir.path()), dir.path()).err().unwrap());
+        assert!(e.contains("--serve-grace -1"), "{e}");
+    }
 }
