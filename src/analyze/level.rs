@@ -129,6 +129,12 @@ pub struct LevelReport {
     pub ttft_reasoning_s: Option<Percentiles>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttft_answer_s: Option<Percentiles>,
+    /// `--tools`: the successes that answered with a tool call, and their time to its first
+    /// token, from the planned send.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_requests: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_tool_call_s: Option<Percentiles>,
     pub schedule_lag_s: LagSummary,
     /// Requests that waited a second or more for the endpoint to accept a connection: that part
     /// of their lag is the endpoint's, and the client is judged on the rest (`client_lag_p99_s`).
@@ -244,6 +250,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         planned(run, sessions.as_ref()),
     );
     let reasoning = ok.iter().any(|r| r.first_reasoning_s.is_some());
+    let tools = ok.iter().any(|r| r.first_tool_call_s.is_some());
     LevelReport {
         qps_target: run.id.workers().is_none().then_some(run.qps),
         rate: run.qps,
@@ -296,6 +303,10 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
             .then(|| pct(ok.iter().filter_map(|r| r.ttft_reasoning_s()).collect())),
         ttft_answer_s: reasoning
             .then(|| pct(ok.iter().filter_map(|r| r.ttft_answer_s()).collect())),
+        tool_call_requests: tools
+            .then(|| ok.iter().filter(|r| r.first_tool_call_s.is_some()).count() as u64),
+        ttft_tool_call_s: tools
+            .then(|| pct(ok.iter().filter_map(|r| r.ttft_tool_call_s()).collect())),
         schedule_lag_s,
         slow_accept,
         keep_up: evidence.keep_up,

@@ -140,6 +140,12 @@ pub struct BenchArgs {
     /// JSON object merged into every request body, e.g. '{"ignore_eos":true}'.
     #[arg(long)]
     pub extra_body: Option<String>,
+    /// Tools offered in every request: a JSON file of OpenAI function tools,
+    /// [{"type":"function","function":{"name":...,"description":...,"parameters":{...}}}], sent in
+    /// each API's shape; a tool call streamed back counts as output (TTFT, ITL, tokens) and its
+    /// first token's time is recorded.
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<std::path::PathBuf>,
     /// Do not send stream_options (for servers that reject it); tokens then come from chunk counts.
     #[arg(long)]
     pub no_stream_usage: bool,
@@ -362,6 +368,7 @@ impl BenchArgs {
             seed: None,
             max_concurrency: None,
             extra_body: None,
+            tools: None,
             no_stream_usage: false,
             metrics_url: None,
             no_preflight: false,

@@ -84,6 +84,8 @@ pub struct Config {
     pub seed: u64,
     pub max_concurrency: Option<usize>,
     pub extra_body: Option<Map<String, Value>>,
+    /// `--tools`: OpenAI function tools offered in every request.
+    pub tools: Option<Vec<Value>>,
     pub stream_usage: bool,
     /// Check with one request that the endpoint answers the model before the first level.
     pub preflight: bool,
@@ -182,6 +184,7 @@ impl Config {
                 .as_deref()
                 .map(validate::extra_body)
                 .transpose()?,
+            tools: a.tools.as_deref().map(|p| tools(p, a.api)).transpose()?,
             stream_usage: !a.no_stream_usage,
             preflight: !a.no_preflight,
             metrics_url: a.metrics_url.as_deref().map(metrics_url).transpose()?,
@@ -267,3 +270,39 @@ pub fn key_in_clear(cfg: &Config) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// `--tools FILE`: a JSON array of OpenAI function tools, each with a `function.name`; not for the
+/// completions API, which has no tools.
+fn tools(path: &std::path::Path, api: Api) -> Result<Vec<Value>> {
+    if api == Api::Completions {
+        bail!(
+            "--tools: the completions API takes no tools; use --api chat, responses or anthropic"
+        );
+    }
+    let shape =
+        r#"[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]"#;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --tools {}", path.display()))?;
+    let list: Vec<Value> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "--tools {}: give a JSON array of tools, e.g. {shape}",
+            path.display()
+        )
+    })?;
+    if list.is_empty() {
+        bail!("--tools {} lists no tool; e.g. {shape}", path.display());
+    }
+    for (i, t) in list.iter().enumerate() {
+        if t.pointer("/function/name")
+            .and_then(Value::as_str)
+            .is_none()
+        {
+            bail!(
+                "--tools {}: tool {} has no function.name; e.g. {shape}",
+                path.display(),
+                i + 1
+            );
+        }
+    }
+    Ok(list)
+}

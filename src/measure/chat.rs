@@ -69,13 +69,17 @@ impl StreamState {
             rec.first_answer_s = Some(t);
         }
         if answer_seen || reasoning {
-            rec.content_chunks += 1;
-            match rec.last_token_s {
-                Some(last) => rec.itl_s.push(round6(t - last)),
-                None => rec.first_token_s = Some(t),
-            }
-            rec.last_token_s = Some(t);
+            output(t, rec);
         }
+    }
+
+    /// One event that carried a tool call's arguments: output like text (TTFT, ITL), and the
+    /// time of the first tool-call token.
+    pub fn tool(&mut self, t: f64, rec: &mut RequestRecord) {
+        if rec.first_tool_call_s.is_none() {
+            rec.first_tool_call_s = Some(t);
+        }
+        output(t, rec);
     }
 }
 
@@ -105,6 +109,20 @@ struct Delta<'a> {
     reasoning_content: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     reasoning: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tool_calls: Vec<ToolCall<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCall<'a> {
+    #[serde(default, borrow)]
+    function: Option<Function<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Function<'a> {
+    #[serde(default, borrow)]
+    arguments: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +145,16 @@ pub struct Reasoning {
 #[derive(Deserialize)]
 pub struct Cached {
     pub cached_tokens: Option<u64>,
+}
+
+/// An event of output: the first sets TTFT, the others add a gap to ITL.
+fn output(t: f64, rec: &mut RequestRecord) {
+    rec.content_chunks += 1;
+    match rec.last_token_s {
+        Some(last) => rec.itl_s.push(round6(t - last)),
+        None => rec.first_token_s = Some(t),
+    }
+    rec.last_token_s = Some(t);
 }
 
 fn non_empty(s: &Option<Cow<'_, str>>) -> bool {
@@ -188,6 +216,18 @@ impl StreamState {
                 .as_ref()
                 .is_some_and(|d| non_empty(&d.reasoning_content) || non_empty(&d.reasoning))
         });
+        let tool = chat.choices.iter().any(|c| {
+            c.delta.as_ref().is_some_and(|d| {
+                d.tool_calls.iter().any(|tc| {
+                    tc.function
+                        .as_ref()
+                        .is_some_and(|f| non_empty(&f.arguments))
+                })
+            })
+        });
+        if tool && answer.is_none() && !reasoning {
+            return self.tool(t, rec);
+        }
         self.text(t, rec, answer.as_deref(), reasoning);
     }
 

@@ -78,6 +78,11 @@ pub fn responses(st: &mut StreamState, ev: Event<'_>, t: f64, rec: &mut RequestR
         "response.reasoning_text.delta" | "response.reasoning_summary_text.delta" => {
             st.text(t, rec, None, true)
         }
+        "response.function_call_arguments.delta"
+            if e.delta.as_deref().is_some_and(|d| !d.is_empty()) =>
+        {
+            st.tool(t, rec)
+        }
         "response.completed" | "response.incomplete" => {
             if let Some(u) = e.response.and_then(|r| r.usage) {
                 rec.prompt_tokens = u.input_tokens.or(rec.prompt_tokens);
@@ -175,6 +180,7 @@ pub fn anthropic(st: &mut StreamState, ev: Event<'_>, t: f64, rec: &mut RequestR
             match d.and_then(|d| d.kind.as_deref()) {
                 Some("text_delta") => st.text(t, rec, d.and_then(|d| d.text.as_deref()), false),
                 Some("thinking_delta") => st.text(t, rec, None, true),
+                Some("input_json_delta") => st.tool(t, rec),
                 _ => {}
             }
         }

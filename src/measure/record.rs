@@ -176,6 +176,13 @@ pub struct RequestRecord {
         serialize_with = "crate::measure::time::micro::opt::serialize"
     )]
     pub first_answer_s: Option<f64>,
+    /// Tool calls (`--tools`): when the first tool-call token (its arguments) arrived.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::measure::time::micro::opt::serialize"
+    )]
+    pub first_tool_call_s: Option<f64>,
     /// When the last chunk carrying output text arrived.
     #[serde(serialize_with = "crate::measure::time::micro::opt::serialize")]
     pub last_token_s: Option<f64>,
@@ -234,6 +241,7 @@ impl RequestRecord {
             first_token_s: None,
             first_reasoning_s: None,
             first_answer_s: None,
+            first_tool_call_s: None,
             last_token_s: None,
             end_s: planned_s,
             status: None,
@@ -271,6 +279,11 @@ impl RequestRecord {
 
     /// Time to the first answer token, from the planned send time: after the reasoning, for a
     /// reasoning model; the TTFT otherwise.
+    /// Time to the first tool-call token, from the planned send.
+    pub fn ttft_tool_call_s(&self) -> Option<f64> {
+        self.first_tool_call_s.map(|t| t - self.planned_s)
+    }
+
     pub fn ttft_answer_s(&self) -> Option<f64> {
         match self.first_reasoning_s {
             Some(_) => self.first_answer_s.map(|t| t - self.planned_s),

@@ -100,6 +100,8 @@ pub struct BodyTemplate {
     stream_usage: bool,
     ignore_eos: bool,
     extra: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `--tools`, already in the API's shape.
+    tools: Option<serde_json::Value>,
 }
 
 impl BodyTemplate {
@@ -113,6 +115,7 @@ impl BodyTemplate {
             stream_usage: cfg.stream_usage,
             ignore_eos,
             extra: cfg.extra_body.clone(),
+            tools: cfg.tools.as_deref().map(|t| tools_for(cfg.api, t)),
         }
     }
 
@@ -180,6 +183,9 @@ impl BodyTemplate {
         if self.ignore_eos {
             obj.insert("ignore_eos".into(), true.into());
         }
+        if let Some(tools) = &self.tools {
+            obj.insert("tools".into(), tools.clone());
+        }
         if let Some(extra) = &self.extra {
             for (k, v) in extra {
                 obj.insert(k.clone(), v.clone());
@@ -193,6 +199,32 @@ impl BodyTemplate {
     pub fn sample(&self, conv: &Conversation) -> Bytes {
         self.build(&conv.messages, conv.lengths.map(|l| l.output_tokens))
     }
+}
+
+/// OpenAI function tools in `api`'s shape: as given for chat; flattened (`type`, `name`,
+/// `description`, `parameters`) for the Responses API; `name`, `description` and `input_schema`
+/// for Anthropic's.
+fn tools_for(api: Api, tools: &[serde_json::Value]) -> serde_json::Value {
+    let f = |t: &serde_json::Value, k: &str| t.pointer(&format!("/function/{k}")).cloned();
+    let empty = || serde_json::json!({"type": "object", "properties": {}});
+    let shaped: Vec<serde_json::Value> = tools
+        .iter()
+        .map(|t| match api {
+            Api::Responses => serde_json::json!({
+                "type": "function",
+                "name": f(t, "name"),
+                "description": f(t, "description"),
+                "parameters": f(t, "parameters").unwrap_or_else(empty),
+            }),
+            Api::Anthropic => serde_json::json!({
+                "name": f(t, "name"),
+                "description": f(t, "description").unwrap_or_else(|| "".into()),
+                "input_schema": f(t, "parameters").unwrap_or_else(empty),
+            }),
+            Api::Chat | Api::Completions => t.clone(),
+        })
+        .collect();
+    shaped.into()
 }
 
 /// An Anthropic Messages body: system messages joined into `system`, the others as `messages`.

@@ -172,6 +172,15 @@ struct ChatRequest {
     stream_options: Option<StreamOptions>,
     #[serde(default)]
     ignore_eos: bool,
+    #[serde(default)]
+    tools: Vec<serde_json::Value>,
+}
+
+/// The name of the first tool offered (chat's `function.name`, or the others' `name`).
+fn first_tool(tools: &[serde_json::Value]) -> Option<String> {
+    let t = tools.first()?;
+    let name = t.pointer("/function/name").or_else(|| t.get("name"))?;
+    Some(name.as_str().unwrap_or("tool").to_string())
 }
 
 #[derive(Deserialize)]
@@ -311,7 +320,8 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         ignore_eos: req.ignore_eos,
         key,
     };
-    let meta = st.meta(req.model, req.stream_options, Shape::Chat, prompt_tokens);
+    let mut meta = st.meta(req.model, req.stream_options, Shape::Chat, prompt_tokens);
+    meta.tool = first_tool(&req.tools);
     respond(&st, sim_req, meta, req.stream, start).await
 }
 
@@ -357,7 +367,8 @@ async fn other_api(st: Arc<AppState>, body: Bytes, shape: Shape) -> Response {
         ignore_eos: req.ignore_eos,
         key,
     };
-    let meta = st.meta(req.model, None, shape, prompt_tokens);
+    let mut meta = st.meta(req.model, None, shape, prompt_tokens);
+    meta.tool = first_tool(&req.tools);
     respond(&st, sim_req, meta, req.stream, start).await
 }
 
@@ -379,6 +390,8 @@ struct OtherRequest {
     stream: bool,
     #[serde(default)]
     ignore_eos: bool,
+    #[serde(default)]
+    tools: Vec<serde_json::Value>,
 }
 
 /// A message item: its role and its text.
@@ -420,6 +433,7 @@ impl AppState {
                 _ => self.reasoning_tokens,
             },
             prompt_tokens,
+            tool: None,
         }
     }
 }

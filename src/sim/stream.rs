@@ -37,6 +37,9 @@ pub struct Meta {
     pub reasoning_tokens: u64,
     /// The prompt's tokens, which the Anthropic API reports as the stream opens.
     pub prompt_tokens: u64,
+    /// The request offered tools: the reply is a call of the first one, its arguments streamed
+    /// token by token.
+    pub tool: Option<String>,
 }
 
 /// One SSE event with its name.
@@ -67,6 +70,9 @@ impl Meta {
 
     fn role(&self) -> String {
         let id = format!("msg-sim-{}", self.id);
+        if let Some(name) = &self.tool {
+            return self.tool_start(&id, name);
+        }
         match self.shape {
             Shape::Completions => String::new(),
             Shape::Chat => self.chunk(json!({"role": "assistant", "content": ""}), None),
@@ -86,8 +92,61 @@ impl Meta {
         }
     }
 
+    /// A tool call's opening events: the call named, its arguments empty so far.
+    fn tool_start(&self, id: &str, name: &str) -> String {
+        match self.shape {
+            Shape::Responses => {
+                let item = json!({"type": "function_call", "id": id, "call_id": id, "name": name, "arguments": ""});
+                event(
+                    "response.created",
+                    json!({"type": "response.created", "response": {"id": id, "status": "in_progress"}}),
+                ) + &event(
+                    "response.output_item.added",
+                    json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+                )
+            }
+            Shape::Anthropic => {
+                let usage = json!({"input_tokens": self.prompt_tokens, "output_tokens": 0});
+                let message = json!({"id": id, "type": "message", "role": "assistant", "model": self.model, "content": [], "usage": usage});
+                let block = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}});
+                event(
+                    "message_start",
+                    json!({"type": "message_start", "message": message}),
+                ) + &event("content_block_start", block)
+            }
+            Shape::Chat | Shape::Completions => {
+                let call = json!([{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]);
+                self.chunk(
+                    json!({"role": "assistant", "content": null, "tool_calls": call}),
+                    None,
+                )
+            }
+        }
+    }
+
+    /// One token of a tool call's arguments.
+    fn tool_token(&self, i: u64) -> String {
+        match self.shape {
+            Shape::Responses => event(
+                "response.function_call_arguments.delta",
+                json!({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": word(i)}),
+            ),
+            Shape::Anthropic => event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": word(i)}}),
+            ),
+            Shape::Chat | Shape::Completions => self.chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": word(i)}}]}),
+                None,
+            ),
+        }
+    }
+
     fn token(&self, i: u64) -> String {
         let reasoning = i < self.reasoning_tokens;
+        if self.tool.is_some() && !reasoning {
+            return self.tool_token(i);
+        }
         match (self.shape, reasoning) {
             (Shape::Responses, false) => event(
                 "response.output_text.delta",
@@ -138,7 +197,12 @@ impl Meta {
             }
             Shape::Chat | Shape::Completions => {}
         }
-        let mut s = self.chunk(json!({}), Some("length"));
+        let finish = if self.tool.is_some() {
+            "tool_calls"
+        } else {
+            "length"
+        };
+        let mut s = self.chunk(json!({}), Some(finish));
         if self.include_usage {
             let v = json!({"id": format!("chatcmpl-sim-{}", self.id), "object": "chat.completion.chunk",
                            "model": self.model, "choices": [], "usage": self.usage(prompt_tokens, completion_tokens)});
