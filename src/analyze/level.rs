@@ -17,7 +17,7 @@ use crate::analyze::objectives;
 use crate::analyze::queueing::{keep_up, KeepUp};
 use crate::analyze::server::{self, ServerMetrics};
 use crate::analyze::stats::{sum_interval, Interval, LagSummary, Percentiles};
-use crate::analyze::tally::{self, Counted, Errors, PromptCache, Tokens};
+use crate::analyze::tally::{self, Counted, Embedded, Errors, PromptCache, Tokens};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
 use crate::analyze::workload::{self, SessionSummary, TokenLengths};
 use crate::config::{Metric, Objective, Offered, Policy, Pricing, ReportOptions};
@@ -114,6 +114,9 @@ pub struct LevelReport {
     /// The output tokens the client counted from the stream against those the server billed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tokens_counted: Option<Counted>,
+    /// `--api embeddings`: inputs per request, inputs/s and input tokens/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<Embedded>,
     pub output_throughput_tok_s: f64,
     /// Its 95% interval over requests (`stats::sum_interval`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -293,6 +296,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         prompt_cache: PromptCache::of(&ok),
         reasoning_tokens: tally::reasoning_tokens(&ok),
         output_tokens_counted: Counted::of(&ok),
+        embeddings: Embedded::of(&ok, run.send_window_s, duration),
         output_throughput_tok_s: tokens.output as f64 / duration,
         output_throughput_tok_s_ci: sum_interval(&tally::per_request_output(recs), duration),
         total_throughput_tok_s: (tokens.input + tokens.output) as f64 / duration,

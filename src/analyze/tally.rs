@@ -121,6 +121,34 @@ impl Counted {
     }
 }
 
+/// `--api embeddings`: what a level embedded.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Embedded {
+    /// Inputs per request (`--batch-size`).
+    pub batch_size: u32,
+    /// Inputs of the successful requests.
+    pub inputs: u64,
+    /// Those per second of send window.
+    pub inputs_per_s: f64,
+    /// Their prompt tokens per second of the level's duration.
+    pub input_tokens_per_s: f64,
+}
+
+impl Embedded {
+    /// `None` unless the level's successes were embeddings requests.
+    pub fn of(ok: &[&RequestRecord], window_s: f64, duration_s: f64) -> Option<Embedded> {
+        let batch = ok.iter().find_map(|r| r.inputs)?;
+        let inputs: u64 = ok.iter().filter_map(|r| r.inputs).map(u64::from).sum();
+        let tokens: u64 = ok.iter().filter_map(|r| r.prompt_tokens).sum();
+        Some(Embedded {
+            batch_size: batch,
+            inputs,
+            inputs_per_s: inputs as f64 / window_s.max(1e-9),
+            input_tokens_per_s: tokens as f64 / duration_s.max(1e-9),
+        })
+    }
+}
+
 /// The reasoning tokens of the successes whose usage counts them; `None` when none does.
 pub fn reasoning_tokens(ok: &[&RequestRecord]) -> Option<u64> {
     let said: Vec<u64> = ok.iter().filter_map(|r| r.reasoning_tokens).collect();

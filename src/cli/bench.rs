@@ -146,6 +146,9 @@ pub struct BenchArgs {
     /// first token's time is recorded.
     #[arg(long, value_name = "FILE")]
     pub tools: Option<std::path::PathBuf>,
+    /// With --api embeddings: inputs per request (the sample's text and the next ones').
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
     /// Do not send stream_options (for servers that reject it); tokens then come from chunk counts.
     #[arg(long)]
     pub no_stream_usage: bool,
@@ -369,6 +372,7 @@ impl BenchArgs {
             max_concurrency: None,
             extra_body: None,
             tools: None,
+            batch_size: None,
             no_stream_usage: false,
             metrics_url: None,
             no_preflight: false,

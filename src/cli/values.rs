@@ -42,6 +42,8 @@ pub enum Api {
     /// `x-api-key`; replies in `content_block_delta` events, usage in `message_start` and
     /// `message_delta`.
     Anthropic,
+    /// `/v1/embeddings`: `--batch-size` inputs per request, answered at once (no stream).
+    Embeddings,
 }
 
 impl Api {
@@ -52,6 +54,7 @@ impl Api {
             Api::Completions => "completions",
             Api::Responses => "responses",
             Api::Anthropic => "messages",
+            Api::Embeddings => "embeddings",
         }
     }
 
@@ -62,10 +65,22 @@ impl Api {
             Api::Completions => "completions",
             Api::Responses => "responses",
             Api::Anthropic => "anthropic",
+            Api::Embeddings => "embeddings",
         }
     }
 
-    pub const ALL: [Api; 4] = [Api::Chat, Api::Completions, Api::Responses, Api::Anthropic];
+    pub const ALL: [Api; 5] = [
+        Api::Chat,
+        Api::Completions,
+        Api::Responses,
+        Api::Anthropic,
+        Api::Embeddings,
+    ];
+
+    /// Whether replies stream (every API but embeddings).
+    pub fn streams(self) -> bool {
+        self != Api::Embeddings
+    }
 }
 
 /// A dataset's format (`--dataset-format`); `dataset/mod.rs` describes each.

@@ -86,6 +86,8 @@ pub struct Config {
     pub extra_body: Option<Map<String, Value>>,
     /// `--tools`: OpenAI function tools offered in every request.
     pub tools: Option<Vec<Value>>,
+    /// `--batch-size`: inputs per embeddings request (1 for the other APIs).
+    pub batch_size: usize,
     pub stream_usage: bool,
     /// Check with one request that the endpoint answers the model before the first level.
     pub preflight: bool,
@@ -185,6 +187,7 @@ impl Config {
                 .map(validate::extra_body)
                 .transpose()?,
             tools: a.tools.as_deref().map(|p| tools(p, a.api)).transpose()?,
+            batch_size: batch_size(a)?,
             stream_usage: !a.no_stream_usage,
             preflight: !a.no_preflight,
             metrics_url: a.metrics_url.as_deref().map(metrics_url).transpose()?,
@@ -305,4 +308,17 @@ fn tools(path: &std::path::Path, api: Api) -> Result<Vec<Value>> {
         }
     }
     Ok(list)
+}
+
+/// `--batch-size`: for embeddings only, at least 1.
+fn batch_size(a: &BenchArgs) -> Result<usize> {
+    match (a.batch_size, a.api) {
+        (None, _) => Ok(1),
+        (Some(0), _) => bail!("--batch-size 0: give the inputs per request, 1 or more"),
+        (Some(n), Api::Embeddings) => Ok(n),
+        (Some(_), api) => bail!(
+            "--batch-size applies to --api embeddings only (--api {} sends one conversation per request)",
+            api.name()
+        ),
+    }
 }

@@ -18,6 +18,7 @@
 //! deadline. Every way an exchange can fail ends as one named `ErrorKind` (`failure.rs`), with a
 //! short detail that never holds the API key or a header value.
 
+use crate::cli::Api;
 use crate::config::Config;
 use crate::dataset::{Conversation, Lengths};
 use crate::measure::chat::StreamState;
@@ -79,6 +80,8 @@ pub struct Target {
     timeout: Duration,
     ttft_timeout: Option<Duration>,
     transport: Transport,
+    /// `--batch-size`: inputs per embeddings request.
+    pub batch: usize,
 }
 
 impl Target {
@@ -192,6 +195,7 @@ impl Target {
             head,
             template,
             bodies: Vec::new(),
+            batch: cfg.batch_size,
             lengths: Vec::new(),
             timeout: cfg.timeout,
             ttft_timeout: cfg.ttft_timeout,
@@ -225,10 +229,15 @@ impl Target {
     /// this endpoint.
     pub fn load(&mut self, conversations: &[Conversation], ignore_eos: bool) {
         self.template.set_ignore_eos(ignore_eos);
-        self.bodies = conversations
-            .iter()
-            .map(|c| self.template.sample(c))
-            .collect();
+        self.bodies = match self.template.api() {
+            Api::Embeddings => (0..conversations.len())
+                .map(|i| self.template.embeddings(conversations, i, self.batch))
+                .collect(),
+            _ => conversations
+                .iter()
+                .map(|c| self.template.sample(c))
+                .collect(),
+        };
         self.lengths = conversations.iter().map(|c| c.lengths).collect();
         if let Transport::Http1 { requests, .. } = &mut self.transport {
             let h = &self.head;
@@ -488,6 +497,9 @@ impl Target {
             .header(http::header::CONTENT_TYPE)
             .unwrap_or("none")
             .to_string();
+        if !self.template.api().streams() {
+            return self.whole_reply(resp, rec, start).await.map(|()| None);
+        }
         let mut parser = SseParser::new();
         let mut stream = StreamState::of(self.template.api(), keep_reply);
         loop {
@@ -532,6 +544,41 @@ impl Target {
         ))
     }
 }
+
+impl Target {
+    /// A reply that comes whole (embeddings): read to its end, bounded, then judged by
+    /// `events::embeddings`; its first and last token are the time it ended.
+    async fn whole_reply(
+        &self,
+        mut resp: Reply<'_>,
+        rec: &mut RequestRecord,
+        start: Instant,
+    ) -> Result<(), Failure> {
+        let mut body = Vec::new();
+        loop {
+            let piece = resp.next_bytes().await.map_err(|e| {
+                Failure::new(
+                    ErrorKind::StreamInterrupted,
+                    format!("body read failed: {e}"),
+                )
+            })?;
+            let Some(piece) = piece else { break };
+            if body.len() + piece.len() > WHOLE_REPLY_LIMIT {
+                return Err(Failure::new(
+                    ErrorKind::InvalidResponse,
+                    format!("the reply exceeded {WHOLE_REPLY_LIMIT} bytes"),
+                ));
+            }
+            body.extend_from_slice(&piece);
+        }
+        let t = since(Instant::now(), start);
+        resp.finish();
+        events::embeddings(&body, t, rec, self.batch)
+    }
+}
+
+/// The largest whole reply read (an embeddings batch of large vectors).
+const WHOLE_REPLY_LIMIT: usize = 256 << 20;
 
 /// Names a failure to send on a fast path.
 fn send_error(e: SendError, host: &str) -> Failure {

@@ -210,6 +210,9 @@ pub struct RequestRecord {
     /// (`completion_tokens_details.reasoning_tokens`, `output_tokens_details.reasoning_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
+    /// `--api embeddings`: the inputs the request carried (`--batch-size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<u32>,
     /// Gaps between consecutive content chunks, seconds.
     #[serde(
         default,
@@ -253,6 +256,7 @@ impl RequestRecord {
             completion_tokens: None,
             cached_tokens: None,
             reasoning_tokens: None,
+            inputs: None,
             itl_s: Vec::new(),
         }
     }

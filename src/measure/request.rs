@@ -171,6 +171,12 @@ impl BodyTemplate {
                 "stream": true,
             }),
             Api::Anthropic => anthropic(&self.model, messages, max_tokens, self.temperature),
+            // One input: the conversation's text (a batch is built by `embeddings`).
+            Api::Embeddings => serde_json::json!({
+                "model": self.model,
+                "input": [text(messages)],
+                "encoding_format": "float",
+            }),
         };
         let obj = body.as_object_mut().expect("json! object literal");
         // Only chat and completions report usage on request; the others always do.
@@ -192,6 +198,26 @@ impl BodyTemplate {
             }
         }
         // Serialising a `Value` cannot fail: its map keys are strings.
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    }
+
+    /// An embeddings request of `batch` inputs: sample `i`'s text and the next samples'
+    /// (wrapping around), with `--extra-body`.
+    pub fn embeddings(&self, convs: &[Conversation], i: usize, batch: usize) -> Bytes {
+        let inputs: Vec<String> = (0..batch)
+            .filter_map(|k| convs.get((i + k) % convs.len().max(1)))
+            .map(|c| text(&c.messages))
+            .collect();
+        let mut body = serde_json::json!({
+            "model": self.model,
+            "input": inputs,
+            "encoding_format": "float",
+        });
+        if let (Some(extra), Some(obj)) = (&self.extra, body.as_object_mut()) {
+            for (k, v) in extra {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
         Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
     }
 
@@ -221,10 +247,19 @@ fn tools_for(api: Api, tools: &[serde_json::Value]) -> serde_json::Value {
                 "description": f(t, "description").unwrap_or_else(|| "".into()),
                 "input_schema": f(t, "parameters").unwrap_or_else(empty),
             }),
-            Api::Chat | Api::Completions => t.clone(),
+            Api::Chat | Api::Completions | Api::Embeddings => t.clone(),
         })
         .collect();
     shaped.into()
+}
+
+/// A conversation's text: its messages' contents, in order, separated by blank lines.
+fn text(messages: &[Message]) -> String {
+    messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// An Anthropic Messages body: system messages joined into `system`, the others as `messages`.

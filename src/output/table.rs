@@ -14,21 +14,7 @@ const RULE: &str =
 /// concurrency, with the rate each achieved beside it (it had no target rate).
 pub fn render(levels: &[LevelReport], percentiles: &[f64], priced: bool, show_ci: bool) -> String {
     let mut out = format!("{RULE}\nQPS BENCHMARK RESULTS\n{RULE}\n");
-    let closed = levels.iter().any(|l| l.concurrency.is_some());
-    let mut header = if closed {
-        vec!["Concurrency".to_string(), "Achieved QPS".into()]
-    } else {
-        vec!["QPS Target".to_string(), "Actual QPS".into()]
-    };
-    header.push("Success%".into());
-    for (name, _) in METRICS {
-        for p in percentiles {
-            header.push(format!(
-                "{name} P{p}{}",
-                if name == "Tok/s" { "" } else { "(s)" }
-            ));
-        }
-    }
+    let mut header = figure_headers(levels, percentiles);
     if priced {
         header.push("$/M Tokens".into());
     }
@@ -76,8 +62,40 @@ fn plus_minus(v: f64, ci: Option<crate::analyze::stats::Interval>, digits: usize
     }
 }
 
+/// The headers of [`figures`]' columns for `levels`: an embeddings run has no first token and no
+/// output, so its latency is one column and its speed is inputs per second.
+pub fn figure_headers(levels: &[LevelReport], percentiles: &[f64]) -> Vec<String> {
+    let closed = levels.iter().any(|l| l.concurrency.is_some());
+    let mut header = if closed {
+        vec!["Concurrency".to_string(), "Achieved QPS".into()]
+    } else {
+        vec!["QPS Target".to_string(), "Actual QPS".into()]
+    };
+    header.push("Success%".into());
+    let embedded = levels.iter().any(|l| l.embeddings.is_some());
+    for (name, _) in metrics(embedded) {
+        for p in percentiles {
+            let unit = if *name == "Tok/s" { "" } else { "(s)" };
+            header.push(format!("{name} P{p}{unit}"));
+        }
+    }
+    if embedded {
+        header.extend(["Inputs/s".into(), "Input tok/s".into()]);
+    }
+    header
+}
+
+/// The metrics a table shows: TTFT, E2E and tokens/s, or for embeddings the latency alone.
+fn metrics(embedded: bool) -> &'static [Metric] {
+    match embedded {
+        true => &EMBEDDINGS,
+        false => &METRICS,
+    }
+}
+
 /// A level's first columns: its rate (or concurrency), actual rate, success, and each metric at
-/// each percentile (with its interval when `show_ci`). The HTML report's table shows the same.
+/// each percentile (with its interval when `show_ci`), then for embeddings inputs/s and input
+/// tokens/s. The HTML report's table shows the same, under [`figure_headers`].
 pub fn figures(l: &LevelReport, percentiles: &[f64], show_ci: bool) -> Vec<String> {
     let mut row = vec![
         match l.concurrency {
@@ -87,8 +105,8 @@ pub fn figures(l: &LevelReport, percentiles: &[f64], show_ci: bool) -> Vec<Strin
         format!("{:.2}", l.actual_qps),
         format!("{:.1}", l.success_rate),
     ];
-    for (name, get) in METRICS {
-        let digits = if name == "Tok/s" { 1 } else { 3 };
+    for (name, get) in metrics(l.embeddings.is_some()) {
+        let digits = if *name == "Tok/s" { 1 } else { 3 };
         for &p in percentiles {
             let ci = get(l).interval(p).filter(|_| show_ci);
             row.push(match get(l).get(p) {
@@ -96,6 +114,10 @@ pub fn figures(l: &LevelReport, percentiles: &[f64], show_ci: bool) -> Vec<Strin
                 None => "-".into(),
             });
         }
+    }
+    if let Some(e) = &l.embeddings {
+        row.push(format!("{:.1}", e.inputs_per_s));
+        row.push(format!("{:.0}", e.input_tokens_per_s));
     }
     row
 }
@@ -144,6 +166,8 @@ fn widths(rows: &[Vec<String>], base: fn(usize) -> usize) -> Vec<usize> {
 }
 
 type Metric = (&'static str, fn(&LevelReport) -> &Percentiles);
+
+const EMBEDDINGS: [Metric; 1] = [("Latency", |l| &l.e2e_latency)];
 
 const METRICS: [Metric; 3] = [
     ("TTFT", |l| &l.ttft),

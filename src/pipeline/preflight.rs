@@ -23,7 +23,17 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
         Api::Responses => 16,
         _ => 1,
     };
-    let body = target.template.build(messages, Some(one));
+    let body = match target.template.api() {
+        // The run's batch, of this prompt: the reply must hold as many vectors.
+        Api::Embeddings => {
+            let conv = crate::dataset::Conversation {
+                messages: messages.to_vec(),
+                lengths: None,
+            };
+            target.template.embeddings(&[conv], 0, target.batch)
+        }
+        _ => target.template.build(messages, Some(one)),
+    };
     let mut rec = RequestRecord::new(0, 0.0, 0, 0, 0.0);
     let start = Instant::now();
     target

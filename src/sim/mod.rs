@@ -81,6 +81,7 @@ pub fn app_with(model: Box<dyn ResponseModel>, served_model: String, reading: Re
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
         .route(
             "/v1/responses",
             post(|State(st): State<Arc<AppState>>, body: Bytes| {
@@ -394,6 +395,46 @@ struct OtherRequest {
     tools: Vec<serde_json::Value>,
 }
 
+/// `POST /v1/embeddings`: every input's tokens prefilled by the same engine (one step of
+/// decode, as an embedding model's pooling), answered whole with a vector per input.
+async fn embeddings(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    let start = tokio::time::Instant::now();
+    let req: EmbeddingsRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let inputs: Vec<String> = match req.input {
+        serde_json::Value::String(s) => vec![s],
+        serde_json::Value::Array(items) => items.iter().map(part_text).collect(),
+        _ => vec![],
+    };
+    if inputs.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "input must not be empty",
+            "invalid_request_error",
+        );
+    }
+    let prompt_tokens = inputs.iter().map(|t| st.tokens.count(t)).sum();
+    let sim_req = SimRequest {
+        prompt_tokens,
+        max_tokens: 1,
+        ignore_eos: true,
+        key: None,
+    };
+    let mut meta = st.meta(req.model, None, Shape::Embeddings, prompt_tokens);
+    meta.inputs = inputs.len();
+    respond(&st, sim_req, meta, false, start).await
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsRequest {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    input: serde_json::Value,
+}
+
 /// A message item: its role and its text.
 fn item(v: &serde_json::Value) -> (String, String) {
     let role = v.get("role").and_then(|r| r.as_str()).unwrap_or("user");
@@ -434,6 +475,7 @@ impl AppState {
             },
             prompt_tokens,
             tool: None,
+            inputs: 0,
         }
     }
 }

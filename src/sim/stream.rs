@@ -24,6 +24,8 @@ pub enum Shape {
     Responses,
     /// `/v1/messages`.
     Anthropic,
+    /// `/v1/embeddings`: one whole reply, a vector per input.
+    Embeddings,
 }
 
 /// What every chunk of one reply shares.
@@ -40,6 +42,8 @@ pub struct Meta {
     /// The request offered tools: the reply is a call of the first one, its arguments streamed
     /// token by token.
     pub tool: Option<String>,
+    /// Embeddings: the inputs, one vector each.
+    pub inputs: usize,
 }
 
 /// One SSE event with its name.
@@ -74,7 +78,7 @@ impl Meta {
             return self.tool_start(&id, name);
         }
         match self.shape {
-            Shape::Completions => String::new(),
+            Shape::Completions | Shape::Embeddings => String::new(),
             Shape::Chat => self.chunk(json!({"role": "assistant", "content": ""}), None),
             Shape::Responses => event(
                 "response.created",
@@ -114,7 +118,7 @@ impl Meta {
                     json!({"type": "message_start", "message": message}),
                 ) + &event("content_block_start", block)
             }
-            Shape::Chat | Shape::Completions => {
+            Shape::Chat | Shape::Completions | Shape::Embeddings => {
                 let call = json!([{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]);
                 self.chunk(
                     json!({"role": "assistant", "content": null, "tool_calls": call}),
@@ -135,7 +139,7 @@ impl Meta {
                 "content_block_delta",
                 json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": word(i)}}),
             ),
-            Shape::Chat | Shape::Completions => self.chunk(
+            Shape::Chat | Shape::Completions | Shape::Embeddings => self.chunk(
                 json!({"tool_calls": [{"index": 0, "function": {"arguments": word(i)}}]}),
                 None,
             ),
@@ -195,7 +199,7 @@ impl Meta {
                 ) + &event("message_delta", delta)
                     + &event("message_stop", json!({"type": "message_stop"}));
             }
-            Shape::Chat | Shape::Completions => {}
+            Shape::Chat | Shape::Completions | Shape::Embeddings => {}
         }
         let finish = if self.tool.is_some() {
             "tool_calls"
@@ -216,6 +220,13 @@ impl Meta {
         let text: String = (0..completion_tokens).map(word).collect();
         let id = format!("msg-sim-{}", self.id);
         match self.shape {
+            Shape::Embeddings => {
+                let data: Vec<serde_json::Value> = (0..self.inputs)
+                    .map(|i| json!({"object": "embedding", "index": i, "embedding": [0.0, 0.5, 1.0, 0.5]}))
+                    .collect();
+                return json!({"object": "list", "model": self.model, "data": data,
+                    "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}});
+            }
             Shape::Responses => {
                 let content = json!([{"type": "output_text", "text": text}]);
                 return json!({"id": id, "object": "response", "status": "completed", "model": self.model,

@@ -131,6 +131,12 @@ fn render<DB: DrawingBackend>(
     for (kind, cell) in kinds.iter().zip(&cells) {
         match kind {
             Panel::Qps => panels::qps(cell, levels, &marks)?,
+            Panel::Ttft if levels.iter().any(|l| l.embeddings.is_some()) => panels::not_applicable(
+                cell,
+                "Time to first token",
+                "does not apply: an embeddings reply comes whole (its latency is beside)",
+                &marks,
+            )?,
             Panel::Ttft => panels::percentiles(
                 cell,
                 "Time to first token (s)",

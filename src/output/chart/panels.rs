@@ -268,12 +268,49 @@ pub fn percentiles<DB: DrawingBackend>(
     legend::draw(&side, &with_shaded(entries, m))
 }
 
+/// What does not apply to a run (an embeddings reply has no first token): the panel says so.
+pub fn not_applicable<DB: DrawingBackend>(
+    area: &Area<DB>,
+    title: &str,
+    why: &str,
+    m: &Marks,
+) -> Result<()> {
+    let (plot, side) = legend::split(area);
+    let mut c = framed(&plot, title, "", m, 1.0)?;
+    nothing(&mut c, &side, why, m, 1.0)
+}
+
+/// `--api embeddings`: inputs per second (left) and input tokens per second (right).
+pub fn embedded<DB: DrawingBackend>(
+    area: &Area<DB>,
+    levels: &[LevelReport],
+    m: &Marks,
+) -> Result<()> {
+    let (plot, side) = legend::split(area);
+    let inputs = points(levels, |l| l.embeddings.map(|e| e.inputs_per_s));
+    let tokens = points(levels, |l| l.embeddings.map(|e| e.input_tokens_per_s));
+    let title = "Embeddings: inputs per second (left), input tokens per second (right)";
+    let units = ("Inputs / s", "Input tokens / s");
+    let mut c = framed_dual(&plot, title, units, m, (top(&[&inputs]), top(&[&tokens])))?;
+    line(&mut c, inputs, COLORS[0], 3)?;
+    c.draw_secondary_series(LineSeries::new(tokens, PURPLE.stroke_width(5)))
+        .map_err(err)?;
+    let entries = vec![
+        Entry::new("inputs / s", COLORS[0], Glyph::Line(3)),
+        Entry::new("input tokens / s (right axis)", PURPLE, Glyph::Line(5)),
+    ];
+    legend::draw(&side, &with_shaded(entries, m))
+}
+
 pub fn speed<DB: DrawingBackend>(
     area: &Area<DB>,
     levels: &[LevelReport],
     ps: &[f64],
     m: &Marks,
 ) -> Result<()> {
+    if levels.iter().any(|l| l.embeddings.is_some()) {
+        return embedded(area, levels, m);
+    }
     let (plot, side) = legend::split(area);
     let series: Vec<(f64, Vec<(f64, f64)>)> = ps
         .iter()

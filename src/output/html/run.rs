@@ -62,32 +62,11 @@ fn colored_pre(text: &str) -> String {
     format!("<pre>{s}</pre>\n")
 }
 
-type Metric = (&'static str, fn(&LevelReport) -> &Percentiles);
-
-/// The console table's metrics, each at every percentile.
-const METRICS: [Metric; 3] = [
-    ("TTFT", |l| &l.ttft),
-    ("E2E", |l| &l.e2e_latency),
-    ("Tok/s", |l| &l.tokens_per_sec),
-];
-
 /// The console table's columns and figures, plus throughput and the verdict.
 fn levels_table(levels: &[LevelReport], percentiles: &[f64]) -> String {
-    let closed = levels.iter().any(|l| l.concurrency.is_some());
     let priced = levels.iter().any(|l| l.cost_analysis.is_some());
     let slo = levels.iter().any(|l| l.goodput_qps.is_some());
-    let mut head: Vec<String> = if closed {
-        vec!["Concurrency".into(), "Achieved QPS".into()]
-    } else {
-        vec!["QPS Target".into(), "Actual QPS".into()]
-    };
-    head.push("Success%".into());
-    for (name, _) in METRICS {
-        for p in percentiles {
-            let unit = if name == "Tok/s" { "" } else { "(s)" };
-            head.push(format!("{name} P{p}{unit}"));
-        }
-    }
+    let mut head = table::figure_headers(levels, percentiles);
     head.extend(["Output tok/s".into(), "Total tok/s".into()]);
     if priced {
         head.push("$/M Tokens".into());
@@ -160,16 +139,29 @@ fn class(v: Verdict) -> &'static str {
 /// The panels of the PNG, in its order (`output/chart/mod.rs`).
 fn charts(report: &Report, percentiles: &[f64]) -> Vec<Chart> {
     let f = Frame::of(report);
+    let embedded = report.results.iter().any(|l| l.embeddings.is_some());
+    let ttft = match embedded {
+        true => Chart {
+            note: Some(
+                "does not apply: an embeddings reply comes whole (its latency is beside)".into(),
+            ),
+            ..f.chart("Time to first token", "", None)
+        },
+        false => latency(&f, "Time to first token (s)", |l| &l.ttft, percentiles),
+    };
     let mut v = vec![
         qps(&f),
-        latency(&f, "Time to first token (s)", |l| &l.ttft, percentiles),
+        ttft,
         latency(
             &f,
             "End-to-end latency (s)",
             |l| &l.e2e_latency,
             percentiles,
         ),
-        speed(&f, percentiles),
+        match embedded {
+            true => embeddings(&f),
+            false => speed(&f, percentiles),
+        },
     ];
     let priced = report.results.iter().any(|l| l.cost_analysis.is_some());
     let failed = report.results.iter().any(|l| !l.errors.is_empty());
@@ -251,6 +243,29 @@ fn latency(
         let pts = f.points(&name, |l| get(l).get(p), |v| format!("{v:.3} s"));
         c.series.push(Series::line(name, pts));
     }
+    c
+}
+
+/// `--api embeddings`: inputs per second and input tokens per second.
+fn embeddings(f: &Frame) -> Chart {
+    let title = "Embeddings: inputs per second (left), input tokens per second (right)";
+    let mut c = f.chart(title, "Inputs / s", Some("Input tokens / s"));
+    let inputs = f.points(
+        "inputs",
+        |l| l.embeddings.map(|e| e.inputs_per_s),
+        |v| format!("{v:.1} inputs/s"),
+    );
+    c.series.push(Series::line("inputs / s", inputs));
+    let tokens = f.points(
+        "input tokens",
+        |l| l.embeddings.map(|e| e.input_tokens_per_s),
+        |v| format!("{} tok/s", thousands(v)),
+    );
+    c.series.push(
+        Series::line("input tokens / s", tokens)
+            .colored(PURPLE)
+            .on_right(),
+    );
     c
 }
 
