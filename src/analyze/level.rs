@@ -243,6 +243,8 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     if let Some(stop) = &run.early_stop {
         stopped_early(&mut assessment, stop);
     }
+    // An embeddings reply comes whole: its "first token" is the reply, and the text says so.
+    assessment.reason.whole_reply = ok.iter().any(|r| r.inputs.is_some());
     let tokens = Tokens::of(&ok);
     let duration = run.duration_s.max(f64::EPSILON);
     let goodput = Goodput::of(

@@ -27,8 +27,9 @@ impl Reason {
         if let Some(q) = &self.queueing {
             let mut parts = Vec::new();
             if let Some((first, last)) = q.ttft_rise_s {
+                let what = if self.whole_reply { "latency" } else { "TTFT" };
                 parts.push(format!(
-                    "TTFT rose from {} to {} during the level",
+                    "{what} rose from {} to {} during the level",
                     seconds(first),
                     seconds(last)
                 ));
@@ -174,5 +175,34 @@ mod tests {
         assert_eq!(shown(0.05), "0.050");
         assert_eq!(shown(0.001), "0.0010");
         assert_eq!(shown(0.0), "0.0");
+    }
+}
+
+#[cfg(test)]
+mod whole_reply_tests {
+    use crate::analyze::verdict::{Queueing, Reason};
+
+    #[test]
+    fn a_whole_reply_that_queued_says_its_latency_rose_not_its_ttft() {
+        let mut r = Reason {
+            success_pct: 100.0,
+            queueing: Some(Queueing {
+                ttft_rise_s: Some((2.0, 7.9)),
+                served_of_sent_qps: None,
+            }),
+            ..Reason::default()
+        };
+        assert!(
+            r.endpoint_text().contains("queueing: TTFT rose from 2.0"),
+            "{}",
+            r.endpoint_text()
+        );
+        r.whole_reply = true;
+        assert!(
+            r.endpoint_text()
+                .contains("queueing: latency rose from 2.0"),
+            "{}",
+            r.endpoint_text()
+        );
     }
 }

@@ -136,6 +136,8 @@ pub struct Reason {
     /// `--repeat`: how many of its repetitions passed, of how many, and which one (1-based) the
     /// verdict and these figures are from (the worst).
     pub repetitions: Option<(usize, usize, u32)>,
+    /// Replies come whole (embeddings): their time to the first token is their latency.
+    pub whole_reply: bool,
 }
 
 /// What showed that the endpoint did not keep up.
