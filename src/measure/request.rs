@@ -149,11 +149,7 @@ impl BodyTemplate {
             }),
             Api::Completions => serde_json::json!({
                 "model": self.model,
-                "prompt": messages
-                    .iter()
-                    .map(|m| m.content.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n\n"),
+                "prompt": text(messages),
                 "max_tokens": max_tokens,
                 "temperature": self.temperature,
                 "stream": true,

@@ -21,6 +21,17 @@ pub struct Configuration {
     pub params: Vec<(String, String)>,
 }
 
+impl Configuration {
+    /// The values its placeholders take: its parameters, and `port` when the sweep picked one.
+    pub fn values(&self, port: Option<u16>) -> Vec<(String, String)> {
+        let mut v = self.params.clone();
+        if let Some(p) = port {
+            v.push(("port".into(), p.to_string()));
+        }
+        v
+    }
+}
+
 /// The configurations of `--param` flags: every combination, the first parameter varying slowest.
 pub fn grid(params: &[String]) -> Result<Vec<Vec<(String, String)>>> {
     let mut axes: Vec<(String, Vec<String>)> = Vec::new();

@@ -77,7 +77,7 @@ async fn attempt(
     cfg.html = true;
     let server = match &t.serve {
         Some(template) => {
-            let command = grid::fill(template, &with_port(c, port));
+            let command = grid::fill(template, &c.values(port));
             Some(start(&command, dir, &cfg.endpoint, t, interrupts, e).await?)
         }
         None => None,
@@ -137,14 +137,6 @@ async fn stop(s: Server, grace_s: f64) {
             how.status.as_deref().unwrap_or("no status")
         ),
     }
-}
-
-fn with_port(c: &Configuration, port: Option<u16>) -> Vec<(String, String)> {
-    let mut v = c.params.clone();
-    if let Some(p) = port {
-        v.push(("port".into(), p.to_string()));
-    }
-    v
 }
 
 /// A port no one listens on now, for the next server.

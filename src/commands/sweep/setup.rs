@@ -160,10 +160,7 @@ fn pending_of(e: &Entry) -> Entry {
 /// One configuration's run: its flags filled in (with `port`) and parsed, the `Config`, and the
 /// GPUs its throughput is divided by.
 pub fn configure(t: &Template, c: &Configuration, port: Option<u16>) -> Result<(Config, u32)> {
-    let mut values = c.params.clone();
-    if let Some(p) = port {
-        values.push(("port".into(), p.to_string()));
-    }
+    let values = c.values(port);
     let flags: Vec<String> = t.run.iter().map(|f| grid::fill(f, &values)).collect();
     let mut args = run_flags(&flags).map_err(|e| anyhow!("the run's flags: {e}"))?;
     let gpus = gpus(&mut args);
