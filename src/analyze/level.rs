@@ -117,6 +117,9 @@ pub struct LevelReport {
     /// `--api embeddings`: inputs per request, inputs/s and input tokens/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<Embedded>,
+    /// `--api rerank`: the same, of documents scored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank: Option<Embedded>,
     pub output_throughput_tok_s: f64,
     /// Its 95% interval over requests (`stats::sum_interval`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +174,56 @@ impl LevelReport {
             Some(n) => format!("Concurrency {n}"),
             None => format!("QPS {}", crate::analyze::reason::Qps(self.rate)),
         }
+    }
+
+    /// A batched API's figures (embeddings, rerank), with what they are called.
+    pub fn batched(&self) -> Option<(Batch, Embedded)> {
+        match (self.embeddings, self.rerank) {
+            (Some(e), _) => Some((Batch::EMBEDDINGS, e)),
+            (_, Some(r)) => Some((Batch::RERANK, r)),
+            _ => None,
+        }
+    }
+}
+
+/// What a batched API's requests carry, as the table, the chart and the report name it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Batch {
+    /// `Embeddings`, `Rerank`.
+    pub title: &'static str,
+    /// `inputs`, `documents`.
+    pub unit: &'static str,
+    /// The table's column of units per second.
+    pub column: &'static str,
+    /// `an embeddings reply`, `a rerank reply`.
+    pub reply: &'static str,
+}
+
+impl Batch {
+    pub const EMBEDDINGS: Batch = Batch {
+        title: "Embeddings",
+        unit: "inputs",
+        column: "Inputs/s",
+        reply: "an embeddings reply",
+    };
+    pub const RERANK: Batch = Batch {
+        title: "Rerank",
+        unit: "documents",
+        column: "Docs/s",
+        reply: "a rerank reply",
+    };
+
+    /// The batch of a run's levels, if its API is batched.
+    pub fn of(levels: &[LevelReport]) -> Option<Batch> {
+        levels.iter().find_map(|l| l.batched().map(|(b, _)| b))
+    }
+
+    /// The TTFT panel's note: a whole reply has no first token.
+    pub fn no_first_token(self) -> String {
+        format!(
+            "does not apply: {} comes whole (its latency is beside)",
+            self.reply
+        )
     }
 }
 
@@ -243,8 +296,11 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     if let Some(stop) = &run.early_stop {
         stopped_early(&mut assessment, stop);
     }
-    // An embeddings reply comes whole: its "first token" is the reply, and the text says so.
-    assessment.reason.whole_reply = ok.iter().any(|r| r.inputs.is_some());
+    // An embeddings or rerank reply comes whole: its "first token" is the reply, and the text
+    // says so.
+    assessment.reason.whole_reply = ok
+        .iter()
+        .any(|r| r.inputs.is_some() || r.documents.is_some());
     let tokens = Tokens::of(&ok);
     let duration = run.duration_s.max(f64::EPSILON);
     let goodput = Goodput::of(
@@ -298,7 +354,8 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         prompt_cache: PromptCache::of(&ok),
         reasoning_tokens: tally::reasoning_tokens(&ok),
         output_tokens_counted: Counted::of(&ok),
-        embeddings: Embedded::of(&ok, run.send_window_s, duration),
+        embeddings: Embedded::of(&ok, |r| r.inputs, run.send_window_s, duration),
+        rerank: Embedded::of(&ok, |r| r.documents, run.send_window_s, duration),
         output_throughput_tok_s: tokens.output as f64 / duration,
         output_throughput_tok_s_ci: sum_interval(&tally::per_request_output(recs), duration),
         total_throughput_tok_s: (tokens.input + tokens.output) as f64 / duration,

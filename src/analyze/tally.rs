@@ -121,12 +121,13 @@ impl Counted {
     }
 }
 
-/// `--api embeddings`: what a level embedded.
+/// `--api embeddings`: what a level embedded; `--api rerank`: what it scored (its inputs are
+/// the documents).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Embedded {
-    /// Inputs per request (`--batch-size`).
+    /// Inputs (documents) per request (`--batch-size`).
     pub batch_size: u32,
-    /// Inputs of the successful requests.
+    /// Inputs (documents) of the successful requests.
     pub inputs: u64,
     /// Those per second of send window.
     pub inputs_per_s: f64,
@@ -135,13 +136,18 @@ pub struct Embedded {
 }
 
 impl Embedded {
-    /// `None` unless the level's successes were embeddings requests.
-    pub fn of(ok: &[&RequestRecord], window_s: f64, duration_s: f64) -> Option<Embedded> {
-        let batch = ok.iter().find_map(|r| r.inputs)?;
-        let inputs: u64 = ok.iter().filter_map(|r| r.inputs).map(u64::from).sum();
+    /// `None` unless the level's successes carried `batch` (their inputs or documents).
+    pub fn of(
+        ok: &[&RequestRecord],
+        batch: fn(&RequestRecord) -> Option<u32>,
+        window_s: f64,
+        duration_s: f64,
+    ) -> Option<Embedded> {
+        let size = ok.iter().find_map(|r| batch(r))?;
+        let inputs: u64 = ok.iter().filter_map(|r| batch(r)).map(u64::from).sum();
         let tokens: u64 = ok.iter().filter_map(|r| r.prompt_tokens).sum();
         Some(Embedded {
-            batch_size: batch,
+            batch_size: size,
             inputs,
             inputs_per_s: inputs as f64 / window_s.max(1e-9),
             input_tokens_per_s: tokens as f64 / duration_s.max(1e-9),

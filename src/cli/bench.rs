@@ -146,7 +146,8 @@ pub struct BenchArgs {
     /// first token's time is recorded.
     #[arg(long, value_name = "FILE")]
     pub tools: Option<std::path::PathBuf>,
-    /// With --api embeddings: inputs per request (the sample's text and the next ones').
+    /// With --api embeddings: inputs per request (the sample's text and the next ones'); with
+    /// --api rerank: documents per query (the next samples' texts).
     #[arg(long, value_name = "N")]
     pub batch_size: Option<usize>,
     /// Do not send stream_options (for servers that reject it); tokens then come from chunk counts.

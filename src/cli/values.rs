@@ -44,6 +44,8 @@ pub enum Api {
     Anthropic,
     /// `/v1/embeddings`: `--batch-size` inputs per request, answered at once (no stream).
     Embeddings,
+    /// `/v1/rerank`: a query and `--batch-size` documents to score, answered at once (no stream).
+    Rerank,
 }
 
 impl Api {
@@ -55,6 +57,7 @@ impl Api {
             Api::Responses => "responses",
             Api::Anthropic => "messages",
             Api::Embeddings => "embeddings",
+            Api::Rerank => "rerank",
         }
     }
 
@@ -66,20 +69,27 @@ impl Api {
             Api::Responses => "responses",
             Api::Anthropic => "anthropic",
             Api::Embeddings => "embeddings",
+            Api::Rerank => "rerank",
         }
     }
 
-    pub const ALL: [Api; 5] = [
+    pub const ALL: [Api; 6] = [
         Api::Chat,
         Api::Completions,
         Api::Responses,
         Api::Anthropic,
         Api::Embeddings,
+        Api::Rerank,
     ];
 
-    /// Whether replies stream (every API but embeddings).
+    /// Whether replies stream (every API but embeddings and rerank).
     pub fn streams(self) -> bool {
-        self != Api::Embeddings
+        !self.batched()
+    }
+
+    /// Whether a request carries `--batch-size` inputs (embeddings) or documents (rerank).
+    pub fn batched(self) -> bool {
+        matches!(self, Api::Embeddings | Api::Rerank)
     }
 }
 

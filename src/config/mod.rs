@@ -86,7 +86,7 @@ pub struct Config {
     pub extra_body: Option<Map<String, Value>>,
     /// `--tools`: OpenAI function tools offered in every request.
     pub tools: Option<Vec<Value>>,
-    /// `--batch-size`: inputs per embeddings request (1 for the other APIs).
+    /// `--batch-size`: inputs per embeddings request, documents per rerank query (1 otherwise).
     pub batch_size: usize,
     pub stream_usage: bool,
     /// Check with one request that the endpoint answers the model before the first level.
@@ -277,9 +277,10 @@ mod tests;
 /// `--tools FILE`: a JSON array of OpenAI function tools, each with a `function.name`; not for the
 /// completions API, which has no tools.
 fn tools(path: &std::path::Path, api: Api) -> Result<Vec<Value>> {
-    if api == Api::Completions {
+    if matches!(api, Api::Completions) || api.batched() {
         bail!(
-            "--tools: the completions API takes no tools; use --api chat, responses or anthropic"
+            "--tools: the {} API takes no tools; use --api chat, responses or anthropic",
+            api.name()
         );
     }
     let shape =
@@ -310,15 +311,35 @@ fn tools(path: &std::path::Path, api: Api) -> Result<Vec<Value>> {
     Ok(list)
 }
 
-/// `--batch-size`: for embeddings only, at least 1.
+/// `--batch-size`: inputs per embeddings request or documents per rerank query, at least 1.
+/// A batched API answers whole, so it has no turn to continue (`--sessions`), and a trace
+/// request carries one input.
 fn batch_size(a: &BenchArgs) -> Result<usize> {
-    match (a.batch_size, a.api) {
-        (None, _) => Ok(1),
+    if a.api.batched() && a.workload.sessions {
+        bail!(
+            "--sessions: an --api {} reply has no assistant turn to continue; drop --sessions or use --api chat",
+            a.api.name()
+        );
+    }
+    if a.api.batched() && a.workload.ignore_eos == crate::cli::IgnoreEos::On {
+        bail!(
+            "--ignore-eos on: an --api {} reply has no output tokens to pin; drop it",
+            a.api.name()
+        );
+    }
+    let n = match (a.batch_size, a.api) {
+        (None, _) => 1,
         (Some(0), _) => bail!("--batch-size 0: give the inputs per request, 1 or more"),
-        (Some(n), Api::Embeddings) => Ok(n),
+        (Some(n), api) if api.batched() => n,
         (Some(_), api) => bail!(
-            "--batch-size applies to --api embeddings only (--api {} sends one conversation per request)",
+            "--batch-size applies to --api embeddings and rerank only (--api {} sends one conversation per request)",
             api.name()
         ),
+    };
+    if n > 1 && a.workload.trace.is_some() {
+        bail!(
+            "--batch-size {n} with --trace: a trace request carries one input; drop --batch-size"
+        );
     }
+    Ok(n)
 }

@@ -18,7 +18,6 @@
 //! deadline. Every way an exchange can fail ends as one named `ErrorKind` (`failure.rs`), with a
 //! short detail that never holds the API key or a header value.
 
-use crate::cli::Api;
 use crate::config::Config;
 use crate::dataset::{Conversation, Lengths};
 use crate::measure::chat::StreamState;
@@ -80,7 +79,7 @@ pub struct Target {
     timeout: Duration,
     ttft_timeout: Option<Duration>,
     transport: Transport,
-    /// `--batch-size`: inputs per embeddings request.
+    /// `--batch-size`: inputs per embeddings request, documents per rerank query.
     pub batch: usize,
 }
 
@@ -230,8 +229,8 @@ impl Target {
     pub fn load(&mut self, conversations: &[Conversation], ignore_eos: bool) {
         self.template.set_ignore_eos(ignore_eos);
         self.bodies = match self.template.api() {
-            Api::Embeddings => (0..conversations.len())
-                .map(|i| self.template.embeddings(conversations, i, self.batch))
+            api if api.batched() => (0..conversations.len())
+                .map(|i| self.template.batch(conversations, i, self.batch))
                 .collect(),
             _ => conversations
                 .iter()
@@ -546,8 +545,8 @@ impl Target {
 }
 
 impl Target {
-    /// A reply that comes whole (embeddings): read to its end, bounded, then judged by
-    /// `events::embeddings`; its first and last token are the time it ended.
+    /// A reply that comes whole (embeddings, rerank): read to its end, bounded, then judged by
+    /// `events::whole`; its first and last token are the time it ended.
     async fn whole_reply(
         &self,
         mut resp: Reply<'_>,
@@ -573,7 +572,7 @@ impl Target {
         }
         let t = since(Instant::now(), start);
         resp.finish();
-        events::embeddings(&body, t, rec, self.batch)
+        crate::measure::whole::whole(self.template.api(), &body, t, rec, self.batch)
     }
 }
 

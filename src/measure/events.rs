@@ -207,53 +207,6 @@ pub fn anthropic(st: &mut StreamState, ev: Event<'_>, t: f64, rec: &mut RequestR
     }
 }
 
-#[derive(Deserialize)]
-struct EmbeddingsReply {
-    #[serde(default)]
-    data: Vec<serde::de::IgnoredAny>,
-    #[serde(default)]
-    usage: Option<EmbeddingsUsage>,
-}
-
-#[derive(Deserialize)]
-struct EmbeddingsUsage {
-    prompt_tokens: Option<u64>,
-}
-
-/// A whole embeddings reply, arrived at `t`: one vector per input of the `batch`, the prompt's
-/// tokens from `usage`, no output tokens; its first and last token are the reply's arrival.
-pub fn embeddings(
-    body: &[u8],
-    t: f64,
-    rec: &mut RequestRecord,
-    batch: usize,
-) -> Result<(), Failure> {
-    let reply: EmbeddingsReply = serde_json::from_slice(body).map_err(|e| {
-        let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
-        Failure::new(
-            ErrorKind::InvalidResponse,
-            format!("not an embeddings reply ({e}): {shown}"),
-        )
-    })?;
-    if reply.data.len() != batch {
-        return Err(Failure::new(
-            ErrorKind::InvalidResponse,
-            format!(
-                "{} embeddings for the {batch} inputs sent",
-                reply.data.len()
-            ),
-        ));
-    }
-    rec.chunks = 1;
-    rec.first_token_s = Some(t);
-    rec.last_token_s = Some(t);
-    rec.end_s = t;
-    rec.prompt_tokens = reply.usage.and_then(|u| u.prompt_tokens);
-    rec.completion_tokens = Some(0);
-    rec.inputs = u32::try_from(batch).ok();
-    Ok(())
-}
-
 /// An event of another API (no `type`): a chat-completion chunk, most likely.
 fn other_api(st: &mut StreamState, ev: Event<'_>, api: &str, field: &str) {
     let shown = String::from_utf8_lossy(&ev.data[..ev.data.len().min(80)]).into_owned();

@@ -5,8 +5,9 @@
 //! `client::Target`, which sends what `request` built over
 //! the run's transport (`http1`: the hand-written HTTP/1.1 path with its `pool` of connections,
 //! `http2`: the HTTP/2 pool, both on `conn` connections with `tls`; or reqwest), reads the reply through `reply`, splits the body into
-//! SSE events (`sse`) and reads each as a chat-completion event (`chat`) into the request's
-//! `record`. `failure` names every way an exchange fails; `time` is the clock every record uses.
+//! SSE events (`sse`) and reads each as a chat-completion event (`chat`, or another API's:
+//! `events`) into the request's `record`; a reply that comes whole (embeddings, rerank) is read by
+//! `whole`. `failure` names every way an exchange fails; `time` is the clock every record uses.
 //! Nothing here summarises or prints: `analyze/` reads the records, `output/` shows them.
 
 pub mod chat;
@@ -29,4 +30,5 @@ pub mod scrape;
 pub mod sse;
 pub mod time;
 pub mod tls;
+pub mod whole;
 pub mod work;

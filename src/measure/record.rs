@@ -213,6 +213,9 @@ pub struct RequestRecord {
     /// `--api embeddings`: the inputs the request carried (`--batch-size`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<u32>,
+    /// `--api rerank`: the documents the request asked to score (`--batch-size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents: Option<u32>,
     /// Gaps between consecutive content chunks, seconds.
     #[serde(
         default,
@@ -257,6 +260,7 @@ impl RequestRecord {
             cached_tokens: None,
             reasoning_tokens: None,
             inputs: None,
+            documents: None,
             itl_s: Vec::new(),
         }
     }

@@ -167,12 +167,10 @@ impl BodyTemplate {
                 "stream": true,
             }),
             Api::Anthropic => anthropic(&self.model, messages, max_tokens, self.temperature),
-            // One input: the conversation's text (a batch is built by `embeddings`).
-            Api::Embeddings => serde_json::json!({
-                "model": self.model,
-                "input": [text(messages)],
-                "encoding_format": "float",
-            }),
+            // One input: the conversation's text (a batch is built by `batch`).
+            Api::Embeddings => embeddings(&self.model, vec![text(messages)]),
+            // Its question, and its text as the one document (a batch is built by `batch`).
+            Api::Rerank => rerank(&self.model, query(messages), vec![text(messages)]),
         };
         let obj = body.as_object_mut().expect("json! object literal");
         // Only chat and completions report usage on request; the others always do.
@@ -197,18 +195,23 @@ impl BodyTemplate {
         Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
     }
 
-    /// An embeddings request of `batch` inputs: sample `i`'s text and the next samples'
-    /// (wrapping around), with `--extra-body`.
-    pub fn embeddings(&self, convs: &[Conversation], i: usize, batch: usize) -> Bytes {
-        let inputs: Vec<String> = (0..batch)
-            .filter_map(|k| convs.get((i + k) % convs.len().max(1)))
-            .map(|c| text(&c.messages))
-            .collect();
-        let mut body = serde_json::json!({
-            "model": self.model,
-            "input": inputs,
-            "encoding_format": "float",
-        });
+    /// A batched request for sample `i`, with `--extra-body`: for embeddings, `batch` inputs
+    /// (sample `i`'s text and the next samples', wrapping around); for rerank, sample `i`'s last
+    /// user message as the query and the next `batch` samples' texts as the documents.
+    pub fn batch(&self, convs: &[Conversation], i: usize, batch: usize) -> Bytes {
+        let texts = |from: usize| -> Vec<String> {
+            (0..batch)
+                .filter_map(|k| convs.get((from + k) % convs.len().max(1)))
+                .map(|c| text(&c.messages))
+                .collect()
+        };
+        let mut body = match self.api {
+            Api::Rerank => {
+                let q = convs.get(i).map(|c| query(&c.messages)).unwrap_or_default();
+                rerank(&self.model, q, texts(i + 1))
+            }
+            _ => embeddings(&self.model, texts(i)),
+        };
         if let (Some(extra), Some(obj)) = (&self.extra, body.as_object_mut()) {
             for (k, v) in extra {
                 obj.insert(k.clone(), v.clone());
@@ -243,10 +246,29 @@ fn tools_for(api: Api, tools: &[serde_json::Value]) -> serde_json::Value {
                 "description": f(t, "description").unwrap_or_else(|| "".into()),
                 "input_schema": f(t, "parameters").unwrap_or_else(empty),
             }),
-            Api::Chat | Api::Completions | Api::Embeddings => t.clone(),
+            Api::Chat | Api::Completions | Api::Embeddings | Api::Rerank => t.clone(),
         })
         .collect();
     shaped.into()
+}
+
+/// An embeddings body: the `inputs`, as floats.
+fn embeddings(model: &str, inputs: Vec<String>) -> serde_json::Value {
+    serde_json::json!({"model": model, "input": inputs, "encoding_format": "float"})
+}
+
+/// A rerank body (Jina's and Cohere's shape, which vLLM and llama.cpp's server take): every
+/// document scored, none echoed back.
+fn rerank(model: &str, query: String, documents: Vec<String>) -> serde_json::Value {
+    serde_json::json!({"model": model, "query": query, "documents": documents, "return_documents": false})
+}
+
+/// A rerank query: the conversation's last user message (its whole text when it has none).
+fn query(messages: &[Message]) -> String {
+    match messages.iter().rev().find(|m| m.role == "user") {
+        Some(m) => m.content.clone(),
+        None => text(messages),
+    }
 }
 
 /// A conversation's text: its messages' contents, in order, separated by blank lines.

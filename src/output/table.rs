@@ -2,7 +2,7 @@
 //! follow `--percentiles`, a `$/M Tokens` column appears when priced, and `SLO met%` and
 //! `Goodput` columns when the run had objectives (`--slo`).
 
-use crate::analyze::level::LevelReport;
+use crate::analyze::level::{Batch, LevelReport};
 use crate::analyze::reason::Qps;
 use crate::analyze::stats::Percentiles;
 use std::fmt::Write;
@@ -62,8 +62,9 @@ fn plus_minus(v: f64, ci: Option<crate::analyze::stats::Interval>, digits: usize
     }
 }
 
-/// The headers of [`figures`]' columns for `levels`: an embeddings run has no first token and no
-/// output, so its latency is one column and its speed is inputs per second.
+/// The headers of [`figures`]' columns for `levels`: an embeddings or rerank run has no first
+/// token and no output, so its latency is one column and its speed is inputs (documents) per
+/// second.
 pub fn figure_headers(levels: &[LevelReport], percentiles: &[f64]) -> Vec<String> {
     let closed = levels.iter().any(|l| l.concurrency.is_some());
     let mut header = if closed {
@@ -72,15 +73,15 @@ pub fn figure_headers(levels: &[LevelReport], percentiles: &[f64]) -> Vec<String
         vec!["QPS Target".to_string(), "Actual QPS".into()]
     };
     header.push("Success%".into());
-    let embedded = levels.iter().any(|l| l.embeddings.is_some());
-    for (name, _) in metrics(embedded) {
+    let batch = Batch::of(levels);
+    for (name, _) in metrics(batch.is_some()) {
         for p in percentiles {
             let unit = if *name == "Tok/s" { "" } else { "(s)" };
             header.push(format!("{name} P{p}{unit}"));
         }
     }
-    if embedded {
-        header.extend(["Inputs/s".into(), "Input tok/s".into()]);
+    if let Some(b) = batch {
+        header.extend([b.column.into(), "Input tok/s".into()]);
     }
     header
 }
@@ -105,7 +106,8 @@ pub fn figures(l: &LevelReport, percentiles: &[f64], show_ci: bool) -> Vec<Strin
         format!("{:.2}", l.actual_qps),
         format!("{:.1}", l.success_rate),
     ];
-    for (name, get) in metrics(l.embeddings.is_some()) {
+    let batched = l.batched();
+    for (name, get) in metrics(batched.is_some()) {
         let digits = if *name == "Tok/s" { 1 } else { 3 };
         for &p in percentiles {
             let ci = get(l).interval(p).filter(|_| show_ci);
@@ -115,7 +117,7 @@ pub fn figures(l: &LevelReport, percentiles: &[f64], show_ci: bool) -> Vec<Strin
             });
         }
     }
-    if let Some(e) = &l.embeddings {
+    if let Some((_, e)) = batched {
         row.push(format!("{:.1}", e.inputs_per_s));
         row.push(format!("{:.0}", e.input_tokens_per_s));
     }

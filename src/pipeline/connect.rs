@@ -48,6 +48,8 @@ pub async fn connect(cfg: &Config, prepared: &Prepared) -> Result<Target> {
 async fn ignore_eos(cfg: &Config, target: &Target) -> bool {
     const ACCEPTING: [&str; 5] = ["vllm", "sglang", "llamacpp", "llama.cpp", "redline"];
     match cfg.workload.ignore_eos {
+        // A whole reply (embeddings, rerank) has no tokens to pin.
+        _ if cfg.api.batched() => false,
         IgnoreEos::On => true,
         IgnoreEos::Off => false,
         IgnoreEos::Auto if !cfg.workload.has_output_lengths() => false,

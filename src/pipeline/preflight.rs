@@ -24,13 +24,13 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
         _ => 1,
     };
     let body = match target.template.api() {
-        // The run's batch, of this prompt: the reply must hold as many vectors.
-        Api::Embeddings => {
+        // The run's batch, of this prompt: the reply must hold as many vectors or scores.
+        api if api.batched() => {
             let conv = crate::dataset::Conversation {
                 messages: messages.to_vec(),
                 lengths: None,
             };
-            target.template.embeddings(&[conv], 0, target.batch)
+            target.template.batch(&[conv], 0, target.batch)
         }
         _ => target.template.build(messages, Some(one)),
     };

@@ -3,7 +3,8 @@
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `POST /v1/responses` and
 //! `POST /v1/messages` (the same engine, each answering in its API's events; all but completions
-//! can open with reasoning tokens, `--reasoning-tokens`), `GET /v1/models`, `/health`, `/metrics`,
+//! can open with reasoning tokens, `--reasoning-tokens`), `POST /v1/embeddings` and
+//! `POST /v1/rerank` (whole replies, `batched.rs`), `GET /v1/models`, `/health`, `/metrics`,
 //! `/sim/stats`. [`app`] builds the axum `Router` without binding a port; [`spawn`] binds `127.0.0.1:0` (or any
 //! address) and returns the bound address; `redline sim` calls [`serve`]. What each request's timing
 //! is, and whether it is served at all, is decided behind one seam, [`model::ResponseModel`]: the
@@ -15,6 +16,7 @@
 //! Imports within `sim/` point one way: mod -> stream/profile -> driver -> model -> metrics,
 //! engine -> prefix.
 
+mod batched;
 pub mod driver;
 pub mod engine;
 pub mod metrics;
@@ -81,7 +83,8 @@ pub fn app_with(model: Box<dyn ResponseModel>, served_model: String, reading: Re
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
-        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/embeddings", post(batched::embeddings))
+        .route("/v1/rerank", post(batched::rerank))
         .route(
             "/v1/responses",
             post(|State(st): State<Arc<AppState>>, body: Bytes| {
@@ -393,46 +396,6 @@ struct OtherRequest {
     ignore_eos: bool,
     #[serde(default)]
     tools: Vec<serde_json::Value>,
-}
-
-/// `POST /v1/embeddings`: every input's tokens prefilled by the same engine (one step of
-/// decode, as an embedding model's pooling), answered whole with a vector per input.
-async fn embeddings(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
-    let start = tokio::time::Instant::now();
-    let req: EmbeddingsRequest = match parse_body(&body) {
-        Ok(r) => r,
-        Err(response) => return *response,
-    };
-    let inputs: Vec<String> = match req.input {
-        serde_json::Value::String(s) => vec![s],
-        serde_json::Value::Array(items) => items.iter().map(part_text).collect(),
-        _ => vec![],
-    };
-    if inputs.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "input must not be empty",
-            "invalid_request_error",
-        );
-    }
-    let prompt_tokens = inputs.iter().map(|t| st.tokens.count(t)).sum();
-    let sim_req = SimRequest {
-        prompt_tokens,
-        max_tokens: 1,
-        ignore_eos: true,
-        key: None,
-    };
-    let mut meta = st.meta(req.model, None, Shape::Embeddings, prompt_tokens);
-    meta.inputs = inputs.len();
-    respond(&st, sim_req, meta, false, start).await
-}
-
-#[derive(Deserialize)]
-struct EmbeddingsRequest {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    input: serde_json::Value,
 }
 
 /// A message item: its role and its text.

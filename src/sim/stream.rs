@@ -26,6 +26,8 @@ pub enum Shape {
     Anthropic,
     /// `/v1/embeddings`: one whole reply, a vector per input.
     Embeddings,
+    /// `/v1/rerank`: one whole reply, a score per document.
+    Rerank,
 }
 
 /// What every chunk of one reply shares.
@@ -42,7 +44,7 @@ pub struct Meta {
     /// The request offered tools: the reply is a call of the first one, its arguments streamed
     /// token by token.
     pub tool: Option<String>,
-    /// Embeddings: the inputs, one vector each.
+    /// Embeddings: the inputs, one vector each; rerank: the documents, one score each.
     pub inputs: usize,
 }
 
@@ -78,7 +80,7 @@ impl Meta {
             return self.tool_start(&id, name);
         }
         match self.shape {
-            Shape::Completions | Shape::Embeddings => String::new(),
+            Shape::Completions | Shape::Embeddings | Shape::Rerank => String::new(),
             Shape::Chat => self.chunk(json!({"role": "assistant", "content": ""}), None),
             Shape::Responses => event(
                 "response.created",
@@ -118,7 +120,7 @@ impl Meta {
                     json!({"type": "message_start", "message": message}),
                 ) + &event("content_block_start", block)
             }
-            Shape::Chat | Shape::Completions | Shape::Embeddings => {
+            Shape::Chat | Shape::Completions | Shape::Embeddings | Shape::Rerank => {
                 let call = json!([{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]);
                 self.chunk(
                     json!({"role": "assistant", "content": null, "tool_calls": call}),
@@ -139,7 +141,7 @@ impl Meta {
                 "content_block_delta",
                 json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": word(i)}}),
             ),
-            Shape::Chat | Shape::Completions | Shape::Embeddings => self.chunk(
+            Shape::Chat | Shape::Completions | Shape::Embeddings | Shape::Rerank => self.chunk(
                 json!({"tool_calls": [{"index": 0, "function": {"arguments": word(i)}}]}),
                 None,
             ),
@@ -199,7 +201,7 @@ impl Meta {
                 ) + &event("message_delta", delta)
                     + &event("message_stop", json!({"type": "message_stop"}));
             }
-            Shape::Chat | Shape::Completions | Shape::Embeddings => {}
+            Shape::Chat | Shape::Completions | Shape::Embeddings | Shape::Rerank => {}
         }
         let finish = if self.tool.is_some() {
             "tool_calls"
@@ -225,6 +227,15 @@ impl Meta {
                     .map(|i| json!({"object": "embedding", "index": i, "embedding": [0.0, 0.5, 1.0, 0.5]}))
                     .collect();
                 return json!({"object": "list", "model": self.model, "data": data,
+                    "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}});
+            }
+            // Scores falling with the index, listed best first as rerankers do.
+            Shape::Rerank => {
+                let results: Vec<serde_json::Value> = (0..self.inputs)
+                    .map(|i| json!({"index": i, "relevance_score": 1.0 / (1.0 + i as f64)}))
+                    .collect();
+                return json!({"id": format!("rerank-sim-{}", self.id), "model": self.model,
+                    "results": results,
                     "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}});
             }
             Shape::Responses => {

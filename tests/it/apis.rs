@@ -1,6 +1,6 @@
 //! The APIs redline speaks besides chat (`--api`): the Responses API and the Anthropic Messages
 //! API against the simulator, which serves them from the same engine, so their figures match
-//! chat's; the Anthropic key in `x-api-key` with `anthropic-version`; and a wrong `--api` stopped
+//! chat's; embeddings and rerank batches; tool calls; the Anthropic key in `x-api-key` with `anthropic-version`; and a wrong `--api` stopped
 //! at preflight, naming what the server seems to speak.
 
 use crate::common::*;
@@ -233,57 +233,71 @@ async fn a_tool_call_streamed_back_is_output_with_its_own_first_token_time_under
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn embeddings_batches_its_inputs_and_reports_inputs_per_second() {
+async fn embeddings_and_rerank_batch_their_inputs_and_report_them_per_second() {
     let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "20", "--itl-ms", "2"]).await;
-    let mut tokens = Vec::new();
-    for batch in ["1", "4"] {
-        let flags = [
-            "--api",
-            "embeddings",
-            "--batch-size",
-            batch,
-            "--qps",
-            "10,20",
-            "--duration",
-            "1",
-            "--plot",
-            "--html",
-        ];
-        let run = redline(&bench_args(&sim, &flags)).await;
-        assert_eq!(
-            run.code(),
-            Some(0),
-            "--batch-size {batch}: {}",
-            run.stderr()
-        );
-        let n: f64 = batch.parse().unwrap();
-        for l in run.results_json()["results"].as_array().unwrap() {
-            assert_eq!(l["success_rate"], 100.0);
-            let e = &l["embeddings"];
-            assert_eq!(e["batch_size"], n as u64);
-            // Every input of every successful request, per second of send window.
-            let inputs = e["inputs"].as_f64().unwrap();
-            assert_eq!(inputs, n * l["requests_succeeded"].as_f64().unwrap());
-            assert_eq!(
-                e["inputs_per_s"].as_f64().unwrap(),
-                inputs / l["send_window_s"].as_f64().unwrap()
-            );
-            assert_eq!(l["total_output_tokens"], 0);
+    for (api, column, reply) in [
+        ("embeddings", "Inputs/s", "an embeddings reply"),
+        ("rerank", "Docs/s", "a rerank reply"),
+    ] {
+        let mut tokens = Vec::new();
+        for batch in ["1", "4"] {
+            let flags = [
+                "--api",
+                api,
+                "--batch-size",
+                batch,
+                "--qps",
+                "10,20",
+                "--duration",
+                "1",
+                "--plot",
+                "--html",
+            ];
+            let run = redline(&bench_args(&sim, &flags)).await;
+            let what = format!("--api {api} --batch-size {batch}");
+            assert_eq!(run.code(), Some(0), "{what}: {}", run.stderr());
+            let n: f64 = batch.parse().unwrap();
+            for l in run.results_json()["results"].as_array().unwrap() {
+                assert_eq!(l["success_rate"], 100.0);
+                let e = &l[api];
+                assert_eq!(e["batch_size"], n as u64, "{what}: {l}");
+                // Every input (document) of every success, per second of send window.
+                let inputs = e["inputs"].as_f64().unwrap();
+                assert_eq!(inputs, n * l["requests_succeeded"].as_f64().unwrap());
+                assert_eq!(
+                    e["inputs_per_s"].as_f64().unwrap(),
+                    inputs / l["send_window_s"].as_f64().unwrap()
+                );
+                assert_eq!(l["total_output_tokens"], 0);
+            }
+            // The console shows inputs per second where a chat run shows tokens per second.
+            assert!(run.stdout().contains(column), "{what}: {}", run.stdout());
+            assert!(!run.stdout().contains("TTFT P50"), "{}", run.stdout());
+            let page = std::fs::read_to_string(run.dir().join("benchmark_qps.html")).unwrap();
+            assert!(page.contains(&format!("does not apply: {reply} comes whole")));
+            tokens.push(run.level(0)["total_input_tokens"].as_u64().unwrap());
         }
-        // The console shows inputs per second where a chat run shows tokens per second.
-        assert!(run.stdout().contains("Inputs/s"), "{}", run.stdout());
-        assert!(!run.stdout().contains("TTFT P50"), "{}", run.stdout());
-        let page = std::fs::read_to_string(run.dir().join("benchmark_qps.html")).unwrap();
-        assert!(page.contains("does not apply: an embeddings reply comes whole"));
-        tokens.push(run.level(0)["total_input_tokens"].as_u64().unwrap());
+        // Four inputs a request: about four times the prompt tokens at the same rate.
+        assert!(tokens[1] > 3 * tokens[0], "--api {api}: {tokens:?}");
     }
-    // Four inputs a request: four times the prompt tokens at the same rate.
-    assert!(tokens[1] > 3 * tokens[0], "{tokens:?}");
     let run = redline(&bench_args(&sim, &["--batch-size", "4", "--qps", "1"])).await;
     assert_eq!(run.code(), Some(1));
     assert!(
         run.stderr()
-            .contains("--batch-size applies to --api embeddings only"),
+            .contains("--batch-size applies to --api embeddings and rerank only"),
+        "{}",
+        run.stderr()
+    );
+    // A whole reply has no turn to continue.
+    let run = redline(&bench_args(
+        &sim,
+        &["--api", "rerank", "--sessions", "--qps", "1"],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(1));
+    assert!(
+        run.stderr()
+            .contains("--sessions: an --api rerank reply has no assistant turn to continue"),
         "{}",
         run.stderr()
     );

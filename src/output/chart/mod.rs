@@ -22,6 +22,7 @@ mod panels;
 mod plot;
 mod text;
 
+use crate::analyze::level::Batch;
 use crate::analyze::report::Report;
 use crate::cli::PlotFormat;
 use anyhow::{anyhow, Result};
@@ -131,10 +132,12 @@ fn render<DB: DrawingBackend>(
     for (kind, cell) in kinds.iter().zip(&cells) {
         match kind {
             Panel::Qps => panels::qps(cell, levels, &marks)?,
-            Panel::Ttft if levels.iter().any(|l| l.embeddings.is_some()) => panels::not_applicable(
+            Panel::Ttft if Batch::of(levels).is_some() => panels::not_applicable(
                 cell,
                 "Time to first token",
-                "does not apply: an embeddings reply comes whole (its latency is beside)",
+                &Batch::of(levels)
+                    .map(Batch::no_first_token)
+                    .unwrap_or_default(),
                 &marks,
             )?,
             Panel::Ttft => panels::percentiles(

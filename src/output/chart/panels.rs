@@ -7,7 +7,7 @@ use super::plot::{
     GREEN_OK, GREY, ORANGE, PURPLE,
 };
 use super::plot::{err, stagger, success_tick, text};
-use crate::analyze::level::LevelReport;
+use crate::analyze::level::{Batch, LevelReport};
 use crate::analyze::stats::Percentiles;
 use crate::analyze::verdict::{Cause, Verdict};
 use anyhow::Result;
@@ -268,7 +268,7 @@ pub fn percentiles<DB: DrawingBackend>(
     legend::draw(&side, &with_shaded(entries, m))
 }
 
-/// What does not apply to a run (an embeddings reply has no first token): the panel says so.
+/// What does not apply to a run (a whole reply has no first token): the panel says so.
 pub fn not_applicable<DB: DrawingBackend>(
     area: &Area<DB>,
     title: &str,
@@ -280,23 +280,29 @@ pub fn not_applicable<DB: DrawingBackend>(
     nothing(&mut c, &side, why, m, 1.0)
 }
 
-/// `--api embeddings`: inputs per second (left) and input tokens per second (right).
-pub fn embedded<DB: DrawingBackend>(
+/// `--api embeddings` (rerank): inputs (documents) per second (left) and input tokens per
+/// second (right).
+pub fn batched<DB: DrawingBackend>(
     area: &Area<DB>,
     levels: &[LevelReport],
+    b: Batch,
     m: &Marks,
 ) -> Result<()> {
     let (plot, side) = legend::split(area);
-    let inputs = points(levels, |l| l.embeddings.map(|e| e.inputs_per_s));
-    let tokens = points(levels, |l| l.embeddings.map(|e| e.input_tokens_per_s));
-    let title = "Embeddings: inputs per second (left), input tokens per second (right)";
-    let units = ("Inputs / s", "Input tokens / s");
-    let mut c = framed_dual(&plot, title, units, m, (top(&[&inputs]), top(&[&tokens])))?;
+    let inputs = points(levels, |l| l.batched().map(|(_, e)| e.inputs_per_s));
+    let tokens = points(levels, |l| l.batched().map(|(_, e)| e.input_tokens_per_s));
+    let title = format!(
+        "{}: {} per second (left), input tokens per second (right)",
+        b.title, b.unit
+    );
+    let left = format!("{} / s", b.column.trim_end_matches("/s"));
+    let units = (left.as_str(), "Input tokens / s");
+    let mut c = framed_dual(&plot, &title, units, m, (top(&[&inputs]), top(&[&tokens])))?;
     line(&mut c, inputs, COLORS[0], 3)?;
     c.draw_secondary_series(LineSeries::new(tokens, PURPLE.stroke_width(5)))
         .map_err(err)?;
     let entries = vec![
-        Entry::new("inputs / s", COLORS[0], Glyph::Line(3)),
+        Entry::new(format!("{} / s", b.unit), COLORS[0], Glyph::Line(3)),
         Entry::new("input tokens / s (right axis)", PURPLE, Glyph::Line(5)),
     ];
     legend::draw(&side, &with_shaded(entries, m))
@@ -308,8 +314,8 @@ pub fn speed<DB: DrawingBackend>(
     ps: &[f64],
     m: &Marks,
 ) -> Result<()> {
-    if levels.iter().any(|l| l.embeddings.is_some()) {
-        return embedded(area, levels, m);
+    if let Some(b) = Batch::of(levels) {
+        return batched(area, levels, b, m);
     }
     let (plot, side) = legend::split(area);
     let series: Vec<(f64, Vec<(f64, f64)>)> = ps

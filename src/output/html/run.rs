@@ -10,7 +10,7 @@ use super::frame::{cost, Frame};
 use super::page::{esc, page};
 use super::server::{server_load, server_ttft};
 use super::svg::{self, Chart, Point, Series, GREEN, GREY, PALETTE, PURPLE, RED};
-use crate::analyze::level::LevelReport;
+use crate::analyze::level::{Batch, LevelReport};
 use crate::analyze::report::Report;
 use crate::analyze::stats::Percentiles;
 use crate::analyze::verdict::Verdict;
@@ -139,15 +139,13 @@ fn class(v: Verdict) -> &'static str {
 /// The panels of the PNG, in its order (`output/chart/mod.rs`).
 fn charts(report: &Report, percentiles: &[f64]) -> Vec<Chart> {
     let f = Frame::of(report);
-    let embedded = report.results.iter().any(|l| l.embeddings.is_some());
-    let ttft = match embedded {
-        true => Chart {
-            note: Some(
-                "does not apply: an embeddings reply comes whole (its latency is beside)".into(),
-            ),
+    let batch = Batch::of(&report.results);
+    let ttft = match batch {
+        Some(b) => Chart {
+            note: Some(b.no_first_token()),
             ..f.chart("Time to first token", "", None)
         },
-        false => latency(&f, "Time to first token (s)", |l| &l.ttft, percentiles),
+        None => latency(&f, "Time to first token (s)", |l| &l.ttft, percentiles),
     };
     let mut v = vec![
         qps(&f),
@@ -158,9 +156,9 @@ fn charts(report: &Report, percentiles: &[f64]) -> Vec<Chart> {
             |l| &l.e2e_latency,
             percentiles,
         ),
-        match embedded {
-            true => embeddings(&f),
-            false => speed(&f, percentiles),
+        match batch {
+            Some(b) => batched(&f, b),
+            None => speed(&f, percentiles),
         },
     ];
     let priced = report.results.iter().any(|l| l.cost_analysis.is_some());
@@ -246,19 +244,28 @@ fn latency(
     c
 }
 
-/// `--api embeddings`: inputs per second and input tokens per second.
-fn embeddings(f: &Frame) -> Chart {
-    let title = "Embeddings: inputs per second (left), input tokens per second (right)";
-    let mut c = f.chart(title, "Inputs / s", Some("Input tokens / s"));
-    let inputs = f.points(
-        "inputs",
-        |l| l.embeddings.map(|e| e.inputs_per_s),
-        |v| format!("{v:.1} inputs/s"),
+/// `--api embeddings` (rerank): inputs (documents) per second and input tokens per second.
+fn batched(f: &Frame, b: Batch) -> Chart {
+    let title = format!(
+        "{}: {} per second (left), input tokens per second (right)",
+        b.title, b.unit
     );
-    c.series.push(Series::line("inputs / s", inputs));
+    let mut c = f.chart(
+        &title,
+        &format!("{} / s", b.column.trim_end_matches("/s")),
+        Some("Input tokens / s"),
+    );
+    let unit = b.unit;
+    let inputs = f.points(
+        b.unit,
+        |l| l.batched().map(|(_, e)| e.inputs_per_s),
+        move |v| format!("{v:.1} {unit}/s"),
+    );
+    c.series
+        .push(Series::line(format!("{} / s", b.unit), inputs));
     let tokens = f.points(
         "input tokens",
-        |l| l.embeddings.map(|e| e.input_tokens_per_s),
+        |l| l.batched().map(|(_, e)| e.input_tokens_per_s),
         |v| format!("{} tok/s", thousands(v)),
     );
     c.series.push(
