@@ -86,7 +86,20 @@ pub struct SessionSummary {
     /// How late the later turns went out after the previous reply ended (and the think time):
     /// the client's own delay, not part of the arrival schedule's lag.
     pub later_turn_lag_s: LagSummary,
+    /// Each turn's first request (a turn's tool results are counted beside).
     pub by_turn: Vec<TurnReport>,
+    /// `--tools`: the requests that sent a turn's tool results, and of those the successes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_results: Option<ToolResults>,
+}
+
+/// The requests of a level's sessions that sent tool results back (`--tools`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolResults {
+    pub requests: u64,
+    pub succeeded: u64,
+    /// Of the turns' first requests that succeeded, those whose reply called a tool.
+    pub turns_calling_tools: u64,
 }
 
 /// One turn index across the level's sessions.
@@ -109,7 +122,7 @@ pub fn sessions(
 ) -> Option<SessionSummary> {
     let by_session = tally(recs, RequestRecord::succeeded);
     let mut by_turn: BTreeMap<u32, Vec<&RequestRecord>> = BTreeMap::new();
-    for r in recs {
+    for r in recs.iter().filter(|r| r.tool_round.is_none()) {
         if let (Some(_), Some(t)) = (r.session, r.turn) {
             by_turn.entry(t).or_default().push(r);
         }
@@ -119,6 +132,7 @@ pub fn sessions(
     }
     let requests: u64 = by_session.values().map(|e| u64::from(e.0)).sum();
     let turns_planned: u64 = by_session.values().map(|e| u64::from(e.1.max(e.0))).sum();
+    let tool_results = tool_results(recs);
     let turns = by_turn
         .into_iter()
         .map(|(turn, rs)| {
@@ -146,7 +160,8 @@ pub fn sessions(
         turns_not_sent: turns_planned - requests,
         turns_not_sent_client_side: unsent_after_client_failures(recs),
         requests,
-        mean_turns_sent: requests as f64 / by_session.len() as f64,
+        mean_turns_sent: (requests - tool_results.as_ref().map_or(0, |t| t.requests)) as f64
+            / by_session.len() as f64,
         request_rate_qps: requests as f64 / duration_s.max(f64::EPSILON),
         later_turn_lag_s: LagSummary::of(
             recs.iter()
@@ -155,6 +170,21 @@ pub fn sessions(
                 .collect(),
         ),
         by_turn: turns,
+        tool_results,
+    })
+}
+
+/// The tool-result requests of a level's sessions, when any reply called a tool.
+fn tool_results(recs: &[RequestRecord]) -> Option<ToolResults> {
+    let sent: Vec<&RequestRecord> = recs.iter().filter(|r| r.tool_round.is_some()).collect();
+    let calling = recs
+        .iter()
+        .filter(|r| r.tool_round.is_none() && r.succeeded() && r.first_tool_call_s.is_some())
+        .count() as u64;
+    (calling > 0 || !sent.is_empty()).then(|| ToolResults {
+        requests: sent.len() as u64,
+        succeeded: sent.iter().filter(|r| r.succeeded()).count() as u64,
+        turns_calling_tools: calling,
     })
 }
 

@@ -146,6 +146,14 @@ pub struct BenchArgs {
     /// first token's time is recorded.
     #[arg(long, value_name = "FILE")]
     pub tools: Option<std::path::PathBuf>,
+    /// With --tools and --sessions: the result sent back for a tool call (a tool's own "result"
+    /// in the --tools file comes first) [default: {"ok":true}].
+    #[arg(long, value_name = "TEXT")]
+    pub tool_result: Option<String>,
+    /// With --tools and --sessions: the most tool results a user turn sends back before the
+    /// session goes on to its next turn [default: 3].
+    #[arg(long, value_name = "N")]
+    pub tool_rounds: Option<u32>,
     /// With --api embeddings: inputs per request (the sample's text and the next ones'); with
     /// --api rerank: documents per query (the next samples' texts).
     #[arg(long, value_name = "N")]
@@ -373,6 +381,8 @@ impl BenchArgs {
             max_concurrency: None,
             extra_body: None,
             tools: None,
+            tool_result: None,
+            tool_rounds: None,
             batch_size: None,
             no_stream_usage: false,
             metrics_url: None,

@@ -86,6 +86,9 @@ pub struct Config {
     pub extra_body: Option<Map<String, Value>>,
     /// `--tools`: OpenAI function tools offered in every request.
     pub tools: Option<Vec<Value>>,
+    /// `--tools` with `--sessions`: each tool call answered with a result (`--tool-result`,
+    /// `--tool-rounds`).
+    pub tool_loop: Option<crate::measure::tool_loop::ToolLoop>,
     /// `--batch-size`: inputs per embeddings request, documents per rerank query (1 otherwise).
     pub batch_size: usize,
     pub stream_usage: bool,
@@ -150,6 +153,7 @@ impl Config {
         let (policy, daily_tokens) = policy(&a.policy, &Policy::default(), None)?;
         let endpoint = endpoint_url(endpoint, a.api)?;
         let api_key = api_key(a)?;
+        let offered = tools::of(a)?;
         let connection = connection::settings(&endpoint, &a.connection, api_key.is_some())?;
         Ok(Config {
             endpoint,
@@ -186,7 +190,8 @@ impl Config {
                 .as_deref()
                 .map(validate::extra_body)
                 .transpose()?,
-            tools: a.tools.as_deref().map(|p| tools(p, a.api)).transpose()?,
+            tools: offered.as_ref().map(|t| t.offered.clone()),
+            tool_loop: offered.and_then(|t| t.session_loop),
             batch_size: batch_size(a)?,
             stream_usage: !a.no_stream_usage,
             preflight: !a.no_preflight,
@@ -273,43 +278,7 @@ pub fn key_in_clear(cfg: &Config) -> bool {
 
 #[cfg(test)]
 mod tests;
-
-/// `--tools FILE`: a JSON array of OpenAI function tools, each with a `function.name`; not for the
-/// completions API, which has no tools.
-fn tools(path: &std::path::Path, api: Api) -> Result<Vec<Value>> {
-    if matches!(api, Api::Completions) || api.batched() {
-        bail!(
-            "--tools: the {} API takes no tools; use --api chat, responses or anthropic",
-            api.name()
-        );
-    }
-    let shape =
-        r#"[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]"#;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read --tools {}", path.display()))?;
-    let list: Vec<Value> = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "--tools {}: give a JSON array of tools, e.g. {shape}",
-            path.display()
-        )
-    })?;
-    if list.is_empty() {
-        bail!("--tools {} lists no tool; e.g. {shape}", path.display());
-    }
-    for (i, t) in list.iter().enumerate() {
-        if t.pointer("/function/name")
-            .and_then(Value::as_str)
-            .is_none()
-        {
-            bail!(
-                "--tools {}: tool {} has no function.name; e.g. {shape}",
-                path.display(),
-                i + 1
-            );
-        }
-    }
-    Ok(list)
-}
+mod tools;
 
 /// `--batch-size`: inputs per embeddings request or documents per rerank query, at least 1.
 /// A batched API answers whole, so it has no turn to continue (`--sessions`), and a trace

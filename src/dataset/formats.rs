@@ -36,10 +36,7 @@ pub(super) fn text_lines(bytes: &[u8], name: &str) -> Result<Vec<Conversation>, 
 
 fn user_only(content: String) -> Conversation {
     Conversation {
-        messages: vec![Message {
-            role: "user",
-            content,
-        }],
+        messages: vec![Message::new("user", content)],
         lengths: None,
     }
 }
@@ -83,7 +80,7 @@ fn sharegpt(v: &Value, loc: Loc) -> Result<Conversation, FieldProblem> {
                 ))
             }
         };
-        messages.push(Message { role, content });
+        messages.push(Message::new(role, content));
     }
     finish(messages, &format!("{at}.conversations"))
 }
@@ -126,7 +123,7 @@ fn openai(v: &Value, loc: Loc) -> Result<Conversation, FieldProblem> {
             }
             None => return Err((format!("{mat}.content"), "missing required field".into())),
         };
-        messages.push(Message { role, content });
+        messages.push(Message::new(role, content));
     }
     finish(messages, &format!("{at}.messages"))
 }
@@ -178,10 +175,7 @@ fn reference(sample: &Value, loc: Loc) -> Result<Conversation, FieldProblem> {
         }
         None => return Err((at(".cut_chat_history"), "missing required field".into())),
     };
-    let mut messages = vec![Message {
-        role: "system",
-        content: system,
-    }];
+    let mut messages = vec![Message::new("system", system)];
     for (t, turn) in history.iter().enumerate() {
         let tat = || at(&format!(".cut_chat_history[{t}]"));
         let turn = turn
@@ -202,7 +196,7 @@ fn reference(sample: &Value, loc: Loc) -> Result<Conversation, FieldProblem> {
                 ))
             }
         };
-        messages.push(Message { role, content });
+        messages.push(Message::new(role, content));
     }
     if messages.len() == 1 {
         return Err((

@@ -24,7 +24,10 @@ pub mod trace;
 mod types;
 
 use types::kind;
-pub use types::{Conversation, Dataset, DatasetError, Lengths, Loc, Message, MAX_DATASET_BYTES};
+pub use types::{
+    Conversation, Dataset, DatasetError, Lengths, Loc, Message, ToolCall, ToolPart,
+    MAX_DATASET_BYTES,
+};
 
 use crate::cli::DatasetFormat;
 use rand::seq::SliceRandom;

@@ -149,13 +149,13 @@ pub fn generate(
         let messages = starts
             .iter()
             .enumerate()
-            .map(|(turn, &at)| Message {
-                role: "user",
-                content: if turn == 0 {
+            .map(|(turn, &at)| {
+                let content = if turn == 0 {
                     corpus.exact(prefix, at, *input)
                 } else {
                     corpus.exact("", at, unique)
-                },
+                };
+                Message::new("user", content)
             })
             .collect();
         Conversation {

@@ -8,11 +8,88 @@ use serde_json::Value;
 use std::fmt;
 use thiserror::Error;
 
-/// One chat message as sent to the endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One chat message as sent to the endpoint. It serialises as chat's message; `request.rs`
+/// shapes it for the other APIs.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub role: &'static str,
     pub content: String,
+    /// In a session with `--tools`: the calls an assistant message made, or the call a tool
+    /// message answers.
+    pub tool: Option<Box<ToolPart>>,
+}
+
+/// A message's part in a tool loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolPart {
+    /// The assistant's calls, as it streamed them.
+    Calls(Vec<ToolCall>),
+    /// The result sent back for one call (the message's content).
+    Result(ToolCall),
+}
+
+/// A tool call a reply streamed: its id, the tool's name, and its arguments (JSON text).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+impl Message {
+    pub fn new(role: &'static str, content: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: content.into(),
+            tool: None,
+        }
+    }
+
+    /// An assistant's reply: its text, and the tools it called.
+    pub fn assistant(content: String, calls: Vec<ToolCall>) -> Message {
+        Message {
+            tool: (!calls.is_empty()).then(|| Box::new(ToolPart::Calls(calls))),
+            ..Message::new("assistant", content)
+        }
+    }
+
+    /// The result of `call`.
+    pub fn tool_result(call: ToolCall, result: String) -> Message {
+        Message {
+            tool: Some(Box::new(ToolPart::Result(call))),
+            ..Message::new("tool", result)
+        }
+    }
+}
+
+/// Chat's shape: `role` and `content`; an assistant's calls as `tool_calls` (its content null
+/// when it said nothing); a result with its `tool_call_id`.
+impl Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("role", self.role)?;
+        match self.tool.as_deref() {
+            None => m.serialize_entry("content", &self.content)?,
+            Some(ToolPart::Calls(calls)) => {
+                let content = (!self.content.is_empty()).then_some(&self.content);
+                m.serialize_entry("content", &content)?;
+                let calls: Vec<Value> = calls
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({"id": c.id, "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments}})
+                    })
+                    .collect();
+                m.serialize_entry("tool_calls", &calls)?;
+            }
+            Some(ToolPart::Result(call)) => {
+                m.serialize_entry("tool_call_id", &call.id)?;
+                m.serialize_entry("content", &self.content)?;
+            }
+        }
+        m.end()
+    }
 }
 
 /// A validated sample: the messages to send, in order, and the lengths it was built to (synthetic

@@ -7,6 +7,7 @@
 //! it the events that `sse.rs` dispatches, with the time their bytes arrived.
 
 use crate::cli::Api;
+use crate::dataset::ToolCall;
 use crate::measure::failure::Failure;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::sse::Event;
@@ -26,6 +27,15 @@ pub struct StreamState {
     /// The reply's answer text so far (not its reasoning), kept only when asked for: a session
     /// sends it back in the next turn's history.
     pub reply: Option<String>,
+    /// The tool calls it streamed, kept with the text: a session answers them.
+    pub calls: Vec<ToolCall>,
+}
+
+/// What a session keeps of a reply: its answer text and the tools it called.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeptReply {
+    pub text: String,
+    pub calls: Vec<ToolCall>,
 }
 
 impl StreamState {
@@ -81,6 +91,38 @@ impl StreamState {
         }
         output(t, rec);
     }
+
+    /// A tool call opened (its id and name), kept when the reply is.
+    pub fn call_opened(&mut self, id: &str, name: &str) {
+        if self.reply.is_some() {
+            self.calls.push(ToolCall {
+                id: id.to_string(),
+                name: name.to_string(),
+                arguments: String::new(),
+            });
+        }
+    }
+
+    /// More of the arguments of the `index`th call opened (the last one when `None`).
+    pub fn call_arguments(&mut self, index: Option<usize>, text: &str) {
+        let at = index.filter(|&i| i < self.calls.len());
+        let call = match at {
+            Some(i) => self.calls.get_mut(i),
+            None => self.calls.last_mut(),
+        };
+        if let Some(c) = call {
+            c.arguments.push_str(text);
+        }
+    }
+
+    /// The reply kept (a session's), once the stream ended.
+    pub fn take_reply(&mut self) -> Option<KeptReply> {
+        let text = self.reply.take()?;
+        Some(KeptReply {
+            text,
+            calls: std::mem::take(&mut self.calls),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -110,17 +152,23 @@ struct Delta<'a> {
     #[serde(default, borrow)]
     reasoning: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    tool_calls: Vec<ToolCall<'a>>,
+    tool_calls: Vec<CallDelta<'a>>,
 }
 
 #[derive(Deserialize)]
-struct ToolCall<'a> {
+struct CallDelta<'a> {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     function: Option<Function<'a>>,
 }
 
 #[derive(Deserialize)]
 struct Function<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     arguments: Option<Cow<'a, str>>,
 }
@@ -225,10 +273,29 @@ impl StreamState {
                 })
             })
         });
+        if self.reply.is_some() {
+            self.keep_calls(&chat.choices);
+        }
         if tool && answer.is_none() && !reasoning {
             return self.tool(t, rec);
         }
         self.text(t, rec, answer.as_deref(), reasoning);
+    }
+
+    /// A session's reply: a delta with an `id` opens a call, its arguments follow by `index`.
+    fn keep_calls(&mut self, choices: &[Choice<'_>]) {
+        for c in choices.iter().filter_map(|c| c.delta.as_ref()) {
+            for tc in &c.tool_calls {
+                let f = tc.function.as_ref();
+                if let Some(id) = tc.id.as_deref() {
+                    let name = f.and_then(|f| f.name.as_deref()).unwrap_or_default();
+                    self.call_opened(id, name);
+                }
+                if let Some(args) = f.and_then(|f| f.arguments.as_deref()) {
+                    self.call_arguments(tc.index, args);
+                }
+            }
+        }
     }
 
     /// An event that is not the API's JSON: the stream is not what the API sends.
@@ -313,5 +380,35 @@ mod tests {
         assert_eq!(st.failure.unwrap().kind, ErrorKind::StreamError);
         let (_, st) = feed(&[("message", "{not json", 0.1)]);
         assert_eq!(st.failure.unwrap().kind, ErrorKind::InvalidResponse);
+    }
+
+    #[test]
+    fn a_kept_reply_holds_each_streamed_tool_call_with_its_arguments() {
+        let (_, mut st) = feed(&[
+            (
+                "message",
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":""}}]}}]}"#,
+                0.1,
+            ),
+            (
+                "message",
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":1,"id":"b","function":{"name":"g","arguments":"{}"}}]}}]}"#,
+                0.2,
+            ),
+            (
+                "message",
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"x\":1}"}}]}}]}"#,
+                0.3,
+            ),
+            ("message", "[DONE]", 0.3),
+        ]);
+        let reply = st.take_reply().unwrap();
+        let got: Vec<(&str, &str, &str)> = reply
+            .calls
+            .iter()
+            .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str()))
+            .collect();
+        assert_eq!(got, [("a", "f", r#"{"x":1}"#), ("b", "g", "{}")]);
+        assert_eq!(reply.text, "");
     }
 }

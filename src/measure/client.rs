@@ -20,7 +20,7 @@
 
 use crate::config::Config;
 use crate::dataset::{Conversation, Lengths};
-use crate::measure::chat::StreamState;
+use crate::measure::chat::{KeptReply, StreamState};
 use crate::measure::conn::{ConnectError, Dialer, SendTimes};
 use crate::measure::events;
 use crate::measure::failure::{connect_failure, reqwest_failure, truncate, Failure};
@@ -360,8 +360,8 @@ impl Target {
             .await;
     }
 
-    /// [`Target::measure`] with any payload; returns the reply's answer text when `keep_reply`
-    /// and the request succeeded.
+    /// [`Target::measure`] with any payload; returns the reply's answer text and tool calls when
+    /// `keep_reply` and the request succeeded.
     pub async fn measure_payload(
         &self,
         rec: &mut RequestRecord,
@@ -369,7 +369,7 @@ impl Target {
         keep_reply: bool,
         level_start: Instant,
         abort: &CancellationToken,
-    ) -> Option<String> {
+    ) -> Option<KeptReply> {
         let attempt = Instant::now();
         // Set by the transport when the bytes go out; kept here, so a timeout or an abort
         // after the send still records when it was.
@@ -462,7 +462,7 @@ impl Target {
         keep_reply: bool,
         start: Instant,
         sent: &mut SendTimes,
-    ) -> Result<Option<String>, Failure> {
+    ) -> Result<Option<KeptReply>, Failure> {
         // Until the first token, every wait is also bounded by --ttft-timeout.
         let ttft_deadline = self.ttft_timeout.map(|t| Instant::now() + t);
         let ttft_failure = || {
@@ -528,7 +528,7 @@ impl Target {
                 let drain = async { while let Ok(Some(_)) = resp.next_bytes().await {} };
                 let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
                 resp.finish();
-                return Ok(stream.reply.take());
+                return Ok(stream.take_reply());
             }
         }
         if rec.chunks == 0 {

@@ -44,6 +44,8 @@ struct ResponsesEvent<'a> {
     response: Option<ResponseBody>,
     #[serde(default)]
     message: Option<String>,
+    #[serde(default)]
+    item: Option<Opened>,
 }
 
 #[derive(Deserialize)]
@@ -78,9 +80,19 @@ pub fn responses(st: &mut StreamState, ev: Event<'_>, t: f64, rec: &mut RequestR
         "response.reasoning_text.delta" | "response.reasoning_summary_text.delta" => {
             st.text(t, rec, None, true)
         }
+        "response.output_item.added" => {
+            if let Some(call) = e
+                .item
+                .filter(|i| i.kind.as_deref() == Some("function_call"))
+            {
+                let id = call.call_id.or(call.id).unwrap_or_default();
+                st.call_opened(&id, call.name.as_deref().unwrap_or_default());
+            }
+        }
         "response.function_call_arguments.delta"
             if e.delta.as_deref().is_some_and(|d| !d.is_empty()) =>
         {
+            st.call_arguments(None, e.delta.as_deref().unwrap_or_default());
             st.tool(t, rec)
         }
         "response.completed" | "response.incomplete" => {
@@ -116,6 +128,8 @@ struct AnthropicEvent<'a> {
     #[serde(default)]
     message: Option<AnthropicMessage>,
     #[serde(default)]
+    content_block: Option<Opened>,
+    #[serde(default)]
     usage: Option<AnthropicUsage>,
     #[serde(default)]
     error: Option<serde_json::Value>,
@@ -127,6 +141,21 @@ struct AnthropicDelta<'a> {
     kind: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    partial_json: Option<Cow<'a, str>>,
+}
+
+/// A Responses API output item or an Anthropic content block: a tool call's opening.
+#[derive(Deserialize)]
+struct Opened {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    call_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -180,8 +209,24 @@ pub fn anthropic(st: &mut StreamState, ev: Event<'_>, t: f64, rec: &mut RequestR
             match d.and_then(|d| d.kind.as_deref()) {
                 Some("text_delta") => st.text(t, rec, d.and_then(|d| d.text.as_deref()), false),
                 Some("thinking_delta") => st.text(t, rec, None, true),
-                Some("input_json_delta") => st.tool(t, rec),
+                Some("input_json_delta") => {
+                    st.call_arguments(
+                        None,
+                        d.and_then(|d| d.partial_json.as_deref())
+                            .unwrap_or_default(),
+                    );
+                    st.tool(t, rec)
+                }
                 _ => {}
+            }
+        }
+        "content_block_start" => {
+            if let Some(b) = e
+                .content_block
+                .filter(|b| b.kind.as_deref() == Some("tool_use"))
+            {
+                let id = b.id.unwrap_or_default();
+                st.call_opened(&id, b.name.as_deref().unwrap_or_default());
             }
         }
         "message_start" => {

@@ -30,5 +30,6 @@ pub mod scrape;
 pub mod sse;
 pub mod time;
 pub mod tls;
+pub mod tool_loop;
 pub mod whole;
 pub mod work;

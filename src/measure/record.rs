@@ -213,6 +213,10 @@ pub struct RequestRecord {
     /// `--api embeddings`: the inputs the request carried (`--batch-size`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<u32>,
+    /// `--tools` with `--sessions`: the request sent a turn's tool results (1 for the first
+    /// round of results); absent on a turn's first request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_round: Option<u32>,
     /// `--api rerank`: the documents the request asked to score (`--batch-size`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documents: Option<u32>,
@@ -261,6 +265,7 @@ impl RequestRecord {
             reasoning_tokens: None,
             inputs: None,
             documents: None,
+            tool_round: None,
             itl_s: Vec::new(),
         }
     }
@@ -269,10 +274,10 @@ impl RequestRecord {
         self.error.is_none()
     }
 
-    /// An arrival of the level's schedule: any request but a session's later turns (which are
-    /// sent when the previous reply ends, not on the schedule).
+    /// An arrival of the level's schedule: any request but a session's later turns and tool
+    /// results (which are sent when the previous reply ends, not on the schedule).
     pub fn is_arrival(&self) -> bool {
-        self.turn.is_none_or(|t| t <= 1)
+        self.turn.is_none_or(|t| t <= 1) && self.tool_round.is_none()
     }
 
     /// Time to first token, from the planned send time.

@@ -7,7 +7,7 @@
 
 use crate::cli::Api;
 use crate::config::Config;
-use crate::dataset::{Conversation, Message};
+use crate::dataset::{Conversation, Message, ToolPart};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
@@ -158,10 +158,7 @@ impl BodyTemplate {
             // type that OpenAI's infers); usage comes in `response.completed`.
             Api::Responses => serde_json::json!({
                 "model": self.model,
-                "input": messages
-                    .iter()
-                    .map(|m| serde_json::json!({"type": "message", "role": m.role, "content": m.content}))
-                    .collect::<Vec<_>>(),
+                "input": messages.iter().flat_map(responses_items).collect::<Vec<_>>(),
                 "max_output_tokens": max_tokens,
                 "temperature": self.temperature,
                 "stream": true,
@@ -292,7 +289,11 @@ fn anthropic(
         .filter(|m| m.role == "system")
         .map(|m| m.content.as_str())
         .collect();
-    let turns: Vec<&Message> = messages.iter().filter(|m| m.role != "system").collect();
+    let turns: Vec<serde_json::Value> = messages
+        .iter()
+        .filter(|m| m.role != "system")
+        .map(anthropic_message)
+        .collect();
     let mut body = serde_json::json!({
         "model": model,
         "messages": turns,
@@ -306,6 +307,49 @@ fn anthropic(
     body
 }
 
+/// A message as the Responses API's input items: a message; an assistant's calls as
+/// `function_call` items after its text; a tool's result as a `function_call_output`.
+fn responses_items(m: &Message) -> Vec<serde_json::Value> {
+    let message = || serde_json::json!({"type": "message", "role": m.role, "content": m.content});
+    match m.tool.as_deref() {
+        None => vec![message()],
+        Some(ToolPart::Calls(calls)) => {
+            let text = (!m.content.is_empty()).then(message);
+            text.into_iter()
+                .chain(calls.iter().map(|c| {
+                    serde_json::json!({"type": "function_call", "call_id": c.id,
+                        "name": c.name, "arguments": c.arguments})
+                }))
+                .collect()
+        }
+        Some(ToolPart::Result(c)) => vec![serde_json::json!({
+            "type": "function_call_output", "call_id": c.id, "output": m.content})],
+    }
+}
+
+/// A message as Anthropic's: an assistant's calls as `tool_use` blocks after its text (their
+/// arguments as the JSON `input`); a tool's result as a user's `tool_result` block.
+fn anthropic_message(m: &Message) -> serde_json::Value {
+    match m.tool.as_deref() {
+        None => serde_json::json!({"role": m.role, "content": m.content}),
+        Some(ToolPart::Calls(calls)) => {
+            let text = (!m.content.is_empty())
+                .then(|| serde_json::json!({"type": "text", "text": m.content}));
+            let blocks: Vec<serde_json::Value> = text
+                .into_iter()
+                .chain(calls.iter().map(|c| {
+                    let input: serde_json::Value =
+                        serde_json::from_str(&c.arguments).unwrap_or_else(|_| serde_json::json!({}));
+                    serde_json::json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input})
+                }))
+                .collect();
+            serde_json::json!({"role": "assistant", "content": blocks})
+        }
+        Some(ToolPart::Result(c)) => serde_json::json!({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": c.id, "content": m.content}]}),
+    }
+}
+
 /// The `Host` header: the host, and the port when it is not the scheme's default.
 fn host_header(url: &reqwest::Url) -> Result<String> {
     let host = url.host_str().unwrap_or("localhost");
@@ -315,4 +359,59 @@ fn host_header(url: &reqwest::Url) -> Result<String> {
     };
     HeaderValue::from_str(&text).context("the endpoint's host is not a valid Host header")?;
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::ToolCall;
+    use serde_json::json;
+
+    /// An assistant's call and its result, as a session's history holds them.
+    fn loop_turn() -> (Message, Message) {
+        let call = ToolCall {
+            id: "c1".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Paris"}"#.into(),
+        };
+        let asked = Message::assistant(String::new(), vec![call.clone()]);
+        (asked, Message::tool_result(call, "sunny".into()))
+    }
+
+    #[test]
+    fn a_call_and_its_result_take_each_apis_shape() {
+        let (asked, result) = loop_turn();
+        assert_eq!(
+            serde_json::to_value([&asked, &result]).unwrap(),
+            json!([
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "sunny"}
+            ])
+        );
+        assert_eq!(
+            [responses_items(&asked), responses_items(&result)].concat(),
+            vec![
+                json!({"type": "function_call", "call_id": "c1", "name": "get_weather",
+                    "arguments": "{\"city\":\"Paris\"}"}),
+                json!({"type": "function_call_output", "call_id": "c1", "output": "sunny"}),
+            ]
+        );
+        assert_eq!(
+            anthropic_message(&asked),
+            json!({"role": "assistant", "content": [{"type": "tool_use", "id": "c1",
+                "name": "get_weather", "input": {"city": "Paris"}}]})
+        );
+        assert_eq!(
+            anthropic_message(&result),
+            json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1",
+                "content": "sunny"}]})
+        );
+        // A plain message is as before.
+        let plain = Message::new("user", "hi");
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            json!({"role": "user", "content": "hi"})
+        );
+    }
 }

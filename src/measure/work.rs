@@ -9,16 +9,19 @@
 //!   each planned `--think-time` after the previous reply ended, with the real replies so far in
 //!   its history (as a chat client sends them, so an endpoint's prefix cache sees what it would
 //!   in production). A failed turn ends its session. Each turn is one record, with its session
-//!   and turn number.
+//!   and turn number; with `--tools`, a turn whose reply calls tools sends their results in more
+//!   requests of the same turn (`tool_loop.rs`), each a record with its `tool_round`.
 //!
 //! Every request ends as one `RequestRecord` sent to the level's collector as a [`Msg`].
 
 use crate::dataset::trace::TracePrompts;
 use crate::dataset::{Conversation, Lengths, Message};
+use crate::measure::chat::KeptReply;
 use crate::measure::client::{Payload, Target};
 use crate::measure::pick::Picker;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::time::since;
+use crate::measure::tool_loop::ToolLoop;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -52,6 +55,8 @@ pub struct Sessions {
     pub think_time_s: f64,
     /// The most turns of any session (numbers the requests).
     pub max_turns: usize,
+    /// `--tools`: each tool call answered, and the turn continued.
+    pub tools: Option<ToolLoop>,
 }
 
 /// One session: the messages that open every request (system prompts), the user turns in order,
@@ -92,6 +97,7 @@ impl Sessions {
             max_turns: scripts.iter().map(|s| s.turns.len()).max().unwrap_or(1),
             scripts,
             think_time_s,
+            tools: None,
         }
     }
 
@@ -194,10 +200,7 @@ impl Work {
     pub fn payload(&self, ctx: &Ctx, rec: &RequestRecord) -> Payload {
         match self {
             Work::Trace(t) => {
-                let messages = [Message {
-                    role: "user",
-                    content: t.prompt(rec.sample),
-                }];
+                let messages = [Message::new("user", t.prompt(rec.sample))];
                 Payload::Body(
                     ctx.target
                         .template
@@ -225,7 +228,8 @@ impl Work {
     }
 }
 
-/// Session `i`: its turns in order until one fails, the run stops, or they are done.
+/// Session `i`: its turns in order until one fails, the run stops, or they are done. With a
+/// tool loop, a turn whose reply calls tools goes on with their results (`tool_loop.rs`).
 async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
     let picked = ctx.picker.pick(i);
     let Some(script) = s.scripts.get(picked) else {
@@ -234,6 +238,9 @@ async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
     let mut history = script.opening.clone();
     let mut planned = first_planned_s;
     let turns = script.turns.len() as u32;
+    // Requests sent after a turn's first: they add to the session's planned requests.
+    let mut continued = 0;
+    let slots = s.tools.as_ref().map_or(1, ToolLoop::slots);
     for (k, user) in script.turns.iter().enumerate() {
         if k > 0 {
             let due = ctx.start + Duration::from_secs_f64(planned.max(0.0));
@@ -243,44 +250,59 @@ async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
             }
         }
         history.push(user.clone());
-        // Session i's turn k is request i x max_turns + k: the same in one process or a shard.
-        let index = i * s.max_turns as u64 + k as u64;
-        let mut rec = ctx.record(index, picked, planned);
-        rec.session = Some(i);
-        rec.turn = Some(k as u32 + 1);
-        rec.session_turns = Some(turns);
-        rec.requested_input_tokens = script.lengths.filter(|_| k == 0).map(|l| l.input_tokens);
-        rec.requested_output_tokens = script.lengths.map(|l| l.output_tokens);
-        let Some((mut rec, permit)) = ctx.permit(rec) else {
-            return;
-        };
-        let body = ctx
-            .target
-            .template
-            .build(&history, rec.requested_output_tokens);
-        let _ = ctx.tx.send(Msg::Sent);
-        let reply = ctx
-            .target
-            .measure_payload(
-                &mut rec,
-                &Payload::Body(body),
-                true,
-                ctx.start,
-                &ctx.cancel.abort,
-            )
-            .await;
-        drop(permit);
-        let ended = rec.end_s;
-        let _ = ctx.tx.send(Msg::Done(Box::new(rec)));
-        let Some(reply) = reply else {
-            return;
-        };
-        history.push(Message {
-            role: "assistant",
-            content: reply,
-        });
-        planned = ended + s.think_time_s;
+        for round in 0..slots {
+            // Session i's turn k is request (i x max_turns + k) x slots + round: the same in
+            // one process or a shard.
+            let index = (i * s.max_turns as u64 + k as u64) * slots + round;
+            let mut rec = ctx.record(index, picked, planned);
+            rec.session = Some(i);
+            rec.turn = Some(k as u32 + 1);
+            rec.tool_round = (round > 0).then_some(round as u32);
+            continued += u32::from(round > 0);
+            rec.session_turns = Some(turns + continued);
+            rec.requested_input_tokens = script
+                .lengths
+                .filter(|_| k == 0 && round == 0)
+                .map(|l| l.input_tokens);
+            rec.requested_output_tokens = script.lengths.map(|l| l.output_tokens);
+            let Some((reply, ended)) = turn(ctx, rec, &history).await else {
+                return;
+            };
+            let calls = reply.calls.clone();
+            history.push(Message::assistant(reply.text, reply.calls));
+            planned = ended;
+            match (&s.tools, calls.is_empty()) {
+                (Some(tools), false) => history.extend(tools.answer(&calls)),
+                _ => break,
+            }
+        }
+        planned += s.think_time_s;
     }
+}
+
+/// One request of a session with `history`: its reply and when it ended, or `None` when it
+/// was not sent or failed (the session ends).
+async fn turn(ctx: &Ctx, rec: RequestRecord, history: &[Message]) -> Option<(KeptReply, f64)> {
+    let (mut rec, permit) = ctx.permit(rec)?;
+    let body = ctx
+        .target
+        .template
+        .build(history, rec.requested_output_tokens);
+    let _ = ctx.tx.send(Msg::Sent);
+    let reply = ctx
+        .target
+        .measure_payload(
+            &mut rec,
+            &Payload::Body(body),
+            true,
+            ctx.start,
+            &ctx.cancel.abort,
+        )
+        .await;
+    drop(permit);
+    let ended = rec.end_s;
+    let _ = ctx.tx.send(Msg::Done(Box::new(rec)));
+    reply.map(|r| (r, ended))
 }
 
 #[cfg(test)]
@@ -288,10 +310,7 @@ mod tests {
     use super::*;
 
     fn m(role: &'static str, content: &str) -> Message {
-        Message {
-            role,
-            content: content.into(),
-        }
+        Message::new(role, content)
     }
 
     #[test]

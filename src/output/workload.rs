@@ -77,6 +77,15 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
             rows.push(cells);
         }
         out.push_str(&table::aligned(&rows, "  ", |_| 12));
+        if let Some(t) = &s.tool_results {
+            let _ = writeln!(
+                out,
+                "  Tools: {} turns' replies called a tool; {} requests sent their results back in the same turn ({:.1}% success; in the level's figures, not in the turn rows)",
+                t.turns_calling_tools,
+                t.requests,
+                t.succeeded as f64 / t.requests.max(1) as f64 * 100.0
+            );
+        }
     }
     out
 }

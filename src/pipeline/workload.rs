@@ -73,10 +73,7 @@ impl Prepared {
             .get(self.by_length.len() / 2)
             .map_or(0, |&i| i as usize);
         match &self.work {
-            Work::Trace(t) => vec![Message {
-                role: "user",
-                content: t.prompt(0),
-            }],
+            Work::Trace(t) => vec![Message::new("user", t.prompt(0))],
             Work::Sessions(s) => s
                 .scripts
                 .get(median)
@@ -216,7 +213,8 @@ fn replay(
 
 /// `--sessions`: each conversation with a user turn as a session of its turns.
 fn sessions(cfg: &Config, conversations: &[Conversation], think: f64) -> Result<Work> {
-    let sessions = Sessions::new(conversations, think);
+    let mut sessions = Sessions::new(conversations, think);
+    sessions.tools = cfg.tool_loop.clone();
     let dropped = conversations.len() - sessions.scripts.len();
     if sessions.scripts.is_empty() {
         anyhow::bail!(

@@ -180,7 +180,8 @@ struct ChatRequest {
     tools: Vec<serde_json::Value>,
 }
 
-/// The name of the first tool offered (chat's `function.name`, or the others' `name`).
+/// The name of the first tool offered (chat's `function.name`, or the others' `name`): a
+/// request that offers tools is answered with a call of it, unless it ends with a tool's result.
 fn first_tool(tools: &[serde_json::Value]) -> Option<String> {
     let t = tools.first()?;
     let name = t.pointer("/function/name").or_else(|| t.get("name"))?;
@@ -325,7 +326,9 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         key,
     };
     let mut meta = st.meta(req.model, req.stream_options, Shape::Chat, prompt_tokens);
-    meta.tool = first_tool(&req.tools);
+    // A tool's result last: the model answers it in text, as an agent's model does.
+    let answered = req.messages.last().is_some_and(|m| m.role == "tool");
+    meta.tool = first_tool(&req.tools).filter(|_| !answered);
     respond(&st, sim_req, meta, req.stream, start).await
 }
 
@@ -371,8 +374,9 @@ async fn other_api(st: Arc<AppState>, body: Bytes, shape: Shape) -> Response {
         ignore_eos: req.ignore_eos,
         key,
     };
+    let answered = req.ends_with_a_result();
     let mut meta = st.meta(req.model, None, shape, prompt_tokens);
-    meta.tool = first_tool(&req.tools);
+    meta.tool = first_tool(&req.tools).filter(|_| !answered);
     respond(&st, sim_req, meta, req.stream, start).await
 }
 
@@ -398,19 +402,47 @@ struct OtherRequest {
     tools: Vec<serde_json::Value>,
 }
 
+impl OtherRequest {
+    /// Whether its last item is a tool's result (the Responses API's `function_call_output`,
+    /// or an Anthropic `tool_result` block).
+    fn ends_with_a_result(&self) -> bool {
+        let kind =
+            |v: &serde_json::Value, k: &str| v.get("type").and_then(|t| t.as_str()) == Some(k);
+        let input = match &self.input {
+            Some(serde_json::Value::Array(items)) => items.last(),
+            _ => None,
+        };
+        let block = self
+            .messages
+            .last()
+            .and_then(|m| m.get("content"))
+            .and_then(|c| c.as_array());
+        input.is_some_and(|i| kind(i, "function_call_output"))
+            || block.is_some_and(|b| b.iter().any(|b| kind(b, "tool_result")))
+    }
+}
+
 /// A message item: its role and its text.
 fn item(v: &serde_json::Value) -> (String, String) {
     let role = v.get("role").and_then(|r| r.as_str()).unwrap_or("user");
     (role.to_string(), part_text(v.get("content").unwrap_or(v)))
 }
 
-/// A content value's text: a string, or the `text` of each part joined.
+/// A content value's text: a string, or its parts' texts joined.
 fn part_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
+        // Text parts; a tool's result (Anthropic's `tool_result`) by its content, a call
+        // (`tool_use`) by its input.
         serde_json::Value::Array(parts) => parts
             .iter()
-            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+            .filter_map(|p| match p.get("text").and_then(|t| t.as_str()) {
+                Some(t) => Some(t.to_string()),
+                None => p
+                    .get("content")
+                    .map(part_text)
+                    .or_else(|| p.get("input").map(|i| i.to_string())),
+            })
             .collect::<Vec<_>>()
             .join(""),
         other => other.to_string(),

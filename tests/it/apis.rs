@@ -1,6 +1,6 @@
 //! The APIs redline speaks besides chat (`--api`): the Responses API and the Anthropic Messages
 //! API against the simulator, which serves them from the same engine, so their figures match
-//! chat's; embeddings and rerank batches; tool calls; the Anthropic key in `x-api-key` with `anthropic-version`; and a wrong `--api` stopped
+//! chat's; embeddings and rerank batches; the Anthropic key in `x-api-key` with `anthropic-version`; and a wrong `--api` stopped
 //! at preflight, naming what the server seems to speak.
 
 use crate::common::*;
@@ -179,57 +179,6 @@ async fn reasoning_is_split_from_the_answer_and_counted_from_usage_under_each_ap
             _ => assert_eq!(counted, Some(4 * succeeded), "--api {api}"),
         }
     }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_tool_call_streamed_back_is_output_with_its_own_first_token_time_under_each_api() {
-    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "20", "--itl-ms", "2"]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let tools = dir.path().join("tools.json");
-    let weather = r#"[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]"#;
-    std::fs::write(&tools, weather).unwrap();
-    let tools = tools.display().to_string();
-    let mut outputs = Vec::new();
-    for api in ["chat", "responses", "anthropic"] {
-        let flags = [
-            "--api",
-            api,
-            "--tools",
-            &tools,
-            "--qps",
-            "10",
-            "--duration",
-            "1",
-        ];
-        let run = redline(&bench_args(&sim, &flags)).await;
-        assert_eq!(run.code(), Some(0), "--api {api}: {}", run.stderr());
-        let l = run.level(0);
-        assert_eq!(l["success_rate"], 100.0, "--api {api}");
-        // Every reply was a call of the tool, and its arguments are the output.
-        assert_eq!(
-            l["tool_call_requests"], l["requests_succeeded"],
-            "--api {api}: {l}"
-        );
-        let tool = l["ttft_tool_call_s"]["p50"].as_f64().unwrap();
-        assert_eq!(Some(tool), l["ttft"]["p50"].as_f64(), "--api {api}");
-        outputs.push(l["total_output_tokens"].as_u64().unwrap());
-    }
-    assert!(
-        outputs.iter().all(|&o| o == outputs[0] && o > 0),
-        "{outputs:?}"
-    );
-    // The completions API has no tools.
-    let run = redline(&bench_args(
-        &sim,
-        &["--api", "completions", "--tools", &tools, "--qps", "1"],
-    ))
-    .await;
-    assert_eq!(run.code(), Some(1));
-    assert!(
-        run.stderr().contains("the completions API takes no tools"),
-        "{}",
-        run.stderr()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

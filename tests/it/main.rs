@@ -26,6 +26,7 @@ mod sim;
 mod slo;
 mod sweep;
 mod tls;
+mod tools;
 mod truth;
 mod wire;
 mod workloads;

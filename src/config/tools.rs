@@ -1,0 +1,83 @@
+//! `--tools FILE`, `--tool-result` and `--tool-rounds`: the function tools offered in every
+//! request, and with `--sessions` the loop that answers each call (`measure/tool_loop.rs`).
+//! `mod.rs` puts them in the `Config`; `measure/request.rs` shapes the tools per API.
+
+use crate::cli::{Api, BenchArgs};
+use crate::measure::tool_loop::ToolLoop;
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The tools to offer, and the session's tool loop when there is one.
+pub struct Offered {
+    pub offered: Vec<Value>,
+    pub session_loop: Option<ToolLoop>,
+}
+
+const SHAPE: &str =
+    r#"[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]"#;
+
+/// `--tools` and its loop's flags, checked: the loop's flags need `--tools` and `--sessions`.
+pub fn of(a: &BenchArgs) -> Result<Option<Offered>> {
+    let looped = a.tool_result.is_some() || a.tool_rounds.is_some();
+    let Some(path) = a.tools.as_deref() else {
+        if looped {
+            bail!("--tool-result and --tool-rounds answer tool calls: give --tools FILE (and --sessions)");
+        }
+        return Ok(None);
+    };
+    if looped && !a.workload.sessions {
+        bail!("--tool-result and --tool-rounds apply to --sessions only (a single request has no next turn to send a result in)");
+    }
+    let (offered, results) = read(path, a.api)?;
+    let session_loop = a.workload.sessions.then(|| ToolLoop {
+        rounds: a.tool_rounds.unwrap_or(3),
+        results,
+        default_result: a
+            .tool_result
+            .clone()
+            .unwrap_or_else(|| r#"{"ok":true}"#.into()),
+    });
+    Ok(Some(Offered {
+        offered,
+        session_loop,
+    }))
+}
+
+/// `--tools FILE`: a JSON array of OpenAI function tools, each with a `function.name`, and the
+/// `result` a tool may carry (taken out: it is not sent); not for the APIs without tools.
+fn read(path: &Path, api: Api) -> Result<(Vec<Value>, BTreeMap<String, String>)> {
+    if matches!(api, Api::Completions) || api.batched() {
+        bail!(
+            "--tools: the {} API takes no tools; use --api chat, responses or anthropic",
+            api.name()
+        );
+    }
+    let shown = path.display();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read --tools {shown}"))?;
+    let mut list: Vec<Value> = serde_json::from_str(&text)
+        .with_context(|| format!("--tools {shown}: give a JSON array of tools, e.g. {SHAPE}"))?;
+    if list.is_empty() {
+        bail!("--tools {shown} lists no tool; e.g. {SHAPE}");
+    }
+    let mut results = BTreeMap::new();
+    for (i, t) in list.iter_mut().enumerate() {
+        let Some(name) = t.pointer("/function/name").and_then(Value::as_str) else {
+            bail!(
+                "--tools {shown}: tool {} has no function.name; e.g. {SHAPE}",
+                i + 1
+            );
+        };
+        let name = name.to_string();
+        if let Some(r) = t.as_object_mut().and_then(|o| o.remove("result")) {
+            let text = match r {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            results.insert(name, text);
+        }
+    }
+    Ok((list, results))
+}
