@@ -114,6 +114,9 @@ pub struct LevelReport {
     /// The output tokens the client counted from the stream against those the server billed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tokens_counted: Option<Counted>,
+    /// The level's first replies' text counted by a tokenizer against the tokens billed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens_checked: Option<crate::measure::checked::TokenCheck>,
     /// `--api embeddings`: inputs per request, inputs/s and input tokens/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<Embedded>,
@@ -354,6 +357,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         prompt_cache: PromptCache::of(&ok),
         reasoning_tokens: tally::reasoning_tokens(&ok),
         output_tokens_counted: Counted::of(&ok),
+        output_tokens_checked: run.token_check.clone(),
         embeddings: Embedded::of(&ok, |r| r.inputs, run.send_window_s, duration),
         rerank: Embedded::of(&ok, |r| r.documents, run.send_window_s, duration),
         output_throughput_tok_s: tokens.output as f64 / duration,

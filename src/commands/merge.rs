@@ -10,6 +10,7 @@
 use crate::analyze::report::Report;
 use crate::cli::MergeArgs;
 use crate::config::{LevelId, Offered};
+use crate::measure::checked::TokenCheck;
 use crate::measure::record::{LevelRun, RequestRecord};
 use crate::output::console;
 use crate::output::folder::RunFolder;
@@ -221,14 +222,21 @@ fn level(shards: &[Shard], k: usize) -> (LevelRun, LevelInfo) {
     let partial = infos.iter().any(|i| i.partial) || infos.len() < shards.len();
     let window = infos.iter().map(|i| i.send_window_s).fold(0.0, f64::max);
     let id = merged_id(base, k, qps);
-    let run = LevelRun::new(
+    let mut run = LevelRun::new(
         id,
         qps,
         duration_s.unwrap_or(base.duration),
         recs,
         partial.then_some(window.max(1e-6)),
     );
+    // The shards' token checks, summed: each counted its own replies.
+    let checks: Vec<&TokenCheck> = infos
+        .iter()
+        .filter_map(|i| i.token_check.as_ref())
+        .collect();
+    run.token_check = TokenCheck::sum(&checks);
     let info = LevelInfo {
+        token_check: run.token_check.clone(),
         qps,
         send_window_s: run.send_window_s,
         partial: run.partial,

@@ -88,7 +88,7 @@ pub struct Config {
     pub tools: Option<Vec<Value>>,
     /// `--tools` with `--sessions`: each tool call answered with a result (`--tool-result`,
     /// `--tool-rounds`).
-    pub tool_loop: Option<crate::measure::tool_loop::ToolLoop>,
+    pub tool_loop: Option<ToolLoop>,
     /// `--batch-size`: inputs per embeddings request, documents per rerank query (1 otherwise).
     pub batch_size: usize,
     pub stream_usage: bool,
@@ -279,6 +279,7 @@ pub fn key_in_clear(cfg: &Config) -> bool {
 #[cfg(test)]
 mod tests;
 mod tools;
+pub use tools::ToolLoop;
 
 /// `--batch-size`: inputs per embeddings request or documents per rerank query, at least 1.
 /// A batched API answers whole, so it has no turn to continue (`--sessions`), and a trace

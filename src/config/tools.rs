@@ -1,13 +1,36 @@
 //! `--tools FILE`, `--tool-result` and `--tool-rounds`: the function tools offered in every
-//! request, and with `--sessions` the loop that answers each call (`measure/tool_loop.rs`).
+//! request, and with `--sessions` the loop that answers each call (`measure/tool_loop.rs` runs it).
 //! `mod.rs` puts them in the `Config`; `measure/request.rs` shapes the tools per API.
 
 use crate::cli::{Api, BenchArgs};
-use crate::measure::tool_loop::ToolLoop;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// A session's tool loop (`measure/tool_loop.rs` runs it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolLoop {
+    /// The most requests a user turn sends after its first, each with the previous calls'
+    /// results.
+    pub rounds: u32,
+    /// Results by tool name (a tool's `result` in the `--tools` file).
+    pub results: std::collections::BTreeMap<String, String>,
+    /// Every other tool's result (`--tool-result`).
+    pub default_result: String,
+}
+
+impl ToolLoop {
+    /// The result sent back for a call of tool `name`.
+    pub fn result(&self, name: &str) -> &str {
+        self.results.get(name).unwrap_or(&self.default_result)
+    }
+
+    /// Requests per user turn at most: its first and one per round.
+    pub fn slots(&self) -> u64 {
+        1 + u64::from(self.rounds)
+    }
+}
 
 /// The tools to offer, and the session's tool loop when there is one.
 pub struct Offered {

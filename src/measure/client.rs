@@ -81,6 +81,9 @@ pub struct Target {
     transport: Transport,
     /// `--batch-size`: inputs per embeddings request, documents per rerank query.
     pub batch: usize,
+    /// Keep the answer text of each level's first requests, for the token check
+    /// (`tokens_check.rs`).
+    pub keep_for_check: std::sync::atomic::AtomicBool,
 }
 
 impl Target {
@@ -107,6 +110,40 @@ impl Target {
         match tokio::time::timeout(Duration::from_secs(5), post).await {
             Ok(Ok(r)) => !matches!(r.status().as_u16(), 404 | 405),
             _ => false,
+        }
+    }
+
+    /// POSTs `body` to `url` and reads a JSON answer within `limit`, or `None`.
+    pub async fn post_json(
+        &self,
+        url: reqwest::Url,
+        body: &serde_json::Value,
+        limit: Duration,
+    ) -> Option<serde_json::Value> {
+        let post = async {
+            let r = self
+                .client
+                .post(url)
+                .headers(self.headers.clone())
+                .body(serde_json::to_vec(body).unwrap_or_default())
+                .send()
+                .await
+                .ok()?;
+            let ok = r.status().is_success();
+            let bytes = r.bytes().await.ok()?;
+            ok.then(|| serde_json::from_slice(&bytes).ok()).flatten()
+        };
+        tokio::time::timeout(limit, post).await.ok().flatten()
+    }
+
+    /// Keeps `reply`'s answer text on `rec` when the token check wants it.
+    pub fn keep_for_check(&self, rec: &mut RequestRecord, reply: Option<&KeptReply>) {
+        if self
+            .keep_for_check
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && crate::measure::checked::wanted(rec.index)
+        {
+            rec.reply_text = reply.map(|r| r.text.clone());
         }
     }
 }
@@ -195,6 +232,7 @@ impl Target {
             template,
             bodies: Vec::new(),
             batch: cfg.batch_size,
+            keep_for_check: cfg.api.streams().into(),
             lengths: Vec::new(),
             timeout: cfg.timeout,
             ttft_timeout: cfg.ttft_timeout,

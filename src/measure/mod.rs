@@ -11,6 +11,7 @@
 //! Nothing here summarises or prints: `analyze/` reads the records, `output/` shows them.
 
 pub mod chat;
+pub mod checked;
 pub mod client;
 pub mod closed;
 pub mod conn;
@@ -30,6 +31,7 @@ pub mod scrape;
 pub mod sse;
 pub mod time;
 pub mod tls;
+pub mod tokens_check;
 pub mod tool_loop;
 pub mod whole;
 pub mod work;

@@ -213,6 +213,9 @@ pub struct RequestRecord {
     /// `--api embeddings`: the inputs the request carried (`--batch-size`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<u32>,
+    /// The answer text, kept in memory for the token check (`tokens_check.rs`), never written.
+    #[serde(skip)]
+    pub reply_text: Option<String>,
     /// `--tools` with `--sessions`: the request sent a turn's tool results (1 for the first
     /// round of results); absent on a turn's first request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -266,6 +269,7 @@ impl RequestRecord {
             inputs: None,
             documents: None,
             tool_round: None,
+            reply_text: None,
             itl_s: Vec::new(),
         }
     }
@@ -412,6 +416,8 @@ pub struct LevelRun {
     pub rebuilt_from: Option<(u64, u64)>,
     /// `--stop-on-saturation` stopped sending early; the level is whole, not interrupted.
     pub early_stop: Option<EarlyStop>,
+    /// Its first replies' tokens counted by a tokenizer against the server's bill.
+    pub token_check: Option<crate::measure::checked::TokenCheck>,
 }
 
 impl LevelRun {
@@ -453,6 +459,7 @@ impl LevelRun {
             server: Vec::new(),
             rebuilt_from: None,
             early_stop: None,
+            token_check: None,
         }
     }
 

@@ -14,6 +14,7 @@
 //!
 //! Every request ends as one `RequestRecord` sent to the level's collector as a [`Msg`].
 
+use crate::config::ToolLoop;
 use crate::dataset::trace::TracePrompts;
 use crate::dataset::{Conversation, Lengths, Message};
 use crate::measure::chat::KeptReply;
@@ -21,7 +22,8 @@ use crate::measure::client::{Payload, Target};
 use crate::measure::pick::Picker;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::time::since;
-use crate::measure::tool_loop::ToolLoop;
+use crate::measure::tool_loop;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -218,9 +220,13 @@ impl Work {
             (Work::Sessions(s), _) => session(s, ctx, i, planned_s).await,
             (_, None) => {}
             (_, Some(((mut rec, permit), payload))) => {
-                ctx.target
-                    .measure_payload(&mut rec, &payload, false, ctx.start, &ctx.cancel.abort)
+                let keep = ctx.target.keep_for_check.load(Ordering::Relaxed)
+                    && crate::measure::checked::wanted(rec.index);
+                let reply = ctx
+                    .target
+                    .measure_payload(&mut rec, &payload, keep, ctx.start, &ctx.cancel.abort)
                     .await;
+                ctx.target.keep_for_check(&mut rec, reply.as_ref());
                 drop(permit);
                 let _ = ctx.tx.send(Msg::Done(Box::new(rec)));
             }
@@ -272,7 +278,7 @@ async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
             history.push(Message::assistant(reply.text, reply.calls));
             planned = ended;
             match (&s.tools, calls.is_empty()) {
-                (Some(tools), false) => history.extend(tools.answer(&calls)),
+                (Some(tools), false) => history.extend(tool_loop::answer(tools, &calls)),
                 _ => break,
             }
         }
@@ -300,6 +306,7 @@ async fn turn(ctx: &Ctx, rec: RequestRecord, history: &[Message]) -> Option<(Kep
         )
         .await;
     drop(permit);
+    ctx.target.keep_for_check(&mut rec, reply.as_ref());
     let ended = rec.end_s;
     let _ = ctx.tx.send(Msg::Done(Box::new(rec)));
     reply.map(|r| (r, ended))

@@ -302,6 +302,7 @@ impl RunFolder {
                     stopped_at,
                 );
                 run.server = std::mem::take(&mut scrapes[i]);
+                run.token_check = meta.levels.get(i).and_then(|info| info.token_check.clone());
                 match meta.levels.get(i).and_then(|info| info.early_stop.clone()) {
                     Some(stop) => run.stopped_early(stop),
                     None => run,

@@ -91,7 +91,8 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
 }
 
 /// What the server's usage says beyond the totals: the prompt tokens its prefix cache served,
-/// reasoning tokens, and output tokens streamed against those billed when they differ.
+/// reasoning tokens, output tokens streamed against those billed when they differ, and the
+/// token check's count of the replies' text against their bill.
 fn accounting(levels: &[LevelReport]) -> String {
     let mut lines = Vec::new();
     for l in levels {
@@ -110,6 +111,12 @@ fn accounting(levels: &[LevelReport]) -> String {
             parts.push(format!(
                 "the stream carried {} text events for {} billed output tokens ({:.0}% of requests differ)",
                 c.streamed_text_events, c.billed_output_tokens, c.mismatch_pct
+            ));
+        }
+        if let Some(c) = &l.output_tokens_checked {
+            parts.push(format!(
+                "{} counted {} tokens in the text of {} replies billed {} ({} of them differ, {:.0}%)",
+                c.by, c.counted_tokens, c.requests, c.billed_tokens, c.mismatched, c.mismatch_pct
             ));
         }
         if !parts.is_empty() {

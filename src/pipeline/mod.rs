@@ -22,7 +22,9 @@ use crate::analyze::report::Report;
 use crate::analyze::search;
 use crate::config::Config;
 use crate::dataset::Dataset;
+use crate::measure::checked::CHECKED;
 use crate::measure::client::Target;
+use crate::measure::tokens_check::Counter;
 use crate::measure::work::Cancel;
 use crate::output::console;
 use crate::output::folder::RunFolder;
@@ -136,6 +138,8 @@ async fn run_levels(
 ) -> Result<Option<String>> {
     let clock = Clock::start(cfg);
     let search = cfg.levels.search().map(search::plan);
+    // Found after the first whole level, so nothing is sent before it: `None` until then.
+    let mut check: Option<Option<Counter>> = None;
     for i in 0.. {
         if cancel.stop.is_cancelled() {
             break;
@@ -149,7 +153,7 @@ async fn run_levels(
             break;
         }
         rec.planned(cfg, &plan);
-        let run = level::run(
+        let mut run = level::run(
             target,
             &plan,
             cfg.metrics_url.as_ref(),
@@ -158,6 +162,14 @@ async fn run_levels(
             plan.watch(cfg),
         )
         .await;
+        if !run.partial && !cancel.stop.is_cancelled() {
+            if check.is_none() {
+                check = Some(token_counter(cfg, prepared, target).await);
+            }
+            if let Some(Some(c)) = &check {
+                run.token_check = c.check(target, &cfg.model, &mut run.records).await;
+            }
+        }
         rec.record(cfg, &plan, &run)?;
         clock.warn_overlap(cfg, i);
         if run.partial {
@@ -169,6 +181,23 @@ async fn run_levels(
         }
     }
     Ok(None)
+}
+
+/// What counts each level's first replies against the server's bill: `--tokenizer`, else the
+/// server's `/tokenize`; none for a whole-reply API or when neither is there.
+async fn token_counter(cfg: &Config, prepared: &Prepared, target: &Target) -> Option<Counter> {
+    if !cfg.api.streams() {
+        return None;
+    }
+    let c = Counter::find(target, prepared.tokens.clone(), &cfg.model).await?;
+    eprintln!(
+        "Token check: after each level, its first {CHECKED} replies' text is counted by {} against the tokens the server billed",
+        match c {
+            Counter::Local(_) => "--tokenizer",
+            Counter::Server(_) => "the server's /tokenize",
+        }
+    );
+    Some(c)
 }
 
 /// The console at the end: the table, the verdicts and the summary (and the chart), or why there

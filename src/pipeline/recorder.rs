@@ -128,6 +128,7 @@ impl Recorder {
             plan_arrivals: id.plan.map(|p| p.arrivals),
             early_stop: run.early_stop.clone(),
             repeat: id.repeat,
+            token_check: run.token_check.clone(),
         });
         self.folder.write_metadata(&self.meta)?;
         self.levels.push(level_report(run, &self.opts));

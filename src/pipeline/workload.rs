@@ -23,6 +23,8 @@ pub struct Prepared {
     /// How the samples were made, for metadata.json (`dataset_format`, `synthetic`, `trace`).
     pub origin: Origin,
     pub tokenizer: Option<TokenizerInfo>,
+    /// `--tokenizer`, loaded: the token check counts replies with it.
+    pub tokens: Option<Arc<Tokenizer>>,
     /// A trace's one level: its arrival offsets and its window.
     pub trace: Option<TraceLevel>,
     /// The samples (or, with sessions, the session scripts) ordered by length, from which each
@@ -134,6 +136,7 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
         _ => conversations.iter().map(|c| chars(&c.messages)).collect(),
     };
     Ok(Prepared {
+        tokens: counter.tokenizer().cloned(),
         conversations,
         work,
         origin,
@@ -202,6 +205,7 @@ fn replay(
         if t.reordered { "; the file was not in time order, so it was sorted" } else { "" }
     );
     Ok(Prepared {
+        tokens: counter.tokenizer().cloned(),
         conversations: Vec::new(),
         work: Work::Trace(Arc::new(prompts)),
         origin: Origin::Trace(t.format),

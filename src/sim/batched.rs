@@ -1,14 +1,16 @@
 //! The simulator's whole-reply routes: `POST /v1/embeddings` and `POST /v1/rerank`. Each is one
 //! prefill of its tokens by the same engine as the streaming APIs (one step of decode, as a
 //! pooling or scoring head), answered at once: a vector per input, or a score per document.
+//! And `POST /tokenize`, as llama.cpp's server and vLLM answer it, outside the engine.
 //! `mod.rs` routes here; `stream.rs` writes the reply.
 
+use super::model::SimRequest;
+use super::state::{error, parse_body, part_text, respond, AppState};
 use super::stream::Shape;
-use super::{error, parse_body, part_text, respond, AppState, SimRequest};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -108,4 +110,25 @@ fn empty(field: &str) -> Response {
         &format!("{field} must not be empty"),
         "invalid_request_error",
     )
+}
+
+#[derive(Deserialize)]
+pub(super) struct TokenizeRequest {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    prompt: Option<String>,
+}
+
+/// `POST /tokenize` (`content`, llama.cpp's, or `prompt`, vLLM's): by `--tokenizer` when given,
+/// else a word a token, as the simulator's replies are made and billed.
+pub(super) async fn tokenize(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    let req: TokenizeRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let text = req.content.or(req.prompt).unwrap_or_default();
+    let count = st.tokens.reply(&text);
+    let tokens: Vec<u64> = (0..count).collect();
+    axum::Json(serde_json::json!({"tokens": tokens, "count": count})).into_response()
 }

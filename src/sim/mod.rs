@@ -4,7 +4,7 @@
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `POST /v1/responses` and
 //! `POST /v1/messages` (the same engine, each answering in its API's events; all but completions
 //! can open with reasoning tokens, `--reasoning-tokens`), `POST /v1/embeddings` and
-//! `POST /v1/rerank` (whole replies, `batched.rs`), `GET /v1/models`, `/health`, `/metrics`,
+//! `POST /v1/rerank` (whole replies, `batched.rs`), `POST /tokenize`, `GET /v1/models`, `/health`, `/metrics`,
 //! `/sim/stats`. [`app`] builds the axum `Router` without binding a port; [`spawn`] binds `127.0.0.1:0` (or any
 //! address) and returns the bound address; `redline sim` calls [`serve`]. What each request's timing
 //! is, and whether it is served at all, is decided behind one seam, [`model::ResponseModel`]: the
@@ -23,39 +23,29 @@ pub mod metrics;
 pub mod model;
 pub mod prefix;
 pub mod profile;
+mod state;
 mod stream;
 pub mod sweep;
 
+use state::{error, item, parse_body, part_text, respond, AppState, StreamOptions};
 use stream::Shape;
 
 use crate::cli::{SimArgs, SimModelArgs};
 use anyhow::{Context, Result};
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use model::{Admission, FixedLatency, ReplyEvent, ResponseModel, SimRequest};
-use prefix::{PromptKey, Tokens};
+use model::{FixedLatency, ResponseModel, SimRequest};
+use prefix::Tokens;
 pub use profile::SimModel;
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-
-struct AppState {
-    model: Box<dyn ResponseModel>,
-    served_model: String,
-    next_id: AtomicU64,
-    /// Chat replies open with this many reasoning tokens (`--reasoning-tokens`).
-    reasoning_tokens: u64,
-    /// How prompts are counted (`--tokenizer`).
-    tokens: Tokens,
-    /// Give each request its prompt's blocks (`--prefix-caching`).
-    prefix_caching: bool,
-}
 
 /// How the simulator reads prompts: `--reasoning-tokens`, `--tokenizer`, `--prefix-caching`.
 #[derive(Clone, Default)]
@@ -85,6 +75,7 @@ pub fn app_with(model: Box<dyn ResponseModel>, served_model: String, reading: Re
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(batched::embeddings))
         .route("/v1/rerank", post(batched::rerank))
+        .route("/tokenize", post(batched::tokenize))
         .route(
             "/v1/responses",
             post(|State(st): State<Arc<AppState>>, body: Bytes| {
@@ -221,53 +212,6 @@ impl ChatMessage {
             serde_json::Value::String(s) => s.into(),
             other => other.to_string().into(),
         }
-    }
-}
-
-#[derive(Deserialize)]
-struct StreamOptions {
-    #[serde(default)]
-    include_usage: bool,
-}
-
-/// A request body as JSON, or the 400 answer to it.
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
-            &format!("invalid request body: {e}"),
-            "invalid_request_error",
-        ))
-    })
-}
-
-fn error(status: StatusCode, message: &str, kind: &str) -> Response {
-    let body = json!({"error": {"message": message, "type": kind, "code": status.as_u16()}});
-    (status, Json(body)).into_response()
-}
-
-impl AppState {
-    /// A prompt's tokens (each message's content + 4), and with `--prefix-caching` its blocks and
-    /// those of the conversation once the reply is appended, as the next turn sends it back.
-    fn prompt(&self, messages: &[(&str, &str)]) -> (u64, Option<Arc<PromptKey>>) {
-        if !self.prefix_caching {
-            let n = messages.iter().map(|(_, t)| self.tokens.count(t) + 4).sum();
-            return (n, None);
-        }
-        let mut seq = Vec::new();
-        for (role, text) in messages {
-            self.tokens.message(role, text, &mut seq);
-        }
-        let (tokens, reasoning) = (self.tokens.clone(), self.reasoning_tokens);
-        let blocks = prefix::block_hashes(&seq);
-        let n = seq.len() as u64;
-        let key = PromptKey::new(blocks, move |generated| {
-            let reply = stream::reply_text(reasoning, generated);
-            let mut seq = seq.clone();
-            tokens.message("assistant", &reply, &mut seq);
-            prefix::block_hashes(&seq)
-        });
-        (n, Some(Arc::new(key)))
     }
 }
 
@@ -420,106 +364,6 @@ impl OtherRequest {
         input.is_some_and(|i| kind(i, "function_call_output"))
             || block.is_some_and(|b| b.iter().any(|b| kind(b, "tool_result")))
     }
-}
-
-/// A message item: its role and its text.
-fn item(v: &serde_json::Value) -> (String, String) {
-    let role = v.get("role").and_then(|r| r.as_str()).unwrap_or("user");
-    (role.to_string(), part_text(v.get("content").unwrap_or(v)))
-}
-
-/// A content value's text: a string, or its parts' texts joined.
-fn part_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        // Text parts; a tool's result (Anthropic's `tool_result`) by its content, a call
-        // (`tool_use`) by its input.
-        serde_json::Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| match p.get("text").and_then(|t| t.as_str()) {
-                Some(t) => Some(t.to_string()),
-                None => p
-                    .get("content")
-                    .map(part_text)
-                    .or_else(|| p.get("input").map(|i| i.to_string())),
-            })
-            .collect::<Vec<_>>()
-            .join(""),
-        other => other.to_string(),
-    }
-}
-
-impl AppState {
-    /// What every chunk of a reply shares: its id, the model named (else the served one), usage
-    /// when asked, and the API's shape (chat replies open with the reasoning tokens).
-    fn meta(
-        &self,
-        model: Option<String>,
-        options: Option<StreamOptions>,
-        shape: Shape,
-        prompt_tokens: u64,
-    ) -> stream::Meta {
-        stream::Meta {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            model: model.unwrap_or_else(|| self.served_model.clone()),
-            include_usage: options.is_some_and(|o| o.include_usage),
-            shape,
-            reasoning_tokens: match shape {
-                Shape::Completions => 0,
-                _ => self.reasoning_tokens,
-            },
-            prompt_tokens,
-            tool: None,
-            inputs: 0,
-        }
-    }
-}
-
-/// Admits a request and answers it: a stream, one JSON body, or an error.
-async fn respond(
-    st: &AppState,
-    sim_req: SimRequest,
-    meta: stream::Meta,
-    streaming: bool,
-    start: tokio::time::Instant,
-) -> Response {
-    match st.model.admit(&sim_req) {
-        Admission::Reject { status, message } => reject(status, &message),
-        Admission::Serve(plan) if streaming => sse_response(Body::from_stream(stream::timed_sse(
-            meta,
-            sim_req.prompt_tokens,
-            plan,
-            start,
-        ))),
-        Admission::Serve(plan) => {
-            Json(stream::timed_json(meta, sim_req.prompt_tokens, plan, start).await).into_response()
-        }
-        // The status is chosen once the engine has either produced a first token or rejected.
-        Admission::Queued(mut ticket) => match ticket.next().await {
-            Some(ReplyEvent::Token) if streaming => {
-                sse_response(Body::from_stream(stream::queued_sse(meta, ticket)))
-            }
-            Some(ReplyEvent::Token) => match stream::queued_json(meta, ticket).await {
-                Some(v) => Json(v).into_response(),
-                None => reject(503, "the engine stopped"),
-            },
-            Some(ReplyEvent::Rejected { status, message }) => reject(status, &message),
-            Some(ReplyEvent::Done { .. }) | None => reject(503, "the engine stopped"),
-        },
-    }
-}
-
-fn reject(status: u16, message: &str) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    error(status, message, "server_error")
-}
-
-fn sse_response(body: Body) -> Response {
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(body)
-        .unwrap_or_else(|_| reject(500, "response build failed"))
 }
 
 /// `GET /sim/stats[?reset=1]`: the simulator's own measurements (true TTFT of the fixed model).

@@ -51,6 +51,15 @@ impl Tokens {
         }
     }
 
+    /// A reply's tokens as `/tokenize` counts them: by the tokenizer, else a word a token (the
+    /// simulator's replies stream and bill a word a token).
+    pub fn reply(&self, text: &str) -> u64 {
+        match &self.tokenizer {
+            Some(t) => t.count(text),
+            None => text.split_whitespace().count() as u64,
+        }
+    }
+
     /// Content tokens only, without building them where the count is enough.
     pub fn count(&self, text: &str) -> u64 {
         match &self.tokenizer {

@@ -26,6 +26,7 @@ mod sim;
 mod slo;
 mod sweep;
 mod tls;
+mod tokens;
 mod tools;
 mod truth;
 mod wire;

@@ -195,6 +195,10 @@ pub struct LevelInfo {
     /// `--stop-on-saturation` stopped its sending (at `send_window_s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stop: Option<crate::measure::record::EarlyStop>,
+    /// Its first replies' tokens counted against the server's bill (`measure/tokens_check.rs`):
+    /// kept here, as the records hold no reply text to count again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_check: Option<crate::measure::checked::TokenCheck>,
 }
 
 /// `--shard`: which slice of which plan this run is, and how its start went.
