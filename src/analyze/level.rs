@@ -101,8 +101,9 @@ pub struct LevelReport {
     pub in_flight_at_send_end: u64,
     pub total_input_tokens: u64,
     pub total_output_tokens: u64,
-    /// Successful requests whose stream carried no `usage` (excluded from cost; output tokens counted
-    /// from content chunks for throughput and tokens/s).
+    /// Successful requests whose stream carried no `usage`, or a usage without the prompt's
+    /// tokens (excluded from cost; output tokens counted from content chunks for throughput and
+    /// tokens/s).
     pub requests_without_usage: u64,
     /// The prompt tokens the server's prefix cache served, over the successes whose usage says
     /// (`tally::PromptCache`).

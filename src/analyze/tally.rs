@@ -169,13 +169,18 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// A request's usage counts only when it gives both the prompt's and the reply's tokens
+    /// (a stream whose opening usage was lost has the reply's alone): a half is not summed as if
+    /// the other were zero.
     pub fn of(ok: &[&RequestRecord]) -> Tokens {
-        let with_usage = ok.iter().filter(|r| r.completion_tokens.is_some());
+        let whole =
+            |r: &&&RequestRecord| r.completion_tokens.is_some() && r.prompt_tokens.is_some();
+        let with_usage = ok.iter().filter(whole);
         Tokens {
             input: with_usage.clone().filter_map(|r| r.prompt_tokens).sum(),
             usage_output: with_usage.filter_map(|r| r.completion_tokens).sum(),
             output: ok.iter().map(|r| r.output_tokens()).sum(),
-            without_usage: ok.iter().filter(|r| r.completion_tokens.is_none()).count() as u64,
+            without_usage: ok.iter().filter(|r| !whole(r)).count() as u64,
         }
     }
 }
@@ -242,5 +247,15 @@ mod tests {
         );
         assert_eq!(Counted::of(&[&recs[2]]), None);
         assert_eq!(PromptCache::of(&[&recs[2]]), None);
+    }
+
+    #[test]
+    fn a_usage_without_the_prompts_tokens_is_not_summed_as_if_it_were_zero() {
+        let mut half = rec(64, Some(64), None);
+        half.prompt_tokens = None;
+        let recs = [rec(64, Some(64), None), half, rec(10, None, None)];
+        let ok: Vec<&RequestRecord> = recs.iter().collect();
+        let t = Tokens::of(&ok);
+        assert_eq!((t.input, t.usage_output, t.without_usage), (100, 64, 2));
     }
 }

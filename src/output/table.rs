@@ -231,7 +231,7 @@ pub fn render_errors(levels: &[LevelReport]) -> String {
         if l.requests_without_usage > 0 {
             let _ = writeln!(
                 out,
-                "\n{} - Warning: {} successful requests carried no usage; they are excluded from cost and their output tokens are counted from stream chunks",
+                "\n{} - Warning: {} successful requests carried no usage, or usage without the prompt's tokens; they are excluded from cost and their output tokens are counted from stream chunks",
                 l.label(), l.requests_without_usage
             );
         }
