@@ -18,6 +18,7 @@ pub mod cause;
 pub mod compare;
 pub mod early;
 pub mod frontier;
+pub mod images;
 pub mod level;
 pub mod objectives;
 pub mod queueing;

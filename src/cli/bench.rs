@@ -193,6 +193,11 @@ pub struct WorkloadArgs {
     /// with --tokenizer, else approximate.
     #[arg(long, value_name = "SPEC", conflicts_with_all = ["dataset", "trace"])]
     pub synthetic: Option<String>,
+    /// Images in every request's first user message, generated once before the run
+    /// ("count=1,size=1024x1024", also format=jpeg|png and pool=K distinct images) or read from a
+    /// folder ("dir=PATH,count=N"); sent as base64 data URIs in each API's shape.
+    #[arg(long, value_name = "SPEC", conflicts_with = "trace")]
+    pub images: Option<String>,
     /// The model's tokenizer.json (Hugging Face format), to build --synthetic and --trace
     /// prompts of exact token lengths. Read from disk; nothing is downloaded.
     #[arg(long, value_name = "FILE")]
@@ -253,6 +258,7 @@ impl Default for WorkloadArgs {
             trace_speed: 1.0,
             ignore_eos: IgnoreEos::Auto,
             sample_order: None,
+            images: None,
         }
     }
 }

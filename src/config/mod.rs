@@ -13,6 +13,7 @@
 
 mod connection;
 mod endpoint;
+pub mod images;
 pub mod kind;
 pub mod policy;
 mod shard;
@@ -288,6 +289,12 @@ fn batch_size(a: &BenchArgs) -> Result<usize> {
     if a.api.batched() && a.workload.sessions {
         bail!(
             "--sessions: an --api {} reply has no assistant turn to continue; drop --sessions or use --api chat",
+            a.api.name()
+        );
+    }
+    if a.workload.images.is_some() && (a.api.batched() || a.api == Api::Completions) {
+        bail!(
+            "--images: the {} API takes no images; use --api chat, responses or anthropic",
             a.api.name()
         );
     }

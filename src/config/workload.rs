@@ -31,6 +31,8 @@ pub struct Workload {
     pub ignore_eos: IgnoreEos,
     /// `--sample-order`: which samples (or sessions) each level sends.
     pub sample_order: SampleOrder,
+    /// `--images`: the images each request carries.
+    pub images: Option<crate::config::images::ImageSpec>,
 }
 
 impl Default for Workload {
@@ -41,6 +43,7 @@ impl Default for Workload {
             tokenizer: None,
             ignore_eos: IgnoreEos::Auto,
             sample_order: SampleOrder::Spread,
+            images: None,
         }
     }
 }
@@ -239,9 +242,6 @@ pub(super) fn workload(a: &WorkloadArgs, dataset: Option<&PathBuf>) -> Result<(W
     if a.sample_order.is_some() && matches!(source, Source::Trace { .. }) {
         bail!("--sample-order chooses a dataset's samples for each level; a trace replays its own requests in order: leave it out");
     }
-    if a.tokenizer.is_some() && matches!(source, Source::Dataset) {
-        bail!("--tokenizer builds --synthetic and --trace prompts to exact token lengths; a --dataset is sent as written, so it would do nothing: leave it out (the endpoint's usage reports each prompt's tokens)");
-    }
     let think = a.think_time.unwrap_or(0.0);
     if a.think_time.is_some() && !a.sessions {
         bail!("--think-time is the pause between a session's turns; add --sessions");
@@ -277,6 +277,11 @@ pub(super) fn workload(a: &WorkloadArgs, dataset: Option<&PathBuf>) -> Result<(W
             tokenizer,
             ignore_eos: a.ignore_eos,
             sample_order: a.sample_order.unwrap_or_default(),
+            images: a
+                .images
+                .as_deref()
+                .map(crate::config::images::ImageSpec::parse)
+                .transpose()?,
         },
         path,
     ))

@@ -18,6 +18,7 @@
 //! `types.rs`, which the readers import instead of this file.
 
 mod formats;
+pub mod images;
 pub mod synthetic;
 pub mod tokenizer;
 pub mod trace;
@@ -25,7 +26,7 @@ mod types;
 
 use types::kind;
 pub use types::{
-    Conversation, Dataset, DatasetError, Lengths, Loc, Message, ToolCall, ToolPart,
+    Conversation, Dataset, DatasetError, Image, Lengths, Loc, Message, ToolCall, ToolPart,
     MAX_DATASET_BYTES,
 };
 

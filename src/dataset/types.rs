@@ -6,6 +6,7 @@ use crate::cli::DatasetFormat;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// One chat message as sent to the endpoint. It serialises as chat's message; `request.rs`
@@ -17,6 +18,28 @@ pub struct Message {
     /// In a session with `--tools`: the calls an assistant message made, or the call a tool
     /// message answers.
     pub tool: Option<Box<ToolPart>>,
+    /// `--images`: the images a user message carries after its text.
+    pub images: Vec<Arc<Image>>,
+}
+
+/// An image a message carries: its encoded bytes as base64, with their type and the picture's
+/// size (`dataset/images.rs` makes them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// `image/jpeg`, `image/png`, `image/webp`, `image/gif`.
+    pub media_type: &'static str,
+    pub base64: Arc<str>,
+    /// The encoded file's bytes.
+    pub bytes: usize,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Image {
+    /// As a `data:` URI, the way the OpenAI APIs take an inline image.
+    pub fn data_uri(&self) -> String {
+        format!("data:{};base64,{}", self.media_type, self.base64)
+    }
 }
 
 /// A message's part in a tool loop.
@@ -42,6 +65,7 @@ impl Message {
             role,
             content: content.into(),
             tool: None,
+            images: Vec::new(),
         }
     }
 
@@ -70,6 +94,14 @@ impl Serialize for Message {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("role", self.role)?;
         match self.tool.as_deref() {
+            None if !self.images.is_empty() => {
+                // Text first, then each image as an `image_url` part.
+                let mut parts = vec![serde_json::json!({"type": "text", "text": self.content})];
+                parts.extend(self.images.iter().map(|i| {
+                    serde_json::json!({"type": "image_url", "image_url": {"url": i.data_uri()}})
+                }));
+                m.serialize_entry("content", &parts)?;
+            }
             None => m.serialize_entry("content", &self.content)?,
             Some(ToolPart::Calls(calls)) => {
                 let content = (!self.content.is_empty()).then_some(&self.content);

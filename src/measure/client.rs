@@ -81,6 +81,8 @@ pub struct Target {
     transport: Transport,
     /// `--batch-size`: inputs per embeddings request, documents per rerank query.
     pub batch: usize,
+    /// `--images`: each sample's images and their base64 bytes (empty without images).
+    images: Vec<(u32, u64)>,
     /// Keep the answer text of each level's first requests, for the token check
     /// (`tokens_check.rs`).
     pub keep_for_check: std::sync::atomic::AtomicBool,
@@ -134,6 +136,24 @@ impl Target {
             ok.then(|| serde_json::from_slice(&bytes).ok()).flatten()
         };
         tokio::time::timeout(limit, post).await.ok().flatten()
+    }
+
+    /// `--images`: the request's images (a sample's, or those a session's caller set) and the
+    /// sizes of its images and body.
+    fn note_images(&self, rec: &mut RequestRecord, payload: &Payload) {
+        if self.images.is_empty() {
+            return;
+        }
+        let body = match payload {
+            Payload::Sample(i) => {
+                let (n, bytes) = self.images.get(*i).copied().unwrap_or_default();
+                rec.images = Some(n);
+                rec.image_bytes = Some(bytes);
+                self.bodies.get(*i).map_or(0, Bytes::len)
+            }
+            Payload::Body(b) => b.len(),
+        };
+        rec.request_bytes = Some(body as u64);
     }
 
     /// Keeps `reply`'s answer text on `rec` when the token check wants it.
@@ -233,6 +253,7 @@ impl Target {
             bodies: Vec::new(),
             batch: cfg.batch_size,
             keep_for_check: cfg.api.streams().into(),
+            images: Vec::new(),
             lengths: Vec::new(),
             timeout: cfg.timeout,
             ttft_timeout: cfg.ttft_timeout,
@@ -276,6 +297,11 @@ impl Target {
                 .collect(),
         };
         self.lengths = conversations.iter().map(|c| c.lengths).collect();
+        let images: Vec<(u32, u64)> = conversations.iter().map(|c| images_of(&c.messages)).collect();
+        self.images = match images.iter().any(|i| i.0 > 0) {
+            true => images,
+            false => Vec::new(),
+        };
         if let Transport::Http1 { requests, .. } = &mut self.transport {
             let h = &self.head;
             *requests = self
@@ -408,6 +434,7 @@ impl Target {
         level_start: Instant,
         abort: &CancellationToken,
     ) -> Option<KeptReply> {
+        self.note_images(rec, payload);
         let attempt = Instant::now();
         // Set by the transport when the bytes go out; kept here, so a timeout or an abort
         // after the send still records when it was.
@@ -612,6 +639,13 @@ impl Target {
         resp.finish();
         crate::measure::whole::whole(self.template.api(), &body, t, rec, self.batch)
     }
+}
+
+/// The images of `messages` and their base64 bytes.
+pub fn images_of(messages: &[crate::dataset::Message]) -> (u32, u64) {
+    let all = messages.iter().flat_map(|m| &m.images);
+    let n = all.clone().count() as u32;
+    (n, all.map(|i| i.base64.len() as u64).sum())
 }
 
 /// The largest whole reply read (an embeddings batch of large vectors).

@@ -213,6 +213,13 @@ pub struct RequestRecord {
     /// `--api embeddings`: the inputs the request carried (`--batch-size`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<u32>,
+    /// `--images`: the images the request carried, their base64 bytes, and the whole body's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_bytes: Option<u64>,
     /// The answer text, kept in memory for the token check (`tokens_check.rs`), never written.
     #[serde(skip)]
     pub reply_text: Option<String>,
@@ -270,6 +277,9 @@ impl RequestRecord {
             documents: None,
             tool_round: None,
             reply_text: None,
+            images: None,
+            image_bytes: None,
+            request_bytes: None,
             itl_s: Vec::new(),
         }
     }

@@ -310,7 +310,18 @@ fn anthropic(
 /// A message as the Responses API's input items: a message; an assistant's calls as
 /// `function_call` items after its text; a tool's result as a `function_call_output`.
 fn responses_items(m: &Message) -> Vec<serde_json::Value> {
-    let message = || serde_json::json!({"type": "message", "role": m.role, "content": m.content});
+    let message = || {
+        if m.images.is_empty() {
+            return serde_json::json!({"type": "message", "role": m.role, "content": m.content});
+        }
+        let mut parts = vec![serde_json::json!({"type": "input_text", "text": m.content})];
+        parts.extend(
+            m.images
+                .iter()
+                .map(|i| serde_json::json!({"type": "input_image", "image_url": i.data_uri()})),
+        );
+        serde_json::json!({"type": "message", "role": m.role, "content": parts})
+    };
     match m.tool.as_deref() {
         None => vec![message()],
         Some(ToolPart::Calls(calls)) => {
@@ -331,6 +342,19 @@ fn responses_items(m: &Message) -> Vec<serde_json::Value> {
 /// arguments as the JSON `input`); a tool's result as a user's `tool_result` block.
 fn anthropic_message(m: &Message) -> serde_json::Value {
     match m.tool.as_deref() {
+        None if !m.images.is_empty() => {
+            // Images first, as Anthropic advises, then the text.
+            let mut blocks: Vec<serde_json::Value> = m
+                .images
+                .iter()
+                .map(|i| {
+                    serde_json::json!({"type": "image", "source": {"type": "base64",
+                        "media_type": i.media_type, "data": &*i.base64}})
+                })
+                .collect();
+            blocks.push(serde_json::json!({"type": "text", "text": m.content}));
+            serde_json::json!({"role": m.role, "content": blocks})
+        }
         None => serde_json::json!({"role": m.role, "content": m.content}),
         Some(ToolPart::Calls(calls)) => {
             let text = (!m.content.is_empty())

@@ -1,4 +1,5 @@
-//! The console's workload sections, after the results table: each level's token lengths asked for
+//! The console's workload sections, after the results table: what the usage says about the
+//! tokens, each level's images (`--images`), each level's token lengths asked for
 //! against those the endpoint reported (synthetic prompts, traces), and with `--sessions` each
 //! level's sessions and a table of its figures by turn. Nothing is printed for a plain dataset run.
 
@@ -10,6 +11,7 @@ use std::fmt::Write;
 /// The token-lengths and sessions sections, or an empty string.
 pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
     let mut out = accounting(levels);
+    out.push_str(&images(levels));
     if levels.iter().any(|l| l.token_lengths.is_some()) {
         out.push_str("\nToken lengths, requested -> reported by the endpoint (mean):\n");
         for l in levels {
@@ -88,6 +90,40 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
         }
     }
     out
+}
+
+/// `--images`: each level's images, their bytes, the bodies' sizes and the prompt tokens per
+/// request (with TTFT with and without images when the level mixed them).
+fn images(levels: &[LevelReport]) -> String {
+    let kib = |b: f64| crate::output::summary::thousands(b / 1024.0);
+    let p = |v: Option<f64>, show: &dyn Fn(f64) -> String| v.map_or("-".into(), show);
+    let mut lines = Vec::new();
+    for l in levels {
+        let Some(i) = &l.images else { continue };
+        let mut line = format!(
+            "  {}: {:.1} per request, {:.1} images/s, {} KiB/s of image data; request body p50 {} KiB, max {} KiB; prompt tokens per request p50 {}",
+            l.label(),
+            i.per_request,
+            i.images_per_s,
+            kib(i.image_bytes_per_s),
+            p(i.request_bytes.get(50.0), &kib),
+            p(i.request_bytes.get(100.0), &kib),
+            p(i.prompt_tokens.get(50.0), &|t| format!("{t:.0}")),
+        );
+        if let (Some(w), Some(wo)) = (&i.ttft_with_images_s, &i.ttft_without_images_s) {
+            let _ = write!(
+                line,
+                "; TTFT p50 {} s with images, {} s without",
+                p(w.get(50.0), &|t| format!("{t:.3}")),
+                p(wo.get(50.0), &|t| format!("{t:.3}"))
+            );
+        }
+        lines.push(line + "\n");
+    }
+    match lines.is_empty() {
+        true => String::new(),
+        false => format!("\nImages (--images):\n{}", lines.concat()),
+    }
 }
 
 /// What the server's usage says beyond the totals: the prompt tokens its prefix cache served,

@@ -111,7 +111,7 @@ impl Prepared {
 pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
     let counter = counter(cfg)?;
     let tokenizer = counter.tokenizer().map(|t| t.info.clone());
-    let (conversations, origin) = match &cfg.workload.source {
+    let (mut conversations, origin) = match &cfg.workload.source {
         Source::Dataset => {
             let data = match data {
                 Some(d) => d,
@@ -123,6 +123,9 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
         Source::Synthetic(spec) => (synthetic(cfg, spec, &counter), Origin::Synthetic),
         Source::Trace { speed } => return replay(cfg, *speed, &counter, tokenizer),
     };
+    if let Some(spec) = &cfg.workload.images {
+        attach_images(&mut conversations, spec, cfg.seed)?;
+    }
     let work = match cfg.workload.sessions {
         Some(think) => sessions(cfg, &conversations, think)?,
         None => Work::Samples,
@@ -144,6 +147,30 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
         trace: None,
         by_length: Arc::new(pick::by_length(&lens)),
     })
+}
+
+/// `--images`: made once and attached to each sample's first user message, said in the console.
+fn attach_images(
+    conversations: &mut Vec<Conversation>,
+    spec: &crate::config::images::ImageSpec,
+    seed: u64,
+) -> Result<()> {
+    let made = crate::dataset::images::prepare(conversations, spec, seed)?;
+    let added = match made.added_samples {
+        0 => String::new(),
+        n => format!("; {n} samples added by repeating the conversations, so every pool image is sent"),
+    };
+    eprintln!(
+        "Images: {} per request, {} distinct, {} KiB each on average as base64 ({}){added}",
+        spec.count,
+        made.distinct,
+        made.mean_bytes / 1024,
+        match &spec.source {
+            crate::config::images::ImageSource::Synthetic { .. } => "generated from the seed",
+            crate::config::images::ImageSource::Dir(_) => "read from the folder",
+        }
+    );
+    Ok(())
 }
 
 /// How prompt lengths are counted: by `--tokenizer`, exactly, or approximately.
