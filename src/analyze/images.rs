@@ -53,11 +53,13 @@ impl ImageLoad {
             images_per_s: images as f64 / window,
             image_bytes: bytes,
             image_bytes_per_s: bytes as f64 / window,
-            request_bytes: Percentiles::of(recs
-                .iter()
-                .filter_map(|r| r.request_bytes)
-                .map(|b| b as f64)
-                .collect(), &[100.0]),
+            request_bytes: Percentiles::of(
+                recs.iter()
+                    .filter_map(|r| r.request_bytes)
+                    .map(|b| b as f64)
+                    .collect(),
+                &[100.0],
+            ),
             prompt_tokens: pct(ok
                 .iter()
                 .filter_map(|r| r.prompt_tokens)

@@ -105,6 +105,20 @@ pub struct SimModelArgs {
     /// their prefill. Engine profiles only.
     #[arg(long)]
     pub prefix_caching: bool,
+    /// Prompt tokens an image costs: one per this many pixels (Qwen2-VL merges 28x28 pixels into
+    /// a token: 784), at least one.
+    #[arg(long, default_value_t = 784)]
+    pub image_token_pixels: u64,
+    /// The vision encoder's time per image, milliseconds, plus --image-encode-ms-per-mpx per
+    /// megapixel; one encoder, so images queue for it.
+    #[arg(long, default_value_t = 2.0)]
+    pub image_encode_ms: f64,
+    #[arg(long, default_value_t = 20.0)]
+    pub image_encode_ms_per_mpx: f64,
+    /// Images whose encoding the encoder cache keeps, by content (0: none): a cached image
+    /// skips the encoder; its tokens are still prefilled.
+    #[arg(long, default_value_t = 64)]
+    pub encoder_cache_images: usize,
 }
 
 /// A limit that may be switched off: a number, or `none`.

@@ -55,10 +55,9 @@ impl ImageSpec {
             };
             let (key, value) = (key.trim(), value.trim());
             let whole = |max: u32| -> Result<u32> {
-                let v: u32 = value
-                    .parse()
-                    .ok()
-                    .with_context(|| format!("--images {key}={value}: not a whole number ({example})"))?;
+                let v: u32 = value.parse().ok().with_context(|| {
+                    format!("--images {key}={value}: not a whole number ({example})")
+                })?;
                 if !(1..=max).contains(&v) {
                     bail!("--images {key}={value}: must be from 1 to {max}");
                 }
@@ -90,7 +89,9 @@ impl ImageSpec {
                 ImageSource::Dir(d)
             }
             (None, None) => bail!("--images needs size=WxH (generated) or dir=PATH ({example})"),
-            (Some(_), Some(_)) => bail!("--images: give size= (generated) or dir= (files), not both"),
+            (Some(_), Some(_)) => {
+                bail!("--images: give size= (generated) or dir= (files), not both")
+            }
         };
         spec.format = format.unwrap_or(ImageFormat::Jpeg);
         Ok(spec)

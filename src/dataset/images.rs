@@ -7,7 +7,7 @@
 //! encoder cache would see it. `pipeline/workload.rs` calls [`prepare`].
 
 use crate::config::images::{ImageFormat, ImageSource, ImageSpec};
-use crate::dataset::{Conversation, Image};
+use crate::dataset::types::{Conversation, Image};
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use rand::rngs::StdRng;
@@ -40,7 +40,9 @@ pub fn prepare(convs: &mut Vec<Conversation>, spec: &ImageSpec, seed: u64) -> Re
     let before = convs.len();
     let needed = pool.len().div_ceil(count);
     if spec.pool.is_some() && needed > before && before > 0 {
-        let extra: Vec<Conversation> = (before..needed).map(|i| convs[i % before].clone()).collect();
+        let extra: Vec<Conversation> = (before..needed)
+            .map(|i| convs[i % before].clone())
+            .collect();
         convs.extend(extra);
     }
     let total: u64 = convs.len() as u64 * count as u64 * mean(&pool);
@@ -72,16 +74,46 @@ fn mean(pool: &[Arc<Image>]) -> u64 {
     (sum / pool.len().max(1)) as u64
 }
 
-/// `n` images, each of one of `sizes`, from `seed`.
-fn generate(sizes: &[(u32, u32)], format: ImageFormat, n: usize, seed: u64) -> Result<Vec<Arc<Image>>> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x1a6e_5eed);
-    (0..n.max(1))
-        .map(|_| {
-            let (w, h) = sizes[rng.random_range(0..sizes.len())];
-            let picture = picture(w, h, &mut rng);
-            encode(&picture, format).map(Arc::new)
-        })
-        .collect()
+/// `n` images, each of one of `sizes`, from `seed`: image `i` from its own seeded generator, so
+/// they are made on every core and come out the same.
+fn generate(
+    sizes: &[(u32, u32)],
+    format: ImageFormat,
+    n: usize,
+    seed: u64,
+) -> Result<Vec<Arc<Image>>> {
+    let n = n.max(1);
+    let one = |i: usize| -> Result<Arc<Image>> {
+        let mut rng = StdRng::seed_from_u64(
+            seed ^ 0x1a6e_5eed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let (w, h) = sizes[rng.random_range(0..sizes.len())];
+        let picture = picture(w, h, &mut rng);
+        encode(&picture, format).map(Arc::new)
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(n);
+    let made: Vec<Vec<Result<Arc<Image>>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| s.spawn(move || (t..n).step_by(threads).map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    // Back in index order: thread t made t, t + threads, ...
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let slot = made.get(i % threads).and_then(|v| v.get(i / threads));
+        match slot {
+            Some(Ok(img)) => out.push(img.clone()),
+            Some(Err(e)) => bail!("--images: {e}"),
+            None => bail!("--images: image {i} was not made"),
+        }
+    }
+    Ok(out)
 }
 
 /// A picture that compresses like a photo: a gradient between two colours, a few blocks of
@@ -92,8 +124,14 @@ fn picture(w: u32, h: u32, rng: &mut StdRng) -> image::RgbImage {
     let blocks: Vec<([u32; 4], [u8; 3])> = (0..6)
         .map(|_| {
             let (x, y) = (rng.random_range(0..w), rng.random_range(0..h));
-            let (bw, bh) = (rng.random_range(1..=w / 3 + 1), rng.random_range(1..=h / 3 + 1));
-            ([x, y, x + bw, y + bh], [rng.random(), rng.random(), rng.random()])
+            let (bw, bh) = (
+                rng.random_range(1..=w / 3 + 1),
+                rng.random_range(1..=h / 3 + 1),
+            );
+            (
+                [x, y, x + bw, y + bh],
+                [rng.random(), rng.random(), rng.random()],
+            )
         })
         .collect();
     let grain = rng.random::<u32>();
@@ -103,7 +141,11 @@ fn picture(w: u32, h: u32, rng: &mut StdRng) -> image::RgbImage {
         for k in 0..3 {
             px[k] = (a[k] as f32 * (1.0 - t) + b[k] as f32 * t) as u8;
         }
-        if let Some((_, c)) = blocks.iter().rev().find(|(r, _)| x >= r[0] && x < r[2] && y >= r[1] && y < r[3]) {
+        if let Some((_, c)) = blocks
+            .iter()
+            .rev()
+            .find(|(r, _)| x >= r[0] && x < r[2] && y >= r[1] && y < r[3])
+        {
             px = *c;
         }
         let noise = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663) ^ grain) % 9;
@@ -132,7 +174,9 @@ fn encode(picture: &image::RgbImage, format: ImageFormat) -> Result<Image> {
     Ok(Image {
         media_type,
         bytes: buf.len(),
-        base64: base64::engine::general_purpose::STANDARD.encode(&buf).into(),
+        base64: base64::engine::general_purpose::STANDARD
+            .encode(&buf)
+            .into(),
         width: w,
         height: h,
     })
@@ -169,7 +213,8 @@ fn media_type(p: &Path) -> Option<&'static str> {
 /// One image file, whose header must give its size (an unreadable or corrupt file stops the run
 /// before anything is sent, naming the file).
 fn read_file(p: &Path) -> Result<Image> {
-    let bytes = std::fs::read(p).with_context(|| format!("--images: cannot read {}", p.display()))?;
+    let bytes =
+        std::fs::read(p).with_context(|| format!("--images: cannot read {}", p.display()))?;
     let media_type = media_type(p).unwrap_or("image/png");
     let (width, height) = image::io::Reader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
@@ -177,12 +222,17 @@ fn read_file(p: &Path) -> Result<Image> {
         .and_then(|r| r.into_dimensions().ok())
         .unwrap_or((0, 0));
     if media_type != "image/webp" && media_type != "image/gif" && width == 0 {
-        bail!("--images: {} is not a readable image (its header gives no size)", p.display());
+        bail!(
+            "--images: {} is not a readable image (its header gives no size)",
+            p.display()
+        );
     }
     Ok(Image {
         media_type,
         bytes: bytes.len(),
-        base64: base64::engine::general_purpose::STANDARD.encode(&bytes).into(),
+        base64: base64::engine::general_purpose::STANDARD
+            .encode(&bytes)
+            .into(),
         width,
         height,
     })
@@ -191,12 +241,15 @@ fn read_file(p: &Path) -> Result<Image> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::Message;
+    use crate::dataset::types::Message;
 
     fn convs(n: usize) -> Vec<Conversation> {
         (0..n)
             .map(|i| Conversation {
-                messages: vec![Message::new("system", "s"), Message::new("user", format!("q{i}"))],
+                messages: vec![
+                    Message::new("system", "s"),
+                    Message::new("user", format!("q{i}")),
+                ],
                 lengths: None,
             })
             .collect()
@@ -211,8 +264,14 @@ mod tests {
         assert_eq!((made.distinct, made.added_samples), (3, 0));
         let first = &c[0].messages[1].images;
         assert_eq!(first.len(), 2);
-        assert_eq!((first[0].width, first[0].height, first[0].media_type), (64, 32, "image/png"));
-        assert!(c[0].messages[0].images.is_empty(), "the system message carries none");
+        assert_eq!(
+            (first[0].width, first[0].height, first[0].media_type),
+            (64, 32, "image/png")
+        );
+        assert!(
+            c[0].messages[0].images.is_empty(),
+            "the system message carries none"
+        );
         // Sample 1's second image is pool image 3 mod 3 = 0: sample 0's first.
         assert_eq!(c[1].messages[1].images[1], c[0].messages[1].images[0]);
         // The same seed makes the same images.
@@ -230,12 +289,20 @@ mod tests {
     fn a_folder_s_files_are_read_and_a_corrupt_one_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let png = encode(&image::RgbImage::new(5, 4), ImageFormat::Png).unwrap();
-        let raw = base64::engine::general_purpose::STANDARD.decode(png.base64.as_bytes()).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(png.base64.as_bytes())
+            .unwrap();
         std::fs::write(dir.path().join("a.png"), raw).unwrap();
         let spec = ImageSpec::parse(&format!("dir={}", dir.path().display())).unwrap();
         let mut c = convs(1);
         prepare(&mut c, &spec, 1).unwrap();
-        assert_eq!((c[0].messages[1].images[0].width, c[0].messages[1].images[0].height), (5, 4));
+        assert_eq!(
+            (
+                c[0].messages[1].images[0].width,
+                c[0].messages[1].images[0].height
+            ),
+            (5, 4)
+        );
         std::fs::write(dir.path().join("b.jpg"), b"not a jpeg").unwrap();
         let e = prepare(&mut convs(1), &spec, 1).unwrap_err().to_string();
         assert!(e.contains("b.jpg is not a readable image"), "{e}");

@@ -297,7 +297,10 @@ impl Target {
                 .collect(),
         };
         self.lengths = conversations.iter().map(|c| c.lengths).collect();
-        let images: Vec<(u32, u64)> = conversations.iter().map(|c| images_of(&c.messages)).collect();
+        let images: Vec<(u32, u64)> = conversations
+            .iter()
+            .map(|c| images_of(&c.messages))
+            .collect();
         self.images = match images.iter().any(|i| i.0 > 0) {
             true => images,
             false => Vec::new(),

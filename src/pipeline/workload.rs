@@ -155,10 +155,18 @@ fn attach_images(
     spec: &crate::config::images::ImageSpec,
     seed: u64,
 ) -> Result<()> {
+    if let crate::config::images::ImageSource::Synthetic { .. } = &spec.source {
+        let n = spec
+            .pool
+            .map_or(conversations.len() * spec.count as usize, |k| k as usize);
+        eprintln!("Images: generating {n} before the first level...");
+    }
     let made = crate::dataset::images::prepare(conversations, spec, seed)?;
     let added = match made.added_samples {
         0 => String::new(),
-        n => format!("; {n} samples added by repeating the conversations, so every pool image is sent"),
+        n => format!(
+            "; {n} samples added by repeating the conversations, so every pool image is sent"
+        ),
     };
     eprintln!(
         "Images: {} per request, {} distinct, {} KiB each on average as base64 ({}){added}",

@@ -26,6 +26,7 @@ pub mod profile;
 mod state;
 mod stream;
 pub mod sweep;
+mod vision;
 
 use state::{error, item, parse_body, part_text, respond, AppState, StreamOptions};
 use stream::Shape;
@@ -53,6 +54,8 @@ pub struct Reading {
     pub reasoning_tokens: u64,
     pub tokens: Tokens,
     pub prefix_caching: bool,
+    /// What images cost (`vision.rs`).
+    pub vision: vision::VisionConfig,
 }
 
 /// The simulator's routes, ready to serve: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`.
@@ -69,6 +72,7 @@ pub fn app_with(model: Box<dyn ResponseModel>, served_model: String, reading: Re
         reasoning_tokens: reading.reasoning_tokens,
         tokens: reading.tokens,
         prefix_caching: reading.prefix_caching,
+        vision: vision::Vision::new(reading.vision),
     });
     Router::new()
         .route("/v1/chat/completions", post(chat))
@@ -116,6 +120,12 @@ pub async fn spawn(args: &SimModelArgs, addr: SocketAddr) -> Result<SocketAddr> 
         reasoning_tokens: args.reasoning_tokens,
         tokens: Tokens::new(tokenizer),
         prefix_caching,
+        vision: vision::VisionConfig {
+            token_pixels: args.image_token_pixels,
+            encode_ms: args.image_encode_ms,
+            encode_ms_per_mpx: args.image_encode_ms_per_mpx,
+            cache_images: args.encoder_cache_images,
+        },
     };
     let router = app_with(model, args.served_model.clone(), reading);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -207,10 +217,11 @@ fn user() -> String {
 }
 
 impl ChatMessage {
+    /// Its text: a string, or its parts' texts (an image part's tokens are the encoder's).
     fn text(&self) -> std::borrow::Cow<'_, str> {
         match &self.content {
             serde_json::Value::String(s) => s.into(),
-            other => other.to_string().into(),
+            other => part_text(other).into(),
         }
     }
 }
@@ -262,7 +273,13 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         .zip(&texts)
         .map(|(m, t)| (m.role.as_str(), t.as_ref()))
         .collect();
-    let (prompt_tokens, key) = st.prompt(&messages);
+    let (mut prompt_tokens, key) = st.prompt(&messages);
+    let mut images = Vec::new();
+    req.messages
+        .iter()
+        .for_each(|m| vision::images_in(&m.content, &mut images));
+    prompt_tokens += st.vision.tokens(&images);
+    st.vision.encode(&images).await;
     let sim_req = SimRequest {
         prompt_tokens,
         max_tokens: req.max_tokens.or(req.max_completion_tokens).unwrap_or(16),
@@ -311,7 +328,16 @@ async fn other_api(st: Arc<AppState>, body: Bytes, shape: Shape) -> Response {
         .iter()
         .map(|(r, t)| (r.as_str(), t.as_str()))
         .collect();
-    let (prompt_tokens, key) = st.prompt(&messages);
+    let (mut prompt_tokens, key) = st.prompt(&messages);
+    let mut images = Vec::new();
+    if let Some(input) = &req.input {
+        vision::images_in(input, &mut images);
+    }
+    req.messages
+        .iter()
+        .for_each(|m| vision::images_in(m, &mut images));
+    prompt_tokens += st.vision.tokens(&images);
+    st.vision.encode(&images).await;
     let sim_req = SimRequest {
         prompt_tokens,
         max_tokens: req.max_output_tokens.or(req.max_tokens).unwrap_or(16),
@@ -372,10 +398,15 @@ async fn sim_stats(
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Response {
     let reset = q.is_some_and(|q| q.split('&').any(|kv| kv == "reset=1"));
-    match st.model.stats(reset) {
-        Some(stats) => Json(stats).into_response(),
-        None => Json(json!({})).into_response(),
+    let mut stats = st
+        .model
+        .stats(reset)
+        .and_then(|s| serde_json::to_value(s).ok())
+        .unwrap_or_else(|| json!({}));
+    if let Some(o) = stats.as_object_mut() {
+        o.insert("encoder".into(), st.vision.stats(reset));
     }
+    Json(stats).into_response()
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {

@@ -25,6 +25,8 @@ pub(super) struct AppState {
     pub(super) tokens: Tokens,
     /// Give each request its prompt's blocks (`--prefix-caching`).
     pub(super) prefix_caching: bool,
+    /// The vision encoder and its cache (`vision.rs`).
+    pub(super) vision: super::vision::Vision,
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ mod datasets;
 mod deploy;
 mod engine;
 mod faults;
+mod images;
 mod interrupt;
 mod layers;
 mod preflight;

@@ -253,10 +253,6 @@ async fn every_flag_that_does_not_apply_is_refused_by_name() {
             "--slo ttft_p95 and --max-ttft-p95 set the same objective",
         ),
         (
-            vec!["--tokenizer", "data/sample-tokenizer.json"],
-            "--tokenizer builds --synthetic and --trace prompts",
-        ),
-        (
             vec!["--max-tokens", "-5"],
             "--max-tokens -5: give a whole number",
         ),

@@ -1,0 +1,210 @@
+//! The simulator's vision encoder: an image part (chat's `image_url`, the Responses API's
+//! `input_image`, Anthropic's base64 `image`) costs prompt tokens by its pixels
+//! (`--image-token-pixels`), and before the request is admitted, encoder time
+//! (`--image-encode-ms` plus `--image-encode-ms-per-mpx`) on one encoder that images queue for.
+//! An encoder cache keyed by the image's content (`--encoder-cache-images`, least recently used
+//! out) lets a repeated image skip the encoder. `state.rs` holds it; the routes in `mod.rs` call
+//! it; `/sim/stats` shows its hits and misses.
+
+use base64::Engine;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// An image a request carries: its content's key and its size in pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    pub key: u64,
+    pub pixels: u64,
+}
+
+/// How images cost, from the simulator's flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VisionConfig {
+    pub token_pixels: u64,
+    pub encode_ms: f64,
+    pub encode_ms_per_mpx: f64,
+    pub cache_images: usize,
+}
+
+impl Default for VisionConfig {
+    fn default() -> Self {
+        VisionConfig {
+            token_pixels: 784,
+            encode_ms: 2.0,
+            encode_ms_per_mpx: 20.0,
+            cache_images: 64,
+        }
+    }
+}
+
+pub struct Vision {
+    cfg: VisionConfig,
+    cache: Mutex<VecDeque<u64>>,
+    encoder: tokio::sync::Mutex<()>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Vision {
+    pub fn new(cfg: VisionConfig) -> Vision {
+        Vision {
+            cfg,
+            cache: Mutex::new(VecDeque::new()),
+            encoder: tokio::sync::Mutex::new(()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// The prompt tokens `images` cost.
+    pub fn tokens(&self, images: &[Seen]) -> u64 {
+        let per = self.cfg.token_pixels.max(1);
+        images.iter().map(|i| i.pixels.div_ceil(per).max(1)).sum()
+    }
+
+    /// Encodes the images the cache does not hold, one at a time on the one encoder.
+    pub async fn encode(&self, images: &[Seen]) {
+        for image in images {
+            if self.cached(image.key) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            let ms = self.cfg.encode_ms + self.cfg.encode_ms_per_mpx * image.pixels as f64 / 1e6;
+            let _encoder = self.encoder.lock().await;
+            tokio::time::sleep(Duration::from_secs_f64(ms.max(0.0) / 1e3)).await;
+        }
+    }
+
+    /// Whether `key` is cached, refreshing it; a miss is cached from now on.
+    fn cached(&self, key: u64) -> bool {
+        if self.cfg.cache_images == 0 {
+            return false;
+        }
+        let Ok(mut cache) = self.cache.lock() else {
+            return false;
+        };
+        let hit = match cache.iter().position(|k| *k == key) {
+            Some(at) => {
+                cache.remove(at);
+                true
+            }
+            None => false,
+        };
+        cache.push_back(key);
+        while cache.len() > self.cfg.cache_images {
+            cache.pop_front();
+        }
+        hit
+    }
+
+    /// `{"hits", "misses"}` since the start or the last reset (which `reset` makes).
+    pub fn stats(&self, reset: bool) -> serde_json::Value {
+        let read = |c: &AtomicU64| match reset {
+            true => c.swap(0, Ordering::Relaxed),
+            false => c.load(Ordering::Relaxed),
+        };
+        serde_json::json!({"hits": read(&self.hits), "misses": read(&self.misses)})
+    }
+}
+
+/// The images of a request body's value, wherever their parts sit.
+pub fn images_in(v: &serde_json::Value, out: &mut Vec<Seen>) {
+    match v {
+        serde_json::Value::Array(items) => items.iter().for_each(|i| images_in(i, out)),
+        serde_json::Value::Object(o) => {
+            let kind = o.get("type").and_then(|t| t.as_str());
+            let data = match kind {
+                Some("image_url") => o.get("image_url").and_then(|u| u.get("url")),
+                Some("input_image") => o.get("image_url"),
+                Some("image") => o.get("source").and_then(|s| s.get("data")),
+                _ => None,
+            };
+            match data.and_then(|d| d.as_str()) {
+                Some(d) => out.extend(seen(d)),
+                None => o.values().for_each(|x| images_in(x, out)),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An image from a `data:` URI or bare base64: its content's hash and its pixels (0 when its
+/// header gives no size: it still costs one token).
+fn seen(data: &str) -> Option<Seen> {
+    let b64 = data.split_once("base64,").map_or(data, |(_, b)| b);
+    let mut h = DefaultHasher::new();
+    b64.hash(&mut h);
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let (w, hgt) = image::io::Reader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_dimensions().ok())
+        .unwrap_or((0, 0));
+    Some(Seen {
+        key: h.finish(),
+        pixels: u64::from(w) * u64::from(hgt),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_image_costs_tokens_by_its_pixels_and_a_repeated_one_skips_the_encoder() {
+        let v = Vision::new(VisionConfig {
+            cache_images: 1,
+            ..VisionConfig::default()
+        });
+        let a = Seen {
+            key: 1,
+            pixels: 1_000_000,
+        };
+        let b = Seen {
+            key: 2,
+            pixels: 784,
+        };
+        assert_eq!(v.tokens(&[a, b]), 1276 + 1);
+        let t = tokio::time::Instant::now();
+        v.encode(&[a]).await;
+        // 2 ms + 20 ms per megapixel.
+        assert_eq!(t.elapsed(), Duration::from_millis(22));
+        v.encode(&[a]).await;
+        assert_eq!(
+            t.elapsed(),
+            Duration::from_millis(22),
+            "a cached image is free"
+        );
+        v.encode(&[b, a]).await; // b pushes a out of the one-image cache
+        assert_eq!(v.stats(true), serde_json::json!({"hits": 1, "misses": 3}));
+        assert_eq!(v.stats(false), serde_json::json!({"hits": 0, "misses": 0}));
+    }
+
+    #[test]
+    fn image_parts_are_found_in_each_apis_shape() {
+        let png = {
+            let mut buf = Vec::new();
+            image::codecs::png::PngEncoder::new(&mut buf)
+                .write_image(&[0; 12], 2, 2, image::ColorType::Rgb8)
+                .unwrap();
+            base64::engine::general_purpose::STANDARD.encode(buf)
+        };
+        let uri = format!("data:image/png;base64,{png}");
+        let body = serde_json::json!([
+            {"role": "user", "content": [{"type": "text", "text": "hi"},
+                {"type": "image_url", "image_url": {"url": uri}}]},
+            {"type": "message", "content": [{"type": "input_image", "image_url": uri}]},
+            {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "data": png}}]}
+        ]);
+        let mut found = Vec::new();
+        images_in(&body, &mut found);
+        assert_eq!(found.len(), 3);
+        assert!(found.iter().all(|s| s.pixels == 4 && s.key == found[0].key));
+    }
+    use image::ImageEncoder;
+}
