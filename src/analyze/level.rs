@@ -118,6 +118,9 @@ pub struct LevelReport {
     /// The level's first replies' text counted by a tokenizer against the tokens billed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tokens_checked: Option<crate::measure::checked::TokenCheck>,
+    /// `--lora`: every figure of the level per adapter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_adapter: Option<Vec<crate::analyze::adapters::AdapterFigures>>,
     /// `--images`: images per request and per second, their bytes, the bodies' sizes, prompt
     /// tokens per request, and TTFT with and without images when mixed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -363,6 +366,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         reasoning_tokens: tally::reasoning_tokens(&ok),
         output_tokens_counted: Counted::of(&ok),
         output_tokens_checked: run.token_check.clone(),
+        by_adapter: crate::analyze::adapters::by_adapter(recs, run.duration_s, &o.percentiles),
         images: crate::analyze::images::ImageLoad::of(recs, &ok, run.send_window_s, &o.percentiles),
         embeddings: Embedded::of(&ok, |r| r.inputs, run.send_window_s, duration),
         rerank: Embedded::of(&ok, |r| r.documents, run.send_window_s, duration),

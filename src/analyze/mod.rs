@@ -13,6 +13,7 @@
 //! point one way: report -> summary -> level -> verdict -> queueing -> stats.
 
 pub mod accept;
+pub mod adapters;
 pub mod capacity;
 pub mod cause;
 pub mod compare;

@@ -146,6 +146,14 @@ pub struct BenchArgs {
     /// first token's time is recorded.
     #[arg(long, value_name = "FILE")]
     pub tools: Option<std::path::PathBuf>,
+    /// LoRA adapters on the endpoint's base model: each request (each session, for all its turns)
+    /// names one of them as its model, and every figure is also given per adapter.
+    #[arg(long, value_name = "NAME,...")]
+    pub lora: Option<String>,
+    /// How requests get their --lora adapter: round-robin, random (from --seed), or
+    /// weights=NAME:W,... [default: round-robin].
+    #[arg(long, value_name = "HOW")]
+    pub lora_assignment: Option<String>,
     /// With --tools and --sessions: the result sent back for a tool call (a tool's own "result"
     /// in the --tools file comes first) [default: {"ok":true}].
     #[arg(long, value_name = "TEXT")]
@@ -388,6 +396,8 @@ impl BenchArgs {
             extra_body: None,
             tools: None,
             tool_result: None,
+            lora: None,
+            lora_assignment: None,
             tool_rounds: None,
             batch_size: None,
             no_stream_usage: false,

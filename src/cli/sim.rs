@@ -119,6 +119,12 @@ pub struct SimModelArgs {
     /// skips the encoder; its tokens are still prefilled.
     #[arg(long, default_value_t = 64)]
     pub encoder_cache_images: usize,
+    /// LoRA adapters kept loaded (a request's model other than --served-model names one).
+    #[arg(long, default_value_t = 4)]
+    pub max_loras: usize,
+    /// Time to load an adapter that is not, milliseconds, on one loader.
+    #[arg(long, default_value_t = 20.0)]
+    pub lora_load_ms: f64,
 }
 
 /// A limit that may be switched off: a number, or `none`.

@@ -15,6 +15,7 @@ mod connection;
 mod endpoint;
 pub mod images;
 pub mod kind;
+pub mod lora;
 pub mod policy;
 mod shard;
 pub mod slo;
@@ -87,6 +88,8 @@ pub struct Config {
     pub extra_body: Option<Map<String, Value>>,
     /// `--tools`: OpenAI function tools offered in every request.
     pub tools: Option<Vec<Value>>,
+    /// `--lora`: the adapters each sample is given one of.
+    pub lora: Option<lora::Lora>,
     /// `--tools` with `--sessions`: each tool call answered with a result (`--tool-result`,
     /// `--tool-rounds`).
     pub tool_loop: Option<ToolLoop>,
@@ -193,6 +196,13 @@ impl Config {
                 .transpose()?,
             tools: offered.as_ref().map(|t| t.offered.clone()),
             tool_loop: offered.and_then(|t| t.session_loop),
+            lora: match (&a.lora, &a.lora_assignment) {
+                (Some(names), how) => Some(lora::Lora::parse(names, how.as_deref())?),
+                (None, Some(_)) => {
+                    bail!("--lora-assignment chooses among --lora's adapters: add --lora NAME,...")
+                }
+                (None, None) => None,
+            },
             batch_size: batch_size(a)?,
             stream_usage: !a.no_stream_usage,
             preflight: !a.no_preflight,
@@ -289,6 +299,12 @@ fn batch_size(a: &BenchArgs) -> Result<usize> {
     if a.api.batched() && a.workload.sessions {
         bail!(
             "--sessions: an --api {} reply has no assistant turn to continue; drop --sessions or use --api chat",
+            a.api.name()
+        );
+    }
+    if a.lora.is_some() && a.api.batched() {
+        bail!(
+            "--lora: adapters are measured on the generating APIs; --api {} is not one",
             a.api.name()
         );
     }

@@ -83,6 +83,10 @@ pub struct Target {
     pub batch: usize,
     /// `--images`: each sample's images and their base64 bytes (empty without images).
     images: Vec<(u32, u64)>,
+    /// `--lora`: the adapters, how requests get them, the run's seed, and the samples per
+    /// adapter: `bodies` holds each sample once per adapter, adapter by adapter.
+    lora: Option<(Vec<std::sync::Arc<str>>, crate::config::lora::Lora, u64)>,
+    samples: usize,
     /// Keep the answer text of each level's first requests, for the token check
     /// (`tokens_check.rs`).
     pub keep_for_check: std::sync::atomic::AtomicBool,
@@ -138,22 +142,41 @@ impl Target {
         tokio::time::timeout(limit, post).await.ok().flatten()
     }
 
-    /// `--images`: the request's images (a sample's, or those a session's caller set) and the
-    /// sizes of its images and body.
+    /// `--lora`: a sample's adapter; `--images`: the request's images (a sample's, or those a
+    /// session's caller set) and the sizes of its images and body.
     fn note_images(&self, rec: &mut RequestRecord, payload: &Payload) {
+        if let (Payload::Sample(k), Some((names, _, _))) = (payload, &self.lora) {
+            rec.adapter = names.get(k / self.samples.max(1)).cloned();
+        }
         if self.images.is_empty() {
             return;
         }
         let body = match payload {
-            Payload::Sample(i) => {
-                let (n, bytes) = self.images.get(*i).copied().unwrap_or_default();
+            Payload::Sample(k) => {
+                let i = k % self.samples.max(1);
+                let (n, bytes) = self.images.get(i).copied().unwrap_or_default();
                 rec.images = Some(n);
                 rec.image_bytes = Some(bytes);
-                self.bodies.get(*i).map_or(0, Bytes::len)
+                self.bodies.get(*k).map_or(0, Bytes::len)
             }
             Payload::Body(b) => b.len(),
         };
         rec.request_bytes = Some(body as u64);
+    }
+
+    /// `--lora`: arrival `index`'s adapter (its position and name), as `--lora-assignment` picks.
+    pub fn adapter_of(&self, index: u64) -> Option<(usize, std::sync::Arc<str>)> {
+        let (names, lora, seed) = self.lora.as_ref()?;
+        let a = lora.pick(index, *seed);
+        Some((a, names[a].clone()))
+    }
+
+    /// The body of `sample` for arrival `index`: its variant for the arrival's adapter.
+    pub fn variant(&self, sample: usize, index: u64) -> usize {
+        match self.adapter_of(index) {
+            Some((a, _)) => a * self.samples + sample,
+            None => sample,
+        }
     }
 
     /// Keeps `reply`'s answer text on `rec` when the token check wants it.
@@ -254,6 +277,15 @@ impl Target {
             batch: cfg.batch_size,
             keep_for_check: cfg.api.streams().into(),
             images: Vec::new(),
+            lora: cfg.lora.clone().map(|l| {
+                let names = l
+                    .adapters
+                    .iter()
+                    .map(|a| std::sync::Arc::from(a.as_str()))
+                    .collect();
+                (names, l, cfg.seed)
+            }),
+            samples: 0,
             lengths: Vec::new(),
             timeout: cfg.timeout,
             ttft_timeout: cfg.ttft_timeout,
@@ -291,11 +323,19 @@ impl Target {
             api if api.batched() => (0..conversations.len())
                 .map(|i| self.template.batch(conversations, i, self.batch))
                 .collect(),
-            _ => conversations
-                .iter()
-                .map(|c| self.template.sample(c))
-                .collect(),
+            // Each sample once per adapter (or once, naming --model).
+            _ => {
+                let names: Vec<Option<&str>> = match &self.lora {
+                    Some((names, _, _)) => names.iter().map(|n| Some(&**n)).collect(),
+                    None => vec![None],
+                };
+                names
+                    .iter()
+                    .flat_map(|a| conversations.iter().map(|c| self.template.sample(c, *a)))
+                    .collect()
+            }
         };
+        self.samples = conversations.len();
         self.lengths = conversations.iter().map(|c| c.lengths).collect();
         let images: Vec<(u32, u64)> = conversations
             .iter()
@@ -422,7 +462,7 @@ impl Target {
         level_start: Instant,
         abort: &CancellationToken,
     ) {
-        let sample = Payload::Sample(rec.sample);
+        let sample = Payload::Sample(self.variant(rec.sample, rec.index));
         self.measure_payload(rec, &sample, false, level_start, abort)
             .await;
     }

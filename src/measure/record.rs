@@ -213,6 +213,9 @@ pub struct RequestRecord {
     /// `--api embeddings`: the inputs the request carried (`--batch-size`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<u32>,
+    /// `--lora`: the adapter the request named as its model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<std::sync::Arc<str>>,
     /// `--images`: the images the request carried, their base64 bytes, and the whole body's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<u32>,
@@ -277,6 +280,7 @@ impl RequestRecord {
             documents: None,
             tool_round: None,
             reply_text: None,
+            adapter: None,
             images: None,
             image_bytes: None,
             request_bytes: None,

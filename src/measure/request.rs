@@ -138,17 +138,28 @@ impl BodyTemplate {
     /// prompts, traces), else `--max-tokens`. With `--api completions` the conversation is one
     /// `prompt`: its messages' contents, in order, separated by blank lines.
     pub fn build(&self, messages: &[Message], max_tokens: Option<u32>) -> Bytes {
+        self.build_as(messages, max_tokens, None)
+    }
+
+    /// [`BodyTemplate::build`] naming `adapter` (`--lora`) as the model, when given.
+    pub fn build_as(
+        &self,
+        messages: &[Message],
+        max_tokens: Option<u32>,
+        adapter: Option<&str>,
+    ) -> Bytes {
         let max_tokens = max_tokens.unwrap_or(self.max_tokens);
+        let model = adapter.unwrap_or(&self.model);
         let mut body = match self.api {
             Api::Chat => serde_json::json!({
-                "model": self.model,
+                "model": model,
                 "messages": messages,
                 "max_tokens": max_tokens,
                 "temperature": self.temperature,
                 "stream": true,
             }),
             Api::Completions => serde_json::json!({
-                "model": self.model,
+                "model": model,
                 "prompt": text(messages),
                 "max_tokens": max_tokens,
                 "temperature": self.temperature,
@@ -157,17 +168,17 @@ impl BodyTemplate {
             // The conversation as `input` message items (typed: llama.cpp's server requires the
             // type that OpenAI's infers); usage comes in `response.completed`.
             Api::Responses => serde_json::json!({
-                "model": self.model,
+                "model": model,
                 "input": messages.iter().flat_map(responses_items).collect::<Vec<_>>(),
                 "max_output_tokens": max_tokens,
                 "temperature": self.temperature,
                 "stream": true,
             }),
-            Api::Anthropic => anthropic(&self.model, messages, max_tokens, self.temperature),
+            Api::Anthropic => anthropic(model, messages, max_tokens, self.temperature),
             // One input: the conversation's text (a batch is built by `batch`).
-            Api::Embeddings => embeddings(&self.model, vec![text(messages)]),
+            Api::Embeddings => embeddings(model, vec![text(messages)]),
             // Its question, and its text as the one document (a batch is built by `batch`).
-            Api::Rerank => rerank(&self.model, query(messages), vec![text(messages)]),
+            Api::Rerank => rerank(model, query(messages), vec![text(messages)]),
         };
         let obj = body.as_object_mut().expect("json! object literal");
         // Only chat and completions report usage on request; the others always do.
@@ -218,8 +229,12 @@ impl BodyTemplate {
     }
 
     /// The body of a dataset sample.
-    pub fn sample(&self, conv: &Conversation) -> Bytes {
-        self.build(&conv.messages, conv.lengths.map(|l| l.output_tokens))
+    pub fn sample(&self, conv: &Conversation, adapter: Option<&str>) -> Bytes {
+        self.build_as(
+            &conv.messages,
+            conv.lengths.map(|l| l.output_tokens),
+            adapter,
+        )
     }
 }
 

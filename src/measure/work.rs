@@ -209,7 +209,7 @@ impl Work {
                         .build(&messages, rec.requested_output_tokens),
                 )
             }
-            _ => Payload::Sample(rec.sample),
+            _ => Payload::Sample(ctx.target.variant(rec.sample, rec.index)),
         }
     }
 
@@ -275,6 +275,7 @@ async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
             if n > 0 {
                 (rec.images, rec.image_bytes) = (Some(n), Some(bytes));
             }
+            rec.adapter = ctx.target.adapter_of(i).map(|(_, name)| name);
             let Some((reply, ended)) = turn(ctx, rec, &history).await else {
                 return;
             };
@@ -294,10 +295,10 @@ async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
 /// was not sent or failed (the session ends).
 async fn turn(ctx: &Ctx, rec: RequestRecord, history: &[Message]) -> Option<(KeptReply, f64)> {
     let (mut rec, permit) = ctx.permit(rec)?;
-    let body = ctx
-        .target
-        .template
-        .build(history, rec.requested_output_tokens);
+    let body =
+        ctx.target
+            .template
+            .build_as(history, rec.requested_output_tokens, rec.adapter.as_deref());
     let _ = ctx.tx.send(Msg::Sent);
     let reply = ctx
         .target

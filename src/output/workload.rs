@@ -12,6 +12,7 @@ use std::fmt::Write;
 pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
     let mut out = accounting(levels);
     out.push_str(&images(levels));
+    out.push_str(&adapters(levels, percentiles));
     if levels.iter().any(|l| l.token_lengths.is_some()) {
         out.push_str("\nToken lengths, requested -> reported by the endpoint (mean):\n");
         for l in levels {
@@ -90,6 +91,52 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
         }
     }
     out
+}
+
+/// `--lora`: a table of each level's figures per adapter.
+fn adapters(levels: &[LevelReport], percentiles: &[f64]) -> String {
+    if !levels.iter().any(|l| l.by_adapter.is_some()) {
+        return String::new();
+    }
+    let mut header = vec![
+        "Level".to_string(),
+        "Adapter".into(),
+        "Requests".into(),
+        "Success%".into(),
+    ];
+    for name in ["TTFT", "E2E"] {
+        header.extend(percentiles.iter().map(|p| format!("{name} P{p}(s)")));
+    }
+    header.extend(["Tok/s P50".into(), "Output tok/s".into()]);
+    let mut rows = vec![header];
+    for l in levels {
+        for a in l.by_adapter.iter().flatten() {
+            let mut cells = vec![
+                l.label(),
+                a.adapter.clone(),
+                a.requests.to_string(),
+                format!("{:.1}", a.success_rate),
+            ];
+            for p in [&a.ttft, &a.e2e_latency] {
+                cells.extend(
+                    percentiles
+                        .iter()
+                        .map(|&q| p.get(q).map_or("-".into(), |v| format!("{v:.3}"))),
+                );
+            }
+            cells.push(
+                a.tokens_per_sec
+                    .get(50.0)
+                    .map_or("-".into(), |v| format!("{v:.1}")),
+            );
+            cells.push(format!("{:.1}", a.output_throughput_tok_s));
+            rows.push(cells);
+        }
+    }
+    format!(
+        "\nBy adapter (--lora):\n{}",
+        table::aligned(&rows, "  ", |_| 12)
+    )
 }
 
 /// `--images`: each level's images, their bytes, the bodies' sizes and the prompt tokens per

@@ -126,6 +126,27 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
     if let Some(spec) = &cfg.workload.images {
         attach_images(&mut conversations, spec, cfg.seed)?;
     }
+    if let Some(l) = &cfg.lora {
+        let how = match &l.assignment {
+            crate::config::lora::Assignment::RoundRobin => "in turn".to_string(),
+            crate::config::lora::Assignment::Random => "at random from the seed".into(),
+            crate::config::lora::Assignment::Weights(w) => format!(
+                "by weight ({})",
+                l.adapters
+                    .iter()
+                    .zip(w)
+                    .map(|(a, w)| format!("{a} {:.0}%", w * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        eprintln!(
+            "LoRA: {} adapters ({}), one per {} {how}; each level's figures are also given per adapter",
+            l.adapters.len(),
+            l.adapters.join(", "),
+            if cfg.workload.sessions.is_some() { "session" } else { "request" }
+        );
+    }
     let work = match cfg.workload.sessions {
         Some(think) => sessions(cfg, &conversations, think)?,
         None => Work::Samples,

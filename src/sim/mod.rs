@@ -16,9 +16,11 @@
 //! Imports within `sim/` point one way: mod -> stream/profile -> driver -> model -> metrics,
 //! engine -> prefix.
 
+mod adapters;
 mod batched;
 pub mod driver;
 pub mod engine;
+mod lru;
 pub mod metrics;
 pub mod model;
 pub mod prefix;
@@ -56,6 +58,9 @@ pub struct Reading {
     pub prefix_caching: bool,
     /// What images cost (`vision.rs`).
     pub vision: vision::VisionConfig,
+    /// LoRA adapters kept loaded, and the time to load one (`adapters.rs`).
+    pub max_loras: usize,
+    pub lora_load_ms: f64,
 }
 
 /// The simulator's routes, ready to serve: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`.
@@ -73,6 +78,7 @@ pub fn app_with(model: Box<dyn ResponseModel>, served_model: String, reading: Re
         tokens: reading.tokens,
         prefix_caching: reading.prefix_caching,
         vision: vision::Vision::new(reading.vision),
+        adapters: adapters::Adapters::new(reading.max_loras, reading.lora_load_ms),
     });
     Router::new()
         .route("/v1/chat/completions", post(chat))
@@ -126,6 +132,8 @@ pub async fn spawn(args: &SimModelArgs, addr: SocketAddr) -> Result<SocketAddr> 
             encode_ms_per_mpx: args.image_encode_ms_per_mpx,
             cache_images: args.encoder_cache_images,
         },
+        max_loras: args.max_loras,
+        lora_load_ms: args.lora_load_ms,
     };
     let router = app_with(model, args.served_model.clone(), reading);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -280,6 +288,7 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         .for_each(|m| vision::images_in(&m.content, &mut images));
     prompt_tokens += st.vision.tokens(&images);
     st.vision.encode(&images).await;
+    st.serve_adapter(req.model.as_deref()).await;
     let sim_req = SimRequest {
         prompt_tokens,
         max_tokens: req.max_tokens.or(req.max_completion_tokens).unwrap_or(16),
@@ -338,6 +347,7 @@ async fn other_api(st: Arc<AppState>, body: Bytes, shape: Shape) -> Response {
         .for_each(|m| vision::images_in(m, &mut images));
     prompt_tokens += st.vision.tokens(&images);
     st.vision.encode(&images).await;
+    st.serve_adapter(req.model.as_deref()).await;
     let sim_req = SimRequest {
         prompt_tokens,
         max_tokens: req.max_output_tokens.or(req.max_tokens).unwrap_or(16),
@@ -405,6 +415,7 @@ async fn sim_stats(
         .unwrap_or_else(|| json!({}));
     if let Some(o) = stats.as_object_mut() {
         o.insert("encoder".into(), st.vision.stats(reset));
+        o.insert("adapters".into(), st.adapters.stats(reset));
     }
     Json(stats).into_response()
 }

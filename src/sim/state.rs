@@ -27,6 +27,8 @@ pub(super) struct AppState {
     pub(super) prefix_caching: bool,
     /// The vision encoder and its cache (`vision.rs`).
     pub(super) vision: super::vision::Vision,
+    /// The LoRA adapters loaded (`adapters.rs`).
+    pub(super) adapters: super::adapters::Adapters,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +127,16 @@ impl AppState {
             prompt_tokens,
             tool: None,
             inputs: 0,
+        }
+    }
+}
+
+impl AppState {
+    /// A request naming a model other than the served one names a LoRA adapter: loaded first
+    /// when it is not.
+    pub(super) async fn serve_adapter(&self, model: Option<&str>) {
+        if let Some(m) = model.filter(|m| *m != self.served_model) {
+            self.adapters.serve(m).await;
         }
     }
 }

@@ -6,9 +6,9 @@
 //! out) lets a repeated image skip the encoder. `state.rs` holds it; the routes in `mod.rs` call
 //! it; `/sim/stats` shows its hits and misses.
 
+use super::lru::Lru;
 use base64::Engine;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -43,7 +43,7 @@ impl Default for VisionConfig {
 
 pub struct Vision {
     cfg: VisionConfig,
-    cache: Mutex<VecDeque<u64>>,
+    cache: Mutex<Lru>,
     encoder: tokio::sync::Mutex<()>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -53,7 +53,7 @@ impl Vision {
     pub fn new(cfg: VisionConfig) -> Vision {
         Vision {
             cfg,
-            cache: Mutex::new(VecDeque::new()),
+            cache: Mutex::new(Lru::new(cfg.cache_images)),
             encoder: tokio::sync::Mutex::new(()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -82,24 +82,7 @@ impl Vision {
 
     /// Whether `key` is cached, refreshing it; a miss is cached from now on.
     fn cached(&self, key: u64) -> bool {
-        if self.cfg.cache_images == 0 {
-            return false;
-        }
-        let Ok(mut cache) = self.cache.lock() else {
-            return false;
-        };
-        let hit = match cache.iter().position(|k| *k == key) {
-            Some(at) => {
-                cache.remove(at);
-                true
-            }
-            None => false,
-        };
-        cache.push_back(key);
-        while cache.len() > self.cfg.cache_images {
-            cache.pop_front();
-        }
-        hit
+        self.cache.lock().is_ok_and(|mut c| c.touch(key))
     }
 
     /// `{"hits", "misses"}` since the start or the last reset (which `reset` makes).

@@ -16,6 +16,7 @@ mod faults;
 mod images;
 mod interrupt;
 mod layers;
+mod lora;
 mod preflight;
 mod proxy;
 mod report;
