@@ -108,24 +108,60 @@ fn openai(v: &Value, loc: Loc) -> Result<Conversation, FieldProblem> {
                 ))
             }
         };
+        let mut images = Vec::new();
         let content = match m.get("content") {
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(parts)) => parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Some(Value::Array(parts)) => parts_of(parts, &mut images, &format!("{mat}.content"))?,
             Some(other) => {
                 return Err((
                     format!("{mat}.content"),
-                    format!("expected a string or text parts, found {}", kind(other)),
+                    format!("expected a string or parts, found {}", kind(other)),
                 ))
             }
             None => return Err((format!("{mat}.content"), "missing required field".into())),
         };
-        messages.push(Message::new(role, content));
+        let mut message = Message::new(role, content);
+        message.images = images;
+        messages.push(message);
     }
     finish(messages, &format!("{at}.messages"))
+}
+
+/// OpenAI content parts: the `text` parts joined, each `image_url` part's image kept; any other
+/// part is refused rather than dropped, so nothing in the file goes unsent without a word.
+fn parts_of(
+    parts: &[Value],
+    images: &mut Vec<std::sync::Arc<crate::dataset::types::Image>>,
+    at: &str,
+) -> Result<String, FieldProblem> {
+    let mut texts = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let here = format!("{at}[{i}]");
+        match p.get("type").and_then(Value::as_str) {
+            Some("text") | None if p.get("text").is_some() => {
+                texts.push(p.get("text").and_then(Value::as_str).unwrap_or_default())
+            }
+            Some("image_url") => {
+                let url = p.pointer("/image_url/url").and_then(Value::as_str);
+                let url = url.ok_or_else(|| {
+                    (
+                        format!("{here}.image_url.url"),
+                        "missing required field".to_string(),
+                    )
+                })?;
+                let image = crate::dataset::images::from_url(url)
+                    .map_err(|e| (format!("{here}.image_url.url"), e))?;
+                images.push(std::sync::Arc::new(image));
+            }
+            other => {
+                return Err((
+                    format!("{here}.type"),
+                    format!("{other:?}: redline sends text and image_url parts"),
+                ))
+            }
+        }
+    }
+    Ok(texts.join("\n"))
 }
 
 /// Drops the recorded reply (trailing assistant turns); at least one user turn must remain.

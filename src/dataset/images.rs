@@ -58,9 +58,10 @@ pub fn prepare(convs: &mut Vec<Conversation>, spec: &ImageSpec, seed: u64) -> Re
         let Some(first) = c.messages.iter_mut().find(|m| m.role == "user") else {
             continue;
         };
-        first.images = (0..count)
-            .map(|j| pool[(i * count + j) % pool.len()].clone())
-            .collect();
+        // After any the dataset's message already carries.
+        first
+            .images
+            .extend((0..count).map(|j| pool[(i * count + j) % pool.len()].clone()));
     }
     Ok(Made {
         distinct: pool.len().min(convs.len() * count),
@@ -173,6 +174,7 @@ fn encode(picture: &image::RgbImage, format: ImageFormat) -> Result<Image> {
     };
     Ok(Image {
         media_type,
+        url: None,
         bytes: buf.len(),
         base64: base64::engine::general_purpose::STANDARD
             .encode(&buf)
@@ -201,12 +203,56 @@ fn read_dir(dir: &Path, limit: Option<u32>) -> Result<Vec<Arc<Image>>> {
 
 fn media_type(p: &Path) -> Option<&'static str> {
     let ext = p.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
+    known(&format!("image/{ext}"))
+}
+
+/// A media type redline sends, as a static name.
+fn known(media_type: &str) -> Option<&'static str> {
+    Some(match media_type {
+        "image/png" => "image/png",
+        "image/jpg" | "image/jpeg" => "image/jpeg",
+        "image/webp" => "image/webp",
+        "image/gif" => "image/gif",
         _ => return None,
+    })
+}
+
+/// A dataset's `image_url.url`: a base64 `data:` URI (its size read from its header) or an
+/// http(s) address, sent as it is.
+pub fn from_url(url: &str) -> Result<Image, String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(Image {
+            media_type: "image/jpeg",
+            base64: "".into(),
+            url: Some(url.into()),
+            bytes: 0,
+            width: 0,
+            height: 0,
+        });
+    }
+    let Some((head, data)) = url
+        .strip_prefix("data:")
+        .and_then(|r| r.split_once(";base64,"))
+    else {
+        return Err("expected a data:image/...;base64, URI or an http(s) address".into());
+    };
+    let media_type = known(head)
+        .ok_or_else(|| format!("{head}: not an image type redline sends (png, jpeg, webp, gif)"))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| format!("its base64 does not decode ({e})"))?;
+    let (width, height) = image::io::Reader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_dimensions().ok())
+        .unwrap_or((0, 0));
+    Ok(Image {
+        media_type,
+        base64: data.into(),
+        url: None,
+        bytes: bytes.len(),
+        width,
+        height,
     })
 }
 
@@ -229,6 +275,7 @@ fn read_file(p: &Path) -> Result<Image> {
     }
     Ok(Image {
         media_type,
+        url: None,
         bytes: bytes.len(),
         base64: base64::engine::general_purpose::STANDARD
             .encode(&bytes)

@@ -29,6 +29,9 @@ pub struct Image {
     /// `image/jpeg`, `image/png`, `image/webp`, `image/gif`.
     pub media_type: &'static str,
     pub base64: Arc<str>,
+    /// A dataset's image given by its address (http or https), sent as it is; `base64` is then
+    /// empty and the size unknown (0).
+    pub url: Option<Arc<str>>,
     /// The encoded file's bytes.
     pub bytes: usize,
     pub width: u32,
@@ -38,7 +41,10 @@ pub struct Image {
 impl Image {
     /// As a `data:` URI, the way the OpenAI APIs take an inline image.
     pub fn data_uri(&self) -> String {
-        format!("data:{};base64,{}", self.media_type, self.base64)
+        match &self.url {
+            Some(u) => u.to_string(),
+            None => format!("data:{};base64,{}", self.media_type, self.base64),
+        }
     }
 }
 

@@ -362,9 +362,12 @@ fn anthropic_message(m: &Message) -> serde_json::Value {
             let mut blocks: Vec<serde_json::Value> = m
                 .images
                 .iter()
-                .map(|i| {
-                    serde_json::json!({"type": "image", "source": {"type": "base64",
-                        "media_type": i.media_type, "data": &*i.base64}})
+                .map(|i| match &i.url {
+                    Some(u) => {
+                        serde_json::json!({"type": "image", "source": {"type": "url", "url": &**u}})
+                    }
+                    None => serde_json::json!({"type": "image", "source": {"type": "base64",
+                        "media_type": i.media_type, "data": &*i.base64}}),
                 })
                 .collect();
             blocks.push(serde_json::json!({"type": "text", "text": m.content}));

@@ -139,10 +139,13 @@ fn adapters(levels: &[LevelReport], percentiles: &[f64]) -> String {
     )
 }
 
-/// `--images`: each level's images, their bytes, the bodies' sizes and the prompt tokens per
+/// Each level's images (`--images`, or a dataset's image parts), their bytes, the bodies' sizes and the prompt tokens per
 /// request (with TTFT with and without images when the level mixed them).
 fn images(levels: &[LevelReport]) -> String {
-    let kib = |b: f64| crate::output::summary::thousands(b / 1024.0);
+    let kib = |b: f64| match b / 1024.0 {
+        k if k < 100.0 => format!("{k:.1}"),
+        k => crate::output::summary::thousands(k),
+    };
     let p = |v: Option<f64>, show: &dyn Fn(f64) -> String| v.map_or("-".into(), show);
     let mut lines = Vec::new();
     for l in levels {
@@ -169,7 +172,7 @@ fn images(levels: &[LevelReport]) -> String {
     }
     match lines.is_empty() {
         true => String::new(),
-        false => format!("\nImages (--images):\n{}", lines.concat()),
+        false => format!("\nImages:\n{}", lines.concat()),
     }
 }
 

@@ -52,11 +52,7 @@ async fn images_cost_prompt_tokens_by_their_pixels_under_each_api() {
             i["ttft_with_images_s"].is_null(),
             "every request had images"
         );
-        assert!(
-            run.stdout().contains("Images (--images):"),
-            "{}",
-            run.stdout()
-        );
+        assert!(run.stdout().contains("\nImages:\n"), "{}", run.stdout());
         assert!(
             run.stderr().contains("Images: 2 per request"),
             "{}",
@@ -138,6 +134,84 @@ async fn bad_images_stop_the_run_before_it_sends_naming_the_flag_or_file() {
     );
     assert!(
         run.stderr().contains("or leave out --images"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// A 56x56 PNG as a data URI.
+fn png_uri() -> String {
+    use base64::Engine;
+    use image::ImageEncoder;
+    let mut buf = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut buf)
+        .write_image(&[90; 56 * 56 * 3], 56, 56, image::ColorType::Rgb8)
+        .unwrap();
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(buf)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_datasets_image_parts_are_sent_and_a_mixed_level_splits_ttft() {
+    // The simulator's encoder takes 200 ms an image before the request is admitted (no cache:
+    // the dataset's images are all the same).
+    let sim = start_sim(&[
+        "--profile",
+        "fixed",
+        "--ttft-ms",
+        "5",
+        "--itl-ms",
+        "1",
+        "--image-encode-ms",
+        "200",
+        "--encoder-cache-images",
+        "0",
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("vlm.jsonl");
+    let uri = png_uri();
+    let lines: Vec<String> = (0..20)
+        .map(|i| {
+            let content = match i % 2 {
+                0 => serde_json::json!(format!("question {i}")),
+                _ => serde_json::json!([{"type": "text", "text": format!("what is in {i}?")},
+                    {"type": "image_url", "image_url": {"url": uri}}]),
+            };
+            serde_json::json!({"messages": [{"role": "user", "content": content}]}).to_string()
+        })
+        .collect();
+    std::fs::write(&data, lines.join("\n")).unwrap();
+    let path = data.display().to_string();
+    let args = [
+        "--endpoint",
+        &sim,
+        "--model",
+        "redline-sim",
+        "--dataset",
+        &path,
+        "--qps",
+        "20",
+        "--duration",
+        "1",
+    ];
+    let run = redline(&args).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let i = &run.level(0)["images"];
+    assert_eq!(i["per_request"], 0.5, "{i}");
+    let with = i["ttft_with_images_s"]["p50"].as_f64().unwrap();
+    assert!(i["ttft_without_images_s"]["p50"].is_number(), "{i}");
+    assert!(with >= 0.2, "the encoder's 200 ms are in it: {with}");
+    assert!(run.stdout().contains("s with images,"), "{}", run.stdout());
+    // A part redline does not send is refused by its path, not dropped.
+    let bad = r#"{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AA=="}}]}]}"#;
+    std::fs::write(&data, bad).unwrap();
+    let run = redline(&args).await;
+    assert_eq!(run.code(), Some(1));
+    assert!(
+        run.stderr().contains("messages[0].content[0].type"),
         "{}",
         run.stderr()
     );
