@@ -1,4 +1,4 @@
-//! `--images`: what a level's images cost. How many each request carried and how many went out per
+//! `--images` and `--audio`: what a level's images and clips cost. How many each request carried and how many went out per
 //! second, their bytes, the request bodies' sizes, the prompt tokens per request from the server's
 //! usage (an image's token cost shows there), and, when the level mixed requests with and without
 //! images, TTFT for each. `level.rs` adds it to the level's figures; `output/workload.rs` prints it.
@@ -67,6 +67,51 @@ impl ImageLoad {
                 .collect()),
             ttft_with_images_s: mixed.then(|| ttft(&with)),
             ttft_without_images_s: mixed.then(|| ttft(&without)),
+        })
+    }
+}
+
+/// `--audio`: what a level's audio clips cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AudioLoad {
+    pub per_request: f64,
+    /// Clips of the successful requests, and per second of send window.
+    pub clips: u64,
+    pub clips_per_s: f64,
+    /// Their seconds of audio, and per second of send window.
+    pub audio_seconds: f64,
+    pub audio_seconds_per_s: f64,
+    /// Prompt tokens per successful request, from the server's usage.
+    pub prompt_tokens: Percentiles,
+}
+
+impl AudioLoad {
+    /// `None` unless the level's requests carried audio.
+    pub fn of(ok: &[&RequestRecord], window_s: f64, percentiles: &[f64]) -> Option<AudioLoad> {
+        let with: Vec<&&RequestRecord> = ok.iter().filter(|r| r.audio_clips.is_some()).collect();
+        if with.is_empty() {
+            return None;
+        }
+        let clips: u64 = with
+            .iter()
+            .filter_map(|r| r.audio_clips)
+            .map(u64::from)
+            .sum();
+        let seconds: f64 = with.iter().filter_map(|r| r.audio_seconds).sum();
+        let window = window_s.max(1e-9);
+        Some(AudioLoad {
+            per_request: clips as f64 / ok.len().max(1) as f64,
+            clips,
+            clips_per_s: clips as f64 / window,
+            audio_seconds: seconds,
+            audio_seconds_per_s: seconds / window,
+            prompt_tokens: Percentiles::of(
+                ok.iter()
+                    .filter_map(|r| r.prompt_tokens)
+                    .map(|t| t as f64)
+                    .collect(),
+                percentiles,
+            ),
         })
     }
 }

@@ -125,6 +125,9 @@ pub struct LevelReport {
     /// tokens per request, and TTFT with and without images when mixed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub images: Option<crate::analyze::images::ImageLoad>,
+    /// `--audio`: clips per request and per second, seconds of audio per second, prompt tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<crate::analyze::images::AudioLoad>,
     /// `--api embeddings`: inputs per request, inputs/s and input tokens/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<Embedded>,
@@ -366,6 +369,7 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
         reasoning_tokens: tally::reasoning_tokens(&ok),
         output_tokens_counted: Counted::of(&ok),
         output_tokens_checked: run.token_check.clone(),
+        audio: crate::analyze::images::AudioLoad::of(&ok, run.send_window_s, &o.percentiles),
         by_adapter: crate::analyze::adapters::by_adapter(recs, run.duration_s, &o.percentiles),
         images: crate::analyze::images::ImageLoad::of(recs, &ok, run.send_window_s, &o.percentiles),
         embeddings: Embedded::of(&ok, |r| r.inputs, run.send_window_s, duration),

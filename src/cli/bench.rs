@@ -206,6 +206,11 @@ pub struct WorkloadArgs {
     /// folder ("dir=PATH,count=N"); sent as base64 data URIs in each API's shape.
     #[arg(long, value_name = "SPEC", conflicts_with = "trace")]
     pub images: Option<String>,
+    /// Audio clips in every request's first user message (chat's input_audio parts, WAV),
+    /// generated once before the run: "count=1,seconds=5" (also seconds=2|10, kind=tone|noise,
+    /// pool=K).
+    #[arg(long, value_name = "SPEC", conflicts_with = "trace")]
+    pub audio: Option<String>,
     /// The model's tokenizer.json (Hugging Face format), to build --synthetic and --trace
     /// prompts of exact token lengths. Read from disk; nothing is downloaded.
     #[arg(long, value_name = "FILE")]
@@ -267,6 +272,7 @@ impl Default for WorkloadArgs {
             ignore_eos: IgnoreEos::Auto,
             sample_order: None,
             images: None,
+            audio: None,
         }
     }
 }

@@ -47,7 +47,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the built-in simulated OpenAI-compatible endpoint.
-    Sim(SimArgs),
+    Sim(Box<SimArgs>),
     /// Start the simulator in-process and benchmark it with the bundled dataset.
     Demo(Box<DemoArgs>),
     /// Rebuild the table, JSON and chart of a results folder from its requests.jsonl and

@@ -119,6 +119,12 @@ pub struct SimModelArgs {
     /// skips the encoder; its tokens are still prefilled.
     #[arg(long, default_value_t = 64)]
     pub encoder_cache_images: usize,
+    /// Prompt tokens per second of an input_audio clip (Qwen2-Audio: 25).
+    #[arg(long, default_value_t = 25.0)]
+    pub audio_tokens_per_s: f64,
+    /// The encoder's time per second of audio, milliseconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub audio_encode_ms_per_s: f64,
     /// LoRA adapters kept loaded (a request's model other than --served-model names one).
     #[arg(long, default_value_t = 4)]
     pub max_loras: usize,

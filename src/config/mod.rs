@@ -11,6 +11,7 @@
 //! TLS, headers, proxy), objectives (`slo.rs`), shards and the common start (`shard.rs`) and the
 //! workload (`workload.rs`).
 
+pub mod audio;
 mod connection;
 mod endpoint;
 pub mod images;
@@ -299,6 +300,12 @@ fn batch_size(a: &BenchArgs) -> Result<usize> {
     if a.api.batched() && a.workload.sessions {
         bail!(
             "--sessions: an --api {} reply has no assistant turn to continue; drop --sessions or use --api chat",
+            a.api.name()
+        );
+    }
+    if a.workload.audio.is_some() && a.api != Api::Chat {
+        bail!(
+            "--audio: clips are sent as chat's input_audio parts; --api {} takes none (use --api chat)",
             a.api.name()
         );
     }

@@ -33,6 +33,8 @@ pub struct Workload {
     pub sample_order: SampleOrder,
     /// `--images`: the images each request carries.
     pub images: Option<crate::config::images::ImageSpec>,
+    /// `--audio`: the audio clips each request carries.
+    pub audio: Option<crate::config::audio::AudioSpec>,
 }
 
 impl Default for Workload {
@@ -44,6 +46,7 @@ impl Default for Workload {
             ignore_eos: IgnoreEos::Auto,
             sample_order: SampleOrder::Spread,
             images: None,
+            audio: None,
         }
     }
 }
@@ -281,6 +284,11 @@ pub(super) fn workload(a: &WorkloadArgs, dataset: Option<&PathBuf>) -> Result<(W
                 .images
                 .as_deref()
                 .map(crate::config::images::ImageSpec::parse)
+                .transpose()?,
+            audio: a
+                .audio
+                .as_deref()
+                .map(crate::config::audio::AudioSpec::parse)
                 .transpose()?,
         },
         path,

@@ -17,6 +17,7 @@
 //! request bodies from the result. The types every reader shares (messages, samples, errors) are in
 //! `types.rs`, which the readers import instead of this file.
 
+pub mod audio;
 mod formats;
 pub mod images;
 pub mod synthetic;
@@ -26,7 +27,7 @@ mod types;
 
 use types::kind;
 pub use types::{
-    Conversation, Dataset, DatasetError, Image, Lengths, Loc, Message, ToolCall, ToolPart,
+    Audio, Conversation, Dataset, DatasetError, Image, Lengths, Loc, Message, ToolCall, ToolPart,
     MAX_DATASET_BYTES,
 };
 

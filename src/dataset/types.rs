@@ -20,7 +20,19 @@ pub struct Message {
     pub tool: Option<Box<ToolPart>>,
     /// `--images`: the images a user message carries after its text.
     pub images: Vec<Arc<Image>>,
+    /// `--audio`: the audio clips it carries after its images.
+    pub audio: Vec<Arc<Audio>>,
 }
+
+/// A WAV clip a message carries, as base64, with its length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    pub base64: Arc<str>,
+    pub bytes: usize,
+    pub seconds: f64,
+}
+
+impl Eq for Audio {}
 
 /// An image a message carries: its encoded bytes as base64, with their type and the picture's
 /// size (`dataset/images.rs` makes them).
@@ -72,6 +84,7 @@ impl Message {
             content: content.into(),
             tool: None,
             images: Vec::new(),
+            audio: Vec::new(),
         }
     }
 
@@ -100,11 +113,14 @@ impl Serialize for Message {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("role", self.role)?;
         match self.tool.as_deref() {
-            None if !self.images.is_empty() => {
-                // Text first, then each image as an `image_url` part.
+            None if !self.images.is_empty() || !self.audio.is_empty() => {
+                // Text first, then each image as an `image_url` part, each clip `input_audio`.
                 let mut parts = vec![serde_json::json!({"type": "text", "text": self.content})];
                 parts.extend(self.images.iter().map(|i| {
                     serde_json::json!({"type": "image_url", "image_url": {"url": i.data_uri()}})
+                }));
+                parts.extend(self.audio.iter().map(|a| {
+                    serde_json::json!({"type": "input_audio", "input_audio": {"data": &*a.base64, "format": "wav"}})
                 }));
                 m.serialize_entry("content", &parts)?;
             }

@@ -81,8 +81,8 @@ pub struct Target {
     transport: Transport,
     /// `--batch-size`: inputs per embeddings request, documents per rerank query.
     pub batch: usize,
-    /// `--images`: each sample's images and their base64 bytes (empty without images).
-    images: Vec<(u32, u64)>,
+    /// `--images`, `--audio`: each sample's media (empty without any).
+    images: Vec<Media>,
     /// `--lora`: the adapters, how requests get them, the run's seed, and the samples per
     /// adapter: `bodies` holds each sample once per adapter, adapter by adapter.
     lora: Option<(Vec<std::sync::Arc<str>>, crate::config::lora::Lora, u64)>,
@@ -154,9 +154,7 @@ impl Target {
         let body = match payload {
             Payload::Sample(k) => {
                 let i = k % self.samples.max(1);
-                let (n, bytes) = self.images.get(i).copied().unwrap_or_default();
-                rec.images = Some(n);
-                rec.image_bytes = Some(bytes);
+                self.images.get(i).copied().unwrap_or_default().note(rec);
                 self.bodies.get(*k).map_or(0, Bytes::len)
             }
             Payload::Body(b) => b.len(),
@@ -337,11 +335,11 @@ impl Target {
         };
         self.samples = conversations.len();
         self.lengths = conversations.iter().map(|c| c.lengths).collect();
-        let images: Vec<(u32, u64)> = conversations
+        let images: Vec<Media> = conversations
             .iter()
-            .map(|c| images_of(&c.messages))
+            .map(|c| media_of(&c.messages))
             .collect();
-        self.images = match images.iter().any(|i| i.0 > 0) {
+        self.images = match images.iter().any(|m| m.images + m.clips > 0) {
             true => images,
             false => Vec::new(),
         };
@@ -684,11 +682,38 @@ impl Target {
     }
 }
 
-/// The images of `messages` and their base64 bytes.
-pub fn images_of(messages: &[crate::dataset::Message]) -> (u32, u64) {
-    let all = messages.iter().flat_map(|m| &m.images);
-    let n = all.clone().count() as u32;
-    (n, all.map(|i| i.base64.len() as u64).sum())
+/// The images and audio clips a request carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Media {
+    pub images: u32,
+    /// The images' base64 bytes.
+    pub image_bytes: u64,
+    pub clips: u32,
+    pub seconds: f64,
+}
+
+impl Media {
+    /// Onto `rec`: what it carried, each kind when there is any.
+    pub fn note(self, rec: &mut RequestRecord) {
+        if self.images > 0 {
+            (rec.images, rec.image_bytes) = (Some(self.images), Some(self.image_bytes));
+        }
+        if self.clips > 0 {
+            (rec.audio_clips, rec.audio_seconds) = (Some(self.clips), Some(self.seconds));
+        }
+    }
+}
+
+/// The media of `messages`.
+pub fn media_of(messages: &[crate::dataset::Message]) -> Media {
+    let images = messages.iter().flat_map(|m| &m.images);
+    let clips = messages.iter().flat_map(|m| &m.audio);
+    Media {
+        images: images.clone().count() as u32,
+        image_bytes: images.map(|i| i.base64.len() as u64).sum(),
+        clips: clips.clone().count() as u32,
+        seconds: clips.map(|a| a.seconds).sum(),
+    }
 }
 
 /// The largest whole reply read (an embeddings batch of large vectors).

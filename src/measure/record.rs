@@ -223,6 +223,11 @@ pub struct RequestRecord {
     pub image_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_bytes: Option<u64>,
+    /// `--audio`: the clips the request carried and their seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_clips: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_seconds: Option<f64>,
     /// The answer text, kept in memory for the token check (`tokens_check.rs`), never written.
     #[serde(skip)]
     pub reply_text: Option<String>,
@@ -284,6 +289,8 @@ impl RequestRecord {
             images: None,
             image_bytes: None,
             request_bytes: None,
+            audio_clips: None,
+            audio_seconds: None,
             itl_s: Vec::new(),
         }
     }

@@ -170,10 +170,24 @@ fn images(levels: &[LevelReport]) -> String {
         }
         lines.push(line + "\n");
     }
-    match lines.is_empty() {
+    let mut out = match lines.is_empty() {
         true => String::new(),
         false => format!("\nImages:\n{}", lines.concat()),
+    };
+    for l in levels {
+        let Some(a) = &l.audio else { continue };
+        let _ = writeln!(
+            out,
+            "{}  {}: {:.1} audio clips per request, {:.1} clips/s, {:.1} s of audio per second; prompt tokens per request p50 {}",
+            if out.contains("Audio:") { "" } else { "\nAudio:\n" },
+            l.label(),
+            a.per_request,
+            a.clips_per_s,
+            a.audio_seconds_per_s,
+            p(a.prompt_tokens.get(50.0), &|t| format!("{t:.0}")),
+        );
     }
+    out
 }
 
 /// What the server's usage says beyond the totals: the prompt tokens its prefix cache served,

@@ -126,6 +126,14 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
     if let Some(spec) = &cfg.workload.images {
         attach_images(&mut conversations, spec, cfg.seed)?;
     }
+    if let Some(spec) = &cfg.workload.audio {
+        let (distinct, mean) = crate::dataset::audio::prepare(&mut conversations, spec, cfg.seed)?;
+        eprintln!(
+            "Audio: {} clips per request, {distinct} distinct, {} KiB each on average as base64 (generated from the seed)",
+            spec.count,
+            mean / 1024
+        );
+    }
     if let Some(l) = &cfg.lora {
         let how = match &l.assignment {
             crate::config::lora::Assignment::RoundRobin => "in turn".to_string(),

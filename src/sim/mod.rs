@@ -131,6 +131,8 @@ pub async fn spawn(args: &SimModelArgs, addr: SocketAddr) -> Result<SocketAddr> 
             encode_ms: args.image_encode_ms,
             encode_ms_per_mpx: args.image_encode_ms_per_mpx,
             cache_images: args.encoder_cache_images,
+            audio_tokens_per_s: args.audio_tokens_per_s,
+            audio_encode_ms_per_s: args.audio_encode_ms_per_s,
         },
         max_loras: args.max_loras,
         lora_load_ms: args.lora_load_ms,

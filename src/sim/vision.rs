@@ -1,7 +1,9 @@
-//! The simulator's vision encoder: an image part (chat's `image_url`, the Responses API's
-//! `input_image`, Anthropic's base64 `image`) costs prompt tokens by its pixels
+//! The simulator's vision (and audio) encoder: an image part (chat's `image_url`, the Responses
+//! API's `input_image`, Anthropic's base64 `image`) costs prompt tokens by its pixels
 //! (`--image-token-pixels`), and before the request is admitted, encoder time
-//! (`--image-encode-ms` plus `--image-encode-ms-per-mpx`) on one encoder that images queue for.
+//! (`--image-encode-ms` plus `--image-encode-ms-per-mpx`) on one encoder that images queue for;
+//! an `input_audio` WAV clip costs `--audio-tokens-per-s` tokens and `--audio-encode-ms-per-s`
+//! of the same encoder per second of audio.
 //! An encoder cache keyed by the image's content (`--encoder-cache-images`, least recently used
 //! out) lets a repeated image skip the encoder. `state.rs` holds it; the routes in `mod.rs` call
 //! it; `/sim/stats` shows its hits and misses.
@@ -14,11 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// An image a request carries: its content's key and its size in pixels.
+/// An image or audio clip a request carries: its content's key, and its size in pixels (an
+/// image) or seconds (a clip).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Seen {
     pub key: u64,
     pub pixels: u64,
+    pub seconds: f64,
 }
 
 /// How images cost, from the simulator's flags.
@@ -28,6 +32,9 @@ pub struct VisionConfig {
     pub encode_ms: f64,
     pub encode_ms_per_mpx: f64,
     pub cache_images: usize,
+    /// A clip's prompt tokens per second of audio, and its encoder time per second.
+    pub audio_tokens_per_s: f64,
+    pub audio_encode_ms_per_s: f64,
 }
 
 impl Default for VisionConfig {
@@ -37,6 +44,8 @@ impl Default for VisionConfig {
             encode_ms: 2.0,
             encode_ms_per_mpx: 20.0,
             cache_images: 64,
+            audio_tokens_per_s: 25.0,
+            audio_encode_ms_per_s: 5.0,
         }
     }
 }
@@ -60,10 +69,17 @@ impl Vision {
         }
     }
 
-    /// The prompt tokens `images` cost.
+    /// The prompt tokens `images` (and clips) cost.
     pub fn tokens(&self, images: &[Seen]) -> u64 {
         let per = self.cfg.token_pixels.max(1);
-        images.iter().map(|i| i.pixels.div_ceil(per).max(1)).sum()
+        images
+            .iter()
+            .map(|i| match i.seconds > 0.0 {
+                true => (i.seconds * self.cfg.audio_tokens_per_s).ceil() as u64,
+                false => i.pixels.div_ceil(per),
+            })
+            .map(|t| t.max(1))
+            .sum()
     }
 
     /// Encodes the images the cache does not hold, one at a time on the one encoder.
@@ -74,7 +90,12 @@ impl Vision {
                 continue;
             }
             self.misses.fetch_add(1, Ordering::Relaxed);
-            let ms = self.cfg.encode_ms + self.cfg.encode_ms_per_mpx * image.pixels as f64 / 1e6;
+            let ms = match image.seconds > 0.0 {
+                true => self.cfg.audio_encode_ms_per_s * image.seconds,
+                false => {
+                    self.cfg.encode_ms + self.cfg.encode_ms_per_mpx * image.pixels as f64 / 1e6
+                }
+            };
             let _encoder = self.encoder.lock().await;
             tokio::time::sleep(Duration::from_secs_f64(ms.max(0.0) / 1e3)).await;
         }
@@ -105,10 +126,11 @@ pub fn images_in(v: &serde_json::Value, out: &mut Vec<Seen>) {
                 Some("image_url") => o.get("image_url").and_then(|u| u.get("url")),
                 Some("input_image") => o.get("image_url"),
                 Some("image") => o.get("source").and_then(|s| s.get("data")),
+                Some("input_audio") => o.get("input_audio").and_then(|a| a.get("data")),
                 _ => None,
             };
             match data.and_then(|d| d.as_str()) {
-                Some(d) => out.extend(seen(d)),
+                Some(d) => out.extend(seen(d, kind == Some("input_audio"))),
                 None => o.values().for_each(|x| images_in(x, out)),
             }
         }
@@ -116,13 +138,23 @@ pub fn images_in(v: &serde_json::Value, out: &mut Vec<Seen>) {
     }
 }
 
-/// An image from a `data:` URI or bare base64: its content's hash and its pixels (0 when its
-/// header gives no size: it still costs one token).
-fn seen(data: &str) -> Option<Seen> {
+/// An image (or a WAV clip) from a `data:` URI or bare base64: its content's hash and its pixels
+/// (its seconds), 0 when its header gives no size: it still costs one token.
+fn seen(data: &str, audio: bool) -> Option<Seen> {
     let b64 = data.split_once("base64,").map_or(data, |(_, b)| b);
     let mut h = DefaultHasher::new();
     b64.hash(&mut h);
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    if audio {
+        let seconds = hound::WavReader::new(std::io::Cursor::new(&bytes))
+            .map(|r| f64::from(r.duration()) / f64::from(r.spec().sample_rate.max(1)))
+            .unwrap_or(0.0);
+        return Some(Seen {
+            key: h.finish(),
+            pixels: 0,
+            seconds,
+        });
+    }
     let (w, hgt) = image::io::Reader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
         .ok()
@@ -131,6 +163,7 @@ fn seen(data: &str) -> Option<Seen> {
     Some(Seen {
         key: h.finish(),
         pixels: u64::from(w) * u64::from(hgt),
+        seconds: 0.0,
     })
 }
 
@@ -147,10 +180,12 @@ mod tests {
         let a = Seen {
             key: 1,
             pixels: 1_000_000,
+            seconds: 0.0,
         };
         let b = Seen {
             key: 2,
             pixels: 784,
+            seconds: 0.0,
         };
         assert_eq!(v.tokens(&[a, b]), 1276 + 1);
         let t = tokio::time::Instant::now();

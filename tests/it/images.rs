@@ -137,6 +137,23 @@ async fn bad_images_stop_the_run_before_it_sends_naming_the_flag_or_file() {
         "{}",
         run.stderr()
     );
+    // An endpoint that finds the images too large: preflight names them.
+    let app = axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "request entity too large",
+        )
+    });
+    let small = start_fake(app).await;
+    let run = redline(&bench_args(&small, &["--images", "size=8x8", "--qps", "1"])).await;
+    assert_eq!(run.code(), Some(1));
+    assert!(run.stderr().contains("HTTP 413"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("the request carried images (--images)"),
+        "{}",
+        run.stderr()
+    );
 }
 
 /// A 56x56 PNG as a data URI.
@@ -214,5 +231,40 @@ async fn a_datasets_image_parts_are_sent_and_a_mixed_level_splits_ttft() {
         run.stderr().contains("messages[0].content[0].type"),
         "{}",
         run.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audio_clips_cost_prompt_tokens_by_their_seconds() {
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "5", "--itl-ms", "1"]).await;
+    let level = ["--qps", "10", "--duration", "1"];
+    let text = redline(&bench_args(&sim, &level)).await;
+    assert_eq!(text.code(), Some(0), "{}", text.stderr());
+    let mut flags = level.to_vec();
+    flags.extend(["--audio", "count=1,seconds=2,kind=noise"]);
+    let run = redline(&bench_args(&sim, &flags)).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    // Two seconds at the simulator's 25 tokens a second.
+    let (before, after) = (prompts(&text), prompts(&run));
+    for (sample, tokens) in &after {
+        assert_eq!(*tokens, before[sample] + 50, "sample {sample}");
+    }
+    assert!(run
+        .records()
+        .iter()
+        .all(|r| r["audio_clips"] == 1 && r["audio_seconds"] == 2.0));
+    let a = &run.level(0)["audio"];
+    assert_eq!(a["per_request"], 1.0, "{a}");
+    assert!(run.stdout().contains("\nAudio:\n"), "{}", run.stdout());
+    let refused = redline(&bench_args(
+        &sim,
+        &["--api", "anthropic", "--audio", "seconds=1", "--qps", "1"],
+    ))
+    .await;
+    assert_eq!(refused.code(), Some(1));
+    assert!(
+        refused.stderr().contains("--api anthropic takes none"),
+        "{}",
+        refused.stderr()
     );
 }
