@@ -29,7 +29,7 @@ import json, sys, glob
 d = json.load(open(glob.glob(sys.argv[1] + "/*/benchmark_qps_results.json")[0]))
 l = d["results"][0]
 i = l["images"]
-print(f"delivered {l['actual_qps']:.1f} req/s of {l['rate']}; schedule lag p99 {l['schedule_lag_s']['p99']*1e3:.2f} ms; "
+print(f"delivered {l['actual_qps']:.1f} req/s of {l['qps_target']}; schedule lag p99 {l['schedule_lag_s']['p99']*1e3:.2f} ms; "
       f"request body p50 {i['request_bytes']['p50']/2**20:.2f} MiB, {i['image_bytes_per_s']/2**20:.0f} MiB/s of images; "
       f"TTFT p50 {l['ttft']['p50']*1e3:.1f} ms (the simulator's own is 50 ms plus reading the body)")
 PY

@@ -169,12 +169,29 @@ async fn exchange_head(
     sent_at: &mut Option<Instant>,
 ) -> Result<(Head, Body), (SendError, bool)> {
     *sent_at = Some(Instant::now());
-    if let Err(e) = stream.write_all(request).await {
-        return Err((SendError::Io(e), true));
+    // A server may refuse a request before reading all of it (413 for a body too large) and
+    // close: the write then fails, but its answer may be there to read, and it says more than
+    // the broken pipe.
+    let written = match stream.write_all(request).await {
+        Ok(()) => stream.flush().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        let answer = tokio::time::timeout(REFUSAL_WAIT, read_head(stream)).await;
+        return match answer {
+            Ok(Ok(head)) => Ok(head),
+            _ => Err((SendError::Io(e), true)),
+        };
     }
-    if let Err(e) = stream.flush().await {
-        return Err((SendError::Io(e), true));
-    }
+    read_head(stream).await
+}
+
+/// How long a failed write waits for the server's answer to it.
+const REFUSAL_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads the response head from `stream`. On failure, says whether no byte of a response had
+/// arrived.
+async fn read_head(mut stream: Conn) -> Result<(Head, Body), (SendError, bool)> {
     let mut raw = Vec::with_capacity(READ_CHUNK);
     // Whether any byte of a response arrived (an interim response counts).
     let mut got_any = false;

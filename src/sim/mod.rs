@@ -102,6 +102,9 @@ pub fn app_with(model: Box<dyn ResponseModel>, served_model: String, reading: Re
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/sim/stats", get(sim_stats))
+        // Multimodal bodies run to many MB (axum's default stops at 2 MB); a real server's limit
+        // is its own, and a test that wants a refusal uses a fake.
+        .layer(axum::extract::DefaultBodyLimit::max(1 << 30))
         .with_state(state)
 }
 

@@ -137,6 +137,22 @@ async fn bad_images_stop_the_run_before_it_sends_naming_the_flag_or_file() {
         "{}",
         run.stderr()
     );
+    // A server that reads no body over 2 MB (axum's default limit) answers 413 and closes
+    // while the body is still being written: the answer is read, not a broken pipe.
+    let app = axum::Router::new().fallback(|_body: axum::body::Bytes| async { "ok" });
+    let limited = start_fake(app).await;
+    let big = [
+        "--images",
+        "size=1200x1200,format=png",
+        "--max-samples",
+        "1",
+        "--qps",
+        "1",
+    ];
+    let run = redline(&bench_args(&limited, &big)).await;
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    assert!(run.stderr().contains("HTTP 413"), "{}", run.stderr());
+    assert!(run.stderr().contains("(--images)"), "{}", run.stderr());
     // An endpoint that finds the images too large: preflight names them.
     let app = axum::Router::new().fallback(|| async {
         (
