@@ -1,7 +1,8 @@
 //! `--images SPEC`: the images each request carries, checked before anything is built. Either
 //! generated (`count=1,size=1024x1024[|512x512...],format=jpeg|png,pool=K`) or read from a folder
-//! (`dir=PATH,count=N[,pool=K]`). `dataset/images.rs` makes them once, before the first level;
-//! `measure/request.rs` sends them in each API's shape.
+//! (`dir=PATH,count=N[,pool=K]`); inline as base64 (`send=inline`, the default) or served by
+//! redline on 127.0.0.1 for the endpoint to fetch (`send=url`). `dataset/images.rs` makes them
+//! once, before the first level; `measure/request.rs` sends them in each API's shape.
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -34,6 +35,9 @@ pub struct ImageSpec {
     /// Distinct images to draw from (`pool=K`): fewer repeat more, as an encoder cache sees them.
     /// Unset: every sample's images are its own.
     pub pool: Option<u32>,
+    /// `send=url`: served by redline on 127.0.0.1 and sent as their address, for the endpoint
+    /// to fetch; else (`send=inline`) inline as base64.
+    pub by_url: bool,
 }
 
 /// The largest generated image side, in pixels.
@@ -47,6 +51,7 @@ impl ImageSpec {
             count: 1,
             format: ImageFormat::Jpeg,
             pool: None,
+            by_url: false,
         };
         let (mut sizes, mut dir, mut format) = (None, None, None);
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -68,6 +73,13 @@ impl ImageSpec {
                 "pool" => spec.pool = Some(whole(100_000)?),
                 "size" => sizes = Some(parse_sizes(value)?),
                 "dir" => dir = Some(PathBuf::from(value)),
+                "send" => {
+                    spec.by_url = match value {
+                        "inline" => false,
+                        "url" => true,
+                        _ => bail!("--images send={value}: inline (base64 in the body) or url (served by redline on 127.0.0.1)"),
+                    }
+                }
                 "format" => {
                     format = Some(match value {
                         "jpeg" | "jpg" => ImageFormat::Jpeg,
@@ -76,7 +88,7 @@ impl ImageSpec {
                     })
                 }
                 other => bail!(
-                    "--images: unknown key {other:?}; the keys are count, size, format, pool and dir ({example})"
+                    "--images: unknown key {other:?}; the keys are count, size, format, pool, dir and send ({example})"
                 ),
             }
         }

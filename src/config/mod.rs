@@ -157,6 +157,12 @@ impl Config {
         file_name("--plot-output", &a.plot_output)?;
         let (policy, daily_tokens) = policy(&a.policy, &Policy::default(), None)?;
         let endpoint = endpoint_url(endpoint, a.api)?;
+        if workload.images.as_ref().is_some_and(|i| i.by_url) {
+            let host = endpoint.host_str().unwrap_or_default();
+            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") {
+                bail!("--images send=url serves the images on 127.0.0.1, which an endpoint at {host} cannot reach: use send=inline");
+            }
+        }
         let api_key = api_key(a)?;
         let offered = tools::of(a)?;
         let connection = connection::settings(&endpoint, &a.connection, api_key.is_some())?;

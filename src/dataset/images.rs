@@ -26,6 +26,8 @@ pub struct Made {
     pub mean_bytes: u64,
     /// Samples added by repeating the conversations, so every pool image is sent.
     pub added_samples: usize,
+    /// The distinct images, for `send=url` to serve.
+    pub pool: Vec<Arc<Image>>,
 }
 
 /// Attaches `spec`'s images to `convs`, repeating the conversations when `pool` holds more
@@ -67,6 +69,7 @@ pub fn prepare(convs: &mut Vec<Conversation>, spec: &ImageSpec, seed: u64) -> Re
         distinct: pool.len().min(convs.len() * count),
         mean_bytes: mean(&pool),
         added_samples: convs.len() - before,
+        pool,
     })
 }
 

@@ -710,7 +710,13 @@ pub fn media_of(messages: &[crate::dataset::Message]) -> Media {
     let clips = messages.iter().flat_map(|m| &m.audio);
     Media {
         images: images.clone().count() as u32,
-        image_bytes: images.map(|i| i.base64.len() as u64).sum(),
+        // Inline, the base64 in the body; by address, the file the endpoint fetches.
+        image_bytes: images
+            .map(|i| match i.url {
+                Some(_) => i.bytes as u64,
+                None => i.base64.len() as u64,
+            })
+            .sum(),
         clips: clips.clone().count() as u32,
         seconds: clips.map(|a| a.seconds).sum(),
     }

@@ -10,6 +10,7 @@
 //! below, and `lib.rs` (the dispatch) only imports downwards.
 
 mod connect;
+mod image_server;
 mod level;
 mod notices;
 pub mod plan;

@@ -197,8 +197,15 @@ fn attach_images(
             "; {n} samples added by repeating the conversations, so every pool image is sent"
         ),
     };
+    let how = match spec.by_url {
+        true => format!(
+            "; served at {} for the endpoint to fetch",
+            crate::pipeline::image_server::serve(conversations, &made.pool)?
+        ),
+        false => String::new(),
+    };
     eprintln!(
-        "Images: {} per request, {} distinct, {} KiB each on average as base64 ({}){added}",
+        "Images: {} per request, {} distinct, {} KiB each on average as base64 ({}){added}{how}",
         spec.count,
         made.distinct,
         made.mean_bytes / 1024,

@@ -284,3 +284,87 @@ async fn audio_clips_cost_prompt_tokens_by_their_seconds() {
         refused.stderr()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn images_sent_by_url_are_served_by_redline_for_the_endpoint_to_fetch() {
+    // An endpoint that fetches each request's image from its address and answers once it has.
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let f = fetched.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let f = f.clone();
+        async move {
+            let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let url = v["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["content"].as_array())
+                .flatten()
+                .find_map(|p| p.pointer("/image_url/url").and_then(Value::as_str));
+            let ok = match url {
+                Some(u) if u.starts_with("http://127.0.0.1:") => {
+                    let r = reqwest::get(u).await.unwrap();
+                    let jpeg = r.headers()["content-type"] == "image/jpeg";
+                    let bytes = r.bytes().await.unwrap();
+                    jpeg && image::load_from_memory(&bytes).is_ok()
+                }
+                _ => false,
+            };
+            if ok {
+                f.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let sse = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n";
+            match ok {
+                true => (
+                    axum::http::StatusCode::OK,
+                    [("content-type", "text/event-stream")],
+                    sse,
+                ),
+                false => (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    [("content-type", "text/plain")],
+                    "no image",
+                ),
+            }
+        }
+    });
+    let base = start_fake(app).await;
+    let flags = [
+        "--images",
+        "size=256x256,send=url",
+        "--qps",
+        "10",
+        "--duration",
+        "1",
+    ];
+    let run = redline(&bench_args(&base, &flags)).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("for the endpoint to fetch"),
+        "{}",
+        run.stderr()
+    );
+    let l = run.level(0);
+    assert_eq!(l["success_rate"], 100.0, "{l}");
+    // Every request's image and the preflight's were fetched; the bodies carry only addresses.
+    assert_eq!(
+        fetched.load(std::sync::atomic::Ordering::Relaxed),
+        l["requests_succeeded"].as_u64().unwrap() + 1
+    );
+    // (A 256x256 JPEG alone is over 4 KiB as base64.)
+    let image = l["images"]["image_bytes"].as_f64().unwrap() / 10.0;
+    let body = l["images"]["request_bytes"]["p100"].as_f64().unwrap();
+    assert!(image > 4096.0 && body < 4096.0, "{image} {body}");
+    // An endpoint on another host could not reach 127.0.0.1.
+    let far = redline(&bench_args(
+        "http://10.255.255.1:8000",
+        &["--images", "size=8x8,send=url", "--qps", "1"],
+    ))
+    .await;
+    assert_eq!(far.code(), Some(1));
+    assert!(
+        far.stderr().contains("cannot reach: use send=inline"),
+        "{}",
+        far.stderr()
+    );
+}
