@@ -178,3 +178,11 @@ pub async fn sweep(sweep_flags: &[&str], endpoint: &str, run_flags: &[&str]) -> 
     args.extend_from_slice(run_flags);
     redline(&args).await
 }
+
+/// Part `key` of the simulator's `/sim/stats` (`encoder`, `adapters`), reset as it is read.
+pub async fn sim_stats(sim: &str, key: &str) -> serde_json::Value {
+    let stats = reqwest::get(format!("{sim}/sim/stats?reset=1"))
+        .await
+        .unwrap();
+    stats.json::<serde_json::Value>().await.unwrap()[key].clone()
+}

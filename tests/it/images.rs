@@ -61,24 +61,17 @@ async fn images_cost_prompt_tokens_by_their_pixels_under_each_api() {
     }
 }
 
-async fn encoder(sim: &str) -> Value {
-    let stats = reqwest::get(format!("{sim}/sim/stats?reset=1"))
-        .await
-        .unwrap();
-    stats.json::<Value>().await.unwrap()["encoder"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn one_image_repeated_hits_the_encoder_cache_and_distinct_ones_miss_it() {
     let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "5", "--itl-ms", "1"]).await;
     let mut seen = Vec::new();
     for pool in ["pool=1", "pool=300"] {
-        encoder(&sim).await;
+        sim_stats(&sim, "encoder").await;
         let spec = format!("count=1,size=28x28,{pool}");
         let flags = ["--images", &spec, "--qps", "20", "--duration", "1"];
         let run = redline(&bench_args(&sim, &flags)).await;
         assert_eq!(run.code(), Some(0), "{}", run.stderr());
-        seen.push(encoder(&sim).await);
+        seen.push(sim_stats(&sim, "encoder").await);
     }
     // The preflight's image and 20 requests': one miss, then hits.
     assert_eq!(seen[0], serde_json::json!({"hits": 20, "misses": 1}));

@@ -2,15 +2,7 @@
 //! every figure is also given per adapter, and the simulator loads the adapters it is asked for.
 
 use crate::common::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
-
-async fn adapters(sim: &str) -> Value {
-    let stats = reqwest::get(format!("{sim}/sim/stats?reset=1"))
-        .await
-        .unwrap();
-    stats.json::<Value>().await.unwrap()["adapters"].clone()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_session_keeps_its_adapter_and_the_level_reports_every_adapter() {
@@ -25,7 +17,7 @@ async fn each_session_keeps_its_adapter_and_the_level_reports_every_adapter() {
         "1",
     ])
     .await;
-    adapters(&sim).await;
+    sim_stats(&sim, "adapters").await;
     let flags = [
         "--lora",
         "sql,chat",
@@ -71,7 +63,7 @@ async fn each_session_keeps_its_adapter_and_the_level_reports_every_adapter() {
         run.stdout()
     );
     // Every request reached the simulator naming its adapter: one load or one hit each.
-    let s = adapters(&sim).await;
+    let s = sim_stats(&sim, "adapters").await;
     assert_eq!(
         s["loads"].as_u64().unwrap() + s["hits"].as_u64().unwrap(),
         total
