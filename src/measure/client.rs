@@ -82,7 +82,7 @@ pub struct Target {
     /// `--batch-size`: inputs per embeddings request, documents per rerank query.
     pub batch: usize,
     /// `--images`, `--audio`: each sample's media (empty without any).
-    images: Vec<Media>,
+    images: Vec<crate::measure::media::Media>,
     /// `--lora`: the adapters, how requests get them, the run's seed, and the samples per
     /// adapter: `bodies` holds each sample once per adapter, adapter by adapter.
     lora: Option<(Vec<std::sync::Arc<str>>, crate::config::lora::Lora, u64)>,
@@ -335,9 +335,9 @@ impl Target {
         };
         self.samples = conversations.len();
         self.lengths = conversations.iter().map(|c| c.lengths).collect();
-        let images: Vec<Media> = conversations
+        let images: Vec<crate::measure::media::Media> = conversations
             .iter()
-            .map(|c| media_of(&c.messages))
+            .map(|c| crate::measure::media::media_of(&c.messages))
             .collect();
         self.images = match images.iter().any(|m| m.images + m.clips > 0) {
             true => images,
@@ -679,46 +679,6 @@ impl Target {
         let t = since(Instant::now(), start);
         resp.finish();
         crate::measure::whole::whole(self.template.api(), &body, t, rec, self.batch)
-    }
-}
-
-/// The images and audio clips a request carries.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Media {
-    pub images: u32,
-    /// The images' base64 bytes.
-    pub image_bytes: u64,
-    pub clips: u32,
-    pub seconds: f64,
-}
-
-impl Media {
-    /// Onto `rec`: what it carried, each kind when there is any.
-    pub fn note(self, rec: &mut RequestRecord) {
-        if self.images > 0 {
-            (rec.images, rec.image_bytes) = (Some(self.images), Some(self.image_bytes));
-        }
-        if self.clips > 0 {
-            (rec.audio_clips, rec.audio_seconds) = (Some(self.clips), Some(self.seconds));
-        }
-    }
-}
-
-/// The media of `messages`.
-pub fn media_of(messages: &[crate::dataset::Message]) -> Media {
-    let images = messages.iter().flat_map(|m| &m.images);
-    let clips = messages.iter().flat_map(|m| &m.audio);
-    Media {
-        images: images.clone().count() as u32,
-        // Inline, the base64 in the body; by address, the file the endpoint fetches.
-        image_bytes: images
-            .map(|i| match i.url {
-                Some(_) => i.bytes as u64,
-                None => i.base64.len() as u64,
-            })
-            .sum(),
-        clips: clips.clone().count() as u32,
-        seconds: clips.map(|a| a.seconds).sum(),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod events;
 pub mod failure;
 pub mod http1;
 pub mod http2;
+pub mod media;
 pub mod pick;
 pub mod pool;
 pub mod prometheus;

@@ -271,7 +271,7 @@ async fn session(s: &Sessions, ctx: &Ctx, i: u64, first_planned_s: f64) {
                 .filter(|_| k == 0 && round == 0)
                 .map(|l| l.input_tokens);
             rec.requested_output_tokens = script.lengths.map(|l| l.output_tokens);
-            crate::measure::client::media_of(&history).note(&mut rec);
+            crate::measure::media::media_of(&history).note(&mut rec);
             rec.adapter = ctx.target.adapter_of(i).map(|(_, name)| name);
             let Some((reply, ended)) = turn(ctx, rec, &history).await else {
                 return;
