@@ -5,7 +5,8 @@
 # event, the endpoint's, their ratio (machine-independent), the cores the client used, and its
 # TTFT error (the simulator's true TTFT is 50 ms). All on 127.0.0.1.
 # Usage: bench/events.sh [case...]   cases: 64x1000 (64-token streams at 1,000 req/s, default),
-#        1000x100 (1,000-token streams at 100 req/s); each runs 10 s. EXTRA="--http2 ..." adds flags.
+#        1000x100 (1,000-token streams at 100 req/s); each runs 10 s. EXTRA="--http2 ..." adds flags;
+#        CLIENT_ENV="TOKIO_WORKER_THREADS=1" sets the client's environment only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cases=${*:-64x1000 1000x100}
@@ -26,7 +27,7 @@ for c in $cases; do
   sleep 1
   out=$(mktemp -d)
   read -r su0 ss0 < <(cpu $sim)
-  "$bin" --endpoint "http://127.0.0.1:$port" --model redline-sim --dataset data/conversations.json \
+  env ${CLIENT_ENV:-} "$bin" --endpoint "http://127.0.0.1:$port" --model redline-sim --dataset data/conversations.json \
     --qps "$rate" --duration "$secs" --max-tokens "$tokens" --no-preflight --results-dir "$out" \
     ${EXTRA:-} >/dev/null 2>"$out/stderr" &
   cl=$!
