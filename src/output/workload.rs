@@ -213,7 +213,11 @@ fn accounting(levels: &[LevelReport]) -> String {
                 c.streamed_text_events, c.billed_output_tokens, c.mismatch_pct
             ));
         }
-        if let Some(c) = &l.output_tokens_checked {
+        if let Some(c) = l
+            .output_tokens_checked
+            .as_ref()
+            .filter(|c| c.mismatched > 0)
+        {
             parts.push(format!(
                 "{} counted {} tokens in the text of {} replies billed {} ({} of them differ, {:.0}%)",
                 c.by, c.counted_tokens, c.requests, c.billed_tokens, c.mismatched, c.mismatch_pct
@@ -222,6 +226,18 @@ fn accounting(levels: &[LevelReport]) -> String {
         if !parts.is_empty() {
             lines.push(format!("  {}: {}\n", l.label(), parts.join("; ")));
         }
+    }
+    // A check that found every reply's text as billed says so once, not level by level.
+    let checks: Vec<_> = levels
+        .iter()
+        .filter_map(|l| l.output_tokens_checked.as_ref())
+        .collect();
+    if !checks.is_empty() && checks.iter().all(|c| c.mismatched == 0) {
+        let replies: u64 = checks.iter().map(|c| c.requests).sum();
+        lines.push(format!(
+            "  {} counted, in the text of each of the {replies} replies checked, the tokens billed for it\n",
+            checks[0].by
+        ));
     }
     match lines.is_empty() {
         true => String::new(),

@@ -30,6 +30,9 @@ async fn each_levels_first_replies_are_counted_by_the_servers_tokenize_against_t
             (Some(0), Some(0.0))
         );
     }
+    // A check that found nothing to report says so once.
+    let said = "/tokenize counted, in the text of each of the 90 replies checked, the tokens billed for it";
+    assert!(run.stdout().contains(said), "{}", run.stdout());
     let meta = read_json(&run.dir().join("metadata.json"));
     assert_eq!(meta["levels"][1]["token_check"]["requests"], 50);
     // The records hold no reply text, yet report rebuilds the check from metadata.json.
