@@ -158,8 +158,8 @@ pub struct BenchArgs {
     /// in the --tools file comes first) [default: {"ok":true}].
     #[arg(long, value_name = "TEXT")]
     pub tool_result: Option<String>,
-    /// With --tools and --sessions: the most tool results a user turn sends back before the
-    /// session goes on to its next turn [default: 3].
+    /// With --tools and --sessions: the most requests a user turn sends after its first, each with
+    /// the previous calls' results, before the session goes on to its next turn [default: 3].
     #[arg(long, value_name = "N")]
     pub tool_rounds: Option<u32>,
     /// With --api embeddings: inputs per request (the sample's text and the next ones'); with
@@ -203,7 +203,8 @@ pub struct WorkloadArgs {
     pub synthetic: Option<String>,
     /// Images in every request's first user message, generated once before the run
     /// ("count=1,size=1024x1024", also format=jpeg|png and pool=K distinct images) or read from a
-    /// folder ("dir=PATH,count=N"); sent as base64 data URIs in each API's shape.
+    /// folder ("dir=PATH,count=N"); sent as base64 data URIs in each API's shape, or with send=url
+    /// served by redline on 127.0.0.1 for the endpoint to fetch.
     #[arg(long, value_name = "SPEC", conflicts_with = "trace")]
     pub images: Option<String>,
     /// Audio clips in every request's first user message (chat's input_audio parts, WAV),
@@ -212,7 +213,8 @@ pub struct WorkloadArgs {
     #[arg(long, value_name = "SPEC", conflicts_with = "trace")]
     pub audio: Option<String>,
     /// The model's tokenizer.json (Hugging Face format), to build --synthetic and --trace
-    /// prompts of exact token lengths. Read from disk; nothing is downloaded.
+    /// prompts of exact token lengths and to count each level's first replies against their bill
+    /// (the token check). Read from disk; nothing is downloaded.
     #[arg(long, value_name = "FILE")]
     pub tokenizer: Option<PathBuf>,
     /// Send each conversation as a user session: its turns one after another, each with the
