@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
 # CPU per streamed event (issue: a third of the CPU per streamed token). Runs redline against the
 # simulator (fixed model: 50 ms to the first token, then one event every 10 ms) and reports, from
-# the two processes' own CPU counters over the same run: the client's user and system time per
-# event, the endpoint's, their ratio (machine-independent), the cores the client used, and its
-# TTFT error (the simulator's true TTFT is 50 ms). All on 127.0.0.1.
+# the processes' own CPU counters over the same run: the client's user and system time per event,
+# the endpoint's (the simulator, plus nginx when it terminates TLS), their ratio (which does not
+# depend on the machine), the cores the client used, and its TTFT error (the simulator's true TTFT
+# is 50 ms; through nginx, the proxy's time is in it too). All on 127.0.0.1.
 # Usage: bench/events.sh [case...]   cases: 64x1000 (64-token streams at 1,000 req/s, default),
-#        1000x100 (1,000-token streams at 100 req/s); each runs 10 s. EXTRA="--http2 ..." adds flags;
-#        CLIENT_ENV="TOKIO_WORKER_THREADS=1" sets the client's environment only.
+#        1000x100 (1,000-token streams at 100 req/s); each runs SECS (10) seconds.
+#        PROTO=https or PROTO=h2: through nginx terminating TLS (HTTP/1.1, or HTTP/2 with --http2);
+#        EXTRA="..." adds run flags; CLIENT_ENV="TOKIO_WORKER_THREADS=1" sets the client's environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cases=${*:-64x1000 1000x100}
 secs=${SECS:-10}
+proto=${PROTO:-http}
 cargo build --release --quiet
 bin=$PWD/target/release/redline
 tck=$(getconf CLK_TCK)
-cpu() { awk '{print $14, $15}' "/proc/$1/stat"; }
+cpu() { local u=0 s=0 a b; for p in "$@"; do read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat"); u=$((u + a)); s=$((s + b)); done; echo "$u $s"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-echo "# $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+work=$(mktemp -d)
+if [ "$proto" != http ]; then
+  command -v nginx >/dev/null || { echo "PROTO=$proto needs nginx (apt-get install nginx-light)"; exit 1; }
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=redline bench CA" \
+    -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+  printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" > "$work/ext"
+  openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
+    -days 2 -extfile "$work/ext" -out "$work/server.pem" 2>/dev/null
+fi
+echo "# $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $proto"
 echo "| case | events | client user us/event | client sys us/event | client us/event | endpoint us/event | ratio | client cores | TTFT p50 error |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for c in $cases; do
@@ -24,23 +38,56 @@ for c in $cases; do
   port=$(free_port)
   "$bin" sim --profile fixed --port "$port" --ttft-ms 50 --itl-ms 10 --output-tokens "$tokens" >/dev/null &
   sim=$!
+  endpoint=( $sim )
+  url="http://127.0.0.1:$port"
+  flags=()
+  if [ "$proto" != http ]; then
+    tls=$(free_port)
+    h2=""; [ "$proto" = h2 ] && h2=" http2"
+    cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $work/nginx.pid;
+error_log $work/error.log warn;
+events { worker_connections 30000; }
+http {
+  access_log off;
+  upstream sim { server 127.0.0.1:$port; keepalive 4096; }
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_buffering off;
+  ssl_certificate $work/server.pem;
+  ssl_certificate_key $work/server.key;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$tls ssl$h2; location / { proxy_pass http://sim; } }
+}
+CONF
+    nginx -c "$work/nginx.conf" -p "$work"
+    sleep 0.5
+    master=$(cat "$work/nginx.pid")
+    endpoint+=( $master $(pgrep -P "$master") )
+    url="https://localhost:$tls"
+    flags=(--cacert "$work/ca.pem")
+    [ "$proto" = h2 ] && flags+=(--http2)
+  fi
   sleep 1
   out=$(mktemp -d)
-  read -r su0 ss0 < <(cpu $sim)
-  env ${CLIENT_ENV:-} "$bin" --endpoint "http://127.0.0.1:$port" --model redline-sim --dataset data/conversations.json \
+  read -r su0 ss0 < <(cpu "${endpoint[@]}")
+  env ${CLIENT_ENV:-} "$bin" --endpoint "$url" --model redline-sim --dataset data/conversations.json \
     --qps "$rate" --duration "$secs" --max-tokens "$tokens" --no-preflight --results-dir "$out" \
-    ${EXTRA:-} >/dev/null 2>"$out/stderr" &
+    "${flags[@]}" ${EXTRA:-} >/dev/null 2>"$out/stderr" &
   cl=$!
   # The client's counters are read just before it ends: it waits for the last streams, so poll.
   last=""
   while kill -0 $cl 2>/dev/null; do last=$(cpu $cl 2>/dev/null || echo "$last"); sleep 0.2; done
   wait $cl || true
-  read -r su1 ss1 < <(cpu $sim)
+  read -r su1 ss1 < <(cpu "${endpoint[@]}")
+  [ "$proto" != http ] && nginx -c "$work/nginx.conf" -p "$work" -s stop
   kill $sim
   read -r cu cs <<<"$last"
-  python3 - "$out" "$tck" "$cu" "$cs" "$su0" "$ss0" "$su1" "$ss1" "$secs" "$c" <<'PY'
+  python3 - "$out" "$tck" "$cu" "$cs" "$su0" "$ss0" "$su1" "$ss1" "$c" <<'PY'
 import json, sys, glob
-out, tck, cu, cs, su0, ss0, su1, ss1, secs, case = sys.argv[1:]
+out, tck, cu, cs, su0, ss0, su1, ss1, case = sys.argv[1:]
 tck = float(tck)
 events = 0
 for line in open(glob.glob(out + "/*/requests.jsonl")[0]):
