@@ -82,14 +82,14 @@ pub struct Target {
     /// `--batch-size`: inputs per embeddings request, documents per rerank query.
     pub batch: usize,
     /// `--images`, `--audio`: each sample's media (empty without any).
-    images: Vec<crate::measure::media::Media>,
+    media: Vec<crate::measure::media::Media>,
     /// `--lora`: the adapters, how requests get them, the run's seed, and the samples per
     /// adapter: `bodies` holds each sample once per adapter, adapter by adapter.
     lora: Option<(Vec<std::sync::Arc<str>>, crate::config::lora::Lora, u64)>,
     samples: usize,
     /// Keep the answer text of each level's first requests, for the token check
     /// (`tokens_check.rs`).
-    pub keep_for_check: std::sync::atomic::AtomicBool,
+    pub checking: std::sync::atomic::AtomicBool,
 }
 
 impl Target {
@@ -142,19 +142,19 @@ impl Target {
         tokio::time::timeout(limit, post).await.ok().flatten()
     }
 
-    /// `--lora`: a sample's adapter; `--images`: the request's images (a sample's, or those a
-    /// session's caller set) and the sizes of its images and body.
-    fn note_images(&self, rec: &mut RequestRecord, payload: &Payload) {
+    /// `--lora`: a sample's adapter; `--images`, `--audio`: the request's media (a sample's, or
+    /// those a session's caller set) and the sizes of its images and body.
+    fn note_sample(&self, rec: &mut RequestRecord, payload: &Payload) {
         if let (Payload::Sample(k), Some((names, _, _))) = (payload, &self.lora) {
             rec.adapter = names.get(k / self.samples.max(1)).cloned();
         }
-        if self.images.is_empty() {
+        if self.media.is_empty() {
             return;
         }
         let body = match payload {
             Payload::Sample(k) => {
                 let i = k % self.samples.max(1);
-                self.images.get(i).copied().unwrap_or_default().note(rec);
+                self.media.get(i).copied().unwrap_or_default().note(rec);
                 self.bodies.get(*k).map_or(0, Bytes::len)
             }
             Payload::Body(b) => b.len(),
@@ -177,13 +177,16 @@ impl Target {
         }
     }
 
+    /// Whether the token check wants `rec`'s answer text: one of its level's first requests,
+    /// while the run has a counter.
+    pub fn wants_text(&self, rec: &RequestRecord) -> bool {
+        self.checking.load(std::sync::atomic::Ordering::Relaxed)
+            && crate::measure::checked::wanted(rec.index)
+    }
+
     /// Keeps `reply`'s answer text on `rec` when the token check wants it.
     pub fn keep_for_check(&self, rec: &mut RequestRecord, reply: Option<&KeptReply>) {
-        if self
-            .keep_for_check
-            .load(std::sync::atomic::Ordering::Relaxed)
-            && crate::measure::checked::wanted(rec.index)
-        {
+        if self.wants_text(rec) {
             rec.reply_text = reply.map(|r| r.text.clone());
         }
     }
@@ -273,8 +276,8 @@ impl Target {
             template,
             bodies: Vec::new(),
             batch: cfg.batch_size,
-            keep_for_check: cfg.api.streams().into(),
-            images: Vec::new(),
+            checking: cfg.api.streams().into(),
+            media: Vec::new(),
             lora: cfg.lora.clone().map(|l| {
                 let names = l
                     .adapters
@@ -335,12 +338,12 @@ impl Target {
         };
         self.samples = conversations.len();
         self.lengths = conversations.iter().map(|c| c.lengths).collect();
-        let images: Vec<crate::measure::media::Media> = conversations
+        let media: Vec<crate::measure::media::Media> = conversations
             .iter()
             .map(|c| crate::measure::media::media_of(&c.messages))
             .collect();
-        self.images = match images.iter().any(|m| m.images + m.clips > 0) {
-            true => images,
+        self.media = match media.iter().any(|m| m.images + m.clips > 0) {
+            true => media,
             false => Vec::new(),
         };
         if let Transport::Http1 { requests, .. } = &mut self.transport {
@@ -475,7 +478,7 @@ impl Target {
         level_start: Instant,
         abort: &CancellationToken,
     ) -> Option<KeptReply> {
-        self.note_images(rec, payload);
+        self.note_sample(rec, payload);
         let attempt = Instant::now();
         // Set by the transport when the bytes go out; kept here, so a timeout or an abort
         // after the send still records when it was.

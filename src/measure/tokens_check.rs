@@ -40,9 +40,7 @@ impl Counter {
             },
         };
         // Without a counter, the replies' text is no longer kept.
-        target
-            .keep_for_check
-            .store(counter.is_some(), Ordering::Relaxed);
+        target.checking.store(counter.is_some(), Ordering::Relaxed);
         counter
     }
 

@@ -23,7 +23,6 @@ use crate::measure::pick::Picker;
 use crate::measure::record::{ErrorKind, RequestRecord};
 use crate::measure::time::since;
 use crate::measure::tool_loop;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -220,8 +219,7 @@ impl Work {
             (Work::Sessions(s), _) => session(s, ctx, i, planned_s).await,
             (_, None) => {}
             (_, Some(((mut rec, permit), payload))) => {
-                let keep = ctx.target.keep_for_check.load(Ordering::Relaxed)
-                    && crate::measure::checked::wanted(rec.index);
+                let keep = ctx.target.wants_text(&rec);
                 let reply = ctx
                     .target
                     .measure_payload(&mut rec, &payload, keep, ctx.start, &ctx.cancel.abort)
