@@ -6,8 +6,7 @@
 //! level reports every figure per adapter as well.
 
 use anyhow::{bail, Context, Result};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,7 +60,7 @@ impl Lora {
     /// alone, so a shard draws what one process would.
     pub fn pick(&self, i: u64, seed: u64) -> usize {
         let n = self.adapters.len();
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x10_7a ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng = crate::config::seeds::item(seed, 0x10_7a, i);
         match &self.assignment {
             Assignment::RoundRobin => (i % n as u64) as usize,
             Assignment::Random => rng.random_range(0..n),

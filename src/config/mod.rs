@@ -18,6 +18,7 @@ pub mod images;
 pub mod kind;
 pub mod lora;
 pub mod policy;
+pub mod seeds;
 mod shard;
 pub mod slo;
 mod validate;

@@ -7,8 +7,7 @@ use crate::config::audio::{AudioKind, AudioSpec};
 use crate::dataset::types::{Audio, Conversation};
 use anyhow::{Context, Result};
 use base64::Engine;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use std::sync::Arc;
 
 const RATE: u32 = 16_000;
@@ -33,8 +32,7 @@ pub fn prepare(convs: &mut [Conversation], spec: &AudioSpec, seed: u64) -> Resul
 
 /// Clip `i`: from its own seeded generator.
 fn clip(spec: &AudioSpec, seed: u64, i: usize) -> Result<Audio> {
-    let mut rng =
-        StdRng::seed_from_u64(seed ^ 0x000a_0d10 ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng = crate::config::seeds::item(seed, 0x000a_0d10, i as u64);
     let seconds = spec.seconds[rng.random_range(0..spec.seconds.len())];
     let samples = (seconds * f64::from(RATE)).round() as usize;
     let pitch = rng.random_range(200.0..1000.0_f64);

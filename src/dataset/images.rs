@@ -11,7 +11,7 @@ use crate::dataset::types::{Conversation, Image};
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -88,9 +88,7 @@ fn generate(
 ) -> Result<Vec<Arc<Image>>> {
     let n = n.max(1);
     let one = |i: usize| -> Result<Arc<Image>> {
-        let mut rng = StdRng::seed_from_u64(
-            seed ^ 0x1a6e_5eed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        );
+        let mut rng = crate::config::seeds::item(seed, 0x1a6e_5eed, i as u64);
         let (w, h) = sizes[rng.random_range(0..sizes.len())];
         let picture = picture(w, h, &mut rng);
         encode(&picture, format).map(Arc::new)
@@ -220,6 +218,15 @@ fn known(media_type: &str) -> Option<&'static str> {
     })
 }
 
+/// An encoded image's width and height, from its header; (0, 0) when it gives none.
+pub fn dimensions(bytes: &[u8]) -> (u32, u32) {
+    image::io::Reader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_dimensions().ok())
+        .unwrap_or((0, 0))
+}
+
 /// A dataset's `image_url.url`: a base64 `data:` URI (its size read from its header) or an
 /// http(s) address, sent as it is.
 pub fn from_url(url: &str) -> Result<Image, String> {
@@ -244,11 +251,7 @@ pub fn from_url(url: &str) -> Result<Image, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .map_err(|e| format!("its base64 does not decode ({e})"))?;
-    let (width, height) = image::io::Reader::new(std::io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .ok()
-        .and_then(|r| r.into_dimensions().ok())
-        .unwrap_or((0, 0));
+    let (width, height) = dimensions(&bytes);
     Ok(Image {
         media_type,
         base64: data.into(),
@@ -265,11 +268,7 @@ fn read_file(p: &Path) -> Result<Image> {
     let bytes =
         std::fs::read(p).with_context(|| format!("--images: cannot read {}", p.display()))?;
     let media_type = media_type(p).unwrap_or("image/png");
-    let (width, height) = image::io::Reader::new(std::io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .ok()
-        .and_then(|r| r.into_dimensions().ok())
-        .unwrap_or((0, 0));
+    let (width, height) = dimensions(&bytes);
     if media_type != "image/webp" && media_type != "image/gif" && width == 0 {
         bail!(
             "--images: {} is not a readable image (its header gives no size)",

@@ -291,9 +291,7 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     req.messages
         .iter()
         .for_each(|m| vision::images_in(&m.content, &mut images));
-    prompt_tokens += st.vision.tokens(&images);
-    st.vision.encode(&images).await;
-    st.serve_adapter(req.model.as_deref()).await;
+    prompt_tokens += st.before_admission(&images, req.model.as_deref()).await;
     let sim_req = SimRequest {
         prompt_tokens,
         max_tokens: req.max_tokens.or(req.max_completion_tokens).unwrap_or(16),
@@ -350,9 +348,7 @@ async fn other_api(st: Arc<AppState>, body: Bytes, shape: Shape) -> Response {
     req.messages
         .iter()
         .for_each(|m| vision::images_in(m, &mut images));
-    prompt_tokens += st.vision.tokens(&images);
-    st.vision.encode(&images).await;
-    st.serve_adapter(req.model.as_deref()).await;
+    prompt_tokens += st.before_admission(&images, req.model.as_deref()).await;
     let sim_req = SimRequest {
         prompt_tokens,
         max_tokens: req.max_output_tokens.or(req.max_tokens).unwrap_or(16),

@@ -132,12 +132,19 @@ impl AppState {
 }
 
 impl AppState {
-    /// A request naming a model other than the served one names a LoRA adapter: loaded first
-    /// when it is not.
-    pub(super) async fn serve_adapter(&self, model: Option<&str>) {
+    /// What a request's images (and clips) and adapter cost before it is admitted: the encoder's
+    /// time and an adapter's load, waited here; returns the prompt tokens the media add.
+    pub(super) async fn before_admission(
+        &self,
+        images: &[super::vision::Seen],
+        model: Option<&str>,
+    ) -> u64 {
+        self.vision.encode(images).await;
+        // A model other than the served one names a LoRA adapter: loaded first when it is not.
         if let Some(m) = model.filter(|m| *m != self.served_model) {
             self.adapters.serve(m).await;
         }
+        self.vision.tokens(images)
     }
 }
 

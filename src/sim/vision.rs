@@ -155,11 +155,7 @@ fn seen(data: &str, audio: bool) -> Option<Seen> {
             seconds,
         });
     }
-    let (w, hgt) = image::io::Reader::new(std::io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .ok()
-        .and_then(|r| r.into_dimensions().ok())
-        .unwrap_or((0, 0));
+    let (w, hgt) = crate::dataset::images::dimensions(&bytes);
     Some(Seen {
         key: h.finish(),
         pixels: u64::from(w) * u64::from(hgt),
