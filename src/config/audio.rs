@@ -2,6 +2,7 @@
 //! once before the first level: `count=1,seconds=5[|10...],kind=tone|noise[,pool=K]`. Checked here;
 //! `dataset/audio.rs` makes them; `measure/request.rs` sends them.
 
+use super::spec;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
@@ -37,20 +38,8 @@ impl AudioSpec {
             kind: AudioKind::Tone,
             pool: None,
         };
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let Some((key, value)) = part.split_once('=') else {
-                bail!("--audio: {part:?} is not key=value ({example})");
-            };
-            let (key, value) = (key.trim(), value.trim());
-            let whole = |max: u32| -> Result<u32> {
-                let v: u32 = value.parse().ok().with_context(|| {
-                    format!("--audio {key}={value}: not a whole number ({example})")
-                })?;
-                if !(1..=max).contains(&v) {
-                    bail!("--audio {key}={value}: must be from 1 to {max}");
-                }
-                Ok(v)
-            };
+        for (key, value) in spec::pairs("--audio", text, example)? {
+            let whole = |max| spec::whole("--audio", (key, value), max, example);
             match key {
                 "count" => spec.count = whole(16)?,
                 "pool" => spec.pool = Some(whole(100_000)?),

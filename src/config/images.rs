@@ -4,6 +4,7 @@
 //! redline on 127.0.0.1 for the endpoint to fetch (`send=url`). `dataset/images.rs` makes them
 //! once, before the first level; `measure/request.rs` sends them in each API's shape.
 
+use super::spec;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -54,20 +55,8 @@ impl ImageSpec {
             by_url: false,
         };
         let (mut sizes, mut dir, mut format) = (None, None, None);
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let Some((key, value)) = part.split_once('=') else {
-                bail!("--images: {part:?} is not key=value ({example})");
-            };
-            let (key, value) = (key.trim(), value.trim());
-            let whole = |max: u32| -> Result<u32> {
-                let v: u32 = value.parse().ok().with_context(|| {
-                    format!("--images {key}={value}: not a whole number ({example})")
-                })?;
-                if !(1..=max).contains(&v) {
-                    bail!("--images {key}={value}: must be from 1 to {max}");
-                }
-                Ok(v)
-            };
+        for (key, value) in spec::pairs("--images", text, example)? {
+            let whole = |max| spec::whole("--images", (key, value), max, example);
             match key {
                 "count" => spec.count = whole(64)?,
                 "pool" => spec.pool = Some(whole(100_000)?),

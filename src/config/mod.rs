@@ -21,6 +21,7 @@ pub mod policy;
 pub mod seeds;
 mod shard;
 pub mod slo;
+mod spec;
 mod validate;
 mod workload;
 

@@ -103,11 +103,7 @@ impl SyntheticSpec {
             turns: 1,
         };
         let (mut input, mut output) = (None, None);
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let Some((key, value)) = part.split_once('=') else {
-                bail!("--synthetic: {part:?} is not key=value ({example})");
-            };
-            let (key, value) = (key.trim(), value.trim());
+        for (key, value) in super::spec::pairs("--synthetic", text, example)? {
             let number = |max: f64| -> Result<f64> {
                 let v: f64 = value
                     .parse()
