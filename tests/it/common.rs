@@ -186,3 +186,14 @@ pub async fn sim_stats(sim: &str, key: &str) -> serde_json::Value {
         .unwrap();
     stats.json::<serde_json::Value>().await.unwrap()[key].clone()
 }
+
+/// A run of `flags` (at `--qps 1`) against `endpoint` that must be refused: exit status 1, with
+/// `says` in what it printed. Returns the run for more checks.
+pub async fn refused(endpoint: &str, flags: &[&str], says: &str) -> Run {
+    let mut all = flags.to_vec();
+    all.extend(["--qps", "1"]);
+    let run = redline(&bench_args(endpoint, &all)).await;
+    assert_eq!(run.code(), Some(1), "{flags:?}: {}", run.stderr());
+    assert!(run.stderr().contains(says), "{flags:?}: {}", run.stderr());
+    run
+}

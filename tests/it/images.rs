@@ -99,11 +99,7 @@ async fn bad_images_stop_the_run_before_it_sends_naming_the_flag_or_file() {
             "the completions API takes no images",
         ),
     ] {
-        let mut all = flags.clone();
-        all.extend(["--qps", "1"]);
-        let run = redline(&bench_args(&sim, &all)).await;
-        assert_eq!(run.code(), Some(1), "{flags:?}: {}", run.stderr());
-        assert!(run.stderr().contains(says), "{flags:?}: {}", run.stderr());
+        let run = refused(&sim, &flags, says).await;
         assert_eq!(run.run_dirs(), 0, "nothing written");
     }
     // A text-only model's server refuses the images: preflight says so.

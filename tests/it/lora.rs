@@ -98,10 +98,6 @@ async fn weights_choose_the_adapters_and_bad_ones_are_refused() {
             "--api embeddings is not one",
         ),
     ] {
-        let mut all = flags.clone();
-        all.extend(["--qps", "1"]);
-        let run = redline(&bench_args(&sim, &all)).await;
-        assert_eq!(run.code(), Some(1), "{flags:?}: {}", run.stderr());
-        assert!(run.stderr().contains(says), "{flags:?}: {}", run.stderr());
+        refused(&sim, &flags, says).await;
     }
 }

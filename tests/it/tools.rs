@@ -143,10 +143,6 @@ async fn the_tool_loops_flags_need_tools_and_sessions() {
             "apply to --sessions only",
         ),
     ] {
-        let mut all = flags.clone();
-        all.extend(["--qps", "1"]);
-        let run = redline(&bench_args(&sim, &all)).await;
-        assert_eq!(run.code(), Some(1), "{flags:?}");
-        assert!(run.stderr().contains(says), "{flags:?}: {}", run.stderr());
+        refused(&sim, &flags, says).await;
     }
 }
