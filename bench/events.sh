@@ -11,6 +11,7 @@
 #        EXTRA="..." adds run flags; CLIENT_ENV="TOKIO_WORKER_THREADS=1" sets the client's environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 cases=${*:-64x1000 1000x100}
 secs=${SECS:-10}
 proto=${PROTO:-http}
@@ -18,17 +19,10 @@ cargo build --release --quiet
 bin=$PWD/target/release/redline
 tck=$(getconf CLK_TCK)
 cpu() { local u=0 s=0 a b; for p in "$@"; do read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat"); u=$((u + a)); s=$((s + b)); done; echo "$u $s"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
 if [ "$proto" != http ]; then
   command -v nginx >/dev/null || { echo "PROTO=$proto needs nginx (apt-get install nginx-light)"; exit 1; }
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=redline bench CA" \
-    -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-    -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
-  printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" > "$work/ext"
-  openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
-    -days 2 -extfile "$work/ext" -out "$work/server.pem" 2>/dev/null
+  make_certs "$work"
 fi
 echo "# $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $proto"
 echo "| case | events | client user us/event | client sys us/event | client us/event | endpoint us/event | ratio | client cores | TTFT p50 error |"

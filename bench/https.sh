@@ -7,6 +7,7 @@
 # Usage: bench/https.sh [rates=200,500,1000] [seconds=10] [streams=5000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rates=${1:-200,500,1000}
 secs=${2:-10}
 streams=${3:-5000}
@@ -20,17 +21,10 @@ fi
 cargo build --release --quiet
 bin=$PWD/target/release/redline
 work=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 sim_port=$(free_port); plain=$(free_port); h1=$(free_port); h2=$(free_port)
 
 # A CA and a server certificate for localhost and 127.0.0.1, signed by it.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=redline bench CA" \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
-printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" > "$work/ext"
-openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
-  -days 2 -extfile "$work/ext" -out "$work/server.pem" 2>/dev/null
+make_certs "$work"
 
 cat > "$work/nginx.conf" <<CONF
 worker_processes 1;

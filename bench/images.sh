@@ -7,12 +7,13 @@
 # Usage: bench/images.sh [rate=100] [seconds=10] [images=count=1,size=2048x2048,format=png]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rate=${1:-100}
 secs=${2:-10}
 spec=${3:-count=1,size=2048x2048,format=png}
 cargo build --release --quiet
 bin=$PWD/target/release/redline
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$bin" sim --profile fixed --port "$port" --ttft-ms 50 --itl-ms 10 --output-tokens 16 \
   --image-encode-ms 0 --image-encode-ms-per-mpx 0 --encoder-cache-images 0 >/dev/null &
 sim=$!

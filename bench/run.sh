@@ -10,6 +10,7 @@
 # Usage: bench/run.sh [rates=500,1000,2000,3000] [seconds=5] [streams=15000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rates=${1:-500,1000,2000,3000}
 secs=${2:-5}
 streams=${3:-15000}
@@ -22,7 +23,6 @@ echo; echo "## 1. redline calibrate --rates $rates --duration $secs (64-token re
 /usr/bin/time -f "calibrate: %e s wall, %U s user, %S s system, peak RSS %M KiB (client only)" \
   "$bin" calibrate --rates "$rates" --duration "$secs" --no-save 2>&1 | grep -v "^Open-file"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 if command -v oha >/dev/null; then
   echo; echo "## 2. oha against the same simulator (oha reads each streamed body to its end, without parsing it)"
