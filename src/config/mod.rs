@@ -317,6 +317,9 @@ fn batch_size(a: &BenchArgs) -> Result<usize> {
             a.api.name()
         );
     }
+    if a.lora.is_some() && a.workload.trace.is_some() {
+        bail!("--lora with --trace: a trace's requests are built one by one and name --model; leave out --lora or the trace");
+    }
     if a.lora.is_some() && a.api.batched() {
         bail!(
             "--lora: adapters are measured on the generating APIs; --api {} is not one",

@@ -100,4 +100,23 @@ async fn weights_choose_the_adapters_and_bad_ones_are_refused() {
     ] {
         refused(&sim, &flags, says).await;
     }
+    // A trace's requests name --model: adapters with it are refused, not dropped.
+    let trace = format!("{}/data/trace-mooncake.jsonl", env!("CARGO_MANIFEST_DIR"));
+    let args = [
+        "--endpoint",
+        &sim,
+        "--model",
+        "redline-sim",
+        "--trace",
+        &trace,
+        "--lora",
+        "a",
+    ];
+    let run = redline(&args).await;
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--lora with --trace"),
+        "{}",
+        run.stderr()
+    );
 }
