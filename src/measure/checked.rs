@@ -4,12 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The replies checked per level: the requests of the level's first indexes.
+/// The most replies checked per level: the first ones, in the order they were planned.
 pub const CHECKED: u64 = 50;
 
-/// Whether request `index` of a level is one whose reply the check counts: one of its first.
-pub fn wanted(index: u64) -> bool {
-    index < CHECKED
+/// Whether `arrival` of a level (a request, or a whole session with all its turns) is one whose
+/// replies the check may count: one of its first.
+pub fn wanted(arrival: u64) -> bool {
+    arrival < CHECKED
 }
 
 /// A level's token check.

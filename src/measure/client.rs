@@ -181,7 +181,7 @@ impl Target {
     /// while the run has a counter.
     pub fn wants_text(&self, rec: &RequestRecord) -> bool {
         self.checking.load(std::sync::atomic::Ordering::Relaxed)
-            && crate::measure::checked::wanted(rec.index)
+            && crate::measure::checked::wanted(rec.session.unwrap_or(rec.index))
     }
 
     /// Keeps `reply`'s answer text on `rec` when the token check wants it.

@@ -7,7 +7,7 @@
 //! report shows it (`output_tokens_checked`) and metadata.json keeps it, so `report` rebuilds it.
 
 use crate::dataset::tokenizer::Tokenizer;
-use crate::measure::checked::TokenCheck;
+use crate::measure::checked::{TokenCheck, CHECKED};
 use crate::measure::client::Target;
 use crate::measure::record::RequestRecord;
 use std::sync::atomic::Ordering;
@@ -58,19 +58,25 @@ impl Counter {
         model: &str,
         records: &mut [RequestRecord],
     ) -> Option<TokenCheck> {
+        // The plain successes kept, first planned first (a session's turns in order), at most
+        // CHECKED; every kept text is taken, so none outlives the check.
+        let mut kept: Vec<(u64, String, u64)> = records
+            .iter_mut()
+            .filter_map(|r| {
+                let text = r.reply_text.take()?;
+                let plain = r.first_reasoning_s.is_none() && r.first_tool_call_s.is_none();
+                let billed = r.completion_tokens.filter(|_| r.succeeded() && plain)?;
+                Some((r.index, text, billed))
+            })
+            .collect();
+        kept.sort_by_key(|k| k.0);
+        kept.truncate(CHECKED as usize);
         let mut pairs = Vec::new();
         let until = tokio::time::Instant::now() + BUDGET;
-        for r in records.iter_mut() {
-            let Some(text) = r.reply_text.take() else {
-                continue;
-            };
+        for (_, text, billed) in kept {
             if tokio::time::Instant::now() > until {
-                continue;
+                break;
             }
-            let plain = r.first_reasoning_s.is_none() && r.first_tool_call_s.is_none();
-            let Some(billed) = r.completion_tokens.filter(|_| r.succeeded() && plain) else {
-                continue;
-            };
             let counted = match self {
                 Counter::Local(t) => Some(t.count(&text)),
                 Counter::Server(url) => server_count(target, url, model, &text).await,
