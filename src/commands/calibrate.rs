@@ -35,12 +35,12 @@ impl Drop for Sim {
     }
 }
 
+/// Starts `redline sim` on a port the system picks and reads its address from the line the
+/// simulator prints once it listens, so no other process can take the port in between.
 fn start_sim(a: &CalibrateArgs) -> Result<(Sim, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(std::env::current_exe()?)
-        .args(["sim", "--profile", "fixed", "--port", &port.to_string()])
+    use std::io::BufRead;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["sim", "--profile", "fixed", "--port", "0"])
         .args([
             "--ttft-ms",
             &a.ttft_ms.to_string(),
@@ -48,10 +48,20 @@ fn start_sim(a: &CalibrateArgs) -> Result<(Sim, String)> {
             &a.itl_ms.to_string(),
         ])
         .args(["--output-tokens", &a.output_tokens.to_string()])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .context("cannot start the simulator")?;
-    Ok((Sim(child), format!("http://127.0.0.1:{port}")))
+    let stdout = child.stdout.take().context("the simulator has no stdout")?;
+    let sim = Sim(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .context("cannot read the simulator's address")?;
+    let base = line
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix("/v1/chat/completions"))
+        .with_context(|| format!("the simulator did not say where it listens: {line:?}"))?;
+    Ok((sim, base.to_string()))
 }
 
 async fn sim_stats(http: &reqwest::Client, base: &str) -> Option<SimStats> {

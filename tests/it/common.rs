@@ -39,6 +39,19 @@ pub async fn start_fake(router: Router) -> String {
     format!("http://{addr}")
 }
 
+/// A port on 127.0.0.1 where every connection is refused, for as long as the returned socket
+/// lives: it is bound but never listens, so no other test's server can be given the port meanwhile
+/// (a listener bound and dropped frees its port for the next bind, which made such a test flaky).
+pub fn refused_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (socket, port)
+}
+
 /// Runs the real binary with `args` (plus a fresh --results-dir) without blocking the runtime.
 pub async fn redline(args: &[&str]) -> Run {
     redline_with_env(args, &[]).await

@@ -232,10 +232,7 @@ async fn per_request_timeout_is_a_timeout_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_refused_is_a_connection_error() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (_bound, port) = refused_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     // The preflight request finds nothing listening: the run stops before it measures anything.
     let run = redline(&bench_args(

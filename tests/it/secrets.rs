@@ -21,10 +21,8 @@ fn all_output(run: &Run) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_is_in_no_output_even_when_requests_fail() {
     let sim = fast_sim(&["--failure-rate", "0.5", "--failure-status", "401"]).await;
-    let refused = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
-    };
+    let (_bound, port) = refused_port();
+    let refused = format!("http://127.0.0.1:{port}");
     // Without the preflight, so that the levels record the failures: the refused endpoint's
     // level stops the run (status 1), the other completes.
     for (endpoint, code) in [(sim.clone(), 0), (refused.clone(), 1)] {

@@ -129,13 +129,8 @@ async fn metrics_that_vanish_mid_run_cost_a_warning_not_the_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_or_unparsable_metrics_are_warnings() {
     let sim = fast_sim(&["--output-tokens", "2"]).await;
-    let nothing = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!(
-            "http://127.0.0.1:{}/metrics",
-            l.local_addr().unwrap().port()
-        )
-    };
+    let (_bound, port) = refused_port();
+    let nothing = format!("http://127.0.0.1:{port}/metrics");
     let garbage = format!(
         "{}/metrics",
         start_fake(Router::new().route("/metrics", get(|| async { "<html>not metrics</html>" })))
