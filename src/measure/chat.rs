@@ -252,11 +252,15 @@ impl StreamState {
             let reasoning = u.completion_tokens_details.and_then(|d| d.reasoning_tokens);
             rec.reasoning_tokens = reasoning.or(rec.reasoning_tokens);
         }
-        let mut answer: Option<String> = None;
+        // Borrowed from the event for the usual one choice: no allocation per event.
+        let mut answer: Option<Cow<'_, str>> = None;
         for c in &chat.choices {
             let delta = c.delta.as_ref().and_then(|d| d.content.as_deref());
             if let Some(text) = c.text.as_deref().or(delta).filter(|t| !t.is_empty()) {
-                answer.get_or_insert_with(String::new).push_str(text);
+                answer = Some(match answer {
+                    None => Cow::Borrowed(text),
+                    Some(before) => Cow::Owned(before.into_owned() + text),
+                });
             }
         }
         let reasoning = chat.choices.iter().any(|c| {

@@ -612,10 +612,10 @@ impl Target {
         let mut stream = StreamState::of(self.template.api(), keep_reply);
         loop {
             let next = match ttft_deadline.filter(|_| rec.first_token_s.is_none()) {
-                Some(d) => tokio::time::timeout_at(d, resp.next_bytes())
+                Some(d) => tokio::time::timeout_at(d, resp.next_piece())
                     .await
                     .map_err(|_| ttft_failure())?,
-                None => resp.next_bytes().await,
+                None => resp.next_piece().await,
             };
             let piece = next.map_err(|e| {
                 Failure::new(
@@ -634,7 +634,7 @@ impl Target {
             if stream.done {
                 rec.end_s = t;
                 // Read the (normally empty) rest so the connection returns to the pool.
-                let drain = async { while let Ok(Some(_)) = resp.next_bytes().await {} };
+                let drain = async { while let Ok(Some(_)) = resp.next_piece().await {} };
                 let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
                 resp.finish();
                 return Ok(stream.take_reply());
@@ -664,7 +664,7 @@ impl Target {
     ) -> Result<(), Failure> {
         let mut body = Vec::new();
         loop {
-            let piece = resp.next_bytes().await.map_err(|e| {
+            let piece = resp.next_piece().await.map_err(|e| {
                 Failure::new(
                     ErrorKind::StreamInterrupted,
                     format!("body read failed: {e}"),

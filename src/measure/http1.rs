@@ -15,7 +15,8 @@
 //! proxies and redirects go through reqwest (`client.rs`), which also remains the reference every
 //! fault test checks this path against.
 //!
-//! Words: a *body piece* is what one socket read decoded to ([`Body::next_bytes`]); *chunked* is
+//! Words: a *body piece* is what one socket read decoded to ([`Body::next_piece`]), decoded into
+//! one buffer the body keeps, so reading an event allocates nothing; *chunked* is
 //! HTTP's transfer framing ([`ChunkedState`]); SSE events and chat events are `sse.rs`'s and
 //! `chat.rs`'s.
 
@@ -102,6 +103,8 @@ pub struct Body {
     /// Received bytes not yet decoded, from `pos`.
     raw: Vec<u8>,
     pos: usize,
+    /// The last piece decoded, lent to the reader until the next one (the allocation is reused).
+    out: Vec<u8>,
     framing: Framing,
     gzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
     /// The whole body was read and the connection can be reused.
@@ -284,6 +287,7 @@ impl Body {
             stream: Some(stream),
             raw,
             pos,
+            out: Vec::new(),
             complete: no_body || matches!(framing, Framing::Length(0)),
             keep_alive: keep_alive && !matches!(framing, Framing::UntilClose),
             framing,
@@ -292,14 +296,16 @@ impl Body {
         })
     }
 
-    /// The next piece of the decoded body (as much as one socket read gave); `None` at its end.
-    pub async fn next_bytes(&mut self) -> Result<Option<Bytes>, BodyError> {
+    /// The next piece of the decoded body (as much as one socket read gave), lent until the next
+    /// call; `None` at its end.
+    pub async fn next_piece(&mut self) -> Result<Option<&[u8]>, BodyError> {
         loop {
-            let mut out = Vec::new();
+            let mut out = std::mem::take(&mut self.out);
+            out.clear();
             self.decode(&mut out)?;
-            let out = self.unzip(out)?;
-            if !out.is_empty() {
-                return Ok(Some(Bytes::from(out)));
+            self.out = self.unzip(out)?;
+            if !self.out.is_empty() {
+                return Ok(Some(&self.out));
             }
             if self.complete {
                 return Ok(None);
@@ -458,6 +464,7 @@ mod tests {
             stream: None,
             raw: raw.to_vec(),
             pos: 0,
+            out: Vec::new(),
             framing,
             gzip: None,
             complete: false,
@@ -478,6 +485,18 @@ mod tests {
             assert_eq!(out, b"hello world", "cut at {cut}");
             assert!(b.complete);
         }
+    }
+
+    #[tokio::test]
+    async fn pieces_are_lent_from_one_reused_buffer_until_the_end() {
+        let wire = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        let mut b = body(Framing::Chunked(ChunkedState::Size), wire);
+        assert_eq!(b.next_piece().await.unwrap(), Some(&b"hello world"[..]));
+        let kept = b.out.as_ptr();
+        assert_eq!(b.next_piece().await.unwrap(), None);
+        assert!(b.complete);
+        // The piece's buffer was cleared and kept, not dropped and allocated again.
+        assert_eq!(b.out.as_ptr(), kept);
     }
 
     #[test]

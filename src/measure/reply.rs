@@ -26,6 +26,23 @@ pub enum Reply<'a> {
     },
 }
 
+/// One piece of a body: lent from the hand-written path's reused buffer, or a chunk another
+/// transport handed over.
+pub enum Piece<'a> {
+    Lent(&'a [u8]),
+    Owned(Bytes),
+}
+
+impl std::ops::Deref for Piece<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Piece::Lent(b) => b,
+            Piece::Owned(b) => b,
+        }
+    }
+}
+
 /// Why the body could not be read on.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -56,15 +73,16 @@ impl Reply<'_> {
         }
     }
 
-    /// The next piece of the (decoded) body; `None` at its end.
-    pub async fn next_bytes(&mut self) -> Result<Option<Bytes>, ReadError> {
+    /// The next piece of the (decoded) body, until the next call; `None` at its end.
+    pub async fn next_piece(&mut self) -> Result<Option<Piece<'_>>, ReadError> {
         match self {
-            Reply::Reqwest(r) => r
+            Reply::Reqwest(r) => Ok(r
                 .chunk()
                 .await
-                .map_err(|e| ReadError::Reqwest(e.without_url())),
-            Reply::Raw { body, .. } => Ok(body.next_bytes().await?),
-            Reply::Http2 { body, .. } => Ok(body.next_bytes().await?),
+                .map_err(|e| ReadError::Reqwest(e.without_url()))?
+                .map(Piece::Owned)),
+            Reply::Raw { body, .. } => Ok(body.next_piece().await?.map(Piece::Lent)),
+            Reply::Http2 { body, .. } => Ok(body.next_bytes().await?.map(Piece::Owned)),
         }
     }
 
@@ -90,7 +108,7 @@ pub fn retry_after(resp: &Reply<'_>) -> String {
 pub async fn error_message(resp: &mut Reply<'_>) -> String {
     let mut buf = Vec::new();
     while buf.len() < ERROR_BODY_BYTES {
-        match resp.next_bytes().await {
+        match resp.next_piece().await {
             Ok(Some(c)) => buf.extend_from_slice(&c),
             _ => break,
         }

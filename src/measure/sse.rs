@@ -70,12 +70,22 @@ impl SseParser {
                     continue;
                 }
             }
-            match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', bytes) {
                 Some(end) => {
-                    self.push_line_bytes(&bytes[..end])?;
                     self.after_cr = bytes[end] == b'\r';
+                    if self.line.is_empty() {
+                        // A whole line in this read: taken from it, not copied.
+                        self.line_ended(&bytes[..end], &mut on_event)?;
+                    } else {
+                        self.push_line_bytes(&bytes[..end])?;
+                        let line = std::mem::take(&mut self.line);
+                        let ended = self.line_ended(&line, &mut on_event);
+                        // Reuse the allocation for the next split line.
+                        self.line = line;
+                        self.line.clear();
+                        ended?;
+                    }
                     bytes = &bytes[end + 1..];
-                    self.end_line(&mut on_event)?;
                 }
                 None => {
                     self.push_line_bytes(bytes)?;
@@ -94,17 +104,20 @@ impl SseParser {
         Ok(())
     }
 
-    fn end_line(&mut self, on_event: &mut impl FnMut(Event<'_>)) -> Result<(), SseError> {
-        let line = std::mem::take(&mut self.line);
+    fn line_ended(
+        &mut self,
+        line: &[u8],
+        on_event: &mut impl FnMut(Event<'_>),
+    ) -> Result<(), SseError> {
         if line.is_empty() {
             self.dispatch(on_event);
         } else if line[0] != b':' {
-            let (field, value) = match line.iter().position(|&b| b == b':') {
+            let (field, value) = match memchr::memchr(b':', line) {
                 Some(i) => {
                     let v = &line[i + 1..];
                     (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
                 }
-                None => (&line[..], &[][..]),
+                None => (line, &[][..]),
             };
             match field {
                 b"data" => {
@@ -115,13 +128,14 @@ impl SseParser {
                     self.data.push(b'\n');
                     self.has_data = true;
                 }
-                b"event" => self.event_type = String::from_utf8_lossy(value).into_owned(),
+                b"event" => {
+                    // Into the kept String: no allocation per event for APIs that name each one.
+                    self.event_type.clear();
+                    self.event_type.push_str(&String::from_utf8_lossy(value));
+                }
                 _ => {} // id, retry and unknown fields do not affect timing or content
             }
         }
-        // Reuse the allocation for the next line.
-        self.line = line;
-        self.line.clear();
         Ok(())
     }
 
