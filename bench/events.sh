@@ -3,20 +3,22 @@
 # simulator (fixed model: 50 ms to the first token, then one event every 10 ms) and reports, from
 # the processes' own CPU counters over the same run: the client's user and system time per event,
 # the endpoint's (the simulator, plus nginx when it terminates TLS), their ratio (which does not
-# depend on the machine), the cores the client used, and its TTFT error (the simulator's true TTFT
-# is 50 ms; through nginx, the proxy's time is in it too). All on 127.0.0.1.
+# depend on the machine), the cores the client used, and its TTFT error: the client's TTFT p50 less
+# the simulator's own (it logs, per reply, the time from the request to handing over the first
+# token: /sim/stats); through nginx, the proxy's time is in it too. All on 127.0.0.1.
 # Usage: bench/events.sh [case...]   cases: 64x1000 (64-token streams at 1,000 req/s, default),
 #        1000x100 (1,000-token streams at 100 req/s); each runs SECS (10) seconds.
 #        PROTO=https or PROTO=h2: through nginx terminating TLS (HTTP/1.1, or HTTP/2 with --http2);
-#        EXTRA="..." adds run flags; CLIENT_ENV="TOKIO_WORKER_THREADS=1" sets the client's environment.
+#        EXTRA="..." adds run flags; CLIENT_ENV="TOKIO_WORKER_THREADS=1" sets the client's environment;
+#        BIN=path runs that redline binary (to compare two builds) instead of building this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 cases=${*:-64x1000 1000x100}
 secs=${SECS:-10}
 proto=${PROTO:-http}
-cargo build --release --quiet
-bin=$PWD/target/release/redline
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${BIN:-$PWD/target/release/redline}
 tck=$(getconf CLK_TCK)
 cpu() { local u=0 s=0 a b; for p in "$@"; do read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat"); u=$((u + a)); s=$((s + b)); done; echo "$u $s"; }
 work=$(mktemp -d)
@@ -66,6 +68,7 @@ CONF
   fi
   sleep 1
   out=$(mktemp -d)
+  curl -s "http://127.0.0.1:$port/sim/stats?reset=1" >/dev/null
   read -r su0 ss0 < <(cpu "${endpoint[@]}")
   env ${CLIENT_ENV:-} "$bin" --endpoint "$url" --model redline-sim --dataset data/conversations.json \
     --qps "$rate" --duration "$secs" --max-tokens "$tokens" --no-preflight --results-dir "$out" \
@@ -76,6 +79,7 @@ CONF
   while kill -0 $cl 2>/dev/null; do last=$(cpu $cl 2>/dev/null || echo "$last"); sleep 0.2; done
   wait $cl || true
   read -r su1 ss1 < <(cpu "${endpoint[@]}")
+  curl -s "http://127.0.0.1:$port/sim/stats" >"$out/sim-stats.json"
   [ "$proto" != http ] && nginx -c "$work/nginx.conf" -p "$work" -s stop
   kill $sim
   read -r cu cs <<<"$last"
@@ -87,11 +91,12 @@ events = 0
 for line in open(glob.glob(out + "/*/requests.jsonl")[0]):
     events += json.loads(line).get("chunks", 0)
 d = json.load(open(glob.glob(out + "/*/benchmark_qps_results.json")[0]))["results"][0]
+truth = json.load(open(out + "/sim-stats.json"))["ttft_p50_s"]
 u, s = int(cu) / tck, int(cs) / tck
 e = ((int(su1) - int(su0)) + (int(ss1) - int(ss0))) / tck
 per = lambda t: t / max(events, 1) * 1e6
 wall = d["duration_s"]
 print(f"| {case} | {events:,} | {per(u):.1f} | {per(s):.1f} | {per(u + s):.1f} | {per(e):.1f} | {(u + s) / max(e, 1e-9):.2f} | "
-      f"{(u + s) / wall:.2f} | {(d['ttft']['p50'] - 0.050) * 1e3:+.1f} ms |")
+      f"{(u + s) / wall:.2f} | {(d['ttft']['p50'] - truth) * 1e3:+.2f} ms |")
 PY
 done
