@@ -541,13 +541,16 @@ impl Target {
                     Err(e) => return Err(send_error(e, &self.head.host)),
                 }
             }
-            Transport::Http2 { pool, head } => match pool.send(head, body, &mut sent.at).await {
-                Ok((parts, body)) if !matches!(parts.status.as_u16(), 307 | 308) => {
-                    return Ok(Reply::Http2 { parts, body })
+            // Boxed, as reqwest's below: their futures would otherwise size every request's task.
+            Transport::Http2 { pool, head } => {
+                match Box::pin(pool.send(head, body, &mut sent.at)).await {
+                    Ok((parts, body)) if !matches!(parts.status.as_u16(), 307 | 308) => {
+                        return Ok(Reply::Http2 { parts, body })
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(send_error(e, &self.head.host)),
                 }
-                Ok(_) => {}
-                Err(e) => return Err(send_error(e, &self.head.host)),
-            },
+            }
             Transport::Reqwest => {}
         }
         let req = self
@@ -558,7 +561,7 @@ impl Target {
         if sent.at.is_none() {
             sent.at = Some(Instant::now());
         }
-        req.send()
+        Box::pin(req.send())
             .await
             .map(Reply::Reqwest)
             .map_err(|e| reqwest_failure(e, self.head.url.scheme() == "https"))
@@ -595,7 +598,7 @@ impl Target {
         rec.status = Some(status.as_u16());
         if !status.is_success() {
             let retry = retry_after(&resp);
-            let detail = error_message(&mut resp).await;
+            let detail = Box::pin(error_message(&mut resp)).await;
             return Err(Failure::new(
                 ErrorKind::Http(status.as_u16()),
                 format!("{detail}{retry}"),
@@ -606,7 +609,9 @@ impl Target {
             .unwrap_or("none")
             .to_string();
         if !self.template.api().streams() {
-            return self.whole_reply(resp, rec, start).await.map(|()| None);
+            return Box::pin(self.whole_reply(resp, rec, start))
+                .await
+                .map(|()| None);
         }
         let mut parser = SseParser::new();
         let mut stream = StreamState::of(self.template.api(), keep_reply);

@@ -89,7 +89,7 @@ pub async fn run_level(
                 let single = work.single().then(|| {
                     let rec = work.record(&ctx, i, planned);
                     let payload = work.payload(&ctx, &rec);
-                    ((rec, None), payload)
+                    ((Box::new(rec), None), payload)
                 });
                 if single.is_some() {
                     let _ = ctx.tx.send(Msg::Sent);

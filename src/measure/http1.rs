@@ -180,7 +180,7 @@ async fn exchange_head(
         Err(e) => Err(e),
     };
     if let Err(e) = written {
-        let answer = tokio::time::timeout(REFUSAL_WAIT, read_head(stream)).await;
+        let answer = Box::pin(tokio::time::timeout(REFUSAL_WAIT, read_head(stream))).await;
         return match answer {
             Ok(Ok(head)) => Ok(head),
             _ => Err((SendError::Io(e), true)),

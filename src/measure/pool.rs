@@ -122,7 +122,9 @@ impl Pool {
     /// Opens a connection, keeping the average opening time; with its TCP connect time.
     async fn connect(&self) -> Result<(Conn, Duration), ConnectError> {
         let start = std::time::Instant::now();
-        let c = self.inner.dialer.connect().await?;
+        // Boxed: the TLS handshake's future would otherwise size every request's task, though
+        // most requests take a connection opened before.
+        let c = Box::pin(self.inner.dialer.connect()).await?;
         self.inner.target.opened_in(start.elapsed());
         Ok(c)
     }

@@ -109,8 +109,10 @@ impl Sessions {
     }
 }
 
-/// A request's record, and its place under `--max-concurrency` while it is in flight.
-pub type Held = (RequestRecord, Option<OwnedSemaphorePermit>);
+/// A request's record, and its place under `--max-concurrency` while it is in flight. The record
+/// is boxed (it goes to the collector boxed anyway), so it is not copied into each future that
+/// moves it: a request's task stays small (docs/performance.md, memory per in-flight stream).
+pub type Held = (Box<RequestRecord>, Option<OwnedSemaphorePermit>);
 
 /// What every arrival of a level shares.
 #[derive(Clone)]
@@ -148,10 +150,10 @@ impl Ctx {
     /// A permit for one more request in flight; `None` when refused (the refusal's record is sent).
     pub fn permit(&self, rec: RequestRecord) -> Option<Held> {
         let Some(sem) = &self.cap else {
-            return Some((rec, None));
+            return Some((Box::new(rec), None));
         };
         match sem.clone().try_acquire_owned() {
-            Ok(p) => Some((rec, Some(p))),
+            Ok(p) => Some((Box::new(rec), Some(p))),
             Err(_) => {
                 let mut rec = rec;
                 rec.end_s = since(Instant::now(), self.start);
@@ -216,7 +218,8 @@ impl Work {
     /// already holds its permit, with its payload, or a whole session.
     pub async fn arrive(&self, ctx: &Ctx, i: u64, planned_s: f64, single: Option<(Held, Payload)>) {
         match (self, single) {
-            (Work::Sessions(s), _) => session(s, ctx, i, planned_s).await,
+            // Boxed: a session's future is larger than a request's, and would size every task.
+            (Work::Sessions(s), _) => Box::pin(session(s, ctx, i, planned_s)).await,
             (_, None) => {}
             (_, Some(((mut rec, permit), payload))) => {
                 let keep = ctx.target.wants_text(&rec);
@@ -226,7 +229,7 @@ impl Work {
                     .await;
                 ctx.target.keep_for_check(&mut rec, reply.as_ref());
                 drop(permit);
-                let _ = ctx.tx.send(Msg::Done(Box::new(rec)));
+                let _ = ctx.tx.send(Msg::Done(rec));
             }
         }
     }
@@ -308,7 +311,7 @@ async fn turn(ctx: &Ctx, rec: RequestRecord, history: &[Message]) -> Option<(Kep
     drop(permit);
     ctx.target.keep_for_check(&mut rec, reply.as_ref());
     let ended = rec.end_s;
-    let _ = ctx.tx.send(Msg::Done(Box::new(rec)));
+    let _ = ctx.tx.send(Msg::Done(rec));
     reply.map(|r| (r, ended))
 }
 
@@ -335,5 +338,38 @@ mod tests {
         assert_eq!(s.scripts[0].opening, vec![m("system", "S")]);
         assert_eq!(s.scripts[0].turns, vec![m("user", "u1"), m("user", "u2")]);
         assert_eq!(s.mean_turns(), 2.0);
+    }
+
+    /// Every request in flight is one task holding this future, so its size is most of a
+    /// stream's memory: sessions, reqwest, HTTP/2, the TLS handshake and the error paths are
+    /// boxed so they do not size every request's task (it was 7.3 KiB, 11 KiB per stream in
+    /// all; docs/performance.md measures the whole, `bench/run.sh` section 3).
+    #[tokio::test]
+    async fn a_requests_task_stays_small() {
+        let args = crate::cli::BenchArgs::new("http://127.0.0.1:9", "m", "bundled".into());
+        let cfg = crate::config::Config::from_args(&args).unwrap();
+        let convs = crate::dataset::parse(crate::dataset::BUNDLED, "bundled").unwrap();
+        let mut target = Target::new(&cfg).unwrap();
+        target.load(&convs, false);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let ctx = Ctx {
+            target: Arc::new(target),
+            level: 0,
+            qps: 1.0,
+            start: Instant::now(),
+            cancel: Cancel {
+                stop: Default::default(),
+                abort: Default::default(),
+            },
+            cap: None,
+            picker: Picker::Cycle(1),
+            concurrency: None,
+            repeat: None,
+            tx,
+        };
+        let held = ctx.permit(ctx.record(0, 0, 0.0)).unwrap();
+        let task = Work::Samples.arrive(&ctx, 0, 0.0, Some((held, Payload::Sample(0))));
+        let bytes = std::mem::size_of_val(&task);
+        assert!(bytes <= 4096, "a request's future is {bytes} bytes");
     }
 }
