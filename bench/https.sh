@@ -117,7 +117,7 @@ for mode in h1 h2; do
   if [ $mode = h2 ]; then port=$h2; flags+=(--http2); fi
   out=$(mktemp -d)
   "$bin" --endpoint "https://localhost:$port" --model redline-sim --dataset data/conversations.json \
-    --qps $((streams / 5)) --duration 5 --timeout 7 --max-tokens 4 --results-dir "$out" "${flags[@]}" >/dev/null 2>&1 &
+    --qps $((streams / 5)) --duration 5 --timeout 7 --max-tokens 4 --no-preflight --results-dir "$out" "${flags[@]}" >/dev/null 2>&1 &
   rl=$!
   rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
   sleep 0.5; base=$(rss $rl)

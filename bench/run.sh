@@ -62,7 +62,7 @@ sleep 1
 qps=$((streams / 5))
 out=$(mktemp -d)
 "$bin" --endpoint "http://127.0.0.1:$port" --model redline-sim --dataset data/conversations.json \
-  --qps "$qps" --duration 5 --timeout 7 --max-tokens 4 --results-dir "$out" >/dev/null 2>&1 &
+  --qps "$qps" --duration 5 --timeout 7 --max-tokens 4 --no-preflight --results-dir "$out" >/dev/null 2>&1 &
 rl=$!
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 sleep 0.3; base=$(rss $rl)
