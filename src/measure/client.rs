@@ -1,96 +1,38 @@
-//! The OpenAI-compatible streaming exchange: sends one chat request and measures it into a
-//! `RequestRecord`. Which transport carries it is chosen once per run (`Transport`):
+//! Builds the run's [`Target`] (`target.rs`) once, and answers what it knows: each sample's body
+//! and request bytes, lengths, adapters, and the endpoint's sibling routes (`/v1/models`,
+//! `/tokenize`). The transport that carries every request is chosen here (`Transport`):
 //! - the hand-written HTTP/1.1 path (`http1.rs`), for http and https: the request's task owns its
 //!   connection, one per request in flight, requests serialised once per sample;
 //! - `--http2`: the HTTP/2 pool (`http2.rs`), sized from each connection's stream limit;
 //! - reqwest, for credentials in the URL, proxies, and redirects (a 307/308 on the other paths is
 //!   handed to it).
 //!
-//! `reply.rs` reads any of them the same way. The send time is when the request's bytes are handed
-//! to an open connection (an open stream on HTTP/2); connect, TLS handshake and any wait for a
-//! stream come before it, so they are schedule lag (on reqwest, the time it is handed to reqwest).
-//! A request that fails before it could be sent counts as sent when the attempt began.
-//!
-//! Timestamps are taken where bytes arrive (once per socket read), before any parsing. The body
-//! goes through `sse.rs`; each data event is read for just what is measured: whether it carries
-//! output text (`delta.content`, `delta.reasoning_content`, `delta.reasoning` or `text`), `usage`,
-//! an in-stream `error`, and `[DONE]` (`chat.rs`). `runner.rs` calls [`Target::measure`] at each
-//! deadline. Every way an exchange can fail ends as one named `ErrorKind` (`failure.rs`), with a
-//! short detail that never holds the API key or a header value.
+//! `exchange.rs` measures each request on the Target, and `reply.rs` reads any transport's reply
+//! the same way. The send time is when the request's bytes are handed to an open connection (an
+//! open stream on HTTP/2); connect, TLS handshake and any wait for a stream come before it, so
+//! they are schedule lag (on reqwest, the time it is handed to reqwest). Every way an exchange can
+//! fail ends as one named `ErrorKind` (`failure.rs`), with a short detail that never holds the API
+//! key or a header value.
 
 use crate::config::Config;
 use crate::dataset::{Conversation, Lengths};
-use crate::measure::chat::{KeptReply, StreamState};
-use crate::measure::conn::{ConnectError, Dialer, SendTimes};
-use crate::measure::events;
-use crate::measure::failure::{connect_failure, reqwest_failure, truncate, Failure};
+use crate::measure::chat::KeptReply;
+use crate::measure::conn::Dialer;
+use crate::measure::failure::{reqwest_failure, Failure};
 use crate::measure::http1::{self, Http1, SendError};
 use crate::measure::http2::Http2;
-use crate::measure::record::{ErrorKind, RequestRecord};
-use crate::measure::reply::{error_message, retry_after, Reply};
+use crate::measure::record::RequestRecord;
 use crate::measure::request::{BodyTemplate, RequestHead, USER_AGENT_VALUE};
-use crate::measure::sse::SseParser;
-use crate::measure::time::since;
+use crate::measure::target::{send_error, Payload, Target, Transport};
 use crate::measure::tls::{self, Alpn};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use std::time::Duration;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// The longest a connection (TCP, TLS, HTTP/2 preface) may take to open, within `--timeout`.
 const MAX_CONNECT: Duration = Duration::from_secs(30);
 /// Redirects followed (307/308 keep the POST and its body) before a `Redirect error`.
 const MAX_REDIRECTS: usize = 5;
-
-/// The transport that carries the run's requests.
-enum Transport {
-    /// Each sample's complete request, serialised once.
-    Http1 {
-        pool: Http1,
-        requests: Vec<Bytes>,
-    },
-    Http2 {
-        pool: Http2,
-        head: http::Request<()>,
-    },
-    Reqwest,
-}
-
-/// What one request sends: a dataset sample's body, built once before the first level, or a body
-/// built for it (a session's turn, a trace request).
-#[derive(Debug, Clone)]
-pub enum Payload {
-    Sample(usize),
-    Body(Bytes),
-}
-
-/// Where and what to send: the run's transport, one body per dataset sample, and reqwest for
-/// what the fast paths hand over.
-pub struct Target {
-    client: reqwest::Client,
-    head: RequestHead,
-    headers: http::HeaderMap,
-    /// Builds the bodies of sessions' turns and trace requests.
-    pub template: BodyTemplate,
-    bodies: Vec<Bytes>,
-    /// The lengths each sample was built to (synthetic prompts).
-    lengths: Vec<Option<Lengths>>,
-    timeout: Duration,
-    ttft_timeout: Option<Duration>,
-    transport: Transport,
-    /// `--batch-size`: inputs per embeddings request, documents per rerank query.
-    pub batch: usize,
-    /// `--images`, `--audio`: each sample's media (empty without any).
-    media: Vec<crate::measure::media::Media>,
-    /// `--lora`: the adapters, how requests get them, the run's seed, and the samples per
-    /// adapter: `bodies` holds each sample once per adapter, adapter by adapter.
-    lora: Option<(Vec<std::sync::Arc<str>>, crate::config::lora::Lora, u64)>,
-    samples: usize,
-    /// Keep the answer text of each level's first requests, for the token check
-    /// (`tokens_check.rs`).
-    pub checking: std::sync::atomic::AtomicBool,
-}
 
 impl Target {
     /// The URL of `path` beside the API's own (`.../v1/models` beside `.../v1/chat/completions`),
@@ -144,7 +86,7 @@ impl Target {
 
     /// `--lora`: a sample's adapter; `--images`, `--audio`: the request's media (a sample's, or
     /// those a session's caller set) and the sizes of its images and body.
-    fn note_sample(&self, rec: &mut RequestRecord, payload: &Payload) {
+    pub(super) fn note_sample(&self, rec: &mut RequestRecord, payload: &Payload) {
         if let (Payload::Sample(k), Some((names, _, _))) = (payload, &self.lora) {
             rec.adapter = names.get(k / self.samples.max(1)).cloned();
         }
@@ -453,254 +395,5 @@ impl Target {
             Transport::Http2 { pool, .. } => pool.connections(),
             _ => Vec::new(),
         }
-    }
-
-    /// Sends `rec`'s sample now and fills in `rec` until the exchange ends, the per-request timeout
-    /// passes or `abort` fires. Times are seconds since `level_start`.
-    pub async fn measure(
-        &self,
-        rec: &mut RequestRecord,
-        level_start: Instant,
-        abort: &CancellationToken,
-    ) {
-        let sample = Payload::Sample(self.variant(rec.sample, rec.index));
-        self.measure_payload(rec, &sample, false, level_start, abort)
-            .await;
-    }
-
-    /// [`Target::measure`] with any payload; returns the reply's answer text and tool calls when
-    /// `keep_reply` and the request succeeded.
-    pub async fn measure_payload(
-        &self,
-        rec: &mut RequestRecord,
-        payload: &Payload,
-        keep_reply: bool,
-        level_start: Instant,
-        abort: &CancellationToken,
-    ) -> Option<KeptReply> {
-        self.note_sample(rec, payload);
-        let attempt = Instant::now();
-        // Set by the transport when the bytes go out; kept here, so a timeout or an abort
-        // after the send still records when it was.
-        let mut sent = SendTimes::default();
-        let outcome = tokio::select! {
-            r = self.exchange(rec, payload, keep_reply, level_start, &mut sent) => r,
-            _ = tokio::time::sleep_until(attempt + self.timeout) => Err(Failure::new(
-                ErrorKind::Timeout,
-                format!("no complete response within {:?}", self.timeout),
-            )),
-            _ = abort.cancelled() => Err(Failure::new(ErrorKind::Interrupted, "run interrupted")),
-        };
-        // Never handed to a connection: sent when the attempt began.
-        rec.sent_s = Some(since(sent.at.unwrap_or(attempt), level_start));
-        // The endpoint accepting the connection this request opened (sent only).
-        rec.accept_wait_s = sent
-            .tcp_connect
-            .filter(|_| sent.at.is_some())
-            .map(|d| d.as_secs_f64())
-            .filter(|&w| w >= 0.001)
-            .map(crate::measure::time::round6);
-        match outcome {
-            Ok(reply) => reply,
-            Err(f) => {
-                rec.end_s = since(Instant::now(), level_start);
-                rec.error = Some(f.kind);
-                rec.error_detail = Some(truncate(&f.detail));
-                None
-            }
-        }
-    }
-
-    /// Sends `sample` on the run's transport (a redirect on a fast path is handed to reqwest,
-    /// which follows it). `sent` is filled in as the request goes out.
-    async fn open(&self, payload: &Payload, sent: &mut SendTimes) -> Result<Reply<'_>, Failure> {
-        let body = match payload {
-            Payload::Sample(i) => &self.bodies[*i],
-            Payload::Body(b) => b,
-        };
-        match &self.transport {
-            Transport::Http1 { pool, requests } => {
-                let built;
-                let request = match payload {
-                    Payload::Sample(i) => &requests[*i],
-                    Payload::Body(b) => {
-                        built = http1::request_bytes(
-                            &self.head.target,
-                            &self.head.host,
-                            &self.head.headers,
-                            b,
-                        );
-                        &built
-                    }
-                };
-                match pool.send(request, sent).await {
-                    Ok((head, body)) if !matches!(head.status, 307 | 308) => {
-                        return Ok(Reply::Raw { head, body, pool })
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Err(send_error(e, &self.head.host)),
-                }
-            }
-            // Boxed, as reqwest's below: their futures would otherwise size every request's task.
-            Transport::Http2 { pool, head } => {
-                match Box::pin(pool.send(head, body, &mut sent.at)).await {
-                    Ok((parts, body)) if !matches!(parts.status.as_u16(), 307 | 308) => {
-                        return Ok(Reply::Http2 { parts, body })
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Err(send_error(e, &self.head.host)),
-                }
-            }
-            Transport::Reqwest => {}
-        }
-        let req = self
-            .client
-            .post(self.head.url.clone())
-            .headers(self.headers.clone())
-            .body(body.clone());
-        if sent.at.is_none() {
-            sent.at = Some(Instant::now());
-        }
-        Box::pin(req.send())
-            .await
-            .map(Reply::Reqwest)
-            .map_err(|e| reqwest_failure(e, self.head.url.scheme() == "https"))
-    }
-
-    async fn exchange(
-        &self,
-        rec: &mut RequestRecord,
-        payload: &Payload,
-        keep_reply: bool,
-        start: Instant,
-        sent: &mut SendTimes,
-    ) -> Result<Option<KeptReply>, Failure> {
-        // Until the first token, every wait is also bounded by --ttft-timeout.
-        let ttft_deadline = self.ttft_timeout.map(|t| Instant::now() + t);
-        let ttft_failure = || {
-            Failure::new(
-                ErrorKind::TtftTimeout,
-                format!(
-                    "no output token within --ttft-timeout {:?}",
-                    self.ttft_timeout.unwrap_or_default()
-                ),
-            )
-        };
-        let opened = match ttft_deadline {
-            Some(d) => tokio::time::timeout_at(d, self.open(payload, sent))
-                .await
-                .unwrap_or_else(|_| Err(ttft_failure())),
-            None => self.open(payload, sent).await,
-        };
-        let mut resp = opened?;
-        rec.headers_s = Some(since(Instant::now(), start));
-        let status = resp.status();
-        rec.status = Some(status.as_u16());
-        if !status.is_success() {
-            let retry = retry_after(&resp);
-            let detail = Box::pin(error_message(&mut resp)).await;
-            return Err(Failure::new(
-                ErrorKind::Http(status.as_u16()),
-                format!("{detail}{retry}"),
-            ));
-        }
-        let content_type = resp
-            .header(http::header::CONTENT_TYPE)
-            .unwrap_or("none")
-            .to_string();
-        if !self.template.api().streams() {
-            return Box::pin(self.whole_reply(resp, rec, start))
-                .await
-                .map(|()| None);
-        }
-        let mut parser = SseParser::new();
-        let mut stream = StreamState::of(self.template.api(), keep_reply);
-        loop {
-            let next = match ttft_deadline.filter(|_| rec.first_token_s.is_none()) {
-                Some(d) => tokio::time::timeout_at(d, resp.next_piece())
-                    .await
-                    .map_err(|_| ttft_failure())?,
-                None => resp.next_piece().await,
-            };
-            let piece = next.map_err(|e| {
-                Failure::new(
-                    ErrorKind::StreamInterrupted,
-                    format!("body read failed: {e}"),
-                )
-            })?;
-            let Some(piece) = piece else { break };
-            let t = since(Instant::now(), start);
-            parser
-                .feed(&piece, |ev| events::on_event(&mut stream, ev, t, rec))
-                .map_err(|e| Failure::new(ErrorKind::InvalidResponse, e.to_string()))?;
-            if let Some(f) = stream.failure.take() {
-                return Err(f);
-            }
-            if stream.done {
-                rec.end_s = t;
-                // Read the (normally empty) rest so the connection returns to the pool.
-                let drain = async { while let Ok(Some(_)) = resp.next_piece().await {} };
-                let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
-                resp.finish();
-                return Ok(stream.take_reply());
-            }
-        }
-        if rec.chunks == 0 {
-            return Err(Failure::new(
-                ErrorKind::InvalidResponse,
-                format!("2xx response with no SSE data events (content-type: {content_type})"),
-            ));
-        }
-        Err(Failure::new(
-            ErrorKind::StreamInterrupted,
-            format!("stream ended before {}", stream.end_event()),
-        ))
-    }
-}
-
-impl Target {
-    /// A reply that comes whole (embeddings, rerank): read to its end, bounded, then judged by
-    /// `events::whole`; its first and last token are the time it ended.
-    async fn whole_reply(
-        &self,
-        mut resp: Reply<'_>,
-        rec: &mut RequestRecord,
-        start: Instant,
-    ) -> Result<(), Failure> {
-        let mut body = Vec::new();
-        loop {
-            let piece = resp.next_piece().await.map_err(|e| {
-                Failure::new(
-                    ErrorKind::StreamInterrupted,
-                    format!("body read failed: {e}"),
-                )
-            })?;
-            let Some(piece) = piece else { break };
-            if body.len() + piece.len() > WHOLE_REPLY_LIMIT {
-                return Err(Failure::new(
-                    ErrorKind::InvalidResponse,
-                    format!("the reply exceeded {WHOLE_REPLY_LIMIT} bytes"),
-                ));
-            }
-            body.extend_from_slice(&piece);
-        }
-        let t = since(Instant::now(), start);
-        resp.finish();
-        crate::measure::whole::whole(self.template.api(), &body, t, rec, self.batch)
-    }
-}
-
-/// The largest whole reply read (an embeddings batch of large vectors).
-const WHOLE_REPLY_LIMIT: usize = 256 << 20;
-
-/// Names a failure to send on a fast path.
-fn send_error(e: SendError, host: &str) -> Failure {
-    match e {
-        SendError::Connect(ConnectError::Tcp(e)) => connect_failure(&e),
-        SendError::Connect(ConnectError::Tls(why)) => {
-            Failure::new(ErrorKind::Tls, format!("{host}: {why}"))
-        }
-        SendError::Io(e) => Failure::new(ErrorKind::Connection, format!("connection failed: {e}")),
-        SendError::Malformed(m) => Failure::new(ErrorKind::InvalidResponse, m),
     }
 }

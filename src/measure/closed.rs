@@ -8,10 +8,10 @@
 //! the workers' loops, and an abort their requests in flight.
 
 use crate::config::{LevelId, Shard};
-use crate::measure::client::Target;
 use crate::measure::pick::Picker;
 use crate::measure::record::LevelRun;
 use crate::measure::runner::Observer;
+use crate::measure::target::Target;
 use crate::measure::time;
 use crate::measure::work::{Cancel, Ctx, Msg, Work};
 use std::sync::Arc;

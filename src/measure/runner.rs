@@ -1,16 +1,16 @@
 //! The open loop: fires each request of a level at its absolute deadline and never waits for replies.
 //!
 //! A scheduler thread sleeps until `start + offset` for each offset from `schedule.rs` and spawns one
-//! task per request (`client::Target::measure`); every scheduled request ends as exactly one
+//! task per request (`Target::measure_payload`, `exchange.rs`); every scheduled request ends as exactly one
 //! `RequestRecord`, including arrivals refused by the client's own concurrency cap. Records flow back
 //! over a channel to the level's collector, which hands them to an [`Observer`] (progress bar,
 //! `requests.jsonl`) as they finish. The runner never prints. After the send window, the level waits
 //! for in-flight requests (each bounded by `--timeout`), so levels never overlap.
 
 use crate::config::{LevelId, Shard};
-use crate::measure::client::{Payload, Target};
 use crate::measure::pick::Picker;
 use crate::measure::record::{LevelRun, RequestRecord};
+use crate::measure::target::{Payload, Target};
 use crate::measure::time;
 use crate::measure::work::{Cancel, Ctx, Msg, Work};
 use std::sync::Arc;

@@ -5,8 +5,8 @@
 //! explanation, never a reason to fail a run. `analyze/server.rs` reads the scrapes of a level;
 //! `pipeline.rs` writes them to `server_metrics.jsonl`, from which `redline report` rebuilds them.
 
-use crate::measure::client::Target;
 use crate::measure::prometheus::{self, Scrape};
+use crate::measure::target::Target;
 use crate::measure::time::{round6, since};
 use std::collections::BTreeMap;
 use std::sync::Arc;

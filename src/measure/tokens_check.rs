@@ -8,8 +8,8 @@
 
 use crate::dataset::tokenizer::Tokenizer;
 use crate::measure::checked::{TokenCheck, CHECKED};
-use crate::measure::client::Target;
 use crate::measure::record::RequestRecord;
+use crate::measure::target::Target;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 

@@ -5,8 +5,8 @@
 
 use crate::cli::IgnoreEos;
 use crate::config::{self, Config};
-use crate::measure::client::Target;
 use crate::measure::record::ErrorKind;
+use crate::measure::target::Target;
 use crate::pipeline::workload::Prepared;
 use anyhow::Result;
 

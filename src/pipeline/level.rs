@@ -4,12 +4,12 @@
 //! appended to `requests.jsonl` as it arrives. Returns the level's records with the scrapes.
 
 use crate::analyze::early::Watch;
-use crate::measure::client::Target;
 use crate::measure::closed;
 use crate::measure::prometheus::Scrape;
 use crate::measure::record::{EarlyStop, LevelRun, RequestRecord};
 use crate::measure::runner::{self, Observer};
 use crate::measure::scrape::Scraper;
+use crate::measure::target::Target;
 use crate::measure::work::Cancel;
 use crate::output::jsonl::JsonlWriter;
 use crate::output::progress::LevelProgress;

@@ -24,7 +24,7 @@ use crate::analyze::search;
 use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::measure::checked::CHECKED;
-use crate::measure::client::Target;
+use crate::measure::target::Target;
 use crate::measure::tokens_check::Counter;
 use crate::measure::work::Cancel;
 use crate::output::console;

@@ -10,8 +10,8 @@
 use crate::analyze::cause::{classify, Cause};
 use crate::cli::Api;
 use crate::dataset::Message;
-use crate::measure::client::{Payload, Target};
 use crate::measure::record::RequestRecord;
+use crate::measure::target::{Payload, Target};
 use anyhow::{bail, Result};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
