@@ -443,7 +443,13 @@ pub fn request_bytes(
     headers: &[(http::HeaderName, http::HeaderValue)],
     body: &[u8],
 ) -> Bytes {
-    let mut r = format!("POST {path} HTTP/1.1\r\nhost: {host}\r\n").into_bytes();
+    // Sized once: a body of megabytes is not copied again as the request grows.
+    let head: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    let mut r = Vec::with_capacity(path.len() + host.len() + head + body.len() + 64);
+    r.extend_from_slice(format!("POST {path} HTTP/1.1\r\nhost: {host}\r\n").as_bytes());
     for (name, value) in headers {
         r.extend_from_slice(name.as_str().as_bytes());
         r.extend_from_slice(b": ");
