@@ -139,28 +139,56 @@ pub fn images_in(v: &serde_json::Value, out: &mut Vec<Seen>) {
 }
 
 /// An image (or a WAV clip) from a `data:` URI or bare base64: its content's hash and its pixels
-/// (its seconds), 0 when its header gives no size: it still costs one token.
+/// (its seconds), 0 when its header gives no size: it still costs one token. The hash is of the
+/// base64 text; only as much of it is decoded as holds the header (PNG's and WAV's are at the
+/// start, a JPEG's frame header within its first tables), so a body of megabytes is not decoded
+/// again on every request.
 fn seen(data: &str, audio: bool) -> Option<Seen> {
     let b64 = data.split_once("base64,").map_or(data, |(_, b)| b);
     let mut h = DefaultHasher::new();
     b64.hash(&mut h);
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let key = h.finish();
     if audio {
-        let seconds = hound::WavReader::new(std::io::Cursor::new(&bytes))
-            .map(|r| f64::from(r.duration()) / f64::from(r.spec().sample_rate.max(1)))
-            .unwrap_or(0.0);
+        let seconds = by_prefix(b64, |bytes| {
+            hound::WavReader::new(std::io::Cursor::new(bytes))
+                .ok()
+                .map(|r| f64::from(r.duration()) / f64::from(r.spec().sample_rate.max(1)))
+        })?
+        .unwrap_or(0.0);
         return Some(Seen {
-            key: h.finish(),
+            key,
             pixels: 0,
             seconds,
         });
     }
-    let (w, hgt) = crate::dataset::images::dimensions(&bytes);
+    let (w, hgt) = by_prefix(b64, |bytes| {
+        Some(crate::dataset::images::dimensions(bytes)).filter(|&(w, h)| w > 0 && h > 0)
+    })?
+    .unwrap_or((0, 0));
     Some(Seen {
-        key: h.finish(),
+        key,
         pixels: u64::from(w) * u64::from(hgt),
         seconds: 0.0,
     })
+}
+
+/// `read` of the first 3 KiB the base64 decodes to, then of the first 48 KiB, then of all of it,
+/// until it finds what it reads; `None` when the text is not base64 at all.
+fn by_prefix<T>(b64: &str, read: impl Fn(&[u8]) -> Option<T>) -> Option<Option<T>> {
+    for chars in [4 << 10, 64 << 10] {
+        if b64.len() <= chars {
+            break;
+        }
+        let prefix = &b64.as_bytes()[..chars];
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(prefix) else {
+            break;
+        };
+        if let Some(found) = read(&bytes) {
+            return Some(Some(found));
+        }
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    Some(read(&bytes))
 }
 
 #[cfg(test)]
@@ -219,6 +247,47 @@ mod tests {
         images_in(&body, &mut found);
         assert_eq!(found.len(), 3);
         assert!(found.iter().all(|s| s.pixels == 4 && s.key == found[0].key));
+    }
+
+    #[test]
+    fn a_large_image_is_sized_from_its_header_and_anything_else_still_costs_a_token() {
+        let noisy_png = |w: u32, h: u32, text: usize| {
+            let pixels: Vec<u8> = (0..w * h * 3)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+                .collect();
+            let mut buf = Vec::new();
+            image::codecs::png::PngEncoder::new(&mut buf)
+                .write_image(&pixels, w, h, image::ColorType::Rgb8)
+                .unwrap();
+            // A large private ancillary chunk between the header and the data, so no prefix
+            // holds both.
+            if text > 0 {
+                let data = vec![b'a'; text];
+                let mut crc = flate2::Crc::new();
+                crc.update(b"rdLn");
+                crc.update(&data);
+                let mut chunk = (text as u32).to_be_bytes().to_vec();
+                chunk.extend_from_slice(b"rdLn");
+                chunk.extend_from_slice(&data);
+                chunk.extend_from_slice(&crc.sum().to_be_bytes());
+                buf.splice(33..33, chunk);
+            }
+            base64::engine::general_purpose::STANDARD.encode(buf)
+        };
+        for (w, h, text) in [(600, 400, 0), (64, 48, 100_000)] {
+            let b64 = noisy_png(w, h, text);
+            assert!(b64.len() > 64 << 10 || text == 0);
+            let s = seen(&b64, false).unwrap();
+            assert_eq!(
+                s.pixels,
+                u64::from(w * h),
+                "{w}x{h} with {text} bytes of text"
+            );
+        }
+        // Not an image, or not base64 (multi-byte text included): no size, never a panic.
+        let not_image = base64::engine::general_purpose::STANDARD.encode(vec![7u8; 10_000]);
+        assert_eq!(seen(&not_image, false).unwrap().pixels, 0);
+        assert!(seen(&"é".repeat(40_000), false).is_none());
     }
     use image::ImageEncoder;
 }
