@@ -5,14 +5,15 @@
 # (fixed 50 ms TTFT, no encoder time, no encoder cache), which must read every body too: on a small
 # machine the two share the cores, so read the client's CPU and schedule lag, not the TTFT alone.
 # Usage: bench/images.sh [rate=100] [seconds=10] [images=count=1,size=2048x2048,format=png]
+#        BIN=path runs that redline binary (to compare two builds) instead of building this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 rate=${1:-100}
 secs=${2:-10}
 spec=${3:-count=1,size=2048x2048,format=png}
-cargo build --release --quiet
-bin=$PWD/target/release/redline
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${BIN:-$PWD/target/release/redline}
 port=$(free_port)
 "$bin" sim --profile fixed --port "$port" --ttft-ms 50 --itl-ms 10 --output-tokens 16 \
   --image-encode-ms 0 --image-encode-ms-per-mpx 0 --encoder-cache-images 0 >/dev/null &
