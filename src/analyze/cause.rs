@@ -26,6 +26,9 @@ pub enum Cause {
     Overload,
     /// The client's own limits (never the endpoint's).
     Client,
+    /// The endpoint refused the request's images, whatever the status it gave (llama.cpp's server
+    /// answers 500 "image input is not supported" without its `--mmproj`).
+    NoImages,
 }
 
 impl Cause {
@@ -45,6 +48,7 @@ impl Cause {
             Cause::NotAStream => "the endpoint did not answer with a stream of --api's events: check the --endpoint path and --api (chat, completions, responses or anthropic)",
             Cause::Overload => "the endpoint is overloaded at this rate: test lower rates",
             Cause::Client => "this machine could not send the load: see the client-side errors",
+            Cause::NoImages => "the endpoint takes no images (or not these): serve a vision-language model there (llama.cpp's server needs its --mmproj), or leave out --images",
         }
     }
 }
@@ -53,6 +57,7 @@ impl Cause {
 /// failure's detail when known (a refused connection is told from a broken one by it).
 pub fn classify(kind: ErrorKind, detail: Option<&str>) -> Cause {
     match kind {
+        ErrorKind::Http(_) if detail.is_some_and(refuses_images) => Cause::NoImages,
         ErrorKind::Http(401 | 403) => Cause::Auth,
         ErrorKind::Http(404) => Cause::NotFound,
         ErrorKind::Http(400 | 405 | 413 | 415 | 422) => Cause::BadRequest,
@@ -66,6 +71,21 @@ pub fn classify(kind: ErrorKind, detail: Option<&str>) -> Cause {
         k if k.is_client_side() => Cause::Client,
         _ => Cause::Overload,
     }
+}
+
+/// An error that says the model takes no images, whatever its status.
+fn refuses_images(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("image")
+        && [
+            "not supported",
+            "unsupported",
+            "not support",
+            "does not accept",
+            "mmproj",
+        ]
+        .iter()
+        .any(|w| d.contains(w))
 }
 
 /// [`classify`] for a kind as it is named in a level's `errors`.
@@ -111,6 +131,17 @@ mod tests {
             (ErrorKind::Http(422), None, Cause::BadRequest),
             (ErrorKind::Tls, None, Cause::Tls),
             (ErrorKind::InvalidResponse, None, Cause::NotAStream),
+            (
+                ErrorKind::Http(500),
+                Some("image input is not supported - hint: you may need to provide the mmproj"),
+                Cause::NoImages,
+            ),
+            (
+                ErrorKind::Http(400),
+                Some("this model does not accept image inputs"),
+                Cause::NoImages,
+            ),
+            (ErrorKind::Http(500), Some("out of memory"), Cause::Overload),
             (
                 ErrorKind::Connection,
                 Some("cannot connect: Connection refused (os error 111)"),

@@ -58,11 +58,6 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
     let detail = rec.error_detail.unwrap_or_default();
     let cause = classify(kind, Some(&detail));
     let with_images = messages.iter().any(|m| !m.images.is_empty());
-    if with_images && refuses_images(&detail) {
-        bail!(
-            "the endpoint takes no images: the preflight request, which carried --images, failed with {kind}: {detail}\n  serve a vision-language model there (llama.cpp's server needs its --mmproj), or leave out --images\n  (nothing was measured; --no-preflight skips this check)"
-        );
-    }
     if !cause.is_misconfiguration() {
         eprintln!(
             "warning: preflight request failed ({kind}: {detail}); the endpoint may be busy, so the levels will measure how requests fare"
@@ -81,7 +76,7 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
             .iter()
             .any(|c| kind == crate::measure::record::ErrorKind::Http(*c))
     };
-    if with_images && http(&[400, 413, 415, 422]) {
+    if with_images && cause != Cause::NoImages && http(&[400, 413, 415, 422]) {
         served.push_str("; the request carried images (--images): the endpoint may take no images (a text-only model), or not this many or this large");
     }
     if cause == Cause::BadRequest && target.template.ignore_eos() {
@@ -106,22 +101,6 @@ async fn unlisted(target: &Target, model: &str) -> Option<String> {
         "warning: GET /v1/models lists {}, not {model:?}: the endpoint may be answering with another model under this name; check --model (the run goes on)",
         ids.join(", ")
     ))
-}
-
-/// An error that says the model takes no images, whatever its status (llama.cpp's server answers
-/// 500 "image input is not supported").
-fn refuses_images(detail: &str) -> bool {
-    let d = detail.to_ascii_lowercase();
-    d.contains("image")
-        && [
-            "not supported",
-            "unsupported",
-            "not support",
-            "does not accept",
-            "mmproj",
-        ]
-        .iter()
-        .any(|w| d.contains(w))
 }
 
 /// A stream of another API's events (`events.rs` names it).

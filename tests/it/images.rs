@@ -126,6 +126,32 @@ async fn bad_images_stop_the_run_before_it_sends_naming_the_flag_or_file() {
         "{}",
         run.stderr()
     );
+    // Without the preflight, the level's failures are read the same way: one cause, one advice,
+    // and the run stops there, since no other rate would serve images.
+    let run = redline(&bench_args(
+        &text_only,
+        &[
+            "--images",
+            "size=8x8",
+            "--qps",
+            "4,8",
+            "--duration",
+            "0.5",
+            "--no-preflight",
+        ],
+    ))
+    .await;
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("stopped after QPS 4.0: every request failed with HTTP 500")
+            && run
+                .stderr()
+                .contains("the endpoint takes no images (or not these)"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.results_json()["results"].as_array().unwrap().len(), 1);
     // A server that reads no body over 2 MB (axum's default limit) answers 413 and closes
     // while the body is still being written: the answer is read, not a broken pipe.
     let app = axum::Router::new().fallback(|_body: axum::body::Bytes| async { "ok" });
