@@ -1,6 +1,6 @@
 //! One level's figures and verdict: `LevelReport`, built from its records (`LevelRun`) and judged
-//! once by `verdict.rs`. `summary.rs` reads the judged levels; `report.rs` holds them in the output
-//! contract.
+//! once by `verdict.rs` on the evidence `evidence.rs` gathers. `summary.rs` reads the judged
+//! levels; `report.rs` holds them in the output contract.
 //!
 //! The reference tool's keys are kept verbatim (`qps_target`, `actual_qps`, `success_rate`, `ttft`,
 //! `e2e_latency`, `tokens_per_sec`, `cost_analysis`, `errors`; latencies in seconds); everything
@@ -13,15 +13,17 @@
 //! - throughputs and cost use that level duration; cost uses `usage` tokens of successes only.
 
 use crate::analyze::accept::{self, SlowAccept};
-use crate::analyze::objectives;
-use crate::analyze::queueing::{keep_up, KeepUp};
+use crate::analyze::evidence::{
+    arrivals, delivered, evidence, planned, steady_evidence, stopped_early, Goodput,
+};
+use crate::analyze::queueing::KeepUp;
 use crate::analyze::server::{self, ServerMetrics};
 use crate::analyze::stats::{sum_interval, Interval, LagSummary, Percentiles};
 use crate::analyze::tally::{self, Counted, Embedded, Errors, PromptCache, Tokens};
 use crate::analyze::verdict::{assess, Assessment, Evidence};
 use crate::analyze::workload::{self, SessionSummary, TokenLengths};
-use crate::config::{Metric, Objective, Offered, Policy, Pricing, ReportOptions};
-use crate::measure::record::{EarlyStop, LevelRun, RequestRecord, StopCause};
+use crate::config::{Metric, Objective, Policy, Pricing, ReportOptions};
+use crate::measure::record::{EarlyStop, LevelRun, RequestRecord};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -398,146 +400,6 @@ pub fn level_report(run: &LevelRun, o: &ReportOptions) -> LevelReport {
     }
 }
 
-/// A level `--stop-on-saturation` stopped is FAIL for the cause the watch found (it stopped
-/// because the level certainly could not pass), whatever the share of its requests that succeeded.
-fn stopped_early(a: &mut crate::analyze::verdict::Assessment, stop: &EarlyStop) {
-    use crate::analyze::verdict::{Cause, Verdict};
-    a.verdict = Verdict::Fail;
-    a.saturation_cause = Some(match stop.cause {
-        StopCause::Queueing => Cause::Queueing,
-        StopCause::Errors => Cause::Errors,
-    });
-    a.reason.early_stop = Some((stop.at_s, stop.reason.clone()));
-}
-
-/// The evidence of a level's steady window (`sub`, its times from the window's start), with the
-/// whole level's client lag.
-fn steady_evidence(sub: &LevelRun, o: &ReportOptions, lag_p99_s: Option<f64>) -> Evidence {
-    let mut ok: Vec<&RequestRecord> = sub.records.iter().filter(|r| r.succeeded()).collect();
-    ok.sort_by(|a, b| a.planned_s.total_cmp(&b.planned_s));
-    let arrivals = arrivals(&sub.records);
-    let sessions = workload::sessions(&sub.records, sub.duration_s, &o.percentiles);
-    let client_side = Errors::of(&sub.records).client_side;
-    Evidence {
-        lag_p99_s,
-        ..evidence(sub, o, &ok, &arrivals, sessions.as_ref(), client_side)
-    }
-}
-
-/// The level's arrivals: sessions arrive on the schedule and their later turns follow their
-/// replies, so rates and keeping up are judged on the sessions' first turns (every request
-/// otherwise).
-fn arrivals(recs: &[RequestRecord]) -> std::borrow::Cow<'_, [RequestRecord]> {
-    if recs.iter().any(|r| r.session.is_some()) {
-        std::borrow::Cow::Owned(recs.iter().filter(|r| r.is_arrival()).cloned().collect())
-    } else {
-        std::borrow::Cow::Borrowed(recs)
-    }
-}
-
-/// The requests success is counted over. With sessions, a turn that was never sent because its
-/// session ended at an error still counts against success: every planned turn of every session
-/// that started is in the denominator, so a failed first turn weighs as much as the turns it cost.
-fn planned(run: &LevelRun, sessions: Option<&SessionSummary>) -> usize {
-    sessions.map_or(run.records.len(), |s| s.turns_planned as usize)
-}
-
-/// What the verdict rests on (all but the client's lag, which needs the slow accepts).
-fn evidence(
-    run: &LevelRun,
-    o: &ReportOptions,
-    ok: &[&RequestRecord],
-    arrivals: &[RequestRecord],
-    sessions: Option<&SessionSummary>,
-    client_side_errors: u64,
-) -> Evidence {
-    let planned = planned(run, sessions);
-    // Turns a client-side failure cost are the client's, like the failure itself.
-    let client_side_unsent = sessions.map_or(0, |s| s.turns_not_sent_client_side as usize);
-    let arrivals_sent = arrivals.iter().filter(|r| r.sent_s.is_some()).count() as u64;
-    Evidence {
-        qps_target: run.qps,
-        actual_qps: arrivals_sent as f64 / run.send_window_s.max(f64::EPSILON),
-        success_rate: ratio(ok.len(), planned) * 100.0,
-        endpoint_success_rate: ratio(
-            ok.len(),
-            planned - client_side_errors as usize - client_side_unsent,
-        ) * 100.0,
-        client_side_errors,
-        // A closed loop sends only as fast as replies end: it cannot queue, so it is not judged.
-        keep_up: keep_up(
-            arrivals,
-            run.send_window_s,
-            match run.id.offered {
-                Offered::Rate(_) => o.ramp_up_s,
-                Offered::Concurrency(_) => f64::INFINITY,
-            },
-        ),
-        measured: objectives::measure(&o.policy.objectives, ok),
-        lag_p99_s: None,
-        requests_scheduled: run.records.len() as u64,
-        requests_sent: run.records.iter().filter(|r| r.sent_s.is_some()).count() as u64,
-        delivered_ratio: delivered(
-            arrivals_sent,
-            run.send_window_s,
-            arrivals.len() as u64,
-            run.planned_window_s,
-        ),
-        partial: run.partial,
-        rebuilt_from: run.rebuilt_from,
-    }
-}
-
-/// Rates of what went well, per second of send window, counting arrivals: sessions whose every
-/// turn succeeded (or met every objective), like `actual_qps`; requests otherwise.
-struct Goodput {
-    successful_qps: f64,
-    slo_attainment_pct: Option<f64>,
-    goodput_qps: Option<f64>,
-}
-
-impl Goodput {
-    fn of(
-        run: &LevelRun,
-        o: &ReportOptions,
-        ok: &[&RequestRecord],
-        sessions: bool,
-        planned: usize,
-    ) -> Goodput {
-        let recs = &run.records;
-        let objectives = &o.policy.objectives;
-        let met = recs
-            .iter()
-            .filter(|r| objectives::met(r, objectives))
-            .count();
-        let (good, good_met) = if sessions {
-            (
-                workload::sessions_where(recs, RequestRecord::succeeded),
-                workload::sessions_where(recs, |r| objectives::met(r, objectives)),
-            )
-        } else {
-            (ok.len(), met)
-        };
-        let window = run.send_window_s.max(f64::EPSILON);
-        let with_objectives = !objectives.is_empty();
-        Goodput {
-            successful_qps: good as f64 / window,
-            slo_attainment_pct: with_objectives.then(|| ratio(met, planned) * 100.0),
-            goodput_qps: with_objectives.then(|| good_met as f64 / window),
-        }
-    }
-}
-
-/// Sends per second over the send window against scheduled requests per second over the planned
-/// window (1 for an empty level).
-fn delivered(sent: u64, send_window_s: f64, scheduled: u64, planned_s: f64) -> f64 {
-    if scheduled == 0 {
-        return 1.0;
-    }
-    (sent as f64 / send_window_s.max(f64::EPSILON))
-        / (scheduled as f64 / planned_s.max(f64::EPSILON))
-}
-
 impl LevelReport {
     /// What the verdict rests on, read back from the figures (the planned window is not among them,
     /// so the delivered ratio is sent over scheduled). For judging a report again without its
@@ -573,14 +435,6 @@ impl LevelReport {
             Metric::Tpot => self.tpot_s.get(p),
             Metric::TokensPerSec => self.tokens_per_sec.get(p),
         }
-    }
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        a as f64 / b as f64
     }
 }
 

@@ -18,6 +18,7 @@ pub mod capacity;
 pub mod cause;
 pub mod compare;
 pub mod early;
+pub mod evidence;
 pub mod frontier;
 pub mod images;
 pub mod level;
