@@ -57,7 +57,6 @@ impl Cause {
 /// failure's detail when known (a refused connection is told from a broken one by it).
 pub fn classify(kind: ErrorKind, detail: Option<&str>) -> Cause {
     match kind {
-        ErrorKind::Http(_) if detail.is_some_and(refuses_images) => Cause::NoImages,
         ErrorKind::Http(401 | 403) => Cause::Auth,
         ErrorKind::Http(404) => Cause::NotFound,
         ErrorKind::Http(400 | 405 | 413 | 415 | 422) => Cause::BadRequest,
@@ -70,6 +69,18 @@ pub fn classify(kind: ErrorKind, detail: Option<&str>) -> Cause {
         }
         k if k.is_client_side() => Cause::Client,
         _ => Cause::Overload,
+    }
+}
+
+/// [`classify`] for a request that carried images (or audio): an HTTP error whose message says
+/// the model takes no images is [`Cause::NoImages`], whatever its status. Only then: a run without
+/// images whose errors echo a prompt about "unsupported images" is not told to leave them out.
+pub fn classify_media(kind: ErrorKind, detail: Option<&str>, carried_media: bool) -> Cause {
+    match kind {
+        ErrorKind::Http(_) if carried_media && detail.is_some_and(refuses_images) => {
+            Cause::NoImages
+        }
+        _ => classify(kind, detail),
     }
 }
 
@@ -89,9 +100,9 @@ fn refuses_images(detail: &str) -> bool {
 }
 
 /// [`classify`] for a kind as it is named in a level's `errors`.
-pub fn classify_named(name: &str, detail: Option<&str>) -> Cause {
+pub fn classify_named(name: &str, detail: Option<&str>, carried_media: bool) -> Cause {
     name.parse()
-        .map(|k| classify(k, detail))
+        .map(|k| classify_media(k, detail, carried_media))
         .unwrap_or(Cause::Overload)
 }
 
@@ -105,7 +116,7 @@ pub fn level_misconfigured(l: &LevelReport) -> Option<(Cause, String)> {
     let mut found: Option<(Cause, String)> = None;
     for (kind, n) in &l.errors {
         let sample = l.error_samples.get(kind).map(String::as_str);
-        let cause = classify_named(kind, sample);
+        let cause = classify_named(kind, sample, l.images.is_some());
         if cause == Cause::Client {
             continue;
         }
@@ -132,17 +143,6 @@ mod tests {
             (ErrorKind::Tls, None, Cause::Tls),
             (ErrorKind::InvalidResponse, None, Cause::NotAStream),
             (
-                ErrorKind::Http(500),
-                Some("image input is not supported - hint: you may need to provide the mmproj"),
-                Cause::NoImages,
-            ),
-            (
-                ErrorKind::Http(400),
-                Some("this model does not accept image inputs"),
-                Cause::NoImages,
-            ),
-            (ErrorKind::Http(500), Some("out of memory"), Cause::Overload),
-            (
                 ErrorKind::Connection,
                 Some("cannot connect: Connection refused (os error 111)"),
                 Cause::Refused,
@@ -161,6 +161,34 @@ mod tests {
         }
         assert!(Cause::NotFound.is_misconfiguration());
         assert!(!Cause::Overload.is_misconfiguration());
-        assert_eq!(classify_named("HTTP 404", None), Cause::NotFound);
+        assert_eq!(classify_named("HTTP 404", None, false), Cause::NotFound);
+    }
+
+    #[test]
+    fn refused_images_are_their_own_cause_only_when_the_request_carried_some() {
+        let refused =
+            Some("image input is not supported - hint: you may need to provide the mmproj");
+        let echoed = Some("Value error, unsupported: the prompt asks about images");
+        for (kind, detail, media, cause) in [
+            (ErrorKind::Http(500), refused, true, Cause::NoImages),
+            (
+                ErrorKind::Http(400),
+                Some("this model does not accept image inputs"),
+                true,
+                Cause::NoImages,
+            ),
+            (
+                ErrorKind::Http(500),
+                Some("out of memory"),
+                true,
+                Cause::Overload,
+            ),
+            // Without images, a message that happens to match keeps its ordinary cause.
+            (ErrorKind::Http(500), refused, false, Cause::Overload),
+            (ErrorKind::Http(422), echoed, false, Cause::BadRequest),
+            (ErrorKind::Timeout, refused, true, Cause::Overload),
+        ] {
+            assert_eq!(classify_media(kind, detail, media), cause, "{kind} {media}");
+        }
     }
 }

@@ -23,7 +23,7 @@
 //! can only be slow to stop, not quick. `print_false_stops` in the tests runs levels at 90% of the
 //! simulator's capacity across seeds, constant and Poisson, and counts the stops.
 
-use crate::analyze::cause::{classify, Cause};
+use crate::analyze::cause::{classify_media, Cause};
 use crate::analyze::queueing::{MIN_SAMPLES, RISE_FACTOR, RISE_FLOOR_S};
 use crate::analyze::significance::mann_whitney;
 use crate::analyze::stats::{percentile, sorted};
@@ -86,7 +86,13 @@ impl Watch {
     pub fn record(&mut self, r: &RequestRecord) {
         match (r.error, r.ttft_s()) {
             (None, Some(ttft)) => self.ok.push((r.planned_s, ttft)),
-            (Some(kind), _) if classify(kind, r.error_detail.as_deref()) == Cause::Overload => {
+            (Some(kind), _)
+                if classify_media(
+                    kind,
+                    r.error_detail.as_deref(),
+                    r.images.is_some_and(|n| n > 0),
+                ) == Cause::Overload =>
+            {
                 self.overload_failures += 1;
             }
             _ => {}

@@ -7,7 +7,7 @@
 //! the run goes on with a warning naming them (some servers answer any name). `--no-preflight`
 //! skips it. `pipeline.rs` calls [`check`].
 
-use crate::analyze::cause::{classify, Cause};
+use crate::analyze::cause::{classify_media, Cause};
 use crate::cli::Api;
 use crate::dataset::Message;
 use crate::measure::record::RequestRecord;
@@ -56,8 +56,8 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
         return Ok(());
     };
     let detail = rec.error_detail.unwrap_or_default();
-    let cause = classify(kind, Some(&detail));
     let with_images = messages.iter().any(|m| !m.images.is_empty());
+    let cause = classify_media(kind, Some(&detail), with_images);
     if !cause.is_misconfiguration() {
         eprintln!(
             "warning: preflight request failed ({kind}: {detail}); the endpoint may be busy, so the levels will measure how requests fare"
