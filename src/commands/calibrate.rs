@@ -53,10 +53,16 @@ fn start_sim(a: &CalibrateArgs) -> Result<(Sim, String)> {
         .context("cannot start the simulator")?;
     let stdout = child.stdout.take().context("the simulator has no stdout")?;
     let sim = Sim(child);
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .context("cannot read the simulator's address")?;
+    // Read on a thread of its own, so a simulator that never starts cannot hang calibrate.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .context("the simulator did not say where it listens within 10 s")?;
     let base = line
         .split_whitespace()
         .find_map(|w| w.strip_suffix("/v1/chat/completions"))

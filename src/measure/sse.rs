@@ -75,6 +75,9 @@ impl SseParser {
                     self.after_cr = bytes[end] == b'\r';
                     if self.line.is_empty() {
                         // A whole line in this read: taken from it, not copied.
+                        if end > MAX_EVENT_BYTES {
+                            return Err(SseError::EventTooLarge);
+                        }
                         self.line_ended(&bytes[..end], &mut on_event)?;
                     } else {
                         self.push_line_bytes(&bytes[..end])?;
@@ -246,6 +249,14 @@ mod tests {
         let mut p = SseParser::new();
         let big = vec![b'x'; MAX_EVENT_BYTES + 1];
         assert_eq!(p.feed(&big, |_| {}), Err(SseError::EventTooLarge));
+        // A whole line in one read is held to the same bound, whatever its field.
+        let mut whole = b":".to_vec();
+        whole.extend(vec![b'x'; MAX_EVENT_BYTES]);
+        whole.push(b'\n');
+        assert_eq!(
+            SseParser::new().feed(&whole, |_| {}),
+            Err(SseError::EventTooLarge)
+        );
     }
 
     proptest::proptest! {

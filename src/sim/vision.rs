@@ -173,7 +173,9 @@ fn seen(data: &str, audio: bool) -> Option<Seen> {
 }
 
 /// `read` of the first 3 KiB the base64 decodes to, then of the first 48 KiB, then of all of it,
-/// until it finds what it reads; `None` when the text is not base64 at all.
+/// until it finds what it reads; `None` when the text is not base64 at all. Only the part read is
+/// checked: an image whose base64 goes bad after its header still costs its pixels here (a real
+/// server would refuse it; the simulator is not the judge of a client's encoding).
 fn by_prefix<T>(b64: &str, read: impl Fn(&[u8]) -> Option<T>) -> Option<Option<T>> {
     for chars in [4 << 10, 64 << 10] {
         if b64.len() <= chars {
