@@ -1,7 +1,7 @@
 //! The APIs redline speaks besides chat (`--api`): the Responses API and the Anthropic Messages
 //! API against the simulator, which serves them from the same engine, so their figures match
 //! chat's; embeddings and rerank batches; the Anthropic key in `x-api-key` with `anthropic-version`; and a wrong `--api` stopped
-//! at preflight, naming what the server seems to speak.
+//! at preflight, naming what the server seems to speak; and a `--qps auto` search under every API.
 
 use crate::common::*;
 use axum::http::HeaderMap;
@@ -57,6 +57,45 @@ async fn every_api_measures_the_same_engine_with_the_same_tokens() {
     // The same prompts and replies, whichever API carried them.
     assert_eq!(totals[0], totals[1]);
     assert_eq!(totals[0], totals[2]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_api_runs_a_capacity_search() {
+    let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "20", "--itl-ms", "2"]).await;
+    for api in ["chat", "responses", "anthropic", "embeddings", "rerank"] {
+        let flags = [
+            "--api",
+            api,
+            "--qps",
+            "auto",
+            "--qps-start",
+            "20",
+            "--duration",
+            "0.5",
+            "--search-budget",
+            "2",
+        ];
+        let run = redline(&bench_args(&sim, &flags)).await;
+        assert_eq!(run.code(), Some(0), "--api {api}: {}", run.stderr());
+        let json = run.results_json();
+        // A fixed-latency endpoint keeps up with every probe: the search climbs until its budget.
+        let search = &json["summary"]["search"];
+        assert!(
+            search["probes"].as_u64().unwrap() >= 2,
+            "--api {api}: {search}"
+        );
+        for l in json["results"].as_array().unwrap() {
+            assert_eq!(l["success_rate"], 100.0, "--api {api}: {l}");
+            assert!(l["total_input_tokens"].as_u64().unwrap() > 0, "--api {api}");
+        }
+        assert!(
+            run.stdout().contains("Capacity (--qps auto): "),
+            "--api {api}: {}",
+            run.stdout()
+        );
+        let meta = read_json(&run.dir().join("metadata.json"));
+        assert_eq!(meta["search"]["start_qps"], 20.0, "--api {api}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
