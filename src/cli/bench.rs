@@ -97,9 +97,10 @@ pub struct BenchArgs {
     /// own reply lengths).
     #[arg(long, allow_negative_numbers = true, value_parser = tokens)]
     pub max_tokens: Option<u32>,
-    /// temperature of every request.
-    #[arg(long, default_value_t = defaults::TEMPERATURE, allow_negative_numbers = true)]
-    pub temperature: f64,
+    /// temperature of every request, or `none` to send none (reasoning models behind the
+    /// Responses API refuse one).
+    #[arg(long, default_value = "0.7", allow_negative_numbers = true, value_parser = temperature)]
+    pub temperature: Temperature,
     #[command(flatten)]
     pub plot: PlotArgs,
     /// Results JSON file name, inside the run's results folder.
@@ -253,6 +254,23 @@ fn in_flight(s: &str) -> Result<usize, String> {
 }
 
 /// `--max-tokens`: a whole number of tokens, named when it is not.
+/// `--temperature`: a number of 0 or more, or `none` to leave it out of every request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Temperature(pub Option<f64>);
+
+fn temperature(s: &str) -> Result<Temperature, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(Temperature(None));
+    }
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(Temperature(Some(t))),
+        _ => Err(format!(
+            "--temperature {s}: give a number of 0 or more (e.g. 0.7), or none to send no temperature"
+        )),
+    }
+}
+
 fn tokens(s: &str) -> Result<u32, String> {
     s.trim().parse().map_err(|_| {
         format!(
@@ -388,7 +406,7 @@ impl BenchArgs {
             percentiles: defaults::PERCENTILES.to_vec(),
             show_tokens: false,
             max_tokens: None,
-            temperature: defaults::TEMPERATURE,
+            temperature: Temperature(Some(defaults::TEMPERATURE)),
             plot: PlotArgs::default(),
             output: defaults::OUTPUT.into(),
             plot_output: defaults::PLOT_OUTPUT.into(),

@@ -70,7 +70,8 @@ pub struct Config {
     pub percentiles: Vec<f64>,
     pub show_tokens: bool,
     pub max_tokens: u32,
-    pub temperature: f64,
+    /// None: `--temperature none`, no temperature in any request.
+    pub temperature: Option<f64>,
     pub plot: bool,
     /// `--html` or `--plot`: the HTML report beside the chart.
     pub html: bool,
@@ -183,7 +184,7 @@ impl Config {
             percentiles: a.percentiles.clone(),
             show_tokens: a.show_tokens,
             max_tokens: a.max_tokens(),
-            temperature: a.temperature,
+            temperature: a.temperature.0,
             plot: a.plot.wanted(),
             html: a.plot.html_wanted(),
             plot_format: PlotFormat::for_output(a.plot.plot_format, &a.plot_output),

@@ -25,7 +25,7 @@ fn reference_defaults() {
     assert_eq!(c.duration, Duration::from_secs(60));
     assert_eq!(c.percentiles, [50.0, 95.0, 99.0]);
     assert_eq!(c.max_tokens, 512);
-    assert_eq!(c.temperature, 0.7);
+    assert_eq!(c.temperature, Some(0.7));
     assert_eq!(c.output, "benchmark_qps_results.json");
     assert_eq!(c.plot_output, "benchmark_qps.png");
     assert_eq!(c.timeout, Duration::from_secs(120));

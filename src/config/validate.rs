@@ -297,15 +297,10 @@ pub(crate) fn shard_plan(levels: &Levels, shard: bool, seeded: bool) -> Result<(
     Ok(())
 }
 
-/// What every request carries: `--percentiles` to report, `--temperature`, `--max-tokens`.
+/// What every request carries: `--percentiles` to report and `--max-tokens` (`--temperature` is
+/// checked as it is parsed).
 pub(crate) fn request(a: &BenchArgs) -> Result<()> {
     percentiles(&a.percentiles)?;
-    if !(a.temperature.is_finite() && a.temperature >= 0.0) {
-        bail!(
-            "--temperature {}: must be a number of 0 or more",
-            a.temperature
-        );
-    }
     max_tokens(a.max_tokens())
 }
 

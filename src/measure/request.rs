@@ -96,7 +96,8 @@ pub struct BodyTemplate {
     api: Api,
     model: String,
     max_tokens: u32,
-    temperature: f64,
+    /// None: `--temperature none`, left out of every body.
+    temperature: Option<f64>,
     stream_usage: bool,
     ignore_eos: bool,
     extra: Option<serde_json::Map<String, serde_json::Value>>,
@@ -181,6 +182,9 @@ impl BodyTemplate {
             Api::Rerank => rerank(model, query(messages), vec![text(messages)]),
         };
         let obj = body.as_object_mut().expect("json! object literal");
+        if self.temperature.is_none() {
+            obj.remove("temperature");
+        }
         // Only chat and completions report usage on request; the others always do.
         if self.stream_usage && matches!(self.api, Api::Chat | Api::Completions) {
             obj.insert(
@@ -297,7 +301,7 @@ fn anthropic(
     model: &str,
     messages: &[Message],
     max_tokens: u32,
-    temperature: f64,
+    temperature: Option<f64>,
 ) -> serde_json::Value {
     let system: Vec<&str> = messages
         .iter()

@@ -153,12 +153,25 @@ async fn the_preflight_sends_the_median_prompt_once_for_one_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_key_means_no_authorization_header_and_no_stream_usage_omits_options() {
-    let (run, seen) = one("/ok", &["--no-stream-usage"]).await;
+async fn no_key_no_stream_usage_and_no_temperature_each_leave_their_part_out() {
+    let flags = ["--no-stream-usage", "--temperature", "none"];
+    let (run, seen) = one("/ok", &flags).await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert!(seen[0].0.get("authorization").is_none());
     assert!(seen[0].1.get("stream_options").is_none());
+    // `--temperature none`: the server's own default, for models that refuse one.
+    assert!(seen[0].1.get("temperature").is_none(), "{}", seen[0].1);
+    assert_eq!(seen[0].1["max_tokens"], 16);
+    let meta = read_json(&run.dir().join("metadata.json"));
+    assert_eq!(meta["temperature"], serde_json::Value::Null);
+    assert!(re_reports_identically(&run.dir()));
+    for bad in ["hot", "inf", "-1"] {
+        let run = redline(&bench_args("http://127.0.0.1:9", &["--temperature", bad])).await;
+        assert_eq!(run.code(), Some(2), "{}", run.stderr());
+        let says = format!("--temperature {bad}: give a number of 0 or more (e.g. 0.7), or none");
+        assert!(run.stderr().contains(&says), "{}", run.stderr());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,7 +26,8 @@ pub struct Metadata {
     pub qps_levels: Vec<f64>,
     pub duration: f64,
     pub max_tokens: u32,
-    pub temperature: f64,
+    /// Null for `--temperature none`.
+    pub temperature: Option<f64>,
     pub percentiles: Vec<f64>,
     pub show_tokens: bool,
     pub tool: String,
