@@ -8,7 +8,7 @@
 //! `reply`, splits the body into
 //! SSE events (`sse`) and reads each as a chat-completion event (`chat`, or another API's:
 //! `events`) into the request's `record`; a reply that comes whole (embeddings, rerank) is read by
-//! `whole`. `failure` names every way an exchange fails; `time` is the clock every record uses.
+//! `whole`. `failure` names every way an exchange fails (`error_kind`: the names a record keeps); `time` is the clock every record uses.
 //! Nothing here summarises or prints: `analyze/` reads the records, `output/` shows them.
 
 pub mod chat;
@@ -16,6 +16,7 @@ pub mod checked;
 pub mod client;
 pub mod closed;
 pub mod conn;
+pub mod error_kind;
 pub mod events;
 pub mod exchange;
 pub mod failure;
