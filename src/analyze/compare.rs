@@ -471,7 +471,6 @@ fn percentile_keys(runs: &[Run]) -> Vec<String> {
     keys
 }
 
-/// Gated metrics worse than the baseline's by more than `t` percent.
 /// The gated metrics worse than the baseline's by more than `t` percent, or lost; a difference
 /// the records show to be within noise is no regression unless `any_change`.
 fn regressions(c: &Comparison, t: f64, gated: &[String], any_change: bool) -> Vec<Regression> {
