@@ -194,6 +194,7 @@ fn images(levels: &[LevelReport]) -> String {
 /// reasoning tokens, output tokens streamed against those billed when they differ, and the
 /// token check's count of the replies' text against their bill.
 fn accounting(levels: &[LevelReport]) -> String {
+    let n = |v: u64| crate::output::summary::thousands(v as f64);
     let mut lines = Vec::new();
     for l in levels {
         let mut parts = Vec::new();
@@ -201,16 +202,16 @@ fn accounting(levels: &[LevelReport]) -> String {
             parts.push(format!(
                 "prefix cache served {:.1}% of {} prompt tokens",
                 c.hit_pct,
-                crate::output::summary::thousands(c.prompt_tokens as f64)
+                n(c.prompt_tokens)
             ));
         }
         if let Some(r) = l.reasoning_tokens {
-            parts.push(format!("{r} of the output tokens were reasoning"));
+            parts.push(format!("{} of the output tokens were reasoning", n(r)));
         }
         if let Some(c) = l.output_tokens_counted.filter(|c| c.mismatch_pct > 0.0) {
             parts.push(format!(
                 "the stream carried {} text events for {} billed output tokens ({:.0}% of requests differ)",
-                c.streamed_text_events, c.billed_output_tokens, c.mismatch_pct
+                n(c.streamed_text_events), n(c.billed_output_tokens), c.mismatch_pct
             ));
         }
         if let Some(c) = l
@@ -220,7 +221,12 @@ fn accounting(levels: &[LevelReport]) -> String {
         {
             parts.push(format!(
                 "{} counted {} tokens in the text of {} replies billed {} ({} of them differ, {:.0}%)",
-                c.by, c.counted_tokens, c.requests, c.billed_tokens, c.mismatched, c.mismatch_pct
+                c.by,
+                n(c.counted_tokens),
+                c.requests,
+                n(c.billed_tokens),
+                c.mismatched,
+                c.mismatch_pct
             ));
         }
         if !parts.is_empty() {
