@@ -129,7 +129,8 @@ pub struct Embedded {
     pub batch_size: u32,
     /// Inputs (documents) of the successful requests.
     pub inputs: u64,
-    /// Those per second of send window.
+    /// Those per second of the level's duration, as the token throughputs are: at a level that
+    /// queues, what was served, not what was sent (`actual_qps` says that).
     pub inputs_per_s: f64,
     /// Their prompt tokens per second of the level's duration.
     pub input_tokens_per_s: f64,
@@ -140,7 +141,6 @@ impl Embedded {
     pub fn of(
         ok: &[&RequestRecord],
         batch: fn(&RequestRecord) -> Option<u32>,
-        window_s: f64,
         duration_s: f64,
     ) -> Option<Embedded> {
         let size = ok.iter().find_map(|r| batch(r))?;
@@ -149,7 +149,7 @@ impl Embedded {
         Some(Embedded {
             batch_size: size,
             inputs,
-            inputs_per_s: inputs as f64 / window_s.max(1e-9),
+            inputs_per_s: inputs as f64 / duration_s.max(1e-9),
             input_tokens_per_s: tokens as f64 / duration_s.max(1e-9),
         })
     }

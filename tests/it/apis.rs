@@ -249,13 +249,14 @@ async fn embeddings_and_rerank_batch_their_inputs_and_report_them_per_second() {
                 assert_eq!(l["success_rate"], 100.0);
                 let e = &l[api];
                 assert_eq!(e["batch_size"], n as u64, "{what}: {l}");
-                // Every input (document) of every success, per second of send window.
+                // Every input (document) of every success, per second of the level, over the
+                // same seconds as the input tokens beside it.
                 let inputs = e["inputs"].as_f64().unwrap();
                 assert_eq!(inputs, n * l["requests_succeeded"].as_f64().unwrap());
-                assert_eq!(
-                    e["inputs_per_s"].as_f64().unwrap(),
-                    inputs / l["send_window_s"].as_f64().unwrap()
-                );
+                let duration = l["duration_s"].as_f64().unwrap();
+                assert_eq!(e["inputs_per_s"].as_f64().unwrap(), inputs / duration);
+                let tokens = l["total_input_tokens"].as_f64().unwrap();
+                assert_eq!(e["input_tokens_per_s"].as_f64().unwrap(), tokens / duration);
                 assert_eq!(l["total_output_tokens"], 0);
             }
             // The console shows inputs per second where a chat run shows tokens per second.
