@@ -15,6 +15,9 @@ pub enum Cause {
     Auth,
     /// 404: the path or the model name.
     NotFound,
+    /// 501: the server has the path but does not serve this API there (llama.cpp's server without
+    /// `--embeddings` or `--reranking`).
+    NotImplemented,
     /// 400, 405, 413, 415, 422: the request itself was refused.
     BadRequest,
     /// Nothing accepted the connection.
@@ -42,6 +45,7 @@ impl Cause {
         match self {
             Cause::Auth => "the endpoint refused the credentials: check --api-key (or OPENAI_API_KEY, --api-key-env) and any --header your gateway expects",
             Cause::NotFound => "check the --endpoint path (a base URL is completed to the --api's path, /v1/chat/completions for chat) and the --model name (GET /v1/models lists what the server serves)",
+            Cause::NotImplemented => "the server does not serve --api's requests there: start it with what its message names (llama.cpp's server: --embeddings, --reranking), or choose the --api it serves",
             Cause::BadRequest => "the endpoint rejected the request: check --model and --max-tokens against the model's context, and try --no-stream-usage if it rejects stream_options",
             Cause::Refused => "nothing accepted the connection: check the --endpoint host and port, and that the server is running",
             Cause::Tls => "the TLS handshake failed: trust the endpoint's CA with --cacert FILE, or skip verification with --insecure",
@@ -59,6 +63,7 @@ pub fn classify(kind: ErrorKind, detail: Option<&str>) -> Cause {
     match kind {
         ErrorKind::Http(401 | 403) => Cause::Auth,
         ErrorKind::Http(404) => Cause::NotFound,
+        ErrorKind::Http(501) => Cause::NotImplemented,
         ErrorKind::Http(400 | 405 | 413 | 415 | 422) => Cause::BadRequest,
         ErrorKind::Tls => Cause::Tls,
         ErrorKind::InvalidResponse | ErrorKind::Redirect => Cause::NotAStream,

@@ -46,17 +46,19 @@ impl Target {
         Some(url)
     }
 
-    /// Whether a POST of an empty JSON object to `url` finds a route (any answer but 404 and 405):
-    /// how preflight tells which APIs a server speaks.
+    /// Whether a POST to `url` finds a route (any answer but 404, 405 and 501): how preflight
+    /// tells which APIs a server speaks. The body asks for one token and names no input, so a
+    /// server that would generate from it (llama-cpp-python answers `{}` on chat by generating
+    /// until its context is full, one request at a time) answers at once.
     pub async fn routes(&self, url: reqwest::Url) -> bool {
         let post = self
             .client
             .post(url)
             .headers(self.headers.clone())
-            .body("{}")
+            .body(r#"{"max_tokens":1}"#)
             .send();
         match tokio::time::timeout(Duration::from_secs(5), post).await {
-            Ok(Ok(r)) => !matches!(r.status().as_u16(), 404 | 405),
+            Ok(Ok(r)) => !matches!(r.status().as_u16(), 404 | 405 | 501),
             _ => false,
         }
     }

@@ -68,7 +68,11 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
         Cause::NotFound | Cause::BadRequest => served_models(target).await,
         _ => String::new(),
     };
-    if matches!(cause, Cause::NotFound | Cause::NotAStream) || other_apis_stream(&detail) {
+    let other_api = matches!(
+        cause,
+        Cause::NotFound | Cause::NotImplemented | Cause::NotAStream
+    );
+    if other_api || other_apis_stream(&detail) {
         served.push_str(&apis_spoken(target).await);
     }
     let http = |codes: &[u16]| {
@@ -109,11 +113,11 @@ fn other_apis_stream(detail: &str) -> bool {
 }
 
 /// "; --api responses sends to /v1/responses, but the server seems to speak chat/completions
-/// (--api chat)", from a POST of `{}` to each other API's path, when the API's own path finds no
+/// (--api chat)", from a POST asking for one token to each other API's path, when the API's own path finds no
 /// route (nothing when it does: then the model or the server refused, not the path).
 async fn apis_spoken(target: &Target) -> String {
     let own = target.template.api();
-    // The API's own path answers (a 400 for an empty body): the 404 was the model's, not the API's.
+    // The API's own path answers (a 400 for a body without input): the 404 was the model's, not the API's.
     if let Some(url) = target.sibling(own.path()) {
         if target.routes(url).await {
             return String::new();

@@ -138,30 +138,43 @@ async fn a_wrong_api_stops_at_preflight_naming_what_the_server_speaks() {
     // A server of chat completions only.
     let sim = fast_sim(&[]).await;
     let chat = format!("{sim}/v1/chat/completions");
-    let only_chat = axum::Router::new().route(
-        "/v1/chat/completions",
-        axum::routing::post(move |body: String| {
-            let chat = chat.clone();
-            async move {
-                let r = reqwest::Client::new()
-                    .post(chat)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                let bytes = r.bytes().await.unwrap();
-                (
-                    axum::http::StatusCode::from_u16(status).unwrap(),
-                    [("content-type", "text/event-stream")],
-                    bytes,
-                )
-            }
-        }),
-    );
+    // llama.cpp's server answers 501 on the paths it was not started to serve.
+    let not_served = |what: &'static str| {
+        axum::routing::post(move || async move {
+            let message = format!("This server does not support {what}. Start it with `--{what}`");
+            (
+                axum::http::StatusCode::NOT_IMPLEMENTED,
+                axum::Json(serde_json::json!({"error": {"code": 501, "message": message}})),
+            )
+        })
+    };
+    let only_chat = axum::Router::new()
+        .route("/v1/embeddings", not_served("embeddings"))
+        .route("/v1/rerank", not_served("reranking"))
+        .route(
+            "/v1/chat/completions",
+            axum::routing::post(move |body: String| {
+                let chat = chat.clone();
+                async move {
+                    let r = reqwest::Client::new()
+                        .post(chat)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    let bytes = r.bytes().await.unwrap();
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        [("content-type", "text/event-stream")],
+                        bytes,
+                    )
+                }
+            }),
+        );
     let base = start_fake(only_chat).await;
-    for api in ["responses", "anthropic"] {
+    for api in ["responses", "anthropic", "embeddings", "rerank"] {
         let run = redline(&bench_args(
             &base,
             &["--api", api, "--qps", "1", "--duration", "1"],
@@ -174,6 +187,12 @@ async fn a_wrong_api_stops_at_preflight_naming_what_the_server_speaks() {
             err.contains("seems to speak chat/completions (--api chat)"),
             "{err}"
         );
+        if ["embeddings", "rerank"].contains(&api) {
+            assert!(
+                err.contains("HTTP 501") && err.contains("does not serve --api's requests there"),
+                "{err}"
+            );
+        }
     }
     // A path of one API given with another --api is refused before anything is sent.
     let run = redline(&bench_args(&format!("{base}/v1/messages"), &["--qps", "1"])).await;
