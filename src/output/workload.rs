@@ -158,7 +158,7 @@ fn images(levels: &[LevelReport]) -> String {
             kib(i.image_bytes_per_s),
             p(i.request_bytes.get(50.0), &kib),
             p(i.request_bytes.get(100.0), &kib),
-            p(i.prompt_tokens.get(50.0), &|t| format!("{t:.0}")),
+            p(i.prompt_tokens.get(50.0), &crate::output::summary::thousands),
         );
         if let (Some(w), Some(wo)) = (&i.ttft_with_images_s, &i.ttft_without_images_s) {
             let _ = write!(
@@ -184,7 +184,7 @@ fn images(levels: &[LevelReport]) -> String {
             a.per_request,
             a.clips_per_s,
             a.audio_seconds_per_s,
-            p(a.prompt_tokens.get(50.0), &|t| format!("{t:.0}")),
+            p(a.prompt_tokens.get(50.0), &crate::output::summary::thousands),
         );
     }
     out
