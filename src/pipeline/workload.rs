@@ -131,7 +131,7 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
         eprintln!(
             "Audio: {} clips per request, {distinct} distinct, {} KiB each on average as base64 (generated from the seed)",
             spec.count,
-            mean / 1024
+            crate::output::summary::thousands((mean / 1024) as f64)
         );
     }
     if let Some(l) = &cfg.lora {
@@ -208,7 +208,7 @@ fn attach_images(
         "Images: {} per request, {} distinct, {} KiB each on average as base64 ({}){added}{how}",
         spec.count,
         made.distinct,
-        made.mean_bytes / 1024,
+        crate::output::summary::thousands((made.mean_bytes / 1024) as f64),
         match &spec.source {
             crate::config::images::ImageSource::Synthetic { .. } => "generated from the seed",
             crate::config::images::ImageSource::Dir(_) => "read from the folder",
