@@ -143,15 +143,16 @@ fn adapters(levels: &[LevelReport], percentiles: &[f64]) -> String {
 /// request (with TTFT with and without images when the level mixed them).
 fn images(levels: &[LevelReport]) -> String {
     let kib = |b: f64| match b / 1024.0 {
-        k if k < 100.0 => format!("{k:.1}"),
-        k => crate::output::summary::thousands(k),
+        k if k < 100.0 => format!("{k:.1} KiB"),
+        k if k < 1024.0 => format!("{k:.0} KiB"),
+        k => format!("{:.1} MiB", k / 1024.0),
     };
     let p = |v: Option<f64>, show: &dyn Fn(f64) -> String| v.map_or("-".into(), show);
     let mut lines = Vec::new();
     for l in levels {
         let Some(i) = &l.images else { continue };
         let mut line = format!(
-            "  {}: {:.1} per request, {:.1} images/s, {} KiB/s of image data; request body p50 {} KiB, max {} KiB; prompt tokens per request p50 {}",
+            "  {}: {:.1} per request, {:.1} images/s, {}/s of image data; request body p50 {}, max {}; prompt tokens per request p50 {}",
             l.label(),
             i.per_request,
             i.images_per_s,

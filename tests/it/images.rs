@@ -53,6 +53,15 @@ async fn images_cost_prompt_tokens_by_their_pixels_under_each_api() {
             "every request had images"
         );
         assert!(run.stdout().contains("\nImages:\n"), "{}", run.stdout());
+        // The console's line is the JSON's figures, each with its unit.
+        let said = format!(
+            "QPS 10.0: 2.0 per request, {:.1} images/s, ",
+            i["images_per_s"].as_f64().unwrap()
+        );
+        assert!(run.stdout().contains(&said), "{said}: {}", run.stdout());
+        assert!(run
+            .stdout()
+            .contains(" KiB/s of image data; request body p50 "));
         assert!(
             run.stderr().contains("Images: 2 per request"),
             "{}",
