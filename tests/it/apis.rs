@@ -63,18 +63,8 @@ async fn every_api_measures_the_same_engine_with_the_same_tokens() {
 async fn every_api_runs_a_capacity_search() {
     let sim = start_sim(&["--profile", "fixed", "--ttft-ms", "20", "--itl-ms", "2"]).await;
     for api in ["chat", "responses", "anthropic", "embeddings", "rerank"] {
-        let flags = [
-            "--api",
-            api,
-            "--qps",
-            "auto",
-            "--qps-start",
-            "20",
-            "--duration",
-            "0.5",
-            "--search-budget",
-            "2",
-        ];
+        let mut flags = vec!["--api", api];
+        flags.extend(short_search("2"));
         let run = redline(&bench_args(&sim, &flags)).await;
         assert_eq!(run.code(), Some(0), "--api {api}: {}", run.stderr());
         let json = run.results_json();

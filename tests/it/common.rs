@@ -92,6 +92,21 @@ pub async fn redline_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     Run { output, results }
 }
 
+/// A `--qps auto` search from 20 req/s with half-second probes, within `budget` seconds of
+/// endpoint time.
+pub fn short_search(budget: &str) -> [&str; 8] {
+    [
+        "--qps",
+        "auto",
+        "--qps-start",
+        "20",
+        "--duration",
+        "0.5",
+        "--search-budget",
+        budget,
+    ]
+}
+
 /// The common flags of a short benchmark of `endpoint`.
 pub fn bench_args<'a>(endpoint: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![

@@ -341,20 +341,7 @@ async fn metadata_holds_what_any_json_tool_reads_back() {
         big.stderr()
     );
     // A search's tolerance reads as the flag gave it.
-    let search = redline(&bench_args(
-        &sim,
-        &[
-            "--qps",
-            "auto",
-            "--qps-start",
-            "20",
-            "--duration",
-            "0.5",
-            "--search-budget",
-            "1",
-        ],
-    ))
-    .await;
+    let search = redline(&bench_args(&sim, &short_search("1"))).await;
     let meta = read_json(&search.dir().join("metadata.json"));
     assert_eq!(meta["search"]["tolerance_pct"], 5.0, "{}", meta["search"]);
 }
