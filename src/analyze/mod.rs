@@ -3,7 +3,7 @@
 //! `requests.jsonl` back) build the same report.
 //!
 //! `stats` (percentiles), `queueing` (did the endpoint keep up?) and `objectives` (the level against
-//! `--slo`, and goodput), `compare` (`redline compare`: runs against a baseline, each level's difference tested by
+//! `--slo`, and goodput), `compare` (`redline compare`: runs against a baseline into a `comparison`, each level's difference tested by
 //! `significance`), `server` (the endpoint's metrics, `--metrics-url`), `cause` (misconfiguration or overload), `accept` (connections the endpoint was slow to accept) and `workload` (token lengths asked against reported; sessions and their
 //! turns) read records; `verdict` holds the rules and `reason` their text; `level` summarises and
 //! judges one level (with the counts of `tally`); `summary` gives the run's
@@ -17,6 +17,7 @@ pub mod adapters;
 pub mod capacity;
 pub mod cause;
 pub mod compare;
+pub mod comparison;
 pub mod early;
 pub mod evidence;
 pub mod frontier;
