@@ -110,7 +110,7 @@ pub fn table(c: &Comparison) -> String {
     let diffs = settings_lines(c);
     if diffs.is_empty() {
         out.push_str(
-            "\nSettings: the same model, dataset, lengths, arrivals and endpoint in every run.\n",
+            "\nSettings: the same model, dataset, lengths, workload, arrivals and endpoint in every run.\n",
         );
     } else {
         out.push_str("\nSettings that differ (compare like with like):\n");

@@ -28,6 +28,38 @@ async fn run_against(ttft_ms: &str, extra: &[&str]) -> Run {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_of_another_workload_are_never_called_the_same() {
+    let text_only = run_against("5", &[]).await;
+    let lora = ["--lora", "a,b"];
+    for (extra, setting) in [
+        (&["--images", "count=1,size=8x8"][..], "images: A: -, B: "),
+        (&["--audio", "count=1,seconds=1"][..], "audio: A: -, B: "),
+        (&lora[..], "lora: A: -, B: "),
+    ] {
+        let other = run_against("5", extra).await;
+        let dirs = vec![
+            text_only.dir().display().to_string(),
+            other.dir().display().to_string(),
+        ];
+        let out = compare(dirs).await;
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Settings that differ"), "{extra:?}: {text}");
+        assert!(text.contains(setting), "{extra:?}: {text}");
+    }
+    let meta = read_json(&run_against("5", &lora).await.dir().join("metadata.json"));
+    assert_eq!(meta["lora"]["adapters"], serde_json::json!(["a", "b"]));
+    // One input a request against four: the batch, not only the figures, differs.
+    let one = run_against("5", &["--api", "embeddings", "--batch-size", "1"]).await;
+    let four = run_against("5", &["--api", "embeddings", "--batch-size", "4"]).await;
+    let dirs = vec![
+        one.dir().display().to_string(),
+        four.dir().display().to_string(),
+    ];
+    let text = String::from_utf8_lossy(&compare(dirs).await.stdout).into_owned();
+    assert!(text.contains("batch_size: A: 1, B: 4"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlike_runs_are_flagged_first_and_every_format_holds_the_levels() {
     let a = run_against("5", &[]).await;
     let b = run_against("5", &["--temperature", "0"]).await;

@@ -46,7 +46,7 @@ const fn compared(key: &'static str) -> Setting {
 /// Every setting a plan or a comparison reads, in the order `redline compare` lists them. A
 /// shard's own levels (`qps_levels`, `concurrency_levels`) are its share and differ by shard; the
 /// plan's are `shard.plan_qps_levels` and `shard.plan_concurrency_levels`.
-pub const SETTINGS: [Setting; 36] = [
+pub const SETTINGS: [Setting; 41] = [
     both("model"),
     both("dataset"),
     both("dataset_format"),
@@ -65,6 +65,11 @@ pub const SETTINGS: [Setting; 36] = [
     both("endpoint"),
     both("connection.protocol"),
     plan("api"),
+    both("batch_size"),
+    both("images"),
+    both("audio"),
+    both("lora"),
+    both("tools"),
     both("duration"),
     plan("timeout"),
     compared("qps_levels"),

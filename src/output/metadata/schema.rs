@@ -100,6 +100,22 @@ pub struct Metadata {
     /// `--api`, when not chat completions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<String>,
+    /// `--batch-size`: inputs (embeddings) or documents (rerank) per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// `--images`: what each request carried (count, sizes or folder, format, pool, inline or by
+    /// address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<serde_json::Value>,
+    /// `--audio`: the clips each request carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<serde_json::Value>,
+    /// `--lora`: the adapters the requests named instead of `model`, and how each was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<serde_json::Value>,
+    /// `--tools`: the names of the tools every request offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
     /// `--sample-order`: how each level chose its samples (absent for a trace, and in folders
     /// written before the choice existed, whose levels cycled through the samples).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -297,6 +313,14 @@ impl Metadata {
             tokenizer: None,
             api: (cfg.api != crate::cli::Api::Chat)
                 .then(|| format!("{:?}", cfg.api).to_lowercase()),
+            batch_size: cfg.api.batched().then_some(cfg.batch_size),
+            images: cfg.workload.images.as_ref().and_then(as_json),
+            audio: cfg.workload.audio.as_ref().and_then(as_json),
+            lora: cfg.lora.as_ref().and_then(as_json),
+            tools: cfg
+                .tools
+                .as_ref()
+                .map(|t| t.iter().map(tool_name).collect()),
             sample_order: (!matches!(cfg.workload.source, Source::Trace { .. }))
                 .then_some(cfg.workload.sample_order),
             shuffle: cfg.shuffle,
@@ -349,4 +373,18 @@ impl Metadata {
         self.tokenizer = tokenizer;
         self.ignore_eos = ignore_eos;
     }
+}
+
+/// A workload setting as metadata.json keeps it.
+fn as_json<T: Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}
+
+/// An OpenAI function tool's name (`function.name`, or `name` in the flattened shape).
+fn tool_name(t: &serde_json::Value) -> String {
+    t["function"]["name"]
+        .as_str()
+        .or(t["name"].as_str())
+        .unwrap_or("?")
+        .to_string()
 }
