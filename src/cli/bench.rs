@@ -97,10 +97,10 @@ pub struct BenchArgs {
     /// own reply lengths).
     #[arg(long, allow_negative_numbers = true, value_parser = tokens)]
     pub max_tokens: Option<u32>,
-    /// temperature of every request, or `none` to send none (reasoning models behind the
-    /// Responses API refuse one).
-    #[arg(long, default_value = "0.7", allow_negative_numbers = true, value_parser = temperature)]
-    pub temperature: Temperature,
+    /// temperature of every request [default: 0.7], or `none` to send none (reasoning models
+    /// behind the Responses API refuse one).
+    #[arg(long, allow_negative_numbers = true, value_parser = temperature)]
+    pub temperature: Option<Temperature>,
     #[command(flatten)]
     pub plot: PlotArgs,
     /// Results JSON file name, inside the run's results folder.
@@ -406,7 +406,7 @@ impl BenchArgs {
             percentiles: defaults::PERCENTILES.to_vec(),
             show_tokens: false,
             max_tokens: None,
-            temperature: Temperature(Some(defaults::TEMPERATURE)),
+            temperature: None,
             plot: PlotArgs::default(),
             output: defaults::OUTPUT.into(),
             plot_output: defaults::PLOT_OUTPUT.into(),

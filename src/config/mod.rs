@@ -184,7 +184,9 @@ impl Config {
             percentiles: a.percentiles.clone(),
             show_tokens: a.show_tokens,
             max_tokens: a.max_tokens(),
-            temperature: a.temperature.0,
+            temperature: a
+                .temperature
+                .map_or(Some(crate::cli::defaults::TEMPERATURE), |t| t.0),
             plot: a.plot.wanted(),
             html: a.plot.html_wanted(),
             plot_format: PlotFormat::for_output(a.plot.plot_format, &a.plot_output),
@@ -306,6 +308,7 @@ pub use tools::ToolLoop;
 /// A batched API answers whole, so it has no turn to continue (`--sessions`), and a trace
 /// request carries one input.
 fn batch_size(a: &BenchArgs) -> Result<usize> {
+    whole_reply(a)?;
     if a.api.batched() && a.workload.sessions {
         bail!(
             "--sessions: an --api {} reply has no assistant turn to continue; drop --sessions or use --api chat",
@@ -354,4 +357,29 @@ fn batch_size(a: &BenchArgs) -> Result<usize> {
         );
     }
     Ok(n)
+}
+
+/// Flags that shape a generated reply, refused where the reply comes whole (embeddings, rerank):
+/// none of them would be sent, and the run's metadata would record them as if they applied.
+fn whole_reply(a: &BenchArgs) -> Result<()> {
+    if !a.api.batched() {
+        return Ok(());
+    }
+    let reply_length = a.workload.synthetic.as_deref().is_some_and(|s| {
+        s.split(',')
+            .any(|kv| kv.trim().starts_with("output=") || kv.trim().starts_with("output_std="))
+    });
+    let given = [
+        (a.max_tokens.is_some(), "--max-tokens"),
+        (a.temperature.is_some(), "--temperature"),
+        (a.no_stream_usage, "--no-stream-usage"),
+        (reply_length, "--synthetic output="),
+    ];
+    match given.iter().find(|(g, _)| *g) {
+        Some((_, flag)) => bail!(
+            "{flag}: an --api {} request asks for no generated reply, so nothing of it would be sent; drop it",
+            a.api.name()
+        ),
+        None => Ok(()),
+    }
 }

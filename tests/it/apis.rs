@@ -286,6 +286,45 @@ async fn embeddings_and_rerank_batch_their_inputs_and_report_them_per_second() {
         "{}",
         run.stderr()
     );
+    // What shapes a generated reply is refused where none is generated, not recorded as applied.
+    for (flags, says) in [
+        (
+            &["--max-tokens", "32"][..],
+            "--max-tokens: an --api embeddings request",
+        ),
+        (
+            &["--temperature", "0.3"][..],
+            "--temperature: an --api embeddings request",
+        ),
+        (
+            &["--no-stream-usage"][..],
+            "--no-stream-usage: an --api embeddings request",
+        ),
+    ] {
+        let mut args = vec!["--endpoint", &sim, "--model", "m", "--dataset", DATASET];
+        args.extend(["--api", "embeddings", "--qps", "1"]);
+        args.extend_from_slice(flags);
+        let run = redline(&args).await;
+        assert_eq!(run.code(), Some(1), "{flags:?}");
+        assert!(run.stderr().contains(says), "{}", run.stderr());
+        assert_eq!(run.run_dirs(), 0, "nothing written");
+    }
+    let synthetic = [
+        "--api",
+        "rerank",
+        "--synthetic",
+        "input=64,output=8",
+        "--qps",
+        "1",
+    ];
+    let args = ["--endpoint", &sim, "--model", "m", "--tokenizer", TOKENIZER];
+    let run = redline(&[&args[..], &synthetic[..]].concat()).await;
+    assert!(
+        run.stderr()
+            .contains("--synthetic output=: an --api rerank request asks for no generated reply"),
+        "{}",
+        run.stderr()
+    );
     // A whole reply has no turn to continue.
     let run = redline(&bench_args(
         &sim,

@@ -107,7 +107,8 @@ pub fn short_search(budget: &str) -> [&str; 8] {
     ]
 }
 
-/// The common flags of a short benchmark of `endpoint`.
+/// The common flags of a short benchmark of `endpoint`: 16-token replies, except for the APIs
+/// whose reply comes whole (embeddings, rerank), which refuse `--max-tokens`.
 pub fn bench_args<'a>(endpoint: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
         "--endpoint",
@@ -116,14 +117,19 @@ pub fn bench_args<'a>(endpoint: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         "redline-sim",
         "--dataset",
         DATASET,
-        "--max-tokens",
-        "16",
     ];
+    let whole = extra
+        .windows(2)
+        .any(|w| w[0] == "--api" && ["embeddings", "rerank"].contains(&w[1]));
+    if !whole {
+        v.extend(["--max-tokens", "16"]);
+    }
     v.extend_from_slice(extra);
     v
 }
 
 pub const DATASET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/conversations.json");
+pub const TOKENIZER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample-tokenizer.json");
 
 pub struct Run {
     pub output: Output,

@@ -20,9 +20,9 @@ async fn compare(args: Vec<String>) -> std::process::Output {
 /// A short two-level run against a fixed-latency simulator of `ttft_ms`, with `extra` flags.
 async fn run_against(ttft_ms: &str, extra: &[&str]) -> Run {
     let sim = start_sim(&["--profile", "fixed", "--ttft-ms", ttft_ms, "--itl-ms", "1"]).await;
-    let mut args = bench_args(&sim, &["--qps", "4,8", "--duration", "1"]);
-    args.extend_from_slice(extra);
-    let run = redline(&args).await;
+    let mut flags = vec!["--qps", "4,8", "--duration", "1"];
+    flags.extend_from_slice(extra);
+    let run = redline(&bench_args(&sim, &flags)).await;
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     run
 }

@@ -12,8 +12,6 @@ use axum::Router;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
-const TOKENIZER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample-tokenizer.json");
-
 fn data(file: &str) -> String {
     format!("{}/data/{file}", env!("CARGO_MANIFEST_DIR"))
 }
