@@ -131,7 +131,8 @@ impl Config {
     pub fn from_args(a: &BenchArgs) -> Result<Config> {
         let endpoint = a.endpoint.as_deref().context("missing --endpoint")?;
         let model = a.model.clone().context("missing --model")?;
-        let (workload, dataset) = workload::workload(&a.workload, a.dataset.as_ref())?;
+        let (workload, dataset) =
+            workload::workload(&a.workload, a.dataset.as_ref(), !a.api.batched())?;
         if model.trim().is_empty() {
             bail!("--model is empty; give the model name the endpoint serves");
         }

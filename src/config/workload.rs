@@ -92,6 +92,12 @@ const MAX_LENGTH: u64 = 1_000_000;
 impl SyntheticSpec {
     /// Parses and validates the spec; every problem names the key and an example.
     pub fn parse(text: &str) -> Result<SyntheticSpec> {
+        Self::parse_for(text, true)
+    }
+
+    /// [`SyntheticSpec::parse`] for an API that generates a reply (`generates`), or one whose
+    /// reply comes whole (embeddings, rerank), which takes no `output=` and leaves it 0.
+    pub fn parse_for(text: &str, generates: bool) -> Result<SyntheticSpec> {
         let example = "e.g. --synthetic input=1024,output=128";
         let mut spec = SyntheticSpec {
             input: 0,
@@ -138,9 +144,12 @@ impl SyntheticSpec {
             }
         }
         spec.input = input.with_context(|| format!("--synthetic needs input= ({example})"))?;
-        spec.output =
-            output.with_context(|| format!("--synthetic needs output= ({example})"))? as u32;
-        if spec.input == 0 || spec.output == 0 {
+        spec.output = match (output, generates) {
+            (Some(o), _) => o as u32,
+            (None, false) => 0,
+            (None, true) => bail!("--synthetic needs output= ({example})"),
+        };
+        if spec.input == 0 || (spec.output == 0 && generates) {
             bail!("--synthetic: input and output must be at least 1 token ({example})");
         }
         if spec.prefix >= spec.input {
@@ -190,10 +199,15 @@ impl SyntheticSpec {
 }
 
 /// The workload flags, validated. `dataset` is `--dataset` (absent with `--synthetic` or `--trace`).
-pub(super) fn workload(a: &WorkloadArgs, dataset: Option<&PathBuf>) -> Result<(Workload, PathBuf)> {
+/// `generates`: the API generates a reply (not embeddings or rerank).
+pub(super) fn workload(
+    a: &WorkloadArgs,
+    dataset: Option<&PathBuf>,
+    generates: bool,
+) -> Result<(Workload, PathBuf)> {
     let (source, path) = match (&a.synthetic, &a.trace, dataset) {
         (Some(spec), None, None) => {
-            let spec = SyntheticSpec::parse(spec)?;
+            let spec = SyntheticSpec::parse_for(spec, generates)?;
             (Source::Synthetic(spec), PathBuf::from("synthetic"))
         }
         (None, Some(trace), None) => {

@@ -193,7 +193,9 @@ impl Work {
         };
         let mut rec = ctx.record(i, sample, planned_s);
         rec.requested_input_tokens = lengths.map(|l| l.input_tokens);
-        rec.requested_output_tokens = lengths.map(|l| l.output_tokens);
+        // A reply that comes whole (embeddings, rerank) was asked for no output tokens.
+        let generates = !ctx.target.template.api().batched();
+        rec.requested_output_tokens = lengths.filter(|_| generates).map(|l| l.output_tokens);
         rec
     }
 

@@ -30,13 +30,12 @@ pub fn render(levels: &[LevelReport], percentiles: &[f64]) -> String {
             } else {
                 "input"
             };
-            let _ = writeln!(
-                out,
-                "  {}: {}, {}",
-                l.label(),
-                part(input, &t.input),
-                part("output", &t.output)
-            );
+            // A reply that comes whole was asked for no output length.
+            let output = match l.batched() {
+                Some(_) => String::new(),
+                None => format!(", {}", part("output", &t.output)),
+            };
+            let _ = writeln!(out, "  {}: {}{output}", l.label(), part(input, &t.input),);
         }
     }
     for l in levels {

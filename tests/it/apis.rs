@@ -325,6 +325,23 @@ async fn embeddings_and_rerank_batch_their_inputs_and_report_them_per_second() {
         "{}",
         run.stderr()
     );
+    // Without output=, synthetic prompts are embedded, their lengths checked, no reply asked for.
+    let synthetic = [
+        "--api",
+        "embeddings",
+        "--synthetic",
+        "input=32",
+        "--qps",
+        "10",
+    ];
+    let run = redline(&[&args[..], &synthetic[..], &["--duration", "1"][..]].concat()).await;
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    assert!(
+        run.stdout().contains("QPS 10.0: input 32.0 -> "),
+        "{}",
+        run.stdout()
+    );
+    assert!(!run.stdout().contains(", output "), "{}", run.stdout());
     // A whole reply has no turn to continue.
     let run = redline(&bench_args(
         &sim,
