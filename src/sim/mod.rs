@@ -223,6 +223,9 @@ struct ChatMessage {
     role: String,
     #[serde(default)]
     content: serde_json::Value,
+    /// An assistant's calls in a tool loop's history.
+    #[serde(default)]
+    tool_calls: Vec<serde_json::Value>,
 }
 
 fn user() -> String {
@@ -230,12 +233,25 @@ fn user() -> String {
 }
 
 impl ChatMessage {
-    /// Its text: a string, or its parts' texts (an image part's tokens are the encoder's).
+    /// Its text: a string, or its parts' texts (an image part's tokens are the encoder's), and
+    /// each tool call's name and arguments, as every API's history is counted.
     fn text(&self) -> std::borrow::Cow<'_, str> {
-        match &self.content {
+        let text: std::borrow::Cow<'_, str> = match &self.content {
             serde_json::Value::String(s) => s.into(),
             other => part_text(other).into(),
+        };
+        if self.tool_calls.is_empty() {
+            return text;
         }
+        let calls = self.tool_calls.iter().map(|c| {
+            let f = &c["function"];
+            state::call_text(f["name"].as_str(), f["arguments"].as_str())
+        });
+        std::iter::once(text.into_owned())
+            .chain(calls)
+            .collect::<Vec<_>>()
+            .join("")
+            .into()
     }
 }
 

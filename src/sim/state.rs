@@ -78,10 +78,25 @@ impl AppState {
     }
 }
 
-/// A message item: its role and its text.
+/// A message item: its role and its text. The Responses API's `function_call` counts its name
+/// and arguments and its `function_call_output` its output, as chat's and Anthropic's calls and
+/// results do.
 pub(super) fn item(v: &serde_json::Value) -> (String, String) {
+    match v.get("type").and_then(|t| t.as_str()) {
+        Some("function_call") => {
+            let (name, args) = (v["name"].as_str(), v["arguments"].as_str());
+            return ("assistant".into(), call_text(name, args));
+        }
+        Some("function_call_output") => return ("tool".into(), part_text(&v["output"])),
+        _ => {}
+    }
     let role = v.get("role").and_then(|r| r.as_str()).unwrap_or("user");
     (role.to_string(), part_text(v.get("content").unwrap_or(v)))
+}
+
+/// A tool call's text as a prompt holds it, the same under every API: its name and arguments.
+pub(super) fn call_text(name: Option<&str>, arguments: Option<&str>) -> String {
+    format!("{} {}", name.unwrap_or(""), arguments.unwrap_or(""))
 }
 
 /// A content value's text: a string, or its parts' texts joined.
@@ -94,13 +109,14 @@ pub(super) fn part_text(v: &serde_json::Value) -> String {
             .iter()
             .filter_map(|p| match p.get("text").and_then(|t| t.as_str()) {
                 Some(t) => Some(t.to_string()),
-                None => p
-                    .get("content")
-                    .map(part_text)
-                    .or_else(|| p.get("input").map(|i| i.to_string())),
+                None => p.get("content").map(part_text).or_else(|| {
+                    let input = p.get("input")?.to_string();
+                    Some(call_text(p["name"].as_str(), Some(&input)))
+                }),
             })
             .collect::<Vec<_>>()
             .join(""),
+        serde_json::Value::Null => String::new(),
         other => other.to_string(),
     }
 }

@@ -72,6 +72,7 @@ async fn a_session_answers_each_tool_call_with_its_result_and_the_turn_goes_on_u
     let dir = tempfile::tempdir().unwrap();
     let short = tools_file(dir.path(), "sunny");
     let long = tools_file(dir.path(), &"a long forecast of rain and sun ".repeat(20));
+    let mut prompts_by_api = Vec::new();
     for api in ["chat", "responses", "anthropic"] {
         let mut result_tokens = Vec::new();
         for tools in [&short, &long] {
@@ -85,6 +86,8 @@ async fn a_session_answers_each_tool_call_with_its_result_and_the_turn_goes_on_u
                 "4",
                 "--duration",
                 "1",
+                "--seed",
+                "7",
             ];
             let run = redline(&bench_args(&sim, &flags)).await;
             assert_eq!(run.code(), Some(0), "--api {api}: {}", run.stderr());
@@ -121,6 +124,14 @@ async fn a_session_answers_each_tool_call_with_its_result_and_the_turn_goes_on_u
                 .map(|r| r["prompt_tokens"].as_u64().unwrap())
                 .sum();
             result_tokens.push(sent / results.len() as u64);
+            if tools == &short {
+                let key = |r: &Value| format!("{} {} {}", r["session"], r["turn"], r["tool_round"]);
+                let prompts: std::collections::BTreeMap<_, _> = recs
+                    .iter()
+                    .map(|r| (key(r), r["prompt_tokens"].clone()))
+                    .collect();
+                prompts_by_api.push(prompts);
+            }
             assert!(run.stdout().contains("requests sent their results back"));
         }
         // The tool's own result is what was sent: a longer result, a longer prompt.
@@ -128,6 +139,15 @@ async fn a_session_answers_each_tool_call_with_its_result_and_the_turn_goes_on_u
             result_tokens[1] > result_tokens[0] + 100,
             "--api {api}: {result_tokens:?}"
         );
+    }
+    // The same history costs the same prompt under chat and the Responses API, calls and results
+    // included. (Anthropic's `tool_use` input must be JSON, and the simulator streams words as
+    // arguments, so its history carries `{}` for them.)
+    let (chat, responses) = (&prompts_by_api[0], &prompts_by_api[1]);
+    let both: Vec<_> = chat.keys().filter(|k| responses.contains_key(*k)).collect();
+    assert!(both.len() > 4, "{both:?}");
+    for k in both {
+        assert_eq!(chat[k], responses[k], "{k}");
     }
 }
 
