@@ -24,7 +24,8 @@ pub struct Made {
     pub distinct: usize,
     /// Mean encoded bytes of an image.
     pub mean_bytes: u64,
-    /// Samples added by repeating the conversations, so every pool image is sent.
+    /// Samples added by repeating the conversations, so that each pool image has a sample to ride
+    /// on (a level sends as many samples as it has requests).
     pub added_samples: usize,
     /// The distinct images, for `send=url` to serve.
     pub pool: Vec<Arc<Image>>,

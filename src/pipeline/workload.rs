@@ -194,7 +194,7 @@ fn attach_images(
     let added = match made.added_samples {
         0 => String::new(),
         n => format!(
-            "; {n} samples added by repeating the conversations, so every pool image is sent"
+            "; {n} samples added by repeating the conversations, so that each pool image has one (a level sends only as many samples as it has requests)"
         ),
     };
     let how = match spec.by_url {
