@@ -303,7 +303,7 @@ async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         .map(|(m, t)| (m.role.as_str(), t.as_ref()))
         .collect();
     let (mut prompt_tokens, key) = st.prompt(&messages);
-    let mut images = Vec::new();
+    let mut images = vision::Carried::default();
     req.messages
         .iter()
         .for_each(|m| vision::images_in(&m.content, &mut images));
@@ -357,7 +357,7 @@ async fn other_api(st: Arc<AppState>, body: Bytes, shape: Shape) -> Response {
         .map(|(r, t)| (r.as_str(), t.as_str()))
         .collect();
     let (mut prompt_tokens, key) = st.prompt(&messages);
-    let mut images = Vec::new();
+    let mut images = vision::Carried::default();
     if let Some(input) = &req.input {
         vision::images_in(input, &mut images);
     }

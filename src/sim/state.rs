@@ -152,9 +152,10 @@ impl AppState {
     /// time and an adapter's load, waited here; returns the prompt tokens the media add.
     pub(super) async fn before_admission(
         &self,
-        images: &[super::vision::Seen],
+        carried: &super::vision::Carried,
         model: Option<&str>,
     ) -> u64 {
+        let images = &carried.fetched().await;
         self.vision.encode(images).await;
         // A model other than the served one names a LoRA adapter: loaded first when it is not.
         if let Some(m) = model.filter(|m| *m != self.served_model) {

@@ -117,25 +117,72 @@ impl Vision {
 }
 
 /// The images of a request body's value, wherever their parts sit.
-pub fn images_in(v: &serde_json::Value, out: &mut Vec<Seen>) {
+pub fn images_in(v: &serde_json::Value, out: &mut Carried) {
     match v {
         serde_json::Value::Array(items) => items.iter().for_each(|i| images_in(i, out)),
         serde_json::Value::Object(o) => {
             let kind = o.get("type").and_then(|t| t.as_str());
+            let source = o.get("source");
             let data = match kind {
                 Some("image_url") => o.get("image_url").and_then(|u| u.get("url")),
                 Some("input_image") => o.get("image_url"),
-                Some("image") => o.get("source").and_then(|s| s.get("data")),
+                Some("image") => source.and_then(|s| s.get("data").or_else(|| s.get("url"))),
                 Some("input_audio") => o.get("input_audio").and_then(|a| a.get("data")),
                 _ => None,
             };
             match data.and_then(|d| d.as_str()) {
-                Some(d) => out.extend(seen(d, kind == Some("input_audio"))),
+                Some(d) if d.starts_with("http://") || d.starts_with("https://") => {
+                    out.urls.push(d.to_string())
+                }
+                Some(d) => out.seen.extend(seen(d, kind == Some("input_audio"))),
                 None => o.values().for_each(|x| images_in(x, out)),
             }
         }
         _ => {}
     }
+}
+
+/// What a request carries: its inline images and clips, and the addresses of images to fetch.
+#[derive(Debug, Default)]
+pub struct Carried {
+    pub seen: Vec<Seen>,
+    pub urls: Vec<String>,
+}
+
+impl Carried {
+    /// Every image, those given by address fetched as a server fetches a user's image: from this
+    /// machine only (127.0.0.1 or localhost, within 10 s). One that cannot be fetched, or is not
+    /// an image, costs one token, as an unreadable inline one does.
+    pub async fn fetched(&self) -> Vec<Seen> {
+        let mut all = self.seen.clone();
+        for url in &self.urls {
+            let bytes = fetch_local(url).await.unwrap_or_default();
+            let mut h = DefaultHasher::new();
+            bytes.hash(&mut h);
+            let (w, hgt) = crate::dataset::images::dimensions(&bytes);
+            all.push(Seen {
+                key: h.finish(),
+                pixels: u64::from(w) * u64::from(hgt),
+                seconds: 0.0,
+            });
+        }
+        all
+    }
+}
+
+/// The body at `url` when it names this machine.
+async fn fetch_local(url: &str) -> Option<Vec<u8>> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let parsed = reqwest::Url::parse(url).ok()?;
+    if !matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) {
+        return None;
+    }
+    let client = CLIENT.get_or_init(reqwest::Client::new);
+    let get = async { client.get(parsed).send().await.ok()?.bytes().await.ok() };
+    let bytes = tokio::time::timeout(Duration::from_secs(10), get)
+        .await
+        .ok()??;
+    Some(bytes.to_vec())
 }
 
 /// An image (or a WAV clip) from a `data:` URI or bare base64: its content's hash and its pixels
@@ -245,8 +292,9 @@ mod tests {
             {"type": "message", "content": [{"type": "input_image", "image_url": uri}]},
             {"role": "user", "content": [{"type": "image", "source": {"type": "base64", "data": png}}]}
         ]);
-        let mut found = Vec::new();
-        images_in(&body, &mut found);
+        let mut carried = Carried::default();
+        images_in(&body, &mut carried);
+        let found = carried.seen;
         assert_eq!(found.len(), 3);
         assert!(found.iter().all(|s| s.pixels == 4 && s.key == found[0].key));
     }

@@ -36,6 +36,16 @@ async fn images_cost_prompt_tokens_by_their_pixels_under_each_api() {
         for (sample, tokens) in &after {
             assert_eq!(*tokens, before[sample] + 8, "--api {api}: sample {sample}");
         }
+        // By address, the simulator fetches them from redline and bills the same.
+        let url = ["--images", "count=2,size=56x56,format=png,send=url"];
+        let by_url = [&["--api", api][..], &level[..], &url[..]].concat();
+        let fetched = redline(&bench_args(&sim, &by_url)).await;
+        assert_eq!(fetched.code(), Some(0), "--api {api}: {}", fetched.stderr());
+        assert_eq!(
+            prompts(&fetched),
+            after,
+            "--api {api}: by address as inline"
+        );
         for r in run.records() {
             assert_eq!(r["images"], 2);
             let (img, body) = (
