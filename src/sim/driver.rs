@@ -114,9 +114,11 @@ fn dispatch(
             EventKind::Finished {
                 prompt_tokens,
                 completion_tokens,
+                cached_tokens,
             } => ReplyEvent::Done {
                 prompt_tokens,
                 completion_tokens,
+                cached_tokens,
             },
             EventKind::Rejected { status, reason } => ReplyEvent::Rejected {
                 status,

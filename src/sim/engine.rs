@@ -60,6 +60,8 @@ pub enum EventKind {
     Finished {
         prompt_tokens: u64,
         completion_tokens: u64,
+        /// Of the prompt's, those the prefix cache served (None without `--prefix-caching`).
+        cached_tokens: Option<u64>,
     },
     Rejected {
         status: u16,
@@ -74,6 +76,8 @@ struct Seq {
     max_tokens: u64,
     target: u64,
     prefilled: u64,
+    /// Prompt tokens the prefix cache served at admission (None without `--prefix-caching`).
+    cached: Option<u64>,
     generated: u64,
     arrived: f64,
     queued_at: f64,
@@ -179,6 +183,7 @@ impl Engine {
             max_tokens,
             target,
             prefilled: 0,
+            cached: None,
             generated: 0,
             arrived: now,
             queued_at: now,
@@ -300,7 +305,7 @@ impl Engine {
             if let Some(key) = &s.key {
                 // The last prompt token is always computed: it yields the first output token.
                 let hit = self.cache.lookup(&key.blocks).min(s.prompt - 1);
-                s.prefilled = hit;
+                (s.prefilled, s.cached) = (hit, Some(hit));
                 self.counters.prefix_queries += s.prompt;
                 self.counters.prefix_hits += hit;
             }
@@ -400,6 +405,7 @@ impl Engine {
                     kind: EventKind::Finished {
                         prompt_tokens: s.prompt,
                         completion_tokens: s.generated,
+                        cached_tokens: s.cached,
                     },
                 });
             }

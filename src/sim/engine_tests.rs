@@ -136,7 +136,8 @@ fn ttft_is_overhead_plus_the_prefill_step() {
         out[3].kind,
         EventKind::Finished {
             prompt_tokens: 1000,
-            completion_tokens: 3
+            completion_tokens: 3,
+            cached_tokens: None,
         }
     );
     assert!((e.counters.ttft[0] - 0.16).abs() < 1e-9);

@@ -53,6 +53,7 @@ pub enum ReplyEvent {
     Done {
         prompt_tokens: u64,
         completion_tokens: u64,
+        cached_tokens: Option<u64>,
     },
     Rejected {
         status: u16,

@@ -179,10 +179,14 @@ impl Meta {
 
     /// The API's end: for chat and completions the finish chunk, the usage chunk (when asked) and
     /// `[DONE]`; for the others their closing events with usage.
-    fn end(&self, prompt_tokens: u64, completion_tokens: u64) -> String {
+    /// `cached`: the prompt tokens the prefix cache served, reported where each API reports them.
+    fn end(&self, prompt_tokens: u64, completion_tokens: u64, cached: Option<u64>) -> String {
         match self.shape {
             Shape::Responses => {
                 let mut usage = json!({"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens});
+                if let Some(cached) = cached {
+                    usage["input_tokens_details"] = json!({"cached_tokens": cached});
+                }
                 if self.reasoning_tokens > 0 {
                     usage["output_tokens_details"] =
                         json!({"reasoning_tokens": self.reasoning_tokens.min(completion_tokens)});
@@ -194,7 +198,13 @@ impl Meta {
                 );
             }
             Shape::Anthropic => {
-                let delta = json!({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": completion_tokens}});
+                let mut usage = json!({"output_tokens": completion_tokens});
+                // Anthropic's input_tokens leaves out what the cache read; known once admitted.
+                if let Some(cached) = cached {
+                    usage["input_tokens"] = json!(prompt_tokens - cached);
+                    usage["cache_read_input_tokens"] = json!(cached);
+                }
+                let delta = json!({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": usage});
                 return event(
                     "content_block_stop",
                     json!({"type": "content_block_stop", "index": 0}),
@@ -211,14 +221,19 @@ impl Meta {
         let mut s = self.chunk(json!({}), Some(finish));
         if self.include_usage {
             let v = json!({"id": format!("chatcmpl-sim-{}", self.id), "object": "chat.completion.chunk",
-                           "model": self.model, "choices": [], "usage": self.usage(prompt_tokens, completion_tokens)});
+                           "model": self.model, "choices": [], "usage": self.usage(prompt_tokens, completion_tokens, cached)});
             s.push_str(&format!("data: {v}\n\n"));
         }
         s.push_str("data: [DONE]\n\n");
         s
     }
 
-    fn completion(&self, prompt_tokens: u64, completion_tokens: u64) -> serde_json::Value {
+    fn completion(
+        &self,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+        cached: Option<u64>,
+    ) -> serde_json::Value {
         let text: String = (0..completion_tokens).map(word).collect();
         let id = format!("msg-sim-{}", self.id);
         match self.shape {
@@ -257,7 +272,7 @@ impl Meta {
                 "object": "text_completion",
                 "model": self.model,
                 "choices": [{"index": 0, "text": text, "finish_reason": "length"}],
-                "usage": self.usage(prompt_tokens, completion_tokens),
+                "usage": self.usage(prompt_tokens, completion_tokens, cached),
             });
         }
         json!({
@@ -265,15 +280,19 @@ impl Meta {
             "object": "chat.completion",
             "model": self.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}],
-            "usage": self.usage(prompt_tokens, completion_tokens),
+            "usage": self.usage(prompt_tokens, completion_tokens, cached),
         })
     }
 }
 
 impl Meta {
-    /// Chat's usage, with the reasoning tokens among the completion's when there are any.
-    fn usage(&self, prompt: u64, completion: u64) -> serde_json::Value {
+    /// Chat's usage, with the reasoning tokens among the completion's when there are any, and the
+    /// prompt tokens the prefix cache served when it served any.
+    fn usage(&self, prompt: u64, completion: u64, cached: Option<u64>) -> serde_json::Value {
         let mut u = json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
+        if let Some(cached) = cached {
+            u["prompt_tokens_details"] = json!({"cached_tokens": cached});
+        }
         if self.reasoning_tokens > 0 {
             u["completion_tokens_details"] =
                 json!({"reasoning_tokens": self.reasoning_tokens.min(completion)});
@@ -323,7 +342,7 @@ pub fn timed_sse(
                 }
                 meta.token(s - 1)
             }
-            s if s == n + 1 => meta.end(prompt_tokens, n),
+            s if s == n + 1 => meta.end(prompt_tokens, n, None),
             _ => return None,
         };
         Some((Ok(Bytes::from(text)), (meta, plan, step + 1)))
@@ -339,7 +358,7 @@ pub async fn timed_json(
 ) -> serde_json::Value {
     let n = plan.output_tokens;
     sleep_until(start + plan.ttft + plan.itl * (n - 1) as u32).await;
-    meta.completion(prompt_tokens, n)
+    meta.completion(prompt_tokens, n, None)
 }
 
 /// A queued reply whose first token has already arrived: role + first token, then one chunk per
@@ -354,7 +373,8 @@ pub fn queued_sse(meta: Meta, ticket: Ticket) -> impl Stream<Item = Chunks> {
                 ReplyEvent::Done {
                     prompt_tokens,
                     completion_tokens,
-                } => meta.end(prompt_tokens, completion_tokens),
+                    cached_tokens,
+                } => meta.end(prompt_tokens, completion_tokens, cached_tokens),
                 ReplyEvent::Rejected { .. } => return None,
             };
             Some((Ok(Bytes::from(text)), (meta, ticket, i + 1)))
@@ -370,7 +390,8 @@ pub async fn queued_json(meta: Meta, mut ticket: Ticket) -> Option<serde_json::V
             ReplyEvent::Done {
                 prompt_tokens,
                 completion_tokens,
-            } => return Some(meta.completion(prompt_tokens, completion_tokens)),
+                cached_tokens,
+            } => return Some(meta.completion(prompt_tokens, completion_tokens, cached_tokens)),
             ReplyEvent::Rejected { .. } => return None,
         }
     }

@@ -86,6 +86,7 @@ pub fn arrivals(
             EventKind::Finished {
                 prompt_tokens,
                 completion_tokens,
+                ..
             } => {
                 r.end_s = e.t;
                 r.prompt_tokens = Some(prompt_tokens);

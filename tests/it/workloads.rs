@@ -299,6 +299,24 @@ async fn later_turns_are_faster_on_the_prefix_cached_simulator() {
     // First turns find nothing (each session has its own prefix); later turns find their
     // history: more than half of all prompt tokens.
     assert!(hits > 0.5 * queries, "hits {hits} of {queries}");
+    // Each reply's usage says how many of its prompt tokens the cache served, and the level's
+    // hit rate is those over every prompt token it sent: the server's own counters, less what
+    // the preflight and any request still running when the level ended sent.
+    let cache = &level["prompt_cache"];
+    assert_eq!(
+        cache["prompt_tokens"], level["total_input_tokens"],
+        "{cache}"
+    );
+    let served = cache["cached_tokens"].as_f64().unwrap();
+    assert!(
+        served > 0.5 * cache["prompt_tokens"].as_f64().unwrap() && served <= hits,
+        "{cache}"
+    );
+    assert!(
+        run.stdout().contains("prefix cache served"),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
