@@ -79,7 +79,7 @@ impl Lora {
 
 /// `a:0.7,b:0.3`: a weight for each adapter, normalised to sum to 1.
 fn weights(text: &str, adapters: &[String]) -> Result<Assignment> {
-    let mut w = vec![0.0; adapters.len()];
+    let mut w: Vec<Option<f64>> = vec![None; adapters.len()];
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, value) = part
             .split_once(':')
@@ -95,8 +95,17 @@ fn weights(text: &str, adapters: &[String]) -> Result<Assignment> {
             .with_context(|| {
                 format!("--lora-assignment weights: {part:?}: a weight of 0 or more")
             })?;
-        w[i] = v;
+        w[i] = Some(v);
     }
+    // An adapter left out would silently get no requests: each is named, 0 when meant.
+    if let Some(i) = w.iter().position(Option::is_none) {
+        bail!(
+            "--lora-assignment weights: {} has no weight; give every --lora adapter one ({}:0 sends it none)",
+            adapters[i],
+            adapters[i]
+        );
+    }
+    let w: Vec<f64> = w.into_iter().flatten().collect();
     let total: f64 = w.iter().sum();
     if total <= 0.0 {
         bail!("--lora-assignment weights: give at least one adapter a weight above 0");
@@ -126,7 +135,8 @@ mod tests {
             ("a,a", None, "given twice"),
             ("a", Some("sometimes"), "round-robin, random or weights"),
             ("a,b", Some("weights=c:1"), "not one of --lora's"),
-            ("a,b", Some("weights=a:0"), "above 0"),
+            ("a,b", Some("weights=a:0,b:0"), "above 0"),
+            ("a,b", Some("weights=a:1"), "b has no weight"),
             ("a,b", Some("weights=a"), "NAME:WEIGHT"),
         ] {
             let e = Lora::parse(names, a).unwrap_err().to_string();

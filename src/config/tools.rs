@@ -50,6 +50,9 @@ pub fn of(a: &BenchArgs) -> Result<Option<Offered>> {
         }
         return Ok(None);
     };
+    if a.tool_rounds == Some(0) {
+        bail!("--tool-rounds 0: a loop answers at least one call a turn; give 1 or more, or leave out --tool-rounds and --tool-result");
+    }
     if looped && !a.workload.sessions {
         bail!("--tool-result and --tool-rounds apply to --sessions only (a single request has no next turn to send a result in)");
     }

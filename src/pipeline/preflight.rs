@@ -46,8 +46,12 @@ pub async fn check(target: &Target, messages: &[Message], model: &str) -> Result
         )
         .await;
     let Some(kind) = rec.error else {
+        let after = match target.template.api().streams() {
+            true => "first token after",
+            false => "its answer after",
+        };
         eprintln!(
-            "Preflight: the endpoint answered {model:?} (first token after {:.3} s)",
+            "Preflight: the endpoint answered {model:?} ({after} {:.3} s)",
             rec.ttft_s().unwrap_or(rec.e2e_s())
         );
         if let Some(warning) = unlisted(target, model).await {

@@ -129,7 +129,7 @@ pub fn prepare(cfg: &Config, data: Option<Dataset>) -> Result<Prepared> {
     if let Some(spec) = &cfg.workload.audio {
         let (distinct, mean) = crate::dataset::audio::prepare(&mut conversations, spec, cfg.seed)?;
         eprintln!(
-            "Audio: {} clips per request, {distinct} distinct, {} KiB each on average as base64 (generated from the seed)",
+            "Audio: {} per request, {distinct} distinct, {} KiB each on average as base64 (generated from the seed)",
             spec.count,
             crate::output::summary::thousands((mean / 1024) as f64)
         );

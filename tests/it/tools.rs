@@ -162,6 +162,10 @@ async fn the_tool_loops_flags_need_tools_and_sessions() {
             vec!["--tools", &tools, "--tool-result", "y"],
             "apply to --sessions only",
         ),
+        (
+            vec!["--tools", &tools, "--sessions", "--tool-rounds", "0"],
+            "--tool-rounds 0: a loop answers at least one call a turn",
+        ),
     ] {
         refused(&sim, &flags, says).await;
     }
