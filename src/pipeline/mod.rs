@@ -169,6 +169,9 @@ async fn run_levels(
             }
             if let Some(Some(c)) = &check {
                 run.token_check = c.check(target, &cfg.model, &mut run.records).await;
+                if run.token_check.is_none() {
+                    eprintln!("Token check: {}", unchecked(&run.records));
+                }
             }
         }
         rec.record(cfg, &plan, &run)?;
@@ -182,6 +185,18 @@ async fn run_levels(
         }
     }
     Ok(None)
+}
+
+/// Why a level's token check counted no reply, as its announcement promised one.
+fn unchecked(records: &[crate::measure::record::RequestRecord]) -> &'static str {
+    let ok = records.iter().filter(|r| r.succeeded());
+    match ok.clone().count() {
+        0 => "this level had no successful reply to count",
+        _ if ok.clone().all(|r| r.first_reasoning_s.is_some() || r.first_tool_call_s.is_some()) => {
+            "none of this level's replies was counted: each carried reasoning or a tool call, whose tokens its answer text does not hold"
+        }
+        _ => "none of this level's replies could be counted: the tokenizer did not answer within the check's time",
+    }
 }
 
 /// What counts each level's first replies against the server's bill: `--tokenizer`, else the

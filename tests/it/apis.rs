@@ -215,6 +215,13 @@ async fn reasoning_is_split_from_the_answer_and_counted_from_usage_under_each_ap
         .await;
         assert_eq!(run.code(), Some(0), "--api {api}: {}", run.stderr());
         let l = run.level(0);
+        // The token check it announced says why it counted no reply.
+        assert!(
+            run.stderr()
+                .contains("each carried reasoning or a tool call"),
+            "--api {api}: {}",
+            run.stderr()
+        );
         // The answer starts after the 4 reasoning tokens, whatever the API.
         let reasoning = l["ttft_reasoning_s"]["p50"].as_f64().unwrap();
         let answer = l["ttft_answer_s"]["p50"].as_f64().unwrap();
