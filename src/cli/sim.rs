@@ -89,8 +89,8 @@ pub struct SimModelArgs {
     /// Seed of reply lengths, jitter and random failures.
     #[arg(long, default_value_t = 0)]
     pub sim_seed: u64,
-    /// Chat replies open with this many reasoning tokens (`delta.reasoning_content`), as reasoning
-    /// models stream them.
+    /// Replies open with this many reasoning tokens, as reasoning models stream them (chat's
+    /// `delta.reasoning_content`, the Responses API's reasoning deltas, Anthropic's thinking).
     #[arg(long, default_value_t = 0)]
     pub reasoning_tokens: u64,
     /// Model name reported by /v1/models and in replies.
