@@ -336,7 +336,16 @@ fn levels(runs: &[Run]) -> Vec<LevelRows> {
                 };
             let (id, name, better, f) = LEVEL[0];
             add(id, name, better, &f);
-            for (metric, field, unit) in [("ttft", "ttft", "TTFT"), ("e2e", "e2e_latency", "E2E")] {
+            // Embeddings and rerank answer whole: one latency, inputs per second, no output.
+            let whole = at
+                .iter()
+                .flatten()
+                .all(|l| l["embeddings"].is_object() || l["rerank"].is_object());
+            let latencies: &[(&str, &str, &str)] = match whole {
+                true => &[("e2e", "e2e_latency", "Latency")],
+                false => &[("ttft", "ttft", "TTFT"), ("e2e", "e2e_latency", "E2E")],
+            };
+            for &(metric, field, unit) in latencies {
                 for p in &percentiles {
                     add(
                         &format!("{metric}_{p}"),
@@ -346,14 +355,24 @@ fn levels(runs: &[Run]) -> Vec<LevelRows> {
                     );
                 }
             }
-            add(
-                "tokens_per_sec_p50",
-                "Tok/s P50",
-                Better::Higher,
-                &|l: &Value| l["tokens_per_sec"]["p50"].as_f64(),
-            );
+            if whole {
+                add("inputs_per_s", "Inputs/s", Better::Higher, &|l: &Value| {
+                    l["embeddings"]["inputs_per_s"]
+                        .as_f64()
+                        .or(l["rerank"]["inputs_per_s"].as_f64())
+                });
+            } else {
+                add(
+                    "tokens_per_sec_p50",
+                    "Tok/s P50",
+                    Better::Higher,
+                    &|l: &Value| l["tokens_per_sec"]["p50"].as_f64(),
+                );
+            }
             for (id, name, better, f) in &LEVEL[1..] {
-                add(id, name, *better, f);
+                if !(whole && *id == "output_throughput") {
+                    add(id, name, *better, f);
+                }
             }
             rows.retain(|r| r.values.iter().any(Option::is_some));
             LevelRows {
@@ -447,7 +466,7 @@ pub fn unknown_metrics<'a>(c: &Comparison, gated: &'a [String]) -> Vec<&'a str> 
 pub fn metric_ids() -> Vec<String> {
     let mut ids: Vec<String> = SUMMARY.iter().map(|s| s.0.to_string()).collect();
     ids.extend(LEVEL.iter().map(|l| l.0.to_string()));
-    ids.extend(["ttft_pNN", "e2e_pNN", "tokens_per_sec_p50"].map(String::from));
+    ids.extend(["ttft_pNN", "e2e_pNN", "tokens_per_sec_p50", "inputs_per_s"].map(String::from));
     ids
 }
 

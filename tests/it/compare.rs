@@ -57,6 +57,15 @@ async fn runs_of_another_workload_are_never_called_the_same() {
     ];
     let text = String::from_utf8_lossy(&compare(dirs).await.stdout).into_owned();
     assert!(text.contains("batch_size: A: 1, B: 4"), "{text}");
+    // A whole reply's figures: one latency and inputs per second, no TTFT and no output tokens.
+    assert!(
+        text.contains("Inputs/s") && text.contains("Latency P50(s)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("TTFT") && !text.contains("Output tok/s"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
