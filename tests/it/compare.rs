@@ -66,6 +66,19 @@ async fn runs_of_another_workload_are_never_called_the_same() {
         !text.contains("TTFT") && !text.contains("Output tok/s"),
         "{text}"
     );
+    // The default gate has no TTFT to gate there, and gates the rest.
+    let dirs = vec![
+        one.dir().display().to_string(),
+        four.dir().display().to_string(),
+    ];
+    let gate = ["--fail-on-regression".to_string(), "1000%".to_string()];
+    let out = compare([dirs, gate.to_vec()].concat()).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
