@@ -223,9 +223,9 @@ struct ChatMessage {
     role: String,
     #[serde(default)]
     content: serde_json::Value,
-    /// An assistant's calls in a tool loop's history.
+    /// An assistant's calls in a tool loop's history (null or absent: none).
     #[serde(default)]
-    tool_calls: Vec<serde_json::Value>,
+    tool_calls: Option<Vec<serde_json::Value>>,
 }
 
 fn user() -> String {
@@ -240,10 +240,10 @@ impl ChatMessage {
             serde_json::Value::String(s) => s.into(),
             other => part_text(other).into(),
         };
-        if self.tool_calls.is_empty() {
+        let Some(calls) = self.tool_calls.as_ref().filter(|c| !c.is_empty()) else {
             return text;
-        }
-        let calls = self.tool_calls.iter().map(|c| {
+        };
+        let calls = calls.iter().map(|c| {
             let f = &c["function"];
             state::call_text(f["name"].as_str(), f["arguments"].as_str())
         });

@@ -255,14 +255,23 @@ impl Meta {
             }
             Shape::Responses => {
                 let content = json!([{"type": "output_text", "text": text}]);
+                let mut usage = json!({"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens});
+                if let Some(cached) = cached {
+                    usage["input_tokens_details"] = json!({"cached_tokens": cached});
+                }
                 return json!({"id": id, "object": "response", "status": "completed", "model": self.model,
                     "output": [{"type": "message", "role": "assistant", "content": content}],
-                    "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}});
+                    "usage": usage});
             }
             Shape::Anthropic => {
+                let read = cached.unwrap_or(0);
+                let mut usage = json!({"input_tokens": prompt_tokens - read, "output_tokens": completion_tokens});
+                if cached.is_some() {
+                    usage["cache_read_input_tokens"] = json!(read);
+                }
                 return json!({"id": id, "type": "message", "role": "assistant", "model": self.model,
                     "content": [{"type": "text", "text": text}], "stop_reason": "max_tokens",
-                    "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens}});
+                    "usage": usage});
             }
             Shape::Chat | Shape::Completions => {}
         }

@@ -177,12 +177,28 @@ async fn fetch_local(url: &str) -> Option<Vec<u8>> {
     if !matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) {
         return None;
     }
-    let client = CLIENT.get_or_init(reqwest::Client::new);
-    let get = async { client.get(parsed).send().await.ok()?.bytes().await.ok() };
-    let bytes = tokio::time::timeout(Duration::from_secs(10), get)
+    // Straight to this machine: no proxy, no redirect elsewhere, at most 64 MiB.
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    });
+    let get = async {
+        let mut r = client.get(parsed).send().await.ok()?;
+        let mut body = Vec::new();
+        while let Some(chunk) = r.chunk().await.ok()? {
+            body.extend_from_slice(&chunk);
+            if body.len() > 64 << 20 {
+                return None;
+            }
+        }
+        Some(body)
+    };
+    tokio::time::timeout(Duration::from_secs(10), get)
         .await
-        .ok()??;
-    Some(bytes.to_vec())
+        .ok()?
 }
 
 /// An image (or a WAV clip) from a `data:` URI or bare base64: its content's hash and its pixels
