@@ -253,7 +253,6 @@ fn in_flight(s: &str) -> Result<usize, String> {
     })
 }
 
-/// `--max-tokens`: a whole number of tokens, named when it is not.
 /// `--temperature`: a number of 0 or more, or `none` to leave it out of every request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Temperature(pub Option<f64>);
@@ -271,6 +270,7 @@ fn temperature(s: &str) -> Result<Temperature, String> {
     }
 }
 
+/// `--max-tokens`: a whole number of tokens, named when it is not.
 fn tokens(s: &str) -> Result<u32, String> {
     s.trim().parse().map_err(|_| {
         format!(

@@ -366,15 +366,11 @@ fn whole_reply(a: &BenchArgs) -> Result<()> {
     if !a.api.batched() {
         return Ok(());
     }
-    let reply_length = a.workload.synthetic.as_deref().is_some_and(|s| {
-        s.split(',')
-            .any(|kv| kv.trim().starts_with("output=") || kv.trim().starts_with("output_std="))
-    });
+    // (`--synthetic output=` is refused as the spec is read.)
     let given = [
         (a.max_tokens.is_some(), "--max-tokens"),
         (a.temperature.is_some(), "--temperature"),
         (a.no_stream_usage, "--no-stream-usage"),
-        (reply_length, "--synthetic output="),
     ];
     match given.iter().find(|(g, _)| *g) {
         Some((_, flag)) => bail!(

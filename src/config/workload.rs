@@ -144,6 +144,9 @@ impl SyntheticSpec {
             }
         }
         spec.input = input.with_context(|| format!("--synthetic needs input= ({example})"))?;
+        if !generates && (output.is_some() || spec.output_std > 0.0) {
+            bail!("--synthetic output=: the reply of this --api comes whole (embeddings, rerank), so no output length is asked for; give input= alone");
+        }
         spec.output = match (output, generates) {
             (Some(o), _) => o as u32,
             (None, false) => 0,
@@ -178,7 +181,11 @@ impl SyntheticSpec {
 
     /// The spec as `--synthetic` takes it, defaults left out.
     pub fn to_text(&self) -> String {
-        let mut s = format!("input={},output={}", self.input, self.output);
+        let mut s = format!("input={}", self.input);
+        // A spec for a reply that comes whole has no output (0).
+        if self.output > 0 {
+            s.push_str(&format!(",output={}", self.output));
+        }
         if self.input_std > 0.0 {
             s.push_str(&format!(",input_std={}", self.input_std));
         }
@@ -308,6 +315,22 @@ pub(super) fn workload(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_reply_takes_no_output_length_however_it_is_spelled() {
+        for text in [
+            "input=64,output=8",
+            "input=64, output =8",
+            "input=64,output_std=2",
+        ] {
+            let e = SyntheticSpec::parse_for(text, false)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("comes whole"), "{text}: {e}");
+        }
+        let s = SyntheticSpec::parse_for("input=64", false).unwrap();
+        assert_eq!((s.output, s.to_text()), (0, "input=64".to_string()));
+    }
 
     #[test]
     fn parses_every_key_and_round_trips() {

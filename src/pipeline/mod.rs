@@ -190,12 +190,17 @@ async fn run_levels(
 /// Why a level's token check counted no reply, as its announcement promised one.
 fn unchecked(records: &[crate::measure::record::RequestRecord]) -> &'static str {
     let ok = records.iter().filter(|r| r.succeeded());
-    match ok.clone().count() {
-        0 => "this level had no successful reply to count",
-        _ if ok.clone().all(|r| r.first_reasoning_s.is_some() || r.first_tool_call_s.is_some()) => {
-            "none of this level's replies was counted: each carried reasoning or a tool call, whose tokens its answer text does not hold"
-        }
-        _ => "none of this level's replies could be counted: the tokenizer did not answer within the check's time",
+    let plain = ok
+        .clone()
+        .filter(|r| r.first_reasoning_s.is_none() && r.first_tool_call_s.is_none());
+    if ok.clone().next().is_none() {
+        "this level had no successful reply to count"
+    } else if plain.clone().next().is_none() {
+        "none of this level's replies was counted: each carried reasoning or a tool call, whose tokens its answer text does not hold"
+    } else if plain.clone().all(|r| r.completion_tokens.is_none()) {
+        "none of this level's replies was counted: the server billed them no output tokens (no usage)"
+    } else {
+        "none of this level's replies could be counted: the tokenizer failed or did not answer within the check's time"
     }
 }
 

@@ -328,7 +328,7 @@ async fn embeddings_and_rerank_batch_their_inputs_and_report_them_per_second() {
     let run = redline(&[&args[..], &synthetic[..]].concat()).await;
     assert!(
         run.stderr()
-            .contains("--synthetic output=: an --api rerank request asks for no generated reply"),
+            .contains("--synthetic output=: the reply of this --api comes whole"),
         "{}",
         run.stderr()
     );

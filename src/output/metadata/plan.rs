@@ -105,10 +105,14 @@ impl Metadata {
     /// The plan's settings as JSON, by key, in [`SETTINGS`] order.
     pub fn plan(&self) -> Vec<(&'static str, serde_json::Value)> {
         let v = serde_json::to_value(self).unwrap_or_default();
+        // Keys added after plans were first hashed count only when set, so a plan without them
+        // keeps the id it had.
+        const ADDED: [&str; 5] = ["batch_size", "images", "audio", "lora", "tools"];
         SETTINGS
             .iter()
             .filter(|s| s.plan)
             .map(|s| (s.key, setting(&v, s.key).clone()))
+            .filter(|(k, v)| !(v.is_null() && ADDED.contains(k)))
             .collect()
     }
 

@@ -256,7 +256,8 @@ impl Metadata {
             qps_levels: cfg.levels.rates().to_vec(),
             duration: cfg.duration.as_secs_f64(),
             max_tokens: cfg.max_tokens,
-            temperature: cfg.temperature,
+            // A whole reply (embeddings, rerank) is sent neither.
+            temperature: cfg.temperature.filter(|_| !cfg.api.batched()),
             percentiles: cfg.percentiles.clone(),
             show_tokens: cfg.show_tokens,
             tool: "redline".into(),
@@ -265,7 +266,7 @@ impl Metadata {
             seed: cfg.seed,
             timeout: cfg.timeout.as_secs_f64(),
             max_concurrency: cfg.max_concurrency,
-            stream_usage: cfg.stream_usage,
+            stream_usage: cfg.stream_usage && !cfg.api.batched(),
             extra_body: cfg.extra_body.clone(),
             gpu_rate: cfg.pricing.map(|p| p.gpu_rate),
             num_gpus: cfg.pricing.map(|p| p.num_gpus),
