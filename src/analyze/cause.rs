@@ -46,7 +46,7 @@ impl Cause {
             Cause::Auth => "the endpoint refused the credentials: check --api-key (or OPENAI_API_KEY, --api-key-env) and any --header your gateway expects",
             Cause::NotFound => "check the --endpoint path (a base URL is completed to the --api's path, /v1/chat/completions for chat) and the --model name (GET /v1/models lists what the server serves)",
             Cause::NotImplemented => "the server does not serve --api's requests there: start it with what its message names (llama.cpp's server: --embeddings, --reranking), or choose the --api it serves",
-            Cause::BadRequest => "the endpoint rejected the request: check --model and --max-tokens against the model's context, and try --no-stream-usage if it rejects stream_options",
+            Cause::BadRequest => "the endpoint rejected the request: check --model, and the request's size against the model's context (--max-tokens for a generated reply, --batch-size for embeddings and rerank); a server that rejects stream_options takes --no-stream-usage",
             Cause::Refused => "nothing accepted the connection: check the --endpoint host and port, and that the server is running",
             Cause::Tls => "the TLS handshake failed: trust the endpoint's CA with --cacert FILE, or skip verification with --insecure",
             Cause::NotAStream => "the endpoint did not answer with a stream of --api's events: check the --endpoint path and --api (chat, completions, responses or anthropic)",
