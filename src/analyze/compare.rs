@@ -280,6 +280,8 @@ fn levels(runs: &[Run]) -> Vec<LevelRows> {
     keys.sort_by(|a, b| a.0.total_cmp(&b.0));
     keys.dedup_by(|a, b| same(a.0, b.0));
     let percentiles = percentile_keys(runs);
+    // Embeddings and rerank answer whole: one latency, inputs per second, no output.
+    let whole = runs.iter().all(|r| answers_whole(&r.meta));
     keys.into_iter()
         .map(|(k, label)| {
             // The last level of that key in each run (a search may probe a rate once only), with
@@ -336,8 +338,6 @@ fn levels(runs: &[Run]) -> Vec<LevelRows> {
                 };
             let (id, name, better, f) = LEVEL[0];
             add(id, name, better, &f);
-            // Embeddings and rerank answer whole: one latency, inputs per second, no output.
-            let whole = runs.iter().all(|r| answers_whole(&r.meta));
             let latencies: &[(&str, &str, &str)] = match whole {
                 true => &[("e2e", "e2e_latency", "Latency")],
                 false => &[("ttft", "ttft", "TTFT"), ("e2e", "e2e_latency", "E2E")],
@@ -389,7 +389,7 @@ fn levels(runs: &[Run]) -> Vec<LevelRows> {
 }
 
 /// A run of an API whose reply comes whole (embeddings, rerank): no TTFT, no output tokens.
-pub fn answers_whole(meta: &Value) -> bool {
+fn answers_whole(meta: &Value) -> bool {
     matches!(meta["api"].as_str(), Some("embeddings" | "rerank"))
 }
 

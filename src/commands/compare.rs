@@ -47,15 +47,6 @@ pub fn run(a: &CompareArgs) -> Result<ExitCode> {
     if threshold.is_some() {
         gate_one_kind(&runs)?;
     }
-    // The default gate of runs whose reply comes whole has no TTFT to gate.
-    let gated: Vec<String> =
-        match a.metrics.is_none() && runs.iter().all(|r| compare::answers_whole(&r.meta)) {
-            true => gated
-                .into_iter()
-                .filter(|m| !m.starts_with("ttft"))
-                .collect(),
-            false => gated,
-        };
     let settings: Vec<&str> = plan::compared_keys().collect();
     let c = compare::compare(
         &runs,
