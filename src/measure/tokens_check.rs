@@ -64,8 +64,7 @@ impl Counter {
             .iter_mut()
             .filter_map(|r| {
                 let text = r.reply_text.take()?;
-                let plain = r.first_reasoning_s.is_none() && r.first_tool_call_s.is_none();
-                let billed = r.completion_tokens.filter(|_| r.succeeded() && plain)?;
+                let billed = r.completion_tokens.filter(|_| r.succeeded() && plain(r))?;
                 Some((r.index, text, billed))
             })
             .collect();
@@ -86,6 +85,27 @@ impl Counter {
             }
         }
         TokenCheck::of(self.name(), &pairs)
+    }
+}
+
+/// A reply whose answer text holds every token billed for it: no reasoning, no tool call.
+fn plain(r: &RequestRecord) -> bool {
+    r.first_reasoning_s.is_none() && r.first_tool_call_s.is_none()
+}
+
+/// Why [`Counter::check`] counted none of a level's replies, as the run's announcement of the
+/// check promised some: by the same tests it chose its replies by.
+pub fn unchecked(records: &[RequestRecord]) -> &'static str {
+    let ok = records.iter().filter(|r| r.succeeded());
+    let answers = ok.clone().filter(|r| plain(r));
+    if ok.clone().next().is_none() {
+        "this level had no successful reply to count"
+    } else if answers.clone().next().is_none() {
+        "none of this level's replies was counted: each carried reasoning or a tool call, whose tokens its answer text does not hold"
+    } else if answers.clone().all(|r| r.completion_tokens.is_none()) {
+        "none of this level's replies was counted: the server billed them no output tokens (no usage)"
+    } else {
+        "none of this level's replies could be counted: the tokenizer failed or did not answer within the check's time"
     }
 }
 

@@ -170,7 +170,10 @@ async fn run_levels(
             if let Some(Some(c)) = &check {
                 run.token_check = c.check(target, &cfg.model, &mut run.records).await;
                 if run.token_check.is_none() {
-                    eprintln!("Token check: {}", unchecked(&run.records));
+                    eprintln!(
+                        "Token check: {}",
+                        crate::measure::tokens_check::unchecked(&run.records)
+                    );
                 }
             }
         }
@@ -185,23 +188,6 @@ async fn run_levels(
         }
     }
     Ok(None)
-}
-
-/// Why a level's token check counted no reply, as its announcement promised one.
-fn unchecked(records: &[crate::measure::record::RequestRecord]) -> &'static str {
-    let ok = records.iter().filter(|r| r.succeeded());
-    let plain = ok
-        .clone()
-        .filter(|r| r.first_reasoning_s.is_none() && r.first_tool_call_s.is_none());
-    if ok.clone().next().is_none() {
-        "this level had no successful reply to count"
-    } else if plain.clone().next().is_none() {
-        "none of this level's replies was counted: each carried reasoning or a tool call, whose tokens its answer text does not hold"
-    } else if plain.clone().all(|r| r.completion_tokens.is_none()) {
-        "none of this level's replies was counted: the server billed them no output tokens (no usage)"
-    } else {
-        "none of this level's replies could be counted: the tokenizer failed or did not answer within the check's time"
-    }
 }
 
 /// What counts each level's first replies against the server's bill: `--tokenizer`, else the
