@@ -243,15 +243,15 @@ impl ChatMessage {
         let Some(calls) = self.tool_calls.as_ref().filter(|c| !c.is_empty()) else {
             return text;
         };
-        let calls = calls.iter().map(|c| {
+        let mut text = text.into_owned();
+        for c in calls {
             let f = &c["function"];
-            state::call_text(f["name"].as_str(), f["arguments"].as_str())
-        });
-        std::iter::once(text.into_owned())
-            .chain(calls)
-            .collect::<Vec<_>>()
-            .join("")
-            .into()
+            text.push_str(&state::call_text(
+                f["name"].as_str(),
+                f["arguments"].as_str(),
+            ));
+        }
+        text.into()
     }
 }
 

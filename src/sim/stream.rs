@@ -183,10 +183,7 @@ impl Meta {
     fn end(&self, prompt_tokens: u64, completion_tokens: u64, cached: Option<u64>) -> String {
         match self.shape {
             Shape::Responses => {
-                let mut usage = json!({"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens});
-                if let Some(cached) = cached {
-                    usage["input_tokens_details"] = json!({"cached_tokens": cached});
-                }
+                let mut usage = responses_usage(prompt_tokens, completion_tokens, cached);
                 if self.reasoning_tokens > 0 {
                     usage["output_tokens_details"] =
                         json!({"reasoning_tokens": self.reasoning_tokens.min(completion_tokens)});
@@ -255,13 +252,9 @@ impl Meta {
             }
             Shape::Responses => {
                 let content = json!([{"type": "output_text", "text": text}]);
-                let mut usage = json!({"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens});
-                if let Some(cached) = cached {
-                    usage["input_tokens_details"] = json!({"cached_tokens": cached});
-                }
                 return json!({"id": id, "object": "response", "status": "completed", "model": self.model,
                     "output": [{"type": "message", "role": "assistant", "content": content}],
-                    "usage": usage});
+                    "usage": responses_usage(prompt_tokens, completion_tokens, cached)});
             }
             Shape::Anthropic => {
                 let read = cached.unwrap_or(0);
@@ -308,6 +301,15 @@ impl Meta {
         }
         u
     }
+}
+
+/// The Responses API's usage, with the prompt tokens the prefix cache served when it is on.
+fn responses_usage(prompt: u64, completion: u64, cached: Option<u64>) -> serde_json::Value {
+    let mut usage = json!({"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion});
+    if let Some(cached) = cached {
+        usage["input_tokens_details"] = json!({"cached_tokens": cached});
+    }
+    usage
 }
 
 /// The word streamed as token `i`.
